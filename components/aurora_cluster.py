@@ -1,0 +1,386 @@
+"""AuroraCluster: one encrypted Aurora cluster with its instances, parameter groups and guard rails."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+ENGINE_PORTS = {"aurora-postgresql": 5432, "aurora-mysql": 3306}
+LOG_EXPORTS = {
+    "aurora-postgresql": ["postgresql"],
+    "aurora-mysql": ["audit", "error", "general", "slowquery"],
+}
+# Encryption in transit is enforced by the cluster parameter group, so no client can connect
+# in clear text whatever its driver settings.
+TLS_PARAMETERS = {
+    "aurora-postgresql": {"rds.force_ssl": "1"},
+    "aurora-mysql": {"require_secure_transport": "ON"},
+}
+CLUSTER_PARAMETERS = {
+    "aurora-postgresql": {"log_connections": "1", "log_disconnections": "1"},
+    "aurora-mysql": {"server_audit_logging": "1", "server_audit_events": "CONNECT,QUERY_DCL,QUERY_DDL",
+                     "slow_query_log": "1", "long_query_time": "2"},
+}
+INSTANCE_PARAMETERS = {
+    "aurora-postgresql": {"log_min_duration_statement": "2000"},
+    "aurora-mysql": {"performance_schema": "1"},
+}
+# Members of a global database: these drift whenever AWS upgrades the global cluster or a
+# switchover/failover moves the writer; a later `pulumi up` must not undo that.
+GLOBAL_MEMBER_IGNORED = ["engineVersion", "globalClusterIdentifier", "replicationSourceIdentifier"]
+CA_CERTIFICATE = "rds-ca-rsa2048-g1"
+
+
+def parameter_group_family(engine: str, engine_version: str) -> str:
+    if engine == "aurora-mysql":
+        return "aurora-mysql8.0"
+    return f"aurora-postgresql{engine_version.split('.')[0]}"
+
+
+@dataclass
+class AuroraClusterArgs:
+    identifier: str
+    """Cluster identifier; instances are named ``<identifier>-1`` .. ``-N``, log groups after it."""
+    region: str
+    """Region of the cluster (names and log group ARNs)."""
+    engine: str
+    """``aurora-postgresql`` or ``aurora-mysql``."""
+    engine_version: str
+    """Engine version, e.g. ``16.6`` or ``8.0.mysql_aurora.3.08.2``."""
+    vpc_id: pulumi.Input[str]
+    """VPC of the database security group."""
+    db_subnet_group_name: pulumi.Input[str]
+    """DB subnet group over the isolated database subnets."""
+    availability_zones: list[str]
+    """AZs to place instances in, round-robin, writer in the first."""
+    kms_key_arn: pulumi.Input[str]
+    """Region CMK: storage, Performance Insights, the managed master secret, log groups."""
+    instance_class: str = "db.r7g.large"
+    """Writer class, or ``db.serverless`` for Serverless v2."""
+    instance_count: int = 3
+    """Instances: the first is the writer (promotion tier 0), the rest readers (tiers 1..15). 0 = headless."""
+    reader_instance_class: str | None = None
+    """Reader class; ``None`` uses ``instance_class``."""
+    serverless_min_capacity: float = 0.5
+    """Serverless v2 minimum ACUs (only with ``db.serverless``)."""
+    serverless_max_capacity: float = 16
+    """Serverless v2 maximum ACUs (only with ``db.serverless``)."""
+    database_name: str | None = "app"
+    """Initial database; ``None`` for a global secondary."""
+    master_username: str | None = "dbadmin"
+    """Master user; ``None`` for a global secondary."""
+    master_password: pulumi.Input[str] | None = None
+    """Caller-provided password (global primary). ``None``: RDS manages the password in a secret."""
+    master_secret_arn: pulumi.Input[str] | None = None
+    """ARN of the caller's secret holding ``master_password``, reported as ``secret_arn``."""
+    storage_type: str = "aurora"
+    """``aurora`` (standard) or ``aurora-iopt1`` (I/O-Optimized)."""
+    backup_retention_days: int = 14
+    """Automated backups and point-in-time restore window (1-35 days)."""
+    preferred_backup_window: str = "03:00-04:00"
+    """Daily backup window (UTC)."""
+    preferred_maintenance_window: str = "sun:05:00-sun:06:00"
+    """Weekly maintenance window (UTC)."""
+    deletion_protection: bool = True
+    """RDS deletion protection."""
+    skip_final_snapshot: bool = False
+    """Skip the final snapshot on deletion (dev only)."""
+    iam_authentication: bool = True
+    """IAM database authentication."""
+    performance_insights: bool = True
+    """Performance Insights on every instance, encrypted with ``kms_key_arn``."""
+    performance_insights_retention_days: int = 7
+    """Performance Insights retention."""
+    monitoring_interval: int = 60
+    """Enhanced monitoring interval in seconds (0 off)."""
+    backtrack_window_hours: int = 0
+    """Aurora MySQL backtrack window (0 off)."""
+    log_retention_days: int = 365
+    """Retention of the pre-created database log groups."""
+    allowed_security_group_ids: list[pulumi.Input[str]] = field(default_factory=list)
+    """Security groups admitted on the engine port. CIDR ranges are never admitted."""
+    reader_auto_scaling: bool = False
+    """Application Auto Scaling of readers on average reader CPU."""
+    reader_auto_scaling_max_readers: int = 5
+    """Upper bound of readers when auto scaling."""
+    reader_auto_scaling_cpu_target: int = 70
+    """Target average reader CPU percent."""
+    apply_immediately: bool = False
+    """Apply modifications now rather than in the maintenance window."""
+    global_cluster_identifier: pulumi.Input[str] | None = None
+    """Global cluster to join (primary or secondary member)."""
+    global_secondary: bool = False
+    """A secondary member: no credentials, no database name, replicates from the primary."""
+    global_write_forwarding: bool = False
+    """Forward writes from this secondary to the primary (engine permitting)."""
+    protect: bool = True
+    """Pulumi ``protect`` on the cluster."""
+    depends_on: list[pulumi.Resource] = field(default_factory=list)
+    """Resources the cluster must wait for (a global secondary waits for the primary's writer)."""
+
+    def __post_init__(self):
+        if self.engine not in ENGINE_PORTS:
+            raise ValueError(f"engine must be one of {', '.join(ENGINE_PORTS)}, not {self.engine!r}")
+        if not 0 <= self.instance_count <= 16:
+            raise ValueError(f"instance_count must be 0 to 16, not {self.instance_count}")
+        if self.instance_count and not self.availability_zones:
+            raise ValueError("availability_zones must list at least one zone")
+        if self.backtrack_window_hours and self.engine != "aurora-mysql":
+            raise ValueError("backtrack_window_hours is an Aurora MySQL feature; use 0 for aurora-postgresql")
+        if self.backtrack_window_hours and self.global_cluster_identifier is not None:
+            raise ValueError("backtrack_window_hours must be 0 for a global database member")
+        if self.global_secondary:
+            if self.global_cluster_identifier is None:
+                raise ValueError("global_secondary requires global_cluster_identifier")
+            if self.master_username or self.master_password or self.database_name:
+                raise ValueError("a global secondary carries no master_username, master_password or database_name")
+        elif not self.master_username:
+            raise ValueError("master_username is required for a primary cluster")
+        if self.global_cluster_identifier is not None and not self.global_secondary and self.master_password is None:
+            raise ValueError("a global primary needs master_password: RDS-managed secrets are not available "
+                             "for global database members")
+
+
+class AuroraCluster(pulumi.ComponentResource):
+    """An encrypted Aurora cluster: TLS-only parameter groups, instances over AZs, monitoring,
+    retained log groups, backups, deletion protection, and a security group that admits only
+    the security groups it is told about."""
+
+    cluster: aws.rds.Cluster
+    instances: list[aws.rds.ClusterInstance]
+    writer_instance: aws.rds.ClusterInstance | None
+    security_group: aws.ec2.SecurityGroup
+    cluster_identifier: pulumi.Output[str]
+    cluster_arn: pulumi.Output[str]
+    cluster_resource_id: pulumi.Output[str]
+    writer_endpoint: pulumi.Output[str]
+    reader_endpoint: pulumi.Output[str]
+    port: int
+    security_group_id: pulumi.Output[str]
+    secret_arn: pulumi.Output[str] | None
+    kms_key_arn: pulumi.Input[str]
+    instance_identifiers: list[str]
+
+    def __init__(self, name: str, args: AuroraClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("aurora-platform:database:AuroraCluster", name, None, opts)
+        self._name = name
+        self._args = args
+        child = pulumi.ResourceOptions(parent=self)
+        port = ENGINE_PORTS[args.engine]
+        family = parameter_group_family(args.engine, args.engine_version)
+
+        self.security_group = aws.ec2.SecurityGroup(
+            f"{name}-db",
+            vpc_id=args.vpc_id,
+            description=f"Aurora {args.identifier}: engine port from named security groups only",
+            egress=[],
+            revoke_rules_on_delete=True,
+            tags={"Name": f"{args.identifier}-db"},
+            opts=child,
+        )
+        for i, source in enumerate(args.allowed_security_group_ids):
+            self.allow_access_from(f"{name}-allowed-{i}", source)
+
+        cluster_parameters = aws.rds.ClusterParameterGroup(
+            f"{name}-cluster",
+            family=family,
+            description=f"{args.identifier}: TLS required",
+            parameters=[aws.rds.ClusterParameterGroupParameterArgs(name=k, value=v, apply_method="pending-reboot")
+                        for k, v in {**TLS_PARAMETERS[args.engine], **CLUSTER_PARAMETERS[args.engine]}.items()],
+            opts=child,
+        )
+        instance_parameters = aws.rds.ParameterGroup(
+            f"{name}-instance",
+            family=family,
+            description=f"{args.identifier}: instance parameters",
+            parameters=[aws.rds.ParameterGroupParameterArgs(name=k, value=v, apply_method="pending-reboot")
+                        for k, v in INSTANCE_PARAMETERS[args.engine].items()],
+            opts=child,
+        )
+
+        # Pre-created so that retention and encryption are ours, not the defaults RDS would use
+        # when it creates the groups itself on first export.
+        log_groups = [
+            aws.cloudwatch.LogGroup(
+                f"{name}-{log_type}",
+                name=f"/aws/rds/cluster/{args.identifier}/{log_type}",
+                retention_in_days=args.log_retention_days,
+                kms_key_id=args.kms_key_arn,
+                opts=child,
+            )
+            for log_type in LOG_EXPORTS[args.engine]
+        ]
+
+        monitoring_role = None
+        if args.monitoring_interval and args.instance_count:
+            monitoring_role = aws.iam.Role(
+                f"{name}-monitoring",
+                description=f"Enhanced monitoring of {args.identifier}",
+                assume_role_policy=json.dumps({
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Principal": {"Service": "monitoring.rds.amazonaws.com"},
+                                   "Action": "sts:AssumeRole"}],
+                }),
+                opts=child,
+            )
+            aws.iam.RolePolicyAttachment(
+                f"{name}-monitoring",
+                role=monitoring_role.name,
+                policy_arn="arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
+                opts=child,
+            )
+
+        credentials: dict = {}
+        if not args.global_secondary:
+            credentials = {"database_name": args.database_name, "master_username": args.master_username}
+            if args.master_password is None:
+                credentials.update(manage_master_user_password=True, master_user_secret_kms_key_id=args.kms_key_arn)
+            else:
+                credentials["master_password"] = args.master_password
+        serverless = None
+        if args.instance_class == "db.serverless" or args.reader_instance_class == "db.serverless":
+            serverless = aws.rds.ClusterServerlessv2ScalingConfigurationArgs(
+                min_capacity=args.serverless_min_capacity, max_capacity=args.serverless_max_capacity)
+        member = args.global_cluster_identifier is not None
+
+        self.cluster = aws.rds.Cluster(
+            name,
+            cluster_identifier=args.identifier,
+            engine=args.engine,
+            engine_version=args.engine_version,
+            engine_mode="provisioned",
+            port=port,
+            db_subnet_group_name=args.db_subnet_group_name,
+            vpc_security_group_ids=[self.security_group.id],
+            storage_encrypted=True,
+            kms_key_id=args.kms_key_arn,
+            storage_type=None if args.storage_type == "aurora" else args.storage_type,
+            db_cluster_parameter_group_name=cluster_parameters.name,
+            backup_retention_period=args.backup_retention_days,
+            preferred_backup_window=args.preferred_backup_window,
+            preferred_maintenance_window=args.preferred_maintenance_window,
+            copy_tags_to_snapshot=True,
+            deletion_protection=args.deletion_protection,
+            skip_final_snapshot=args.skip_final_snapshot,
+            final_snapshot_identifier=None if args.skip_final_snapshot else f"{args.identifier}-final",
+            delete_automated_backups=False,
+            iam_database_authentication_enabled=args.iam_authentication,
+            enabled_cloudwatch_logs_exports=LOG_EXPORTS[args.engine],
+            backtrack_window=args.backtrack_window_hours * 3600 or None,
+            serverlessv2_scaling_configuration=serverless,
+            global_cluster_identifier=args.global_cluster_identifier,
+            enable_global_write_forwarding=True if args.global_secondary and args.global_write_forwarding else None,
+            apply_immediately=args.apply_immediately,
+            tags={"Name": args.identifier},
+            **credentials,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                protect=args.protect,
+                depends_on=[*log_groups, *args.depends_on],
+                ignore_changes=GLOBAL_MEMBER_IGNORED if member else None,
+            ),
+        )
+
+        self.instances = []
+        self.instance_identifiers = []
+        zones = args.availability_zones
+        for i in range(args.instance_count):
+            is_writer = i == 0
+            identifier = f"{args.identifier}-{i + 1}"
+            instance_class = args.instance_class if is_writer else (args.reader_instance_class or args.instance_class)
+            self.instances.append(aws.rds.ClusterInstance(
+                f"{name}-{i + 1}",
+                identifier=identifier,
+                cluster_identifier=self.cluster.id,
+                engine=args.engine,
+                instance_class=instance_class,
+                availability_zone=zones[i % len(zones)],
+                promotion_tier=0 if is_writer else min(i, 15),
+                publicly_accessible=False,
+                db_subnet_group_name=args.db_subnet_group_name,
+                db_parameter_group_name=instance_parameters.name,
+                ca_cert_identifier=CA_CERTIFICATE,
+                performance_insights_enabled=args.performance_insights,
+                performance_insights_kms_key_id=args.kms_key_arn if args.performance_insights else None,
+                performance_insights_retention_period=(args.performance_insights_retention_days
+                                                       if args.performance_insights else None),
+                monitoring_interval=args.monitoring_interval,
+                monitoring_role_arn=monitoring_role.arn if monitoring_role else None,
+                auto_minor_version_upgrade=True,
+                copy_tags_to_snapshot=True,
+                apply_immediately=args.apply_immediately,
+                tags={"Name": identifier, "role": "writer" if is_writer else "reader"},
+                opts=child,
+            ))
+            self.instance_identifiers.append(identifier)
+        self.writer_instance = self.instances[0] if self.instances else None
+
+        if args.reader_auto_scaling and args.instance_count:
+            target = aws.appautoscaling.Target(
+                f"{name}-readers",
+                service_namespace="rds",
+                scalable_dimension="rds:cluster:ReadReplicaCount",
+                resource_id=self.cluster.cluster_identifier.apply(lambda c: f"cluster:{c}"),
+                min_capacity=max(args.instance_count - 1, 1),
+                max_capacity=args.reader_auto_scaling_max_readers,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=self.instances),
+            )
+            aws.appautoscaling.Policy(
+                f"{name}-readers-cpu",
+                policy_type="TargetTrackingScaling",
+                service_namespace=target.service_namespace,
+                scalable_dimension=target.scalable_dimension,
+                resource_id=target.resource_id,
+                target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
+                    predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
+                        predefined_metric_type="RDSReaderAverageCPUUtilization"),
+                    target_value=args.reader_auto_scaling_cpu_target,
+                    scale_in_cooldown=300,
+                    scale_out_cooldown=300,
+                ),
+                opts=child,
+            )
+
+        if args.global_secondary:
+            self.secret_arn = None
+        elif args.master_password is not None:
+            self.secret_arn = pulumi.Output.from_input(args.master_secret_arn) if args.master_secret_arn else None
+        else:
+            self.secret_arn = self.cluster.master_user_secrets.apply(lambda s: s[0].secret_arn if s else None)
+        self.cluster_identifier = self.cluster.cluster_identifier
+        self.cluster_arn = self.cluster.arn
+        self.cluster_resource_id = self.cluster.cluster_resource_id
+        self.writer_endpoint = self.cluster.endpoint
+        self.reader_endpoint = self.cluster.reader_endpoint
+        self.port = port
+        self.security_group_id = self.security_group.id
+        self.kms_key_arn = args.kms_key_arn
+        self.engine = args.engine
+        self.register_outputs({
+            "cluster_identifier": self.cluster_identifier,
+            "cluster_arn": self.cluster_arn,
+            "writer_endpoint": self.writer_endpoint,
+            "reader_endpoint": self.reader_endpoint,
+            "port": port,
+            "security_group_id": self.security_group_id,
+            "secret_arn": self.secret_arn,
+            "kms_key_arn": self.kms_key_arn,
+            "instance_identifiers": self.instance_identifiers,
+        })
+
+    def allow_access_from(self, name: str, source_security_group_id: pulumi.Input[str],
+                          description: str = "engine port from an admitted security group") -> aws.vpc.SecurityGroupIngressRule:
+        """Admit one security group on the engine port: the only way into the database."""
+        return aws.vpc.SecurityGroupIngressRule(
+            name,
+            security_group_id=self.security_group.id,
+            referenced_security_group_id=source_security_group_id,
+            ip_protocol="tcp",
+            from_port=ENGINE_PORTS[self._args.engine],
+            to_port=ENGINE_PORTS[self._args.engine],
+            description=description,
+            opts=pulumi.ResourceOptions(parent=self),
+        )

@@ -1,0 +1,112 @@
+"""RegionKey: the customer managed KMS key that encrypts everything of the platform in one region."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+
+@dataclass
+class RegionKeyArgs:
+    region: str
+    """AWS region of the key; the key policy scopes service use to this region."""
+    alias: str
+    """Alias name without the ``alias/`` prefix, e.g. ``aurora-platform-prod-us-east-1``."""
+    deletion_window_days: int = 30
+    """Waiting period (7-30) before a scheduled deletion takes effect."""
+    protect: bool = True
+    """Pulumi ``protect``: a deleted key makes every backup and snapshot it encrypted unreadable."""
+
+
+def key_policy(account_id: str, region: str, partition: str = "aws") -> str:
+    """The account administers the key; AWS services of this region use it on the account's behalf only."""
+    root = f"arn:{partition}:iam::{account_id}:root"
+    use_actions = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountAdministers",
+                "Effect": "Allow",
+                "Principal": {"AWS": root},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                # RDS (storage, Performance Insights, managed master secret), Secrets Manager and
+                # EC2 (EBS volumes of the fleet, launched by the Auto Scaling service-linked role)
+                # use the key through grants, for callers of this account only.
+                "Sid": "ServicesOfThisAccountAndRegion",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": use_actions + ["kms:CreateGrant", "kms:ListGrants"],
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {
+                        "kms:CallerAccount": account_id,
+                        "kms:ViaService": [
+                            f"rds.{region}.amazonaws.com",
+                            f"secretsmanager.{region}.amazonaws.com",
+                            f"ec2.{region}.amazonaws.com",
+                        ],
+                    }
+                },
+            },
+            {
+                "Sid": "CloudWatchLogsOfThisAccount",
+                "Effect": "Allow",
+                "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+                "Action": use_actions,
+                "Resource": "*",
+                "Condition": {
+                    "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:{partition}:logs:{region}:{account_id}:log-group:*"}
+                },
+            },
+            {
+                # CloudWatch alarms and RDS event notifications publish to the encrypted SNS topic.
+                "Sid": "PublishersToEncryptedTopics",
+                "Effect": "Allow",
+                "Principal": {"Service": ["cloudwatch.amazonaws.com", "events.rds.amazonaws.com", "sns.amazonaws.com"]},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            },
+        ],
+    })
+
+
+class RegionKey(pulumi.ComponentResource):
+    """A customer managed key with rotation on, an alias and a least-privilege key policy."""
+
+    key: aws.kms.Key
+    arn: pulumi.Output[str]
+    key_id: pulumi.Output[str]
+    alias_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: RegionKeyArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("aurora-platform:security:RegionKey", name, None, opts)
+        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        self.key = aws.kms.Key(
+            name,
+            description=f"aurora-platform: Aurora storage, secrets, logs, topics and EBS in {args.region}",
+            enable_key_rotation=True,
+            deletion_window_in_days=args.deletion_window_days,
+            policy=pulumi.Output.all(identity.account_id, partition.partition).apply(
+                lambda v: key_policy(v[0], args.region, v[1])),
+            tags={"Name": args.alias},
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        alias = aws.kms.Alias(
+            name,
+            name=f"alias/{args.alias}",
+            target_key_id=self.key.key_id,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.arn = self.key.arn
+        self.key_id = self.key.key_id
+        self.alias_name = alias.name
+        self.register_outputs({"arn": self.arn, "key_id": self.key_id, "alias_name": self.alias_name})

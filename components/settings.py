@@ -1,0 +1,849 @@
+"""Typed, validated stack settings.
+
+Every setting the program reads is declared once in ``SETTINGS`` below (key, type,
+default, description). ``Pulumi.yaml`` declares the same keys for the Pulumi CLI and a
+test keeps the two equal. ``parse_settings`` turns the raw config map (as the Pulumi
+engine hands it to the program: every value a string, arrays and objects as JSON)
+into frozen dataclasses, or raises one ``SettingsError`` that lists every bad value
+with the key, the value and what is allowed. Nothing is declared before this
+succeeds.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import pulumi
+
+PROJECT = "aurora-platform"
+REGION_KEY = "aws:region"
+
+
+class SettingsError(pulumi.RunError):
+    """Invalid stack settings. ``RunError`` makes Pulumi print the message without a traceback."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"invalid stack settings ({len(problems)} problem{'s' if len(problems) != 1 else ''}):\n{lines}")
+
+
+# --------------------------------------------------------------------------------------
+# Static AWS facts used to validate settings offline (no AWS call before any resource).
+# --------------------------------------------------------------------------------------
+
+ENGINES = ("aurora-postgresql", "aurora-mysql")
+ENGINE_PORTS = {"aurora-postgresql": 5432, "aurora-mysql": 3306}
+ENGINE_LOG_EXPORTS = {
+    "aurora-postgresql": ("postgresql",),
+    "aurora-mysql": ("audit", "error", "general", "slowquery"),
+}
+# Aurora PostgreSQL majors still offered (13-17); Aurora MySQL 3 (MySQL 8.0 compatible).
+POSTGRES_VERSION_RE = re.compile(r"^(1[3-7])\.(\d+)$")
+MYSQL_VERSION_RE = re.compile(r"^8\.0\.mysql_aurora\.3\.(\d{2})\.(\d+)$")
+ENGINE_VERSION_HELP = {
+    "aurora-postgresql": "MAJOR.MINOR with major 13-17, e.g. 16.6",
+    "aurora-mysql": "8.0.mysql_aurora.3.MM.P, e.g. 8.0.mysql_aurora.3.08.2",
+}
+
+# Instance classes Aurora offers per engine: family -> sizes. Extend when AWS adds classes.
+_R_SIZES = ("large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge")
+_AURORA_COMMON_CLASSES: dict[str, tuple[str, ...]] = {
+    "db.r8g": _R_SIZES + ("24xlarge", "48xlarge"),
+    "db.r7g": _R_SIZES,
+    "db.r7i": _R_SIZES + ("24xlarge", "48xlarge"),
+    "db.r6g": _R_SIZES,
+    "db.r6i": _R_SIZES + ("24xlarge", "32xlarge"),
+    "db.r5": _R_SIZES + ("24xlarge",),
+    "db.x2g": _R_SIZES,
+    "db.t4g": ("medium", "large"),
+}
+INSTANCE_CLASSES: dict[str, dict[str, tuple[str, ...]]] = {
+    "aurora-postgresql": {**_AURORA_COMMON_CLASSES, "db.t3": ("medium", "large")},
+    "aurora-mysql": {**_AURORA_COMMON_CLASSES, "db.t3": ("small", "medium", "large")},
+}
+SERVERLESS_CLASS = "db.serverless"
+_FAMILY_LARGE_GIB = {"db.x2g": 32, "db.t4g": 8, "db.t3": 8}
+_SIZE_FACTOR = {"small": 0.25, "medium": 0.5, "large": 1, "xlarge": 2}
+
+
+def instance_memory_gib(instance_class: str) -> float | None:
+    """Memory of a provisioned class (None for Serverless v2), used to compare writer and readers."""
+    if instance_class == SERVERLESS_CLASS:
+        return None
+    family, _, size = instance_class.rpartition(".")
+    factor = _SIZE_FACTOR.get(size) or float(size.removesuffix("xlarge")) * 2
+    return _FAMILY_LARGE_GIB.get(family, 16) * factor
+
+
+# Availability zone names per region. Accounts map names to physical zones differently,
+# but the set of names is the same. us-east-1e (use1-az3) lacks current instance families,
+# so it comes last. Regions missing here must list `availabilityZones` explicitly.
+REGION_AZS: dict[str, tuple[str, ...]] = {
+    "us-east-1": ("a", "b", "c", "d", "f", "e"),
+    "us-east-2": ("a", "b", "c"),
+    "us-west-2": ("a", "b", "c", "d"),
+    "ca-central-1": ("a", "b", "d"),
+    "eu-west-1": ("a", "b", "c"),
+    "eu-west-2": ("a", "b", "c"),
+    "eu-west-3": ("a", "b", "c"),
+    "eu-central-1": ("a", "b", "c"),
+    "eu-north-1": ("a", "b", "c"),
+    "ap-south-1": ("a", "b", "c"),
+    "ap-southeast-1": ("a", "b", "c"),
+    "ap-southeast-2": ("a", "b", "c"),
+    "ap-northeast-1": ("a", "c", "d"),
+    "ap-northeast-2": ("a", "b", "c", "d"),
+    "sa-east-1": ("a", "b", "c"),
+}
+REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+
+NAT_STRATEGIES = ("none", "single", "per-az")
+STORAGE_TYPES = ("aurora", "aurora-iopt1")
+MONITORING_INTERVALS = (0, 1, 5, 10, 15, 30, 60)
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+                      1096, 1827, 2192, 2557, 2922, 3288, 3653)
+PI_RETENTION_DAYS = (7,) + tuple(31 * m for m in range(1, 24)) + (731,)
+INTERFACE_ENDPOINTS = ("kms", "secretsmanager", "ssm", "ssmmessages", "ec2messages", "logs",
+                       "monitoring", "sns")
+RESERVED_USERNAMES = ("admin", "administrator", "postgres", "root", "rdsadmin", "rdsrepladmin",
+                      "mysql", "sa", "master", "user")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MAX_SECONDARY_REGIONS = 5
+
+# Write forwarding for global secondaries: Aurora MySQL 3, Aurora PostgreSQL 14.13+/15.8+/16.4+/17.
+_PG_WRITE_FORWARDING_MIN_MINOR = {13: None, 14: 13, 15: 8, 16: 4, 17: 0}
+
+
+# --------------------------------------------------------------------------------------
+# The setting declarations: the single source of truth for keys, types and defaults.
+# --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    type: str  # string | integer | boolean | array (of strings) | object (undeclarable in Pulumi.yaml)
+    default: Any
+    description: str
+    section: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    # general
+    Setting("production", "boolean", True, "Production guard rails: deletion protection, final snapshot and `protect` cannot be turned off.", "general"),
+    Setting("protectResources", "boolean", True, "Set Pulumi `protect` on stateful resources (clusters, global cluster, keys, secrets).", "general"),
+    Setting("kmsDeletionWindowDays", "integer", 30, "Waiting period (7-30 days) before a scheduled KMS key deletion takes effect.", "general"),
+    Setting("logRetentionDays", "integer", 365, "Retention of every CloudWatch log group (flow logs, database logs); one of CloudWatch's allowed values.", "general"),
+    # network
+    Setting("vpcCidr", "string", "10.0.0.0/16", "IPv4 CIDR of the VPC in the primary region, /16 to /20.", "network"),
+    Setting("azCount", "integer", 3, "Availability zones to spread subnets and database instances over (2-6).", "network"),
+    Setting("availabilityZones", "array", [], "Explicit AZ names; empty picks the first `azCount` zones of the region.", "network"),
+    Setting("natStrategy", "string", "per-az", "NAT for the private tier: none, single (one gateway), per-az (one per AZ, survives an AZ outage).", "network"),
+    Setting("flowLogs", "boolean", True, "VPC flow logs to a KMS-encrypted CloudWatch log group.", "network"),
+    Setting("interfaceEndpoints", "array", [], "Interface VPC endpoints to create (kms, secretsmanager, ssm, ssmmessages, ec2messages, logs, monitoring, sns). An S3 gateway endpoint is always created.", "network"),
+    # database
+    Setting("engine", "string", "aurora-postgresql", "Aurora engine: aurora-postgresql or aurora-mysql.", "database"),
+    Setting("engineVersion", "string", "16.6", "Engine version (PostgreSQL MAJOR.MINOR; MySQL 8.0.mysql_aurora.3.MM.P).", "database"),
+    Setting("databaseName", "string", "app", "Name of the initial database.", "database"),
+    Setting("masterUsername", "string", "dbadmin", "Master user name; not a well-known default such as admin, postgres or root.", "database"),
+    Setting("instanceClass", "string", "db.r7g.large", "Writer instance class (db.*), or db.serverless for Aurora Serverless v2.", "database"),
+    Setting("readerCount", "integer", 2, "Reader instances (0-15), placed round-robin over the AZs.", "database"),
+    Setting("readerInstanceClass", "string", "", "Reader instance class; empty uses the writer's class.", "database"),
+    Setting("serverlessMinCapacity", "string", "0.5", "Serverless v2 minimum ACUs (0-256 in 0.5 steps); used with db.serverless.", "database"),
+    Setting("serverlessMaxCapacity", "string", "16", "Serverless v2 maximum ACUs (1-256 in 0.5 steps, >= minimum).", "database"),
+    Setting("storageType", "string", "aurora", "Cluster storage: aurora (standard) or aurora-iopt1 (I/O-Optimized).", "database"),
+    Setting("backupRetentionDays", "integer", 14, "Automated backup retention (1-35 days); also the point-in-time-restore window.", "database"),
+    Setting("preferredBackupWindow", "string", "03:00-04:00", "Daily backup window, hh24:mi-hh24:mi UTC, at least 30 minutes.", "database"),
+    Setting("preferredMaintenanceWindow", "string", "sun:05:00-sun:06:00", "Weekly maintenance window, ddd:hh24:mi-ddd:hh24:mi UTC, at least 30 minutes, not overlapping the backup window.", "database"),
+    Setting("deletionProtection", "boolean", True, "RDS deletion protection on the cluster (and global cluster).", "database"),
+    Setting("skipFinalSnapshot", "boolean", False, "Skip the final snapshot when the cluster is deleted (never in production).", "database"),
+    Setting("iamAuthentication", "boolean", True, "IAM database authentication.", "database"),
+    Setting("performanceInsights", "boolean", True, "Performance Insights on every instance, encrypted with the region key.", "database"),
+    Setting("performanceInsightsRetentionDays", "integer", 7, "Performance Insights retention: 7, a multiple of 31 up to 713, or 731.", "database"),
+    Setting("monitoringInterval", "integer", 60, "Enhanced monitoring interval in seconds (0 off, 1, 5, 10, 15, 30, 60).", "database"),
+    Setting("backtrackWindowHours", "integer", 0, "Aurora MySQL backtrack window in hours (0-72, 0 off). Not for PostgreSQL or global databases.", "database"),
+    Setting("readerAutoScaling", "boolean", False, "Application Auto Scaling of readers on average reader CPU.", "database"),
+    Setting("readerAutoScalingMaxReaders", "integer", 5, "Upper bound of readers when auto scaling (readerCount-15).", "database"),
+    Setting("readerAutoScalingCpuTarget", "integer", 70, "Target average reader CPU percent for auto scaling (10-90).", "database"),
+    Setting("allowedSecurityGroupIds", "array", [], "Extra security groups (sg-...) admitted to the database port, besides the fleet.", "database"),
+    Setting("applyImmediately", "boolean", False, "Apply modifications immediately instead of in the maintenance window.", "database"),
+    # fleet
+    Setting("fleetEnabled", "boolean", True, "Deploy the application instance fleet in the writer region.", "fleet"),
+    Setting("fleetInstanceType", "string", "t4g.small", "EC2 instance type of the fleet; Graviton families (…g) use the arm64 AMI.", "fleet"),
+    Setting("fleetMinSize", "integer", 1, "Auto scaling group minimum size.", "fleet"),
+    Setting("fleetDesiredCapacity", "integer", 1, "Auto scaling group desired capacity (min <= desired <= max).", "fleet"),
+    Setting("fleetMaxSize", "integer", 2, "Auto scaling group maximum size (0-100).", "fleet"),
+    Setting("fleetCpuTarget", "integer", 50, "Target tracking: average CPU percent (10-90).", "fleet"),
+    Setting("fleetMinHealthyPercentage", "integer", 90, "Instance refresh: minimum healthy percentage (0-100).", "fleet"),
+    Setting("fleetHealthCheckGracePeriod", "integer", 300, "Seconds before a new instance's health checks count (0-7200).", "fleet"),
+    Setting("fleetMetadataHopLimit", "integer", 1, "IMDSv2 response hop limit (1-64); 1 keeps tokens on the instance.", "fleet"),
+    Setting("fleetRootVolumeGiB", "integer", 20, "Encrypted gp3 root volume size in GiB (8-16384).", "fleet"),
+    Setting("fleetCapacityRebalance", "boolean", False, "Capacity rebalancing (useful for Spot only).", "fleet"),
+    # monitoring
+    Setting("alarmEmail", "string", "", "E-mail address subscribed to the alarm topic; empty for none.", "monitoring"),
+    Setting("alarmCpuPercent", "integer", 80, "Alarm when an instance's CPUUtilization stays above this percent.", "monitoring"),
+    Setting("alarmFreeableMemoryMiB", "integer", 512, "Alarm when an instance's FreeableMemory falls below this many MiB.", "monitoring"),
+    Setting("alarmMaxConnections", "integer", 1000, "Alarm when an instance's DatabaseConnections exceed this.", "monitoring"),
+    Setting("alarmReplicaLagMs", "integer", 2000, "Alarm when a reader's AuroraReplicaLag exceeds this many milliseconds.", "monitoring"),
+    Setting("alarmGlobalReplicationLagMs", "integer", 5000, "Alarm when a global secondary's AuroraGlobalDBReplicationLag exceeds this many milliseconds.", "monitoring"),
+    Setting("alarmDeadlocksPerSecond", "integer", 1, "Aurora MySQL: alarm when Deadlocks per second exceed this.", "monitoring"),
+    # global database
+    Setting("globalDatabase", "object", None, "Aurora Global Database: {writerRegion, writeForwarding, secondaryRegions: [{region, vpcCidr, instances, instanceClass, azCount, standbyFleetDesiredCapacity}]}. Unset: a regional cluster only.", "global"),
+)
+SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}
+
+
+# --------------------------------------------------------------------------------------
+# Typed settings.
+# --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    vpc_cidr: str
+    availability_zones: tuple[str, ...]
+    nat_strategy: str
+    flow_logs: bool
+    interface_endpoints: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    engine: str
+    engine_version: str
+    database_name: str
+    master_username: str
+    instance_class: str
+    reader_count: int
+    reader_instance_class: str
+    serverless_min_capacity: float
+    serverless_max_capacity: float
+    storage_type: str
+    backup_retention_days: int
+    preferred_backup_window: str
+    preferred_maintenance_window: str
+    deletion_protection: bool
+    skip_final_snapshot: bool
+    iam_authentication: bool
+    performance_insights: bool
+    performance_insights_retention_days: int
+    monitoring_interval: int
+    backtrack_window_hours: int
+    reader_auto_scaling: bool
+    reader_auto_scaling_max_readers: int
+    reader_auto_scaling_cpu_target: int
+    allowed_security_group_ids: tuple[str, ...]
+    apply_immediately: bool
+
+    @property
+    def port(self) -> int:
+        return ENGINE_PORTS[self.engine]
+
+    @property
+    def log_exports(self) -> tuple[str, ...]:
+        return ENGINE_LOG_EXPORTS[self.engine]
+
+    @property
+    def engine_major_version(self) -> str:
+        return "8.0" if self.engine == "aurora-mysql" else self.engine_version.split(".")[0]
+
+    @property
+    def serverless(self) -> bool:
+        return self.instance_class == SERVERLESS_CLASS
+
+
+@dataclass(frozen=True)
+class FleetSettings:
+    enabled: bool
+    instance_type: str
+    min_size: int
+    desired_capacity: int
+    max_size: int
+    cpu_target: int
+    min_healthy_percentage: int
+    health_check_grace_period: int
+    metadata_hop_limit: int
+    root_volume_gib: int
+    capacity_rebalance: bool
+
+    @property
+    def architecture(self) -> str:
+        return fleet_architecture(self.instance_type)
+
+
+@dataclass(frozen=True)
+class MonitoringSettings:
+    alarm_email: str
+    cpu_percent: int
+    freeable_memory_mib: int
+    max_connections: int
+    replica_lag_ms: int
+    global_replication_lag_ms: int
+    deadlocks_per_second: int
+
+
+@dataclass(frozen=True)
+class SecondaryRegionSettings:
+    region: str
+    vpc_cidr: str
+    availability_zones: tuple[str, ...]
+    instance_count: int  # 0 = headless secondary
+    instance_class: str
+    standby_fleet_desired_capacity: int
+
+
+@dataclass(frozen=True)
+class GlobalDatabaseSettings:
+    writer_region: str
+    write_forwarding: bool
+    secondary_regions: tuple[SecondaryRegionSettings, ...]
+
+
+@dataclass(frozen=True)
+class Settings:
+    stack: str
+    primary_region: str
+    production: bool
+    protect_resources: bool
+    kms_deletion_window_days: int
+    log_retention_days: int
+    network: NetworkSettings
+    database: DatabaseSettings
+    fleet: FleetSettings
+    monitoring: MonitoringSettings
+    global_database: GlobalDatabaseSettings | None = None
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def writer_region(self) -> str:
+        return self.global_database.writer_region if self.global_database else self.primary_region
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """Primary region first, then every secondary region."""
+        secondaries = self.global_database.secondary_regions if self.global_database else ()
+        return (self.primary_region,) + tuple(s.region for s in secondaries)
+
+
+def fleet_architecture(instance_type: str) -> str:
+    family = instance_type.split(".")[0]
+    return "arm64" if family == "a1" or re.match(r"^[a-z]+\d+g", family) else "x86_64"
+
+
+# --------------------------------------------------------------------------------------
+# Parsing.
+# --------------------------------------------------------------------------------------
+
+def _q(key: str) -> str:
+    return key if ":" in key else f"{PROJECT}:{key}"
+
+
+class _Reader:
+    """Reads raw config values (strings, as the engine passes them) and collects problems."""
+
+    def __init__(self, raw: Mapping[str, Any]):
+        self.raw = raw
+        self.problems: list[str] = []
+
+    def fail(self, key: str, value: Any, allowed: str) -> None:
+        shown = json.dumps(value) if not isinstance(value, str) else repr(value)
+        self.problems.append(f"{_q(key)} = {shown}: {allowed}")
+
+    def _raw(self, key: str) -> Any:
+        value = self.raw.get(_q(key))
+        return SETTINGS_BY_KEY[key].default if value is None else value
+
+    def string(self, key: str, choices: tuple[str, ...] | None = None) -> str:
+        value = self._raw(key)
+        if not isinstance(value, str):
+            self.fail(key, value, "expected a string")
+            return str(SETTINGS_BY_KEY[key].default)
+        if choices is not None and value not in choices:
+            self.fail(key, value, f"allowed: {', '.join(choices)}")
+        return value
+
+    def integer(self, key: str, low: int | None = None, high: int | None = None,
+                choices: tuple[int, ...] | None = None) -> int:
+        value = self._raw(key)
+        try:
+            number = value if isinstance(value, int) and not isinstance(value, bool) else int(str(value).strip())
+        except ValueError:
+            self.fail(key, value, f"expected a whole number{_range_text(low, high, choices)}")
+            return int(SETTINGS_BY_KEY[key].default)
+        if choices is not None and number not in choices:
+            self.fail(key, number, f"allowed: {', '.join(map(str, choices))}")
+        elif (low is not None and number < low) or (high is not None and number > high):
+            self.fail(key, number, f"allowed: {low} to {high}")
+        else:
+            return number
+        return int(SETTINGS_BY_KEY[key].default)  # keeps later checks from repeating this problem
+
+    def boolean(self, key: str) -> bool:
+        value = self._raw(key)
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "false"):
+            return text == "true"
+        self.fail(key, value, "allowed: true, false")
+        return bool(SETTINGS_BY_KEY[key].default)
+
+    def string_list(self, key: str, choices: tuple[str, ...] | None = None) -> tuple[str, ...]:
+        value = self._raw(key)
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else []
+            except json.JSONDecodeError:
+                self.fail(key, value, "expected a list of strings")
+                return ()
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.fail(key, value, "expected a list of strings")
+            return ()
+        if choices is not None:
+            for item in value:
+                if item not in choices:
+                    self.fail(key, item, f"allowed items: {', '.join(choices)}")
+        if len(set(value)) != len(value):
+            self.fail(key, value, "items must not repeat")
+        return tuple(value)
+
+    def capacity(self, key: str, low: float) -> float:
+        value = self._raw(key)
+        try:
+            number = Decimal(str(value).strip())
+        except InvalidOperation:
+            number = None
+        if number is None or not number.is_finite() or number < Decimal(str(low)) or number > 256 or number % Decimal("0.5") != 0:
+            self.fail(key, value, f"allowed: {low:g} to 256 ACUs in steps of 0.5")
+            return float(SETTINGS_BY_KEY[key].default)
+        return float(number)
+
+    def object(self, key: str) -> dict | None:
+        value = self._raw(key)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                self.fail(key, value, "expected an object")
+                return None
+        if not isinstance(value, dict):
+            self.fail(key, value, "expected an object")
+            return None
+        return value
+
+
+def _range_text(low, high, choices) -> str:
+    if choices is not None:
+        return f"; allowed: {', '.join(map(str, choices))}"
+    if low is not None and high is not None:
+        return f"; allowed: {low} to {high}"
+    return ""
+
+
+def _check_unknown_keys(r: _Reader) -> None:
+    prefix = f"{PROJECT}:"
+    for full_key in r.raw:
+        if not full_key.startswith(prefix):
+            continue
+        key = full_key[len(prefix):]
+        if key not in SETTINGS_BY_KEY:
+            close = difflib.get_close_matches(key, SETTINGS_BY_KEY, n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            r.problems.append(f"{full_key}: unknown setting; {hint}see the settings table in README.md")
+
+
+def _check_cidr(r: _Reader, key: str, value: str) -> ipaddress.IPv4Network | None:
+    try:
+        network = ipaddress.IPv4Network(value, strict=True)
+    except (ipaddress.AddressValueError, ipaddress.NetmaskValueError, ValueError):
+        r.fail(key, value, "expected an IPv4 network in CIDR form such as 10.0.0.0/16 (host bits zero), prefix /16 to /20")
+        return None
+    if not 16 <= network.prefixlen <= 20:
+        r.fail(key, value, f"prefix /{network.prefixlen} not allowed: /16 to /20")
+        return None
+    return network
+
+
+def _zones(r: _Reader, key: str, region: str, az_count: int, explicit: tuple[str, ...]) -> tuple[str, ...]:
+    if explicit:
+        bad = [z for z in explicit if not re.fullmatch(re.escape(region) + r"[a-z]", z)]
+        if bad:
+            r.fail(key, list(explicit), f"zone names must be {region} followed by a letter, e.g. {region}a")
+        if len(explicit) < 2:
+            r.fail(key, list(explicit), "list at least 2 zones")
+        return explicit
+    offered = REGION_AZS.get(region)
+    if offered is None:
+        r.fail(key, [], f"region {region} is not in the built-in zone table; list its zones in availabilityZones "
+                        f"(known regions: {', '.join(sorted(REGION_AZS))})")
+        return ()
+    if az_count > len(offered):
+        r.fail("azCount", az_count, f"region {region} offers {len(offered)} availability zones: 2 to {len(offered)}")
+        return tuple(region + s for s in offered)
+    return tuple(region + s for s in offered[:az_count])
+
+
+_TIME = r"([01]\d|2[0-3]):([0-5]\d)"
+
+
+def _backup_window_minutes(r: _Reader, key: str, value: str) -> tuple[int, int] | None:
+    m = re.fullmatch(f"{_TIME}-{_TIME}", value)
+    if not m:
+        r.fail(key, value, "expected hh24:mi-hh24:mi in UTC, e.g. 03:00-04:00")
+        return None
+    start = int(m[1]) * 60 + int(m[2])
+    end = int(m[3]) * 60 + int(m[4])
+    if (end - start) % 1440 < 30:
+        r.fail(key, value, "the window must last at least 30 minutes")
+        return None
+    return start, end
+
+
+def _maintenance_window_minutes(r: _Reader, key: str, value: str) -> tuple[int, int] | None:
+    days = "|".join(DAYS)
+    m = re.fullmatch(f"({days}):{_TIME}-({days}):{_TIME}", value)
+    if not m:
+        r.fail(key, value, "expected ddd:hh24:mi-ddd:hh24:mi in UTC with ddd one of mon..sun, e.g. sun:05:00-sun:06:00")
+        return None
+    start = DAYS.index(m[1]) * 1440 + int(m[2]) * 60 + int(m[3])
+    end = DAYS.index(m[4]) * 1440 + int(m[5]) * 60 + int(m[6])
+    if (end - start) % (7 * 1440) < 30:
+        r.fail(key, value, "the window must last at least 30 minutes")
+        return None
+    return start, end
+
+
+def _windows_overlap(backup: tuple[int, int], maintenance: tuple[int, int]) -> bool:
+    week = 7 * 1440
+
+    def minutes(start: int, end: int, period: int) -> set[int]:
+        length = (end - start) % period
+        return {(start + i) % period for i in range(length)}
+
+    maint = minutes(*maintenance, week)
+    daily = minutes(*backup, 1440)
+    return any((m % 1440) in daily for m in maint)
+
+
+def _check_instance_class(r: _Reader, key: str, engine: str, value: str, allow_serverless: bool = True) -> None:
+    if value == SERVERLESS_CLASS and allow_serverless:
+        return
+    family, _, size = value.rpartition(".")
+    offered = INSTANCE_CLASSES.get(engine, {})
+    if not value.startswith("db.") or family not in offered or size not in offered[family]:
+        families = ", ".join(f"{f}.{{{','.join(s)}}}" for f, s in offered.items())
+        serverless = f"{SERVERLESS_CLASS} or " if allow_serverless else ""
+        r.fail(key, value, f"not an Aurora class for {engine}; allowed: {serverless}{families}")
+
+
+def _write_forwarding_supported(engine: str, version: str) -> bool:
+    if engine == "aurora-mysql":
+        return True
+    m = POSTGRES_VERSION_RE.match(version)
+    if not m:
+        return False
+    min_minor = _PG_WRITE_FORWARDING_MIN_MINOR.get(int(m[1]))
+    return min_minor is not None and int(m[2]) >= min_minor
+
+
+def parse_settings(raw: Mapping[str, Any], stack: str) -> Settings:
+    """Validate the raw config map (keys ``aurora-platform:<key>`` and ``aws:region``)."""
+    r = _Reader(raw)
+    _check_unknown_keys(r)
+
+    primary_region = raw.get(REGION_KEY)
+    if not isinstance(primary_region, str) or not REGION_RE.match(primary_region):
+        r.fail(REGION_KEY, primary_region, "set the primary AWS region, e.g. us-east-1")
+        primary_region = "us-east-1"
+
+    production = r.boolean("production")
+    protect = r.boolean("protectResources")
+    kms_window = r.integer("kmsDeletionWindowDays", 7, 30)
+    log_retention = r.integer("logRetentionDays", choices=LOG_RETENTION_DAYS)
+
+    # network
+    vpc_cidr = r.string("vpcCidr")
+    primary_net = _check_cidr(r, "vpcCidr", vpc_cidr)
+    az_count = r.integer("azCount", 2, 6)
+    explicit_azs = r.string_list("availabilityZones")
+    zones = _zones(r, "availabilityZones", primary_region, az_count, explicit_azs)
+    network = NetworkSettings(
+        vpc_cidr=vpc_cidr,
+        availability_zones=zones,
+        nat_strategy=r.string("natStrategy", NAT_STRATEGIES),
+        flow_logs=r.boolean("flowLogs"),
+        interface_endpoints=r.string_list("interfaceEndpoints", INTERFACE_ENDPOINTS),
+    )
+
+    # database
+    engine = r.string("engine", ENGINES)
+    version = r.string("engineVersion")
+    if engine in ENGINES:
+        pattern = POSTGRES_VERSION_RE if engine == "aurora-postgresql" else MYSQL_VERSION_RE
+        if not pattern.match(version):
+            r.fail("engineVersion", version, f"not a {engine} version; expected {ENGINE_VERSION_HELP[engine]}")
+    db_name = r.string("databaseName")
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,62}", db_name):
+        r.fail("databaseName", db_name, "1-63 letters, digits or underscores, starting with a letter")
+    username = r.string("masterUsername")
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,15}", username):
+        r.fail("masterUsername", username, "1-16 letters, digits or underscores, starting with a letter")
+    elif username.lower() in RESERVED_USERNAMES:
+        r.fail("masterUsername", username, f"a well-known default name; choose another (not {', '.join(RESERVED_USERNAMES)})")
+    instance_class = r.string("instanceClass")
+    if engine in ENGINES:
+        _check_instance_class(r, "instanceClass", engine, instance_class)
+    reader_count = r.integer("readerCount", 0, 15)
+    reader_class = r.string("readerInstanceClass") or instance_class
+    if raw.get(_q("readerInstanceClass")) and engine in ENGINES:
+        _check_instance_class(r, "readerInstanceClass", engine, reader_class)
+    sv_min = r.capacity("serverlessMinCapacity", 0)
+    sv_max = r.capacity("serverlessMaxCapacity", 1)
+    if sv_min > sv_max:
+        r.fail("serverlessMinCapacity", raw.get(_q("serverlessMinCapacity")), f"must not exceed serverlessMaxCapacity ({sv_max:g})")
+    backup_window = r.string("preferredBackupWindow")
+    maintenance_window = r.string("preferredMaintenanceWindow")
+    backup_minutes = _backup_window_minutes(r, "preferredBackupWindow", backup_window)
+    maintenance_minutes = _maintenance_window_minutes(r, "preferredMaintenanceWindow", maintenance_window)
+    if backup_minutes and maintenance_minutes and _windows_overlap(backup_minutes, maintenance_minutes):
+        r.fail("preferredMaintenanceWindow", maintenance_window,
+               f"overlaps the backup window {backup_window}; choose times that do not overlap")
+    backtrack = r.integer("backtrackWindowHours", 0, 72)
+    if backtrack and engine == "aurora-postgresql":
+        r.fail("backtrackWindowHours", backtrack, "backtrack is an Aurora MySQL feature; allowed for aurora-postgresql: 0")
+    auto_scaling = r.boolean("readerAutoScaling")
+    auto_max = r.integer("readerAutoScalingMaxReaders", 1, 15)
+    if auto_scaling and auto_max < reader_count:
+        r.fail("readerAutoScalingMaxReaders", auto_max, f"allowed: readerCount ({reader_count}) to 15")
+    sg_ids = r.string_list("allowedSecurityGroupIds")
+    for sg in sg_ids:
+        if not re.fullmatch(r"sg-[0-9a-f]{8}([0-9a-f]{9})?", sg):
+            r.fail("allowedSecurityGroupIds", sg, "expected security group ids such as sg-0123456789abcdef0 (CIDR ranges are never admitted)")
+    database = DatabaseSettings(
+        engine=engine,
+        engine_version=version,
+        database_name=db_name,
+        master_username=username,
+        instance_class=instance_class,
+        reader_count=reader_count,
+        reader_instance_class=reader_class,
+        serverless_min_capacity=sv_min,
+        serverless_max_capacity=sv_max,
+        storage_type=r.string("storageType", STORAGE_TYPES),
+        backup_retention_days=r.integer("backupRetentionDays", 1, 35),
+        preferred_backup_window=backup_window,
+        preferred_maintenance_window=maintenance_window,
+        deletion_protection=r.boolean("deletionProtection"),
+        skip_final_snapshot=r.boolean("skipFinalSnapshot"),
+        iam_authentication=r.boolean("iamAuthentication"),
+        performance_insights=r.boolean("performanceInsights"),
+        performance_insights_retention_days=r.integer("performanceInsightsRetentionDays", choices=PI_RETENTION_DAYS),
+        monitoring_interval=r.integer("monitoringInterval", choices=MONITORING_INTERVALS),
+        backtrack_window_hours=backtrack,
+        reader_auto_scaling=auto_scaling,
+        reader_auto_scaling_max_readers=auto_max,
+        reader_auto_scaling_cpu_target=r.integer("readerAutoScalingCpuTarget", 10, 90),
+        allowed_security_group_ids=sg_ids,
+        apply_immediately=r.boolean("applyImmediately"),
+    )
+
+    if production:
+        for key, value, required in (
+            ("deletionProtection", database.deletion_protection, True),
+            ("skipFinalSnapshot", database.skip_final_snapshot, False),
+            ("protectResources", protect, True),
+        ):
+            if value != required:
+                r.fail(key, value, f"allowed in a production stack (production: true): {str(required).lower()}")
+
+    # fleet
+    fleet_type = r.string("fleetInstanceType")
+    if not re.fullmatch(r"[a-z][a-z0-9]*\d[a-z0-9-]*\.(nano|micro|small|medium|large|\d*xlarge|metal(-\d+xl)?)", fleet_type):
+        r.fail("fleetInstanceType", fleet_type, "expected an EC2 instance type such as t4g.small, m7g.large or m7i.xlarge")
+    fleet_min = r.integer("fleetMinSize", 0, 100)
+    fleet_desired = r.integer("fleetDesiredCapacity", 0, 100)
+    fleet_max = r.integer("fleetMaxSize", 0, 100)
+    if not fleet_min <= fleet_desired <= fleet_max:
+        r.fail("fleetDesiredCapacity", fleet_desired,
+               f"needs fleetMinSize <= fleetDesiredCapacity <= fleetMaxSize; got {fleet_min} <= {fleet_desired} <= {fleet_max}")
+    fleet = FleetSettings(
+        enabled=r.boolean("fleetEnabled"),
+        instance_type=fleet_type,
+        min_size=fleet_min,
+        desired_capacity=fleet_desired,
+        max_size=fleet_max,
+        cpu_target=r.integer("fleetCpuTarget", 10, 90),
+        min_healthy_percentage=r.integer("fleetMinHealthyPercentage", 0, 100),
+        health_check_grace_period=r.integer("fleetHealthCheckGracePeriod", 0, 7200),
+        metadata_hop_limit=r.integer("fleetMetadataHopLimit", 1, 64),
+        root_volume_gib=r.integer("fleetRootVolumeGiB", 8, 16384),
+        capacity_rebalance=r.boolean("fleetCapacityRebalance"),
+    )
+
+    # monitoring
+    email = r.string("alarmEmail")
+    if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+        r.fail("alarmEmail", email, "expected an e-mail address, or empty for no subscription")
+    monitoring = MonitoringSettings(
+        alarm_email=email,
+        cpu_percent=r.integer("alarmCpuPercent", 1, 100),
+        freeable_memory_mib=r.integer("alarmFreeableMemoryMiB", 1, 1_000_000),
+        max_connections=r.integer("alarmMaxConnections", 1, 1_000_000),
+        replica_lag_ms=r.integer("alarmReplicaLagMs", 1, 3_600_000),
+        global_replication_lag_ms=r.integer("alarmGlobalReplicationLagMs", 1, 3_600_000),
+        deadlocks_per_second=r.integer("alarmDeadlocksPerSecond", 1, 1_000_000),
+    )
+
+    global_db = _parse_global(r, primary_region, primary_net, database, az_count)
+
+    if r.problems:
+        raise SettingsError(r.problems)
+
+    warnings = []
+    writer_gib, reader_gib = instance_memory_gib(instance_class), instance_memory_gib(reader_class)
+    if reader_count and writer_gib and reader_gib and reader_gib < writer_gib:
+        warnings.append(f"{_q('readerInstanceClass')} = {reader_class!r} is smaller than the writer class "
+                        f"{instance_class!r}: a failover to a reader lowers capacity")
+    if not production and database.deletion_protection is False:
+        warnings.append(f"{_q('deletionProtection')} is false: the cluster can be deleted by a single `pulumi destroy`")
+
+    return Settings(
+        stack=stack,
+        primary_region=primary_region,
+        production=production,
+        protect_resources=protect,
+        kms_deletion_window_days=kms_window,
+        log_retention_days=log_retention,
+        network=network,
+        database=database,
+        fleet=fleet,
+        monitoring=monitoring,
+        global_database=global_db,
+        warnings=tuple(warnings),
+    )
+
+
+_SECONDARY_FIELDS = ("region", "vpcCidr", "instances", "instanceClass", "azCount", "availabilityZones",
+                     "standbyFleetDesiredCapacity")
+_GLOBAL_FIELDS = ("writerRegion", "writeForwarding", "secondaryRegions")
+
+
+def _parse_global(r: _Reader, primary_region: str, primary_net, database: DatabaseSettings,
+                  default_az_count: int) -> GlobalDatabaseSettings | None:
+    value = r.object("globalDatabase")
+    if value is None:
+        return None
+    key = "globalDatabase"
+    for unknown in sorted(set(value) - set(_GLOBAL_FIELDS)):
+        r.fail(f"{key}.{unknown}", value[unknown], f"unknown field; allowed: {', '.join(_GLOBAL_FIELDS)}")
+    if database.backtrack_window_hours:
+        r.fail("backtrackWindowHours", database.backtrack_window_hours,
+               "backtrack is not supported with Aurora Global Database; allowed with globalDatabase: 0")
+    write_forwarding = value.get("writeForwarding", False)
+    if not isinstance(write_forwarding, bool):
+        r.fail(f"{key}.writeForwarding", write_forwarding, "allowed: true, false")
+        write_forwarding = False
+    elif write_forwarding and not _write_forwarding_supported(database.engine, database.engine_version):
+        r.fail(f"{key}.writeForwarding", True,
+               f"{database.engine} {database.engine_version} has no global write forwarding; "
+               "needs aurora-mysql 3 or aurora-postgresql 14.13+, 15.8+, 16.4+ or 17")
+
+    entries = value.get("secondaryRegions", [])
+    if not isinstance(entries, list):
+        r.fail(f"{key}.secondaryRegions", entries, "expected a list of {region, vpcCidr, instances}")
+        entries = []
+    if len(entries) > MAX_SECONDARY_REGIONS:
+        r.fail(f"{key}.secondaryRegions", [e.get("region") if isinstance(e, dict) else e for e in entries],
+               f"{len(entries)} secondary regions; allowed: 0 to {MAX_SECONDARY_REGIONS} (a global database has at most 6 regions)")
+
+    networks = [(primary_region, primary_net)] if primary_net else []
+    seen: set[str] = set()
+    secondaries = []
+    for i, entry in enumerate(entries):
+        at = f"{key}.secondaryRegions[{i}]"
+        if not isinstance(entry, dict):
+            r.fail(at, entry, "expected an object {region, vpcCidr, instances}")
+            continue
+        for unknown in sorted(set(entry) - set(_SECONDARY_FIELDS)):
+            r.fail(f"{at}.{unknown}", entry[unknown], f"unknown field; allowed: {', '.join(_SECONDARY_FIELDS)}")
+        region = entry.get("region")
+        if not isinstance(region, str) or not REGION_RE.match(region):
+            r.fail(f"{at}.region", region, "expected an AWS region name such as us-west-2")
+            continue
+        if region == primary_region:
+            r.fail(f"{at}.region", region, "equals the primary region (aws:region); a secondary must be another region")
+            continue
+        if region in seen:
+            r.fail(f"{at}.region", region, "listed twice; each secondary region appears once")
+            continue
+        seen.add(region)
+        cidr = entry.get("vpcCidr")
+        net = _check_cidr(r, f"{at}.vpcCidr", cidr) if isinstance(cidr, str) else None
+        if not isinstance(cidr, str):
+            r.fail(f"{at}.vpcCidr", cidr, "required: the VPC CIDR of this region, /16 to /20, not overlapping the others")
+        if net:
+            for other_region, other in networks:
+                if net.overlaps(other):
+                    r.fail(f"{at}.vpcCidr", cidr, f"overlaps {other} of {other_region}; VPC CIDRs of a global database must not overlap")
+            networks.append((region, net))
+        count = entry.get("instances", 1)
+        if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= 16:
+            r.fail(f"{at}.instances", count, "allowed: 0 (headless) to 16")
+            count = 0
+        instance_class = entry.get("instanceClass", database.instance_class)
+        if not isinstance(instance_class, str):
+            r.fail(f"{at}.instanceClass", instance_class, "expected an Aurora instance class such as db.r7g.large")
+        elif database.engine in ENGINES:
+            _check_instance_class(r, f"{at}.instanceClass", database.engine, instance_class)
+        az_count = entry.get("azCount", default_az_count)
+        if not isinstance(az_count, int) or isinstance(az_count, bool) or not 2 <= az_count <= 6:
+            r.fail(f"{at}.azCount", az_count, "allowed: 2 to 6")
+            az_count = 2
+        explicit = entry.get("availabilityZones", [])
+        if not isinstance(explicit, list) or not all(isinstance(z, str) for z in explicit):
+            r.fail(f"{at}.availabilityZones", explicit, "expected a list of zone names")
+            explicit = []
+        zones = _zones(r, f"{at}.availabilityZones", region, az_count, tuple(explicit))
+        standby = entry.get("standbyFleetDesiredCapacity", 0)
+        if not isinstance(standby, int) or isinstance(standby, bool) or not 0 <= standby <= 100:
+            r.fail(f"{at}.standbyFleetDesiredCapacity", standby, "allowed: 0 to 100")
+            standby = 0
+        secondaries.append(SecondaryRegionSettings(
+            region=region, vpc_cidr=cidr if isinstance(cidr, str) else "", availability_zones=zones,
+            instance_count=count, instance_class=instance_class if isinstance(instance_class, str) else "",
+            standby_fleet_desired_capacity=standby,
+        ))
+
+    writer_region = value.get("writerRegion", primary_region)
+    members = [primary_region] + [s.region for s in secondaries]
+    if writer_region not in members:
+        r.fail(f"{key}.writerRegion", writer_region, f"must be a member region: {', '.join(members)}")
+    else:
+        writer_secondary = next((s for s in secondaries if s.region == writer_region), None)
+        if writer_secondary is not None and writer_secondary.instance_count == 0:
+            r.fail(f"{key}.writerRegion", writer_region, "is a headless secondary (instances: 0); a writer region needs instances")
+    return GlobalDatabaseSettings(writer_region=writer_region, write_forwarding=write_forwarding,
+                                  secondary_regions=tuple(secondaries))
+
+
+def raw_config_from_runtime() -> dict[str, Any]:
+    """The config map the engine gave this program run (stack file plus Pulumi.yaml defaults)."""
+    from pulumi.runtime import config as runtime_config
+
+    raw = dict(runtime_config.get_config_env())
+    raw.update(runtime_config.CONFIG.get())
+    return raw
+
+
+def load_settings() -> Settings:
+    """Settings of the running Pulumi program; raises SettingsError before any resource exists."""
+    return parse_settings(raw_config_from_runtime(), pulumi.get_stack())
+

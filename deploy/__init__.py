@@ -1,0 +1,1 @@
+"""The aurora-platform driver: `python -m deploy <command> --stack S` (see README)."""

@@ -1,0 +1,286 @@
+"""Run the Pulumi program on the SDK's mock engine and capture every registration.
+
+The mock monitor is Pulumi's own (``pulumi.runtime.mocks.MockMonitor``); this module
+only records each ``RegisterResourceRequest`` as the engine would receive it (type,
+name, parent, inputs in wire form, ``protect``, ``ignoreChanges``, provider,
+dependencies) and answers with plausible cloud state:
+
+- ``update`` mode: every value is known (ids, ARNs, endpoints are made up but shaped
+  like AWS's), as on an update of an existing stack.
+- ``preview`` mode: the state of a new resource is its inputs and nothing else, and
+  its id is unknown, as on a first ``pulumi preview``; values computed from other
+  resources reach the inputs as the engine's unknown sentinel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import runpy
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from google.protobuf import json_format
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from deploy.stack_config import PROJECT_DIR, load_stack_config, project_name
+
+MODES = ("preview", "update")
+ACCOUNT_ID = "123456789012"
+
+
+@dataclass
+class CapturedResource:
+    type: str
+    name: str
+    urn: str
+    custom: bool
+    parent: str | None
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    protect: bool
+    ignore_changes: list[str]
+    delete_before_replace: bool
+    provider: str | None
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    id: str = ""
+    additional_secret_outputs: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Capture:
+    stack: str
+    mode: str
+    resources: list[CapturedResource]
+    outputs: dict[str, Any]
+    warnings: list[str]
+
+    def by_type(self, type_: str) -> list[CapturedResource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def by_urn(self) -> dict[str, CapturedResource]:
+        return {r.urn: r for r in self.resources}
+
+    def one(self, type_: str, name: str) -> CapturedResource:
+        matches = [r for r in self.resources if r.type == type_ and r.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"expected one {type_} named {name!r}, found {len(matches)}")
+        return matches[0]
+
+
+def _fake_id(type_: str, name: str) -> str:
+    digest = hashlib.sha256(f"{type_}/{name}".encode()).hexdigest()
+    prefixes = {
+        "aws:ec2/vpc:Vpc": "vpc-", "aws:ec2/subnet:Subnet": "subnet-", "aws:ec2/securityGroup:SecurityGroup": "sg-",
+        "aws:ec2/routeTable:RouteTable": "rtb-", "aws:ec2/internetGateway:InternetGateway": "igw-",
+        "aws:ec2/natGateway:NatGateway": "nat-", "aws:ec2/eip:Eip": "eipalloc-",
+        "aws:ec2/launchTemplate:LaunchTemplate": "lt-", "aws:ec2/vpcEndpoint:VpcEndpoint": "vpce-",
+        "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "sg-", "aws:ec2/networkAcl:NetworkAcl": "acl-",
+        "aws:ec2/defaultNetworkAcl:DefaultNetworkAcl": "acl-", "aws:ec2/flowLog:FlowLog": "fl-",
+        "aws:kms/key:Key": "",
+    }
+    if type_ == "aws:kms/key:Key":
+        return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+    prefix = prefixes.get(type_)
+    return f"{prefix}{digest[:17]}" if prefix is not None else f"{name}-id"
+
+
+class _Mocks(pulumi_mocks.Mocks):
+    def __init__(self, default_region: str, preview: bool):
+        self.default_region = default_region
+        self.preview = preview
+        self.provider_regions: dict[str, str] = {}
+
+    def _region(self, provider_ref: str | None) -> str:
+        if provider_ref:
+            return self.provider_regions.get(provider_ref.rsplit("::", 1)[0], self.default_region)
+        return self.default_region
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs):
+        inputs = dict(args.inputs)
+        if args.typ.startswith("pulumi:providers:"):
+            # Provider ids are known even on a first preview (the engine configures them up front).
+            region = inputs.get("region") or self.default_region
+            return f"{args.name}-provider-id", {**inputs, "region": region}
+        autoname = _autoname(args.typ, args.name, inputs)
+        if self.preview:
+            return "", {**inputs, **autoname}
+        resource_id = _fake_id(args.typ, args.name)
+        region = self._region(args.provider)
+        inputs.update(autoname)
+        return resource_id, {**inputs, **_computed_state(args.typ, args.name, resource_id, region, inputs)}
+
+    def call(self, args: pulumi_mocks.MockCallArgs):
+        region = self._region(args.provider)
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/ci", "userId": "AIDA", "id": ACCOUNT_ID}
+        if args.token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+        if args.token == "aws:index/getRegion:getRegion":
+            return {"name": region, "region": region, "id": region, "endpoint": f"ec2.{region}.amazonaws.com"}
+        raise NotImplementedError(f"the offline engine has no answer for invoke {args.token}")
+
+
+# Resource types whose physical `name` the AWS provider derives from the logical name when the
+# program sets none (Pulumi auto-naming). The provider does it during preview too.
+AUTONAMED_TYPES = frozenset({
+    "aws:rds/clusterParameterGroup:ClusterParameterGroup", "aws:rds/parameterGroup:ParameterGroup",
+    "aws:ec2/securityGroup:SecurityGroup", "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy",
+    "aws:iam/policy:Policy", "aws:iam/instanceProfile:InstanceProfile", "aws:ec2/launchTemplate:LaunchTemplate",
+    "aws:autoscaling/group:Group", "aws:sns/topic:Topic", "aws:secretsmanager/secret:Secret",
+    "aws:cloudwatch/logGroup:LogGroup", "aws:rds/eventSubscription:EventSubscription",
+    "aws:appautoscaling/policy:Policy",
+})
+
+
+def _autoname(type_: str, name: str, inputs: dict) -> dict[str, str]:
+    if type_ not in AUTONAMED_TYPES or inputs.get("name") or inputs.get("namePrefix"):
+        return {}
+    return {"name": f"{name}-{hashlib.sha256(name.encode()).hexdigest()[:7]}"}
+
+
+def _computed_state(type_: str, name: str, resource_id: str, region: str, inputs: dict) -> dict[str, Any]:
+    """Computed attributes the program reads, shaped like the values AWS returns."""
+    service = type_.split(":")[1].split("/")[0]
+    state: dict[str, Any] = {"arn": f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{type_.split(':')[-1].lower()}/{name}"}
+    if type_ == "aws:kms/key:Key":
+        state.update(arn=f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{resource_id}", keyId=resource_id)
+    elif type_ == "aws:rds/cluster:Cluster":
+        identifier = inputs.get("clusterIdentifier") or name
+        host = f"{identifier}.cluster-c0ffee.{region}.rds.amazonaws.com"
+        state.update(
+            arn=f"arn:aws:rds:{region}:{ACCOUNT_ID}:cluster:{identifier}",
+            clusterIdentifier=identifier,
+            clusterResourceId=f"cluster-{resource_id[:20].upper()}",
+            endpoint=host,
+            readerEndpoint=host.replace(".cluster-", ".cluster-ro-"),
+            port=inputs.get("port") or (5432 if "postgres" in str(inputs.get("engine")) else 3306),
+        )
+        if inputs.get("manageMasterUserPassword"):
+            state["masterUserSecrets"] = [{
+                "secretArn": f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:rds!cluster-{resource_id[:8]}-AbCdEf",
+                "kmsKeyId": inputs.get("masterUserSecretKmsKeyId"),
+                "secretStatus": "active",
+            }]
+    elif type_ == "aws:rds/clusterInstance:ClusterInstance":
+        identifier = inputs.get("identifier") or name
+        state.update(arn=f"arn:aws:rds:{region}:{ACCOUNT_ID}:db:{identifier}", identifier=identifier,
+                     endpoint=f"{identifier}.c0ffee.{region}.rds.amazonaws.com")
+    elif type_ == "aws:rds/globalCluster:GlobalCluster":
+        state.update(arn=f"arn:aws:rds::{ACCOUNT_ID}:global-cluster:{inputs.get('globalClusterIdentifier', name)}")
+    elif type_ == "aws:secretsmanager/secret:Secret":
+        state.update(arn=f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:{inputs.get('name', name)}-AbCdEf")
+    elif type_ == "aws:iam/role:Role":
+        state.update(arn=f"arn:aws:iam::{ACCOUNT_ID}:role/{inputs.get('name', name)}", name=inputs.get("name", name))
+    elif type_ in ("aws:autoscaling/group:Group", "aws:sns/topic:Topic"):
+        state.setdefault("name", inputs.get("name") or name)
+        if type_ == "aws:sns/topic:Topic":
+            state["arn"] = f"arn:aws:sns:{region}:{ACCOUNT_ID}:{state['name']}"
+    elif type_ == "aws:cloudwatch/logGroup:LogGroup":
+        state.update(arn=f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{inputs.get('name', name)}")
+    return state
+
+
+class _CapturingMonitor(pulumi_mocks.MockMonitor):
+    """Pulumi's mock monitor, keeping each registration as the engine would see it."""
+
+    def __init__(self, mocks: _Mocks):
+        super().__init__(mocks)
+        self.captured: list[CapturedResource] = []
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        if request.type.startswith("pulumi:providers:"):
+            self.mocks.provider_regions[response.urn] = json_format.MessageToDict(request.object).get("region")
+        self.captured.append(CapturedResource(
+            type=request.type,
+            name=request.name,
+            urn=response.urn,
+            custom=request.custom,
+            parent=request.parent or None,
+            inputs=_checked_inputs(request),
+            outputs=json_format.MessageToDict(response.object),
+            protect=bool(request.protect),
+            ignore_changes=list(request.ignoreChanges),
+            delete_before_replace=request.deleteBeforeReplace,
+            provider=request.provider or None,
+            dependencies=list(request.dependencies),
+            property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+            id=response.id,
+            additional_secret_outputs=list(request.additionalSecretOutputs),
+        ))
+        return response
+
+
+def _checked_inputs(request) -> dict[str, Any]:
+    """Inputs as the provider's Check returns them to the engine (and the engine to analyzers)."""
+    inputs = json_format.MessageToDict(request.object)
+    return {**inputs, **_autoname(request.type, request.name, inputs)}
+
+
+class _WarningCollector:
+    def __init__(self):
+        self.messages: list[str] = []
+
+    def __getattr__(self, level):
+        def log(message, *args, **kwargs):
+            if level in ("warning", "error"):
+                self.messages.append(str(message))
+        return log
+
+
+def run_program(stack: str, mode: str = "preview", project_dir: Path = PROJECT_DIR,
+                config: Mapping[str, str] | None = None,
+                overrides: Mapping[str, str] | None = None) -> Capture:
+    """Run ``__main__.py`` for ``stack`` on the mock engine.
+
+    ``config`` replaces the stack file entirely; ``overrides`` is laid over it (values
+    in the engine's string form). Raises ``UnknownStackError`` for a missing stack file
+    and ``SettingsError`` for invalid settings, before any resource is registered.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    raw = dict(config) if config is not None else load_stack_config(stack, project_dir)
+    raw.update(overrides or {})
+    region = raw.get("aws:region", "us-east-1")
+    mocks = _Mocks(region, preview=(mode == "preview"))
+    monitor = _CapturingMonitor(mocks)
+    logger = _WarningCollector()
+
+    runtime_settings.set_root_resource(None)
+    set_all_config(raw, [])
+    pulumi_mocks.set_mocks(mocks, project=project_name(project_dir), stack=stack,
+                           preview=(mode == "preview"), monitor=monitor, logger=logger)
+    root = runtime_settings.get_root_resource()
+
+    program = str(project_dir / "__main__.py")
+    if str(project_dir) not in sys.path:
+        sys.path.insert(0, str(project_dir))
+    _sync_await(run_pulumi_func(lambda: runpy.run_path(program, run_name="__main__")))
+
+    outputs = _resolve_exports(root)
+    return Capture(stack=stack, mode=mode, resources=monitor.captured, outputs=outputs, warnings=logger.messages)
+
+
+def _resolve_exports(root) -> dict[str, Any]:
+    exports = getattr(root, "outputs", {}) or {}
+
+    async def resolve():
+        result = {}
+        for key, value in exports.items():
+            output = pulumi.Output.from_input(value)
+            known = await output.is_known()
+            result[key] = await output.future() if known else None
+        return result
+
+    return _sync_await(resolve())

@@ -1,0 +1,239 @@
+"""The program on the committed dev and prod stacks: the inputs that would reach AWS."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+
+import pytest
+
+from components.network import subnet_cidrs
+from tests.conftest import captured
+from tests.helpers import by_id
+
+CLUSTER = "aws:rds/cluster:Cluster"
+INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
+KEY = "aws:kms/key:Key"
+
+
+def primary_cluster(capture):
+    region = capture.outputs["primaryRegion"]
+    return capture.one(CLUSTER, f"aurora-{region}")
+
+
+def region_key(capture, region):
+    return capture.one(KEY, f"key-{region}")
+
+
+def test_cluster_encrypted_with_the_stack_key(stack_capture):
+    cluster = primary_cluster(stack_capture)
+    key = region_key(stack_capture, stack_capture.outputs["primaryRegion"])
+    assert cluster.inputs["storageEncrypted"] is True
+    assert cluster.inputs["kmsKeyId"] == key.outputs["arn"]
+    assert stack_capture.outputs["kmsKeyArn"] == key.outputs["arn"]
+    assert key.inputs["enableKeyRotation"] is True
+
+
+def test_cluster_key_is_wired_even_when_unknown_on_preview():
+    capture = captured("prod", "preview")
+    cluster = primary_cluster(capture)
+    key = region_key(capture, "us-east-1")
+    assert key.urn in cluster.property_dependencies["kmsKeyId"]
+
+
+def test_managed_master_secret_uses_the_stack_key(dev):
+    cluster = primary_cluster(dev)
+    assert cluster.inputs["manageMasterUserPassword"] is True
+    assert cluster.inputs["masterUserSecretKmsKeyId"] == region_key(dev, "us-east-2").outputs["arn"]
+    assert "masterPassword" not in cluster.inputs
+
+
+@pytest.mark.parametrize("stack,parameter,value", [("dev", "rds.force_ssl", "1"), ("prod", "rds.force_ssl", "1")])
+def test_tls_parameter_group_attached(stack, parameter, value):
+    capture = captured(stack)
+    cluster = primary_cluster(capture)
+    groups = {g.outputs["name"]: g for g in capture.by_type("aws:rds/clusterParameterGroup:ClusterParameterGroup")
+              if "name" in g.outputs}
+    group = groups[cluster.inputs["dbClusterParameterGroupName"]]
+    assert {"name": parameter, "value": value, "applyMethod": "pending-reboot"} in group.inputs["parameters"]
+    assert group.inputs["family"] == "aurora-postgresql16"
+
+
+def test_mysql_variant_requires_secure_transport():
+    from deploy.capture import run_program
+
+    capture = run_program("dev", "update", overrides={
+        "aurora-platform:engine": "aurora-mysql", "aurora-platform:engineVersion": "8.0.mysql_aurora.3.08.2"})
+    group = capture.by_type("aws:rds/clusterParameterGroup:ClusterParameterGroup")[0]
+    assert {"name": "require_secure_transport", "value": "ON", "applyMethod": "pending-reboot"} in group.inputs["parameters"]
+    assert group.inputs["family"] == "aurora-mysql8.0"
+    assert primary_cluster(capture).inputs["enabledCloudwatchLogsExports"] == ["audit", "error", "general", "slowquery"]
+
+
+def test_prod_writer_and_two_readers_over_three_azs(prod):
+    instances = sorted(prod.by_type(INSTANCE), key=lambda r: r.inputs["identifier"])
+    primary = [i for i in instances if i.parent == prod.one("aurora-platform:database:AuroraCluster", "aurora-us-east-1").urn]
+    assert [i.inputs["promotionTier"] for i in primary] == [0, 1, 2]
+    assert {i.inputs["availabilityZone"] for i in primary} == {"us-east-1a", "us-east-1b", "us-east-1c"}
+    assert all(i.inputs["instanceClass"] == "db.r7g.xlarge" for i in primary)
+
+
+def test_no_public_access_anywhere(stack_capture):
+    for instance in stack_capture.by_type(INSTANCE):
+        assert instance.inputs["publiclyAccessible"] is False
+    for subnet in stack_capture.by_type("aws:ec2/subnet:Subnet"):
+        assert subnet.inputs["mapPublicIpOnLaunch"] is False
+    for group in stack_capture.by_type("aws:ec2/securityGroup:SecurityGroup"):
+        for rule in group.inputs.get("ingress", []):
+            assert "0.0.0.0/0" not in rule.get("cidrBlocks", []) and "::/0" not in rule.get("ipv6CidrBlocks", [])
+    for rule in stack_capture.by_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"):
+        assert "cidrIpv4" not in rule.inputs and "cidrIpv6" not in rule.inputs
+
+
+def test_db_security_group_admits_only_named_groups_on_engine_port(stack_capture):
+    cluster = primary_cluster(stack_capture)
+    (db_sg_id,) = cluster.inputs["vpcSecurityGroupIds"]
+    db_sg = by_id(stack_capture)[db_sg_id]
+    assert db_sg.inputs.get("ingress", []) == [] and db_sg.inputs["egress"] == []
+    rules = [r for r in stack_capture.by_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+             if r.inputs["securityGroupId"] == db_sg_id]
+    for rule in rules:
+        assert rule.inputs["referencedSecurityGroupId"].startswith("sg-")
+        assert (rule.inputs["fromPort"], rule.inputs["toPort"], rule.inputs["ipProtocol"]) == (5432, 5432, "tcp")
+
+
+def test_db_security_group_admits_extra_groups_from_settings():
+    from deploy.capture import run_program
+
+    capture = run_program("dev", "update", overrides={"aurora-platform:allowedSecurityGroupIds": '["sg-0123456789abcdef0"]'})
+    rules = capture.by_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    assert any(r.inputs["referencedSecurityGroupId"] == "sg-0123456789abcdef0" and r.inputs["fromPort"] == 5432
+               for r in rules)
+
+
+def test_database_subnets_have_no_internet_route(stack_capture):
+    ids = by_id(stack_capture)
+    group = stack_capture.by_type("aws:rds/subnetGroup:SubnetGroup")[0]
+    db_subnets = set(group.inputs["subnetIds"])
+    assert db_subnets and all(ids[s].name.split("-")[-3] == "database" or "database" in ids[s].name for s in db_subnets)
+    tables = {a.inputs["routeTableId"] for a in stack_capture.by_type("aws:ec2/routeTableAssociation:RouteTableAssociation")
+              if a.inputs["subnetId"] in db_subnets}
+    assert len(tables) == 1, "every database subnet is explicitly associated with the database route table"
+    routes = [r for r in stack_capture.by_type("aws:ec2/route:Route") if r.inputs["routeTableId"] in tables]
+    assert routes == []
+    for table in tables:
+        assert ids[table].inputs.get("routes", []) == []
+
+
+def test_private_tier_has_one_route_table_per_az_with_per_az_nat(prod):
+    ids = by_id(prod)
+    private = [s for s in prod.by_type("aws:ec2/subnet:Subnet") if s.inputs["tags"]["tier"] == "private"]
+    tables = {}
+    for assoc in prod.by_type("aws:ec2/routeTableAssociation:RouteTableAssociation"):
+        if assoc.inputs["subnetId"] in {s.id for s in private}:
+            tables[ids[assoc.inputs["subnetId"]].inputs["availabilityZone"]] = assoc.inputs["routeTableId"]
+    assert len(set(tables.values())) == 3
+    for zone, table in tables.items():
+        (route,) = [r for r in prod.by_type("aws:ec2/route:Route") if r.inputs["routeTableId"] == table]
+        nat = ids[route.inputs["natGatewayId"]]
+        assert ids[nat.inputs["subnetId"]].inputs["availabilityZone"] == zone
+
+
+def test_subnet_cidrs_are_disjoint_and_inside_the_vpc():
+    for vpc in ("10.0.0.0/16", "10.20.0.0/20"):
+        cidrs = subnet_cidrs(vpc, 6)
+        networks = [ipaddress.ip_network(c) for tier in cidrs.values() for c in tier]
+        assert all(n.subnet_of(ipaddress.ip_network(vpc)) for n in networks)
+        assert all(not a.overlaps(b) for i, a in enumerate(networks) for b in networks[i + 1:])
+        assert min(n.prefixlen for n in networks) >= 20 and max(n.prefixlen for n in networks) <= 28
+
+
+def test_flow_logs_encrypted_with_the_stack_key(stack_capture):
+    region = stack_capture.outputs["primaryRegion"]
+    key_arn = region_key(stack_capture, region).outputs["arn"]
+    (flow_log,) = stack_capture.by_type("aws:ec2/flowLog:FlowLog")
+    groups = {g.outputs["arn"]: g for g in stack_capture.by_type("aws:cloudwatch/logGroup:LogGroup")}
+    group = groups[flow_log.inputs["logDestination"]]
+    assert group.inputs["kmsKeyId"] == key_arn and group.inputs["retentionInDays"] > 0
+    assert flow_log.inputs["trafficType"] == "ALL"
+    role_policy = next(p for p in stack_capture.by_type("aws:iam/rolePolicy:RolePolicy") if "flow-logs" in p.name)
+    statement = json.loads(role_policy.inputs["policy"])["Statement"]
+    assert statement[0]["Resource"] == [group.outputs["arn"], group.outputs["arn"] + ":*"]
+
+
+def test_every_log_group_is_encrypted_and_retained(stack_capture):
+    key_arn = stack_capture.outputs["kmsKeyArn"]
+    for group in stack_capture.by_type("aws:cloudwatch/logGroup:LogGroup"):
+        if group.name.startswith(f"aurora-{stack_capture.outputs['primaryRegion']}") or "flow-logs" in group.name:
+            assert group.inputs["kmsKeyId"] == key_arn, group.name
+
+
+def test_database_log_groups_precreated_before_the_cluster(dev):
+    cluster = primary_cluster(dev)
+    (group,) = [g for g in dev.by_type("aws:cloudwatch/logGroup:LogGroup") if g.name.endswith("-postgresql")]
+    assert group.inputs["name"] == "/aws/rds/cluster/aurora-platform-dev-us-east-2/postgresql"
+    assert group.urn in cluster.dependencies
+
+
+def test_default_security_group_has_no_rules(stack_capture):
+    (default_sg,) = stack_capture.by_type("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
+    assert default_sg.inputs.get("ingress", []) == [] and default_sg.inputs.get("egress", []) == []
+
+
+def test_prod_protection(prod):
+    cluster = primary_cluster(prod)
+    assert cluster.protect and region_key(prod, "us-east-1").protect
+    assert cluster.inputs["deletionProtection"] is True
+    assert cluster.inputs["backupRetentionPeriod"] >= 14
+    assert cluster.inputs["skipFinalSnapshot"] is False
+    assert cluster.inputs["finalSnapshotIdentifier"] == "aurora-platform-prod-us-east-1-final"
+    assert cluster.inputs["copyTagsToSnapshot"] is True and cluster.inputs["deleteAutomatedBackups"] is False
+
+
+def test_dev_is_easy_to_tear_down(dev):
+    cluster = primary_cluster(dev)
+    assert not cluster.protect and not region_key(dev, "us-east-2").protect
+    assert cluster.inputs["deletionProtection"] is False and cluster.inputs["skipFinalSnapshot"] is True
+
+
+def test_performance_insights_and_enhanced_monitoring(prod):
+    key_arn = prod.outputs["kmsKeyArn"]
+    roles = {r.outputs["arn"]: r for r in prod.by_type("aws:iam/role:Role")}
+    for instance in prod.by_type(INSTANCE):
+        assert instance.inputs["performanceInsightsEnabled"] is True
+        assert instance.inputs["performanceInsightsKmsKeyId"] == key_arn
+        assert instance.inputs["monitoringInterval"] == 30
+        role = roles[instance.inputs["monitoringRoleArn"]]
+        assert "monitoring.rds.amazonaws.com" in role.inputs["assumeRolePolicy"]
+
+
+def test_reader_auto_scaling_tracks_reader_cpu(prod):
+    (target,) = prod.by_type("aws:appautoscaling/target:Target")
+    assert target.inputs["scalableDimension"] == "rds:cluster:ReadReplicaCount"
+    assert (target.inputs["minCapacity"], target.inputs["maxCapacity"]) == (2, 6)
+    (policy,) = prod.by_type("aws:appautoscaling/policy:Policy")
+    config = policy.inputs["targetTrackingScalingPolicyConfiguration"]
+    assert config["predefinedMetricSpecification"]["predefinedMetricType"] == "RDSReaderAverageCPUUtilization"
+
+
+def test_key_policy_scopes_service_use(prod):
+    key = region_key(prod, "us-east-1")
+    statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
+    services = statements["ServicesOfThisAccountAndRegion"]["Condition"]["StringEquals"]
+    assert services["kms:CallerAccount"] == "123456789012"
+    assert "rds.us-east-1.amazonaws.com" in services["kms:ViaService"]
+    logs = statements["CloudWatchLogsOfThisAccount"]
+    assert logs["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
+    assert key.inputs["deletionWindowInDays"] == 30
+
+
+def test_every_aws_resource_uses_an_explicit_regional_provider(stack_capture):
+    for resource in stack_capture.resources:
+        if resource.custom and resource.type.startswith("aws:"):
+            assert resource.provider and resource.provider.startswith("urn:pulumi:"), resource.name
+
+
+def test_outputs_callers_need(stack_capture):
+    for key in ("clusterIdentifier", "clusterArn", "writerEndpoint", "readerEndpoint", "port", "dbSecurityGroupId",
+                "secretArn", "kmsKeyArn", "vpcId", "primaryRegion", "writerRegion"):
+        assert stack_capture.outputs.get(key), key
