@@ -4,6 +4,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aurora_cluster import AuroraCluster, AuroraClusterArgs
+from components.global_database import GlobalDatabase, GlobalDatabaseArgs, GlobalMember
 from components.network import Network, NetworkArgs
 from components.region_key import RegionKey, RegionKeyArgs
 from components.settings import load_settings
@@ -14,87 +15,148 @@ for warning in settings.warnings:
 
 project, stack = pulumi.get_project(), pulumi.get_stack()
 db = settings.database
-region = settings.primary_region
-name = f"{project}-{stack}-{region}"
+prefix = f"{project}-{stack}"
+secondary_settings = {s.region: s for s in (settings.global_database.secondary_regions if settings.global_database else ())}
 
-provider = aws.Provider(
-    f"aws-{region}",
-    region=region,
-    default_tags=aws.ProviderDefaultTagsArgs(tags={"project": project, "stack": stack, "managed-by": "pulumi"}),
-)
-in_region = pulumi.ResourceOptions(provider=provider)
-
-key = RegionKey(
-    f"key-{region}",
-    RegionKeyArgs(region=region, alias=name, deletion_window_days=settings.kms_deletion_window_days,
-                  protect=settings.protect_resources),
-    opts=in_region,
-)
-network = Network(
-    f"network-{region}",
-    NetworkArgs(
+# One explicit provider, key and network per region.
+providers: dict[str, aws.Provider] = {}
+keys: dict[str, RegionKey] = {}
+networks: dict[str, Network] = {}
+for region in settings.regions:
+    secondary = secondary_settings.get(region)
+    providers[region] = aws.Provider(
+        f"aws-{region}",
         region=region,
-        vpc_cidr=settings.network.vpc_cidr,
-        availability_zones=list(settings.network.availability_zones),
-        kms_key_arn=key.arn,
-        nat_strategy=settings.network.nat_strategy,
-        flow_logs=settings.network.flow_logs,
-        log_retention_days=settings.log_retention_days,
-        interface_endpoints=list(settings.network.interface_endpoints),
-        name_prefix=f"{project}-{stack}",
-    ),
-    opts=in_region,
-)
-cluster = AuroraCluster(
-    f"aurora-{region}",
-    AuroraClusterArgs(
-        identifier=name,
-        region=region,
-        engine=db.engine,
-        engine_version=db.engine_version,
-        vpc_id=network.vpc_id,
-        db_subnet_group_name=network.db_subnet_group_name,
-        availability_zones=list(settings.network.availability_zones),
-        kms_key_arn=key.arn,
-        instance_class=db.instance_class,
-        instance_count=1 + db.reader_count,
-        reader_instance_class=db.reader_instance_class,
-        serverless_min_capacity=db.serverless_min_capacity,
-        serverless_max_capacity=db.serverless_max_capacity,
-        database_name=db.database_name,
-        master_username=db.master_username,
-        storage_type=db.storage_type,
-        backup_retention_days=db.backup_retention_days,
-        preferred_backup_window=db.preferred_backup_window,
-        preferred_maintenance_window=db.preferred_maintenance_window,
-        deletion_protection=db.deletion_protection,
-        skip_final_snapshot=db.skip_final_snapshot,
-        iam_authentication=db.iam_authentication,
-        performance_insights=db.performance_insights,
-        performance_insights_retention_days=db.performance_insights_retention_days,
-        monitoring_interval=db.monitoring_interval,
-        backtrack_window_hours=db.backtrack_window_hours,
-        log_retention_days=settings.log_retention_days,
-        allowed_security_group_ids=list(db.allowed_security_group_ids),
-        reader_auto_scaling=db.reader_auto_scaling,
-        reader_auto_scaling_max_readers=db.reader_auto_scaling_max_readers,
-        reader_auto_scaling_cpu_target=db.reader_auto_scaling_cpu_target,
-        apply_immediately=db.apply_immediately,
-        protect=settings.protect_resources,
-    ),
-    opts=in_region,
+        default_tags=aws.ProviderDefaultTagsArgs(tags={"project": project, "stack": stack, "managed-by": "pulumi"}),
+    )
+    in_region = pulumi.ResourceOptions(provider=providers[region])
+    keys[region] = RegionKey(
+        f"key-{region}",
+        RegionKeyArgs(region=region, alias=f"{prefix}-{region}", deletion_window_days=settings.kms_deletion_window_days,
+                      protect=settings.protect_resources),
+        opts=in_region,
+    )
+    networks[region] = Network(
+        f"network-{region}",
+        NetworkArgs(
+            region=region,
+            vpc_cidr=secondary.vpc_cidr if secondary else settings.network.vpc_cidr,
+            availability_zones=list(secondary.availability_zones if secondary else settings.network.availability_zones),
+            kms_key_arn=keys[region].arn,
+            nat_strategy=settings.network.nat_strategy,
+            flow_logs=settings.network.flow_logs,
+            log_retention_days=settings.log_retention_days,
+            interface_endpoints=list(settings.network.interface_endpoints),
+            name_prefix=prefix,
+        ),
+        opts=in_region,
+    )
+
+primary_region = settings.primary_region
+primary_network = networks[primary_region]
+cluster_args = AuroraClusterArgs(
+    identifier=f"{prefix}-{primary_region}",
+    region=primary_region,
+    engine=db.engine,
+    engine_version=db.engine_version,
+    vpc_id=primary_network.vpc_id,
+    db_subnet_group_name=primary_network.db_subnet_group_name,
+    availability_zones=primary_network.availability_zones,
+    kms_key_arn=keys[primary_region].arn,
+    instance_class=db.instance_class,
+    instance_count=1 + db.reader_count,
+    reader_instance_class=db.reader_instance_class,
+    serverless_min_capacity=db.serverless_min_capacity,
+    serverless_max_capacity=db.serverless_max_capacity,
+    database_name=db.database_name,
+    master_username=db.master_username,
+    storage_type=db.storage_type,
+    backup_retention_days=db.backup_retention_days,
+    preferred_backup_window=db.preferred_backup_window,
+    preferred_maintenance_window=db.preferred_maintenance_window,
+    deletion_protection=db.deletion_protection,
+    skip_final_snapshot=db.skip_final_snapshot,
+    iam_authentication=db.iam_authentication,
+    performance_insights=db.performance_insights,
+    performance_insights_retention_days=db.performance_insights_retention_days,
+    monitoring_interval=db.monitoring_interval,
+    backtrack_window_hours=db.backtrack_window_hours,
+    log_retention_days=settings.log_retention_days,
+    allowed_security_group_ids=list(db.allowed_security_group_ids),
+    reader_auto_scaling=db.reader_auto_scaling,
+    reader_auto_scaling_max_readers=db.reader_auto_scaling_max_readers,
+    reader_auto_scaling_cpu_target=db.reader_auto_scaling_cpu_target,
+    apply_immediately=db.apply_immediately,
+    protect=settings.protect_resources,
 )
 
-pulumi.export("primaryRegion", region)
+clusters: dict[str, AuroraCluster]
+secret_arns: dict[str, pulumi.Output]
+global_database = None
+if settings.global_database:
+    gdb = settings.global_database
+
+    def member(region: str, instance_count: int, instance_class: str) -> GlobalMember:
+        return GlobalMember(
+            region=region,
+            provider=providers[region],
+            vpc_id=networks[region].vpc_id,
+            db_subnet_group_name=networks[region].db_subnet_group_name,
+            availability_zones=networks[region].availability_zones,
+            kms_key_arn=keys[region].arn,
+            instance_count=instance_count,
+            instance_class=instance_class,
+            write_forwarding=gdb.write_forwarding and region != gdb.writer_region,
+        )
+
+    global_database = GlobalDatabase(
+        f"global-{prefix}",
+        GlobalDatabaseArgs(
+            identifier=prefix,
+            cluster=cluster_args,
+            primary=member(primary_region, 1 + db.reader_count, db.instance_class),
+            secondaries=[member(s.region, s.instance_count, s.instance_class) for s in gdb.secondary_regions],
+            deletion_protection=db.deletion_protection,
+            protect=settings.protect_resources,
+            secret_recovery_window_days=30 if settings.production else 7,
+        ),
+    )
+    clusters = global_database.members
+    secret_arns = global_database.secret_arns
+else:
+    clusters = {primary_region: AuroraCluster(f"aurora-{primary_region}", cluster_args,
+                                              opts=pulumi.ResourceOptions(provider=providers[primary_region]))}
+    secret_arns = {primary_region: clusters[primary_region].secret_arn}
+
+primary = clusters[primary_region]
+pulumi.export("primaryRegion", primary_region)
 pulumi.export("writerRegion", settings.writer_region)
-pulumi.export("vpcId", network.vpc_id)
-pulumi.export("privateSubnetIds", network.private_subnet_ids)
-pulumi.export("databaseSubnetIds", network.database_subnet_ids)
-pulumi.export("clusterIdentifier", cluster.cluster_identifier)
-pulumi.export("clusterArn", cluster.cluster_arn)
-pulumi.export("writerEndpoint", cluster.writer_endpoint)
-pulumi.export("readerEndpoint", cluster.reader_endpoint)
-pulumi.export("port", cluster.port)
-pulumi.export("dbSecurityGroupId", cluster.security_group_id)
-pulumi.export("secretArn", cluster.secret_arn)
-pulumi.export("kmsKeyArn", key.arn)
+pulumi.export("vpcId", primary_network.vpc_id)
+pulumi.export("privateSubnetIds", primary_network.private_subnet_ids)
+pulumi.export("databaseSubnetIds", primary_network.database_subnet_ids)
+pulumi.export("clusterIdentifier", primary.cluster_identifier)
+pulumi.export("clusterArn", primary.cluster_arn)
+pulumi.export("writerEndpoint", primary.writer_endpoint)
+pulumi.export("readerEndpoint", primary.reader_endpoint)
+pulumi.export("port", primary.port)
+pulumi.export("dbSecurityGroupId", primary.security_group_id)
+pulumi.export("secretArn", secret_arns[primary_region])
+pulumi.export("kmsKeyArn", keys[primary_region].arn)
+if global_database:
+    pulumi.export("globalClusterIdentifier", global_database.global_cluster_identifier)
+    pulumi.export("globalWriterEndpoint", global_database.global_writer_endpoint)
+pulumi.export("regions", {
+    region: {
+        "role": "primary" if region == primary_region else "secondary",
+        "writer": region == settings.writer_region,
+        "clusterIdentifier": cluster.cluster_identifier,
+        "clusterArn": cluster.cluster_arn,
+        "writerEndpoint": cluster.writer_endpoint,
+        "readerEndpoint": cluster.reader_endpoint,
+        "dbSecurityGroupId": cluster.security_group_id,
+        "secretArn": secret_arns[region],
+        "kmsKeyArn": keys[region].arn,
+        "vpcId": networks[region].vpc_id,
+    }
+    for region, cluster in clusters.items()
+})

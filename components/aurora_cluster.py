@@ -115,7 +115,7 @@ class AuroraClusterArgs:
     global_secondary: bool = False
     """A secondary member: no credentials, no database name, replicates from the primary."""
     global_write_forwarding: bool = False
-    """Forward writes from this secondary to the primary (engine permitting)."""
+    """Forward writes from this member to the global writer (engine permitting; not for the writer)."""
     protect: bool = True
     """Pulumi ``protect`` on the cluster."""
     depends_on: list[pulumi.Resource] = field(default_factory=list)
@@ -272,7 +272,7 @@ class AuroraCluster(pulumi.ComponentResource):
             backtrack_window=args.backtrack_window_hours * 3600 or None,
             serverlessv2_scaling_configuration=serverless,
             global_cluster_identifier=args.global_cluster_identifier,
-            enable_global_write_forwarding=True if args.global_secondary and args.global_write_forwarding else None,
+            enable_global_write_forwarding=True if member and args.global_write_forwarding else None,
             apply_immediately=args.apply_immediately,
             tags={"Name": args.identifier},
             **credentials,

@@ -31,3 +31,18 @@ def transitive_dependencies(capture: Capture, resource: CapturedResource) -> set
         stack.extend(dep.dependencies)
         stack.extend(sum(dep.property_dependencies.values(), []))
     return seen
+
+
+def region_of(capture: Capture, resource: CapturedResource) -> str:
+    """Region of the explicit provider a resource is created through."""
+    providers = {r.urn: r for r in capture.resources if r.type.startswith("pulumi:providers:")}
+    return providers[resource.provider.rsplit("::", 1)[0]].inputs["region"]
+
+
+def in_region(capture: Capture, type_: str, region: str) -> list[CapturedResource]:
+    return [r for r in capture.by_type(type_) if r.provider and region_of(capture, r) == region]
+
+
+def key_arns(capture: Capture) -> dict[str, str]:
+    """Region -> ARN of that region's key."""
+    return {region_of(capture, k): k.outputs["arn"] for k in capture.by_type("aws:kms/key:Key")}

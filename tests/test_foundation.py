@@ -9,7 +9,7 @@ import pytest
 
 from components.network import subnet_cidrs
 from tests.conftest import captured
-from tests.helpers import by_id
+from tests.helpers import by_id, in_region, key_arns, region_of
 
 CLUSTER = "aws:rds/cluster:Cluster"
 INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
@@ -127,7 +127,7 @@ def test_database_subnets_have_no_internet_route(stack_capture):
 
 def test_private_tier_has_one_route_table_per_az_with_per_az_nat(prod):
     ids = by_id(prod)
-    private = [s for s in prod.by_type("aws:ec2/subnet:Subnet") if s.inputs["tags"]["tier"] == "private"]
+    private = [s for s in in_region(prod, "aws:ec2/subnet:Subnet", "us-east-1") if s.inputs["tags"]["tier"] == "private"]
     tables = {}
     for assoc in prod.by_type("aws:ec2/routeTableAssociation:RouteTableAssociation"):
         if assoc.inputs["subnetId"] in {s.id for s in private}:
@@ -148,24 +148,28 @@ def test_subnet_cidrs_are_disjoint_and_inside_the_vpc():
         assert min(n.prefixlen for n in networks) >= 20 and max(n.prefixlen for n in networks) <= 28
 
 
-def test_flow_logs_encrypted_with_the_stack_key(stack_capture):
-    region = stack_capture.outputs["primaryRegion"]
-    key_arn = region_key(stack_capture, region).outputs["arn"]
-    (flow_log,) = stack_capture.by_type("aws:ec2/flowLog:FlowLog")
+def test_flow_logs_encrypted_with_the_region_key(stack_capture):
+    keys = key_arns(stack_capture)
+    flow_logs = stack_capture.by_type("aws:ec2/flowLog:FlowLog")
+    assert {region_of(stack_capture, f) for f in flow_logs} == set(keys), "flow logs in every region"
     groups = {g.outputs["arn"]: g for g in stack_capture.by_type("aws:cloudwatch/logGroup:LogGroup")}
-    group = groups[flow_log.inputs["logDestination"]]
-    assert group.inputs["kmsKeyId"] == key_arn and group.inputs["retentionInDays"] > 0
-    assert flow_log.inputs["trafficType"] == "ALL"
-    role_policy = next(p for p in stack_capture.by_type("aws:iam/rolePolicy:RolePolicy") if "flow-logs" in p.name)
-    statement = json.loads(role_policy.inputs["policy"])["Statement"]
-    assert statement[0]["Resource"] == [group.outputs["arn"], group.outputs["arn"] + ":*"]
+    for flow_log in flow_logs:
+        group = groups[flow_log.inputs["logDestination"]]
+        assert group.inputs["kmsKeyId"] == keys[region_of(stack_capture, flow_log)]
+        assert group.inputs["retentionInDays"] > 0 and flow_log.inputs["trafficType"] == "ALL"
+        role_policy = next(p for p in stack_capture.by_type("aws:iam/rolePolicy:RolePolicy")
+                           if p.parent == flow_log.parent and "flow-logs" in p.name)
+        statement = json.loads(role_policy.inputs["policy"])["Statement"]
+        assert statement[0]["Resource"] == [group.outputs["arn"], group.outputs["arn"] + ":*"]
 
 
-def test_every_log_group_is_encrypted_and_retained(stack_capture):
-    key_arn = stack_capture.outputs["kmsKeyArn"]
-    for group in stack_capture.by_type("aws:cloudwatch/logGroup:LogGroup"):
-        if group.name.startswith(f"aurora-{stack_capture.outputs['primaryRegion']}") or "flow-logs" in group.name:
-            assert group.inputs["kmsKeyId"] == key_arn, group.name
+def test_every_log_group_is_encrypted_with_its_region_key_and_retained(stack_capture):
+    keys = key_arns(stack_capture)
+    groups = stack_capture.by_type("aws:cloudwatch/logGroup:LogGroup")
+    assert groups
+    for group in groups:
+        assert group.inputs["kmsKeyId"] == keys[region_of(stack_capture, group)], group.name
+        assert group.inputs["retentionInDays"] > 0
 
 
 def test_database_log_groups_precreated_before_the_cluster(dev):
@@ -176,8 +180,10 @@ def test_database_log_groups_precreated_before_the_cluster(dev):
 
 
 def test_default_security_group_has_no_rules(stack_capture):
-    (default_sg,) = stack_capture.by_type("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
-    assert default_sg.inputs.get("ingress", []) == [] and default_sg.inputs.get("egress", []) == []
+    default_sgs = stack_capture.by_type("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
+    assert len(default_sgs) == len(key_arns(stack_capture)), "one per region's VPC"
+    for default_sg in default_sgs:
+        assert default_sg.inputs.get("ingress", []) == [] and default_sg.inputs.get("egress", []) == []
 
 
 def test_prod_protection(prod):
@@ -197,11 +203,11 @@ def test_dev_is_easy_to_tear_down(dev):
 
 
 def test_performance_insights_and_enhanced_monitoring(prod):
-    key_arn = prod.outputs["kmsKeyArn"]
+    keys = key_arns(prod)
     roles = {r.outputs["arn"]: r for r in prod.by_type("aws:iam/role:Role")}
     for instance in prod.by_type(INSTANCE):
         assert instance.inputs["performanceInsightsEnabled"] is True
-        assert instance.inputs["performanceInsightsKmsKeyId"] == key_arn
+        assert instance.inputs["performanceInsightsKmsKeyId"] == keys[region_of(prod, instance)]
         assert instance.inputs["monitoringInterval"] == 30
         role = roles[instance.inputs["monitoringRoleArn"]]
         assert "monitoring.rds.amazonaws.com" in role.inputs["assumeRolePolicy"]
