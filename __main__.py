@@ -106,7 +106,8 @@ if settings.global_database:
             kms_key_arn=keys[region].arn,
             instance_count=instance_count,
             instance_class=instance_class,
-            write_forwarding=gdb.write_forwarding and region != gdb.writer_region,
+            writer=region == gdb.writer_region,
+            write_forwarding=gdb.write_forwarding,
         )
 
     global_database = GlobalDatabase(

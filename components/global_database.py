@@ -36,8 +36,11 @@ class GlobalMember:
     """Instances of the member; 0 makes a headless secondary (storage replica only)."""
     instance_class: str
     """Instance class of the member's instances."""
+    writer: bool = False
+    """The member currently holds the writer (``globalDatabase.writerRegion``): reader auto
+    scaling follows it."""
     write_forwarding: bool = False
-    """Forward writes to the writer (set for members that are not the writer)."""
+    """Forward writes to the writer (for members that are not the writer)."""
 
 
 @dataclass
@@ -149,7 +152,8 @@ class GlobalDatabase(pulumi.ComponentResource):
                 instance_class=member.instance_class,
                 reader_instance_class=member.instance_class if member is not primary else base.reader_instance_class,
                 global_cluster_identifier=self.global_cluster.id,
-                global_write_forwarding=member.write_forwarding,
+                global_write_forwarding=member.write_forwarding and not member.writer,
+                reader_auto_scaling=base.reader_auto_scaling and member.writer,
                 protect=args.protect,
                 **overrides,
             )
@@ -169,8 +173,6 @@ class GlobalDatabase(pulumi.ComponentResource):
                     master_username=None,
                     master_password=None,
                     global_secondary=True,
-                    # Reader auto scaling belongs to the writer's region.
-                    reader_auto_scaling=False,
                     # Security group ids are regional; callers admit their own groups per member.
                     allowed_security_group_ids=[],
                     # AWS refuses a secondary until the primary has a writer instance; waiting on

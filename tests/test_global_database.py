@@ -214,3 +214,13 @@ def test_dev_has_no_global_database(dev):
     assert dev.by_type("aws:rds/globalCluster:GlobalCluster") == []
     assert "globalClusterIdentifier" not in dev.outputs
     assert list(dev.outputs["regions"]) == ["us-east-2"]
+
+
+def test_reader_auto_scaling_follows_the_writer_region():
+    def scaled_clusters(capture):
+        return {t.inputs["resourceId"] for t in capture.by_type("aws:appautoscaling/target:Target")}
+
+    assert scaled_clusters(captured("prod")) == {"cluster:aurora-platform-prod-us-east-1"}
+    after = run_program("prod", "update", overrides=with_global(
+        [{"region": "us-west-2", "vpcCidr": "10.1.0.0/16", "instances": 2}], writerRegion="us-west-2"))
+    assert scaled_clusters(after) == {"cluster:aurora-platform-prod-us-west-2"}
