@@ -1,0 +1,191 @@
+"""The views policies work on: plain properties, options, provider and references."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pulumi_policy import PolicyResource, ResourceValidationArgs, StackValidationArgs
+
+from ._props import arn_region, is_unknown, plain
+
+
+@dataclass(frozen=True)
+class ProviderView:
+    type: str
+    urn: str
+    name: str
+    props: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ResourceView:
+    """One resource as a policy sees it: inputs for resource policies, outputs for stack policies."""
+
+    type: str
+    name: str
+    urn: str
+    props: Mapping[str, Any]
+    protect: bool = False
+    provider: ProviderView | None = None
+    parent_urn: str | None = None
+    dependencies: tuple[str, ...] = ()
+    property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def get(self, *path: str | int) -> Any:
+        """The value at ``path`` (keys and list indexes); None when a step is missing.
+
+        An unknown value part-way down the path is returned as is, so callers see it.
+        """
+        value: Any = self.props
+        for step in path:
+            if is_unknown(value):
+                return value
+            if isinstance(step, int):
+                if not isinstance(value, list) or step >= len(value):
+                    return None
+                value = value[step]
+            else:
+                if not isinstance(value, Mapping):
+                    return None
+                value = value.get(step)
+        return value
+
+    @property
+    def label(self) -> str:
+        return f"{self.type} '{self.name}'"
+
+
+def _provider_view(provider: Any) -> ProviderView | None:
+    if provider is None:
+        return None
+    return ProviderView(provider.resource_type, provider.urn, provider.name, plain(provider.props))
+
+
+def view_of_args(args: ResourceValidationArgs) -> ResourceView:
+    return ResourceView(
+        type=args.resource_type,
+        name=args.name,
+        urn=args.urn,
+        props=plain(args.props),
+        protect=bool(args.opts.protect),
+        provider=_provider_view(args.provider),
+        parent_urn=args.opts.parent,
+    )
+
+
+def view_of_stack_resource(resource: PolicyResource) -> ResourceView:
+    return ResourceView(
+        type=resource.resource_type,
+        name=resource.name,
+        urn=resource.urn,
+        props=plain(resource.props),
+        protect=bool(resource.opts.protect),
+        provider=_provider_view(resource.provider),
+        parent_urn=resource.parent.urn if resource.parent is not None else resource.opts.parent,
+        dependencies=tuple(dep.urn for dep in resource.dependencies),
+        property_dependencies={
+            key: tuple(dep.urn for dep in deps) for key, deps in resource.property_dependencies.items()
+        },
+    )
+
+
+def _values(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else [value]
+
+
+def known_strings(value: Any) -> list[str]:
+    """The known, non-empty string values of a scalar or list property."""
+    return [item for item in _values(value) if isinstance(item, str) and item and not is_unknown(item)]
+
+
+def default_region() -> str | None:
+    """The stack's ``aws:region``, from the stack configuration the engine passes to the pack."""
+    try:
+        config = json.loads(os.environ.get("PULUMI_CONFIG") or "{}")
+    except ValueError:
+        return None
+    region = config.get("aws:region") or config.get("aws:config:region")
+    return region if isinstance(region, str) and region else None
+
+
+class StackView:
+    """Every resource of the stack, indexed for following references between them.
+
+    A property refers to another resource when the engine recorded that resource as a
+    dependency of the property (always available, also while ids are unknown during
+    preview), or when the property's known value equals one of that resource's
+    identifying outputs (``id`` by default), which covers literal ids.
+    """
+
+    def __init__(self, resources: Iterable[ResourceView]):
+        self.resources = list(resources)
+        self._by_urn = {resource.urn: resource for resource in self.resources}
+        self._by_type: dict[str, list[ResourceView]] = defaultdict(list)
+        for resource in self.resources:
+            self._by_type[resource.type].append(resource)
+
+    @classmethod
+    def of_args(cls, args: StackValidationArgs) -> StackView:
+        return cls(view_of_stack_resource(resource) for resource in args.resources)
+
+    def get(self, urn: str) -> ResourceView | None:
+        return self._by_urn.get(urn)
+
+    def of_type(self, *types: str) -> list[ResourceView]:
+        return [resource for type_ in types for resource in self._by_type.get(type_, ())]
+
+    def referenced(
+        self,
+        source: ResourceView,
+        prop: str,
+        types: Sequence[str],
+        identities: Sequence[str] = ("id",),
+    ) -> list[ResourceView]:
+        """The resources of ``types`` that ``source``'s property ``prop`` refers to."""
+        found: dict[str, ResourceView] = {}
+        for urn in source.property_dependencies.get(prop, ()):
+            target = self._by_urn.get(urn)
+            if target is not None and target.type in types:
+                found[urn] = target
+        wanted = set(known_strings(source.props.get(prop)))
+        if wanted:
+            for target in self.of_type(*types):
+                if any(value in wanted for key in identities for value in known_strings(target.props.get(key))):
+                    found.setdefault(target.urn, target)
+        return list(found.values())
+
+    def referencing(
+        self,
+        target: ResourceView,
+        types: Sequence[str],
+        prop: str,
+        identities: Sequence[str] = ("id",),
+    ) -> list[ResourceView]:
+        """The resources of ``types`` whose property ``prop`` refers to ``target``."""
+        target_values = {value for key in identities for value in known_strings(target.props.get(key))}
+        result = []
+        for source in self.of_type(*types):
+            if target.urn in source.property_dependencies.get(prop, ()) or (
+                target_values and target_values.intersection(known_strings(source.props.get(prop)))
+            ):
+                result.append(source)
+        return result
+
+    def region_of(self, resource: ResourceView) -> str | None:
+        """The AWS region a resource lives in: its own ``region`` input (pulumi-aws 7), its
+        ARN, its provider's ``region``, or the stack's default region; None when unknown."""
+        for candidate in (resource.props.get("region"), arn_region(resource.props.get("arn"))):
+            if isinstance(candidate, str) and candidate and not is_unknown(candidate):
+                return candidate
+        if resource.provider is not None:
+            region = resource.provider.props.get("region")
+            if isinstance(region, str) and region and not is_unknown(region):
+                return region
+            if not resource.provider.urn.split("::")[-1].startswith("default"):
+                return None
+        return default_region()

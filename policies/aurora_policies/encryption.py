@@ -1,0 +1,349 @@
+"""Encryption at rest: storage, keys and the services that hold database data or secrets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from ._framework import resource_policy
+from ._props import PREVIEW_NOTE, Flag, as_list, aws_managed_key_alias, flag, is_set, is_unknown, shown
+from ._types import (
+    EBS_VOLUME,
+    EC2_INSTANCE,
+    EC2_LAUNCH_CONFIGURATION,
+    EC2_LAUNCH_TEMPLATE,
+    KMS_KEY,
+    LOG_GROUP,
+    RDS_CLUSTER,
+    RDS_CLUSTER_INSTANCE,
+    RDS_GLOBAL_CLUSTER,
+    RDS_INSTANCE,
+    SECRET,
+    SNS_TOPIC,
+)
+from ._views import ResourceView
+
+TAGS = ("encryption",)
+
+
+def _cluster_storage_encrypted(resource: ResourceView, _config: Mapping[str, Any]) -> Iterator[str]:
+    if resource.get("engineMode") == "serverless":
+        return  # Aurora Serverless v1 storage is always encrypted.
+    encrypted = resource.get("storageEncrypted")
+    if flag(encrypted) is Flag.TRUE:
+        return
+    if flag(encrypted) is Flag.UNKNOWN:
+        yield (
+            f"{resource.label}: storageEncrypted is unknown during preview ({PREVIEW_NOTE}), so encryption "
+            "cannot be confirmed; set storage_encrypted=True as a literal."
+        )
+        return
+    yield (
+        f"{resource.label}: storageEncrypted is {shown(encrypted)}, so the cluster's storage, backups and "
+        "snapshots are unencrypted. Set storage_encrypted=True with kms_key_id of a customer managed key; "
+        "an existing cluster must be restored from an encrypted snapshot copy."
+    )
+
+
+def _cluster_customer_managed_key(resource: ResourceView, _config: Mapping[str, Any]) -> Iterator[str]:
+    key_id = resource.get("kmsKeyId")
+    if aws_managed_key_alias(key_id):
+        yield (
+            f"{resource.label}: kmsKeyId is {shown(key_id)}, an AWS managed key whose policy you cannot "
+            "control or share across accounts. Set kms_key_id to the ARN of a customer managed key (aws.kms.Key)."
+        )
+    elif not is_set(key_id):
+        yield (
+            f"{resource.label}: kmsKeyId is not set, so RDS encrypts with the AWS managed key aws/rds. "
+            "Set kms_key_id to the ARN of a customer managed key (aws.kms.Key) of the cluster's region."
+        )
+    # An unknown kmsKeyId is the ARN of a key created in the same run: a customer managed key.
+
+
+def _global_cluster_storage_encrypted(resource: ResourceView, _config: Mapping[str, Any]) -> Iterator[str]:
+    encrypted = resource.get("storageEncrypted")
+    if flag(encrypted) is Flag.TRUE:
+        return
+    if is_set(resource.get("sourceDbClusterIdentifier")):
+        return  # Created from an existing cluster, whose encryption rds-cluster-storage-encrypted checks.
+    if flag(encrypted) is Flag.UNKNOWN:
+        yield (
+            f"{resource.label}: storageEncrypted is unknown during preview ({PREVIEW_NOTE}), so encryption "
+            "cannot be confirmed; set storage_encrypted=True as a literal."
+        )
+        return
+    yield (
+        f"{resource.label}: storageEncrypted is {shown(encrypted)} and the global cluster is not created from "
+        "an encrypted source cluster (sourceDbClusterIdentifier), so its members are unencrypted. "
+        "Set storage_encrypted=True."
+    )
+
+
+def _instance_storage_encrypted(resource: ResourceView, _config: Mapping[str, Any]) -> Iterator[str]:
+    if is_set(resource.get("replicateSourceDb")):
+        return  # A read replica inherits its source's encryption; the source is checked on its own.
+    encrypted = resource.get("storageEncrypted")
+    if flag(encrypted) is Flag.TRUE:
+        return
+    if flag(encrypted) is Flag.UNKNOWN:
+        yield (
+            f"{resource.label}: storageEncrypted is unknown during preview ({PREVIEW_NOTE}), so encryption "
+            "cannot be confirmed; set storage_encrypted=True as a literal."
+        )
+        return
+    yield (
+        f"{resource.label}: storageEncrypted is {shown(encrypted)}, so the instance's storage and snapshots "
+        "are unencrypted. Set storage_encrypted=True with kms_key_id of a customer managed key."
+    )
+
+
+def _unencrypted_devices(resource: ResourceView) -> Iterator[tuple[str, Any]]:
+    """(property path, value of `encrypted`) for every EBS device that is not known to be encrypted."""
+    if resource.type == EBS_VOLUME:
+        yield "encrypted", resource.get("encrypted")
+        return
+    if resource.type == EC2_LAUNCH_TEMPLATE:
+        mappings = resource.get("blockDeviceMappings")
+        if is_unknown(mappings):
+            yield "blockDeviceMappings", mappings
+            return
+        if not as_list(mappings):
+            yield "blockDeviceMappings", None
+        for index, mapping in enumerate(as_list(mappings)):
+            ebs = mapping.get("ebs") if isinstance(mapping, dict) else mapping
+            if is_unknown(ebs):
+                yield f"blockDeviceMappings[{index}].ebs", ebs
+            elif isinstance(ebs, dict):
+                yield f"blockDeviceMappings[{index}].ebs.encrypted", ebs.get("encrypted")
+            # Mappings without `ebs` are instance-store volumes or suppressed devices.
+        return
+    # Instances and launch configurations: a root device plus EBS block devices.
+    if not (resource.type == EC2_INSTANCE and is_set(resource.get("launchTemplate"))):
+        root = resource.get("rootBlockDevice")
+        if is_unknown(root):
+            yield "rootBlockDevice", root
+        else:
+            yield "rootBlockDevice.encrypted", root.get("encrypted") if isinstance(root, dict) else None
+    devices = resource.get("ebsBlockDevices")
+    if is_unknown(devices):
+        yield "ebsBlockDevices", devices
+        return
+    for index, device in enumerate(as_list(devices)):
+        if is_unknown(device):
+            yield f"ebsBlockDevices[{index}]", device
+        elif isinstance(device, dict) and flag(device.get("noDevice")) is not Flag.TRUE:
+            yield f"ebsBlockDevices[{index}].encrypted", device.get("encrypted")
+
+
+def _ebs_encrypted(resource: ResourceView, _config: Mapping[str, Any]) -> Iterator[str]:
+    for path, value in _unencrypted_devices(resource):
+        state = flag(value)
+        if state is Flag.TRUE:
+            continue
+        if path == "blockDeviceMappings" and value is None:
+            yield (
+                f"{resource.label}: blockDeviceMappings is not set, so the root volume takes the AMI "
+                "snapshot's encryption setting. Add a block_device_mappings entry for the root device "
+                'with ebs.encrypted="true" and ebs.kms_key_id of a customer managed key.'
+            )
+        elif state is Flag.UNKNOWN:
+            yield (
+                f"{resource.label}: {path} is unknown during preview ({PREVIEW_NOTE}), so encryption "
+                "cannot be confirmed; declare the device with encrypted set as a literal."
+            )
+        else:
+            literal = '"true"' if resource.type == EC2_LAUNCH_TEMPLATE else "True"
+            if value is None and resource.type == EBS_VOLUME:
+                consequence = "so the volume is encrypted only if the account's EBS encryption default is on"
+            elif value is None:
+                consequence = "so the volume's encryption depends on the AMI snapshot and the account's EBS default"
+            else:
+                consequence = "so the volume is stored unencrypted"
+            yield (
+                f"{resource.label}: {path} is {shown(value)}, {consequence}. "
+                f"Set encrypted={literal} and kms_key_id of a customer managed key on the device."
+            )
+
+
+def _kms_key_rotation(resource: ResourceView, _config: Mapping[str, Any]) -> Iterator[str]:
+    spec = resource.get("customerMasterKeySpec")
+    if isinstance(spec, str) and not is_unknown(spec) and spec != "SYMMETRIC_DEFAULT":
+        return  # AWS rotates only symmetric encryption keys.
+    if is_set(resource.get("customKeyStoreId")):
+        return  # Keys in custom key stores cannot be rotated automatically.
+    rotation = resource.get("enableKeyRotation")
+    if flag(rotation) is Flag.TRUE:
+        return
+    if flag(rotation) is Flag.UNKNOWN:
+        yield (
+            f"{resource.label}: enableKeyRotation is unknown during preview ({PREVIEW_NOTE}), so rotation "
+            "cannot be confirmed; set enable_key_rotation=True as a literal."
+        )
+        return
+    yield (
+        f"{resource.label}: enableKeyRotation is {shown(rotation)}, so the key material is never rotated. "
+        "Set enable_key_rotation=True (optionally rotation_period_in_days)."
+    )
+
+
+def _performance_insights_encrypted(resource: ResourceView, _config: Mapping[str, Any]) -> Iterator[str]:
+    if is_set(resource.get("performanceInsightsKmsKeyId")):
+        if aws_managed_key_alias(resource.get("performanceInsightsKmsKeyId")):
+            yield (
+                f"{resource.label}: performanceInsightsKmsKeyId is "
+                f"{shown(resource.get('performanceInsightsKmsKeyId'))}, an AWS managed key. "
+                "Set performance_insights_kms_key_id to the ARN of a customer managed key."
+            )
+        return
+    enabled = flag(resource.get("performanceInsightsEnabled"))
+    if enabled is Flag.TRUE:
+        yield (
+            f"{resource.label}: Performance Insights is on but performanceInsightsKmsKeyId is not set, so its "
+            "data (which includes SQL text) is encrypted with the AWS managed key. Set "
+            "performance_insights_kms_key_id to the ARN of the cluster's customer managed key."
+        )
+    elif enabled is Flag.UNKNOWN:
+        yield (
+            f"{resource.label}: performanceInsightsEnabled is unknown during preview ({PREVIEW_NOTE}) and no "
+            "performanceInsightsKmsKeyId is set; set performance_insights_kms_key_id whenever Performance "
+            "Insights may be on."
+        )
+    # With Performance Insights off there is nothing to encrypt; rds-performance-insights-enabled
+    # reports that separately.
+
+
+def _key_reference(prop: str, argument: str, service: str, without_key: str):
+    """A check that ``prop`` names a customer managed key; ``without_key`` says what happens otherwise."""
+
+    def check(resource: ResourceView, _config: Mapping[str, Any]) -> Iterator[str]:
+        key_id = resource.get(prop)
+        if aws_managed_key_alias(key_id):
+            yield (
+                f"{resource.label}: {prop} is {shown(key_id)}, the AWS managed key of {service}, whose key "
+                f"policy you cannot control. Set {argument} to the ARN of a customer managed key (aws.kms.Key)."
+            )
+        elif not is_set(key_id):
+            yield (
+                f"{resource.label}: {prop} is not set, so {without_key}. Set {argument} to the ARN of a customer "
+                "managed key (aws.kms.Key) whose key policy lets the service use it."
+            )
+        # An unknown key id is the ARN of a key created in the same run.
+
+    return check
+
+
+RDS_CLUSTER_STORAGE_ENCRYPTED = resource_policy(
+    name="rds-cluster-storage-encrypted",
+    summary="Aurora cluster storage must be encrypted at rest (storageEncrypted is true).",
+    resource_types=[RDS_CLUSTER],
+    external_ids=["Checkov CKV_AWS_96", "AWS Config rds-cluster-encrypted-at-rest"],
+    check=_cluster_storage_encrypted,
+    tags=TAGS,
+)
+
+RDS_CLUSTER_CUSTOMER_MANAGED_KEY = resource_policy(
+    name="rds-cluster-customer-managed-key",
+    summary="Aurora clusters must be encrypted with a customer managed KMS key (kmsKeyId set, not aws/rds).",
+    resource_types=[RDS_CLUSTER],
+    external_ids=["Checkov CKV_AWS_327"],
+    check=_cluster_customer_managed_key,
+    tags=TAGS,
+)
+
+RDS_GLOBAL_CLUSTER_STORAGE_ENCRYPTED = resource_policy(
+    name="rds-global-cluster-storage-encrypted",
+    summary=(
+        "Aurora global clusters must be encrypted (storageEncrypted is true, or the global cluster is "
+        "created from a source cluster whose own encryption is checked)."
+    ),
+    resource_types=[RDS_GLOBAL_CLUSTER],
+    external_ids=["Checkov CKV_AWS_140", "AWS Config aurora-global-database-encryption-at-rest"],
+    check=_global_cluster_storage_encrypted,
+    tags=TAGS,
+)
+
+RDS_INSTANCE_STORAGE_ENCRYPTED = resource_policy(
+    name="rds-instance-storage-encrypted",
+    summary="Standalone RDS instances must be encrypted at rest (storageEncrypted is true).",
+    resource_types=[RDS_INSTANCE],
+    external_ids=["Checkov CKV_AWS_16", "AWS Config rds-storage-encrypted"],
+    check=_instance_storage_encrypted,
+    tags=TAGS,
+)
+
+EBS_ENCRYPTED = resource_policy(
+    name="ebs-encrypted",
+    summary="Every EBS volume must be encrypted: volumes, instance root and EBS devices, launch template mappings.",
+    resource_types=[EC2_LAUNCH_TEMPLATE, EC2_INSTANCE, EBS_VOLUME, EC2_LAUNCH_CONFIGURATION],
+    external_ids=["Checkov CKV_AWS_8", "Checkov CKV_AWS_3", "AWS Config encrypted-volumes"],
+    check=_ebs_encrypted,
+    tags=TAGS,
+)
+
+KMS_KEY_ROTATION_ENABLED = resource_policy(
+    name="kms-key-rotation-enabled",
+    summary="Symmetric customer managed KMS keys must rotate automatically (enableKeyRotation is true).",
+    resource_types=[KMS_KEY],
+    external_ids=["Checkov CKV_AWS_7", "AWS Config cmk-backing-key-rotation-enabled"],
+    check=_kms_key_rotation,
+    tags=TAGS,
+)
+
+RDS_PERFORMANCE_INSIGHTS_ENCRYPTED = resource_policy(
+    name="rds-performance-insights-encrypted",
+    summary=(
+        "Performance Insights data must be encrypted with a customer managed key "
+        "(performanceInsightsKmsKeyId set whenever Performance Insights is on)."
+    ),
+    resource_types=[RDS_CLUSTER_INSTANCE, RDS_INSTANCE, RDS_CLUSTER],
+    external_ids=["Checkov CKV_AWS_354"],
+    check=_performance_insights_encrypted,
+    tags=TAGS,
+)
+
+LOG_GROUP_ENCRYPTED = resource_policy(
+    name="log-group-encrypted",
+    summary="CloudWatch log groups must be encrypted with a customer managed KMS key (kmsKeyId set).",
+    resource_types=[LOG_GROUP],
+    external_ids=["Checkov CKV_AWS_158", "AWS Config cloudwatch-log-group-encrypted"],
+    check=_key_reference(
+        "kmsKeyId", "kms_key_id", "CloudWatch Logs", "the log events are encrypted only with keys CloudWatch Logs owns"
+    ),
+    tags=TAGS,
+)
+
+SNS_TOPIC_ENCRYPTED = resource_policy(
+    name="sns-topic-encrypted",
+    summary="SNS topics must be encrypted with a customer managed KMS key (kmsMasterKeyId set, not alias/aws/sns).",
+    resource_types=[SNS_TOPIC],
+    external_ids=["Checkov CKV_AWS_26", "AWS Config sns-encrypted-kms"],
+    check=_key_reference("kmsMasterKeyId", "kms_master_key_id", "SNS", "messages are stored unencrypted at rest"),
+    tags=TAGS,
+)
+
+SECRET_CUSTOMER_MANAGED_KEY = resource_policy(
+    name="secret-customer-managed-key",
+    summary=(
+        "Secrets Manager secrets must be encrypted with a customer managed KMS key "
+        "(kmsKeyId set, not aws/secretsmanager)."
+    ),
+    resource_types=[SECRET],
+    external_ids=["Checkov CKV_AWS_149", "AWS Config secretsmanager-using-cmk"],
+    check=_key_reference(
+        "kmsKeyId", "kms_key_id", "Secrets Manager", "the secret is encrypted with the AWS managed key aws/secretsmanager"
+    ),
+    tags=TAGS,
+)
+
+POLICIES = [
+    RDS_CLUSTER_STORAGE_ENCRYPTED,
+    RDS_CLUSTER_CUSTOMER_MANAGED_KEY,
+    RDS_GLOBAL_CLUSTER_STORAGE_ENCRYPTED,
+    RDS_INSTANCE_STORAGE_ENCRYPTED,
+    EBS_ENCRYPTED,
+    KMS_KEY_ROTATION_ENABLED,
+    RDS_PERFORMANCE_INSIGHTS_ENCRYPTED,
+    LOG_GROUP_ENCRYPTED,
+    SNS_TOPIC_ENCRYPTED,
+    SECRET_CUSTOMER_MANAGED_KEY,
+]
