@@ -1,0 +1,339 @@
+"""DatabaseMonitoring: alarms, RDS event notifications and a dashboard for one Aurora cluster."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aurora_cluster import AuroraCluster
+from components.settings import MonitoringSettings
+
+RDS_NAMESPACE = "AWS/RDS"
+ASG_NAMESPACE = "AWS/AutoScaling"
+MIB = 1024 * 1024
+
+# RDS accepts a different set of event categories per source type: "low storage" exists for DB
+# instances only, "global-failover" for DB clusters only (Aurora User Guide, "Amazon RDS event
+# categories and event messages"). Availability (restart, shutdown) is added for instances
+# because an instance that reboots unasked is the first sign of trouble.
+CLUSTER_EVENT_CATEGORIES = ["failover", "failure", "maintenance", "notification"]
+GLOBAL_CLUSTER_EVENT_CATEGORIES = ["global-failover"]
+INSTANCE_EVENT_CATEGORIES = ["availability", "failover", "failure", "low storage", "maintenance", "notification"]
+
+
+@dataclass
+class DatabaseMonitoringArgs:
+    region: str
+    """AWS region of the cluster; the topic, alarms and subscriptions live there too (CloudWatch
+    and RDS publish only to topics of their own region)."""
+    database: AuroraCluster
+    """The cluster to watch: its instances, engine and identifiers."""
+    kms_key_arn: pulumi.Input[str]
+    """Region CMK that encrypts the alarm topic."""
+    name_prefix: str
+    """Prefix of the topic, alarm, subscription and dashboard names; by convention the cluster
+    identifier, so instance alarm ``<prefix>-<n>-cpu`` belongs to instance ``<prefix>-<n>``."""
+    alarm_email: str = ""
+    """E-mail address subscribed to the topic (AWS asks the recipient to confirm); empty for none."""
+    cpu_percent: int = 80
+    """Alarm when an instance's average CPUUtilization stays above this percent."""
+    freeable_memory_mib: int = 512
+    """Alarm when an instance's FreeableMemory stays below this many MiB."""
+    max_connections: int = 1000
+    """Alarm when an instance's DatabaseConnections stay above this."""
+    replica_lag_ms: int = 2000
+    """Alarm when a reader's AuroraReplicaLag stays above this many milliseconds."""
+    global_replication_lag_ms: int = 5000
+    """Alarm when a global secondary's AuroraGlobalDBReplicationLag stays above this many milliseconds."""
+    deadlocks_per_second: int = 1
+    """Aurora MySQL only: alarm when an instance's Deadlocks per second stay above this."""
+    global_member: bool = False
+    """The cluster belongs to a global database: also notify on global failover/switchover events."""
+    global_secondary: bool = False
+    """The cluster is a global secondary: alarm on its global replication lag (implies ``global_member``)."""
+    fleet_asg_name: pulumi.Input[str] | None = None
+    """Auto scaling group of the application fleet in this region (with group metrics enabled);
+    ``None`` for no fleet alarm."""
+    fleet_min_size: int = 0
+    """The fleet's minimum size: alarm when fewer instances are in service. 0 means no fleet alarm."""
+    period_seconds: int = 60
+    """Period of the database alarms (RDS publishes these metrics every minute)."""
+    evaluation_periods: int = 5
+    """Consecutive breaching periods before a database alarm fires (5 x 60 s: sustained, not a spike)."""
+
+    def __post_init__(self):
+        problems = []
+        for field_name in ("cpu_percent", "freeable_memory_mib", "max_connections", "replica_lag_ms",
+                           "global_replication_lag_ms", "deadlocks_per_second", "period_seconds", "evaluation_periods"):
+            if getattr(self, field_name) < 1:
+                problems.append(f"{field_name} must be at least 1, not {getattr(self, field_name)}")
+        if self.cpu_percent > 100:
+            problems.append(f"cpu_percent must be 1 to 100, not {self.cpu_percent}")
+        if self.period_seconds % 60 and self.period_seconds not in (10, 20, 30):
+            problems.append(f"period_seconds must be 10, 20, 30 or a multiple of 60, not {self.period_seconds}")
+        if self.fleet_min_size < 0:
+            problems.append(f"fleet_min_size must be 0 or more, not {self.fleet_min_size}")
+        if problems:
+            raise ValueError("invalid DatabaseMonitoringArgs: " + "; ".join(problems))
+        self.global_member = self.global_member or self.global_secondary
+
+    @classmethod
+    def from_settings(cls, monitoring: MonitoringSettings, **wiring) -> DatabaseMonitoringArgs:
+        """Args from the validated ``alarm*`` stack settings plus the wiring (region, database,
+        kms_key_arn, name_prefix, global_member, global_secondary, fleet_asg_name, fleet_min_size)."""
+        return cls(
+            alarm_email=monitoring.alarm_email,
+            cpu_percent=monitoring.cpu_percent,
+            freeable_memory_mib=monitoring.freeable_memory_mib,
+            max_connections=monitoring.max_connections,
+            replica_lag_ms=monitoring.replica_lag_ms,
+            global_replication_lag_ms=monitoring.global_replication_lag_ms,
+            deadlocks_per_second=monitoring.deadlocks_per_second,
+            **wiring,
+        )
+
+
+def topic_policy(topic_arn: str, account_id: str, partition: str, region: str, alarm_name_prefix: str,
+                 rds_source_arns: list[str]) -> str:
+    """Who may use the alarm topic: the account administers it; CloudWatch publishes for this
+    stack's alarms and RDS for this cluster and its instances only (confused-deputy conditions)."""
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountAdministers",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
+                "Action": ["sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:AddPermission",
+                           "sns:RemovePermission", "sns:DeleteTopic", "sns:Subscribe",
+                           "sns:ListSubscriptionsByTopic", "sns:Publish"],
+                "Resource": topic_arn,
+            },
+            {
+                "Sid": "CloudWatchAlarmsPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": {
+                    "ArnLike": {"aws:SourceArn": f"arn:{partition}:cloudwatch:{region}:{account_id}:alarm:{alarm_name_prefix}-*"},
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                },
+            },
+            {
+                "Sid": "RdsEventsPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.rds.amazonaws.com"},
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": {
+                    "ArnLike": {"aws:SourceArn": rds_source_arns},
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                },
+            },
+            {
+                "Sid": "DenyPublishWithoutTls",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+        ],
+    })
+
+
+def dashboard_body(region: str, cluster_identifier: str, instance_identifiers: list[str],
+                   global_secondary: bool) -> str:
+    """CPU, connections, latency and replication lag of one cluster, one graph each."""
+    readers = instance_identifiers[1:]
+
+    def per_instance(metric: str) -> list[list[str]]:
+        return [[RDS_NAMESPACE, metric, "DBInstanceIdentifier", i] for i in instance_identifiers]
+
+    def widget(index: int, title: str, metrics: list[list], stat: str) -> dict:
+        return {
+            "type": "metric", "x": (index % 2) * 12, "y": (index // 2) * 6, "width": 12, "height": 6,
+            "properties": {"title": title, "region": region, "view": "timeSeries", "stat": stat,
+                           "period": 60, "metrics": metrics},
+        }
+
+    lag = [[RDS_NAMESPACE, "AuroraReplicaLagMaximum", "DBClusterIdentifier", cluster_identifier]]
+    lag += [[RDS_NAMESPACE, "AuroraReplicaLag", "DBInstanceIdentifier", r] for r in readers]
+    if global_secondary:
+        lag.append([RDS_NAMESPACE, "AuroraGlobalDBReplicationLag", "DBClusterIdentifier", cluster_identifier])
+    widgets = []
+    if instance_identifiers:
+        widgets += [
+            ("CPU utilization (%)", per_instance("CPUUtilization"), "Average"),
+            ("Database connections", per_instance("DatabaseConnections"), "Maximum"),
+            ("Read and write latency (s)", per_instance("ReadLatency") + per_instance("WriteLatency"), "Average"),
+        ]
+    widgets.append(("Replication lag (ms)", lag, "Maximum"))
+    return json.dumps({"widgets": [widget(i, *w) for i, w in enumerate(widgets)]})
+
+
+class DatabaseMonitoring(pulumi.ComponentResource):
+    """An encrypted SNS topic that receives every alarm and RDS event of one cluster, the alarms
+    themselves, two RDS event subscriptions and a dashboard."""
+
+    topic: aws.sns.Topic
+    topic_arn: pulumi.Output[str]
+    alarms: list[aws.cloudwatch.MetricAlarm]
+    alarm_names: list[str]
+    dashboard_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: DatabaseMonitoringArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("aurora-platform:monitoring:DatabaseMonitoring", name, None, opts)
+        self._name = name
+        self._args = args
+        database = args.database
+        prefix = args.name_prefix
+        child = pulumi.ResourceOptions(parent=self)
+        self.alarms = []
+        self.alarm_names = []
+
+        self.topic = aws.sns.Topic(
+            f"{name}-alarms",
+            name=f"{prefix}-alarms",
+            display_name=f"Alarms of {prefix}",
+            kms_master_key_id=args.kms_key_arn,
+            opts=child,
+        )
+        if args.alarm_email:
+            aws.sns.TopicSubscription(f"{name}-email", topic=self.topic.arn, protocol="email",
+                                      endpoint=args.alarm_email, opts=child)
+        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        rds_sources = [database.cluster_arn, *(i.arn for i in database.instances)]
+        policy = aws.sns.TopicPolicy(
+            f"{name}-alarms",
+            arn=self.topic.arn,
+            policy=pulumi.Output.all(self.topic.arn, identity.account_id, partition.partition, *rds_sources).apply(
+                lambda v: topic_policy(v[0], v[1], v[2], args.region, prefix, list(v[3:]))),
+            opts=child,
+        )
+
+        instance_ids = [i.identifier for i in database.instances]
+        for n, instance_id in enumerate(instance_ids, start=1):
+            label = f"{prefix}-{n}"
+            per_instance = {"DBInstanceIdentifier": instance_id}
+            # A gap in CPU or connections is not load; an instance that stops reporting is caught
+            # by the memory alarm below and by the RDS event subscription.
+            self._alarm(f"{n}-cpu", f"CPUUtilization of {label} above {args.cpu_percent}%",
+                        RDS_NAMESPACE, "CPUUtilization", per_instance, "Average", "GreaterThanThreshold",
+                        args.cpu_percent, treat_missing_data="notBreaching")
+            # Breaching when silent: RDS reports FreeableMemory every minute for a running instance,
+            # so silence means it is down, stuck or rebooting. This is the instance's heartbeat.
+            self._alarm(f"{n}-freeable-memory",
+                        f"FreeableMemory of {label} below {args.freeable_memory_mib} MiB, or no data",
+                        RDS_NAMESPACE, "FreeableMemory", per_instance, "Average", "LessThanThreshold",
+                        args.freeable_memory_mib * MIB, treat_missing_data="breaching")
+            self._alarm(f"{n}-connections", f"DatabaseConnections of {label} above {args.max_connections}",
+                        RDS_NAMESPACE, "DatabaseConnections", per_instance, "Maximum", "GreaterThanThreshold",
+                        args.max_connections, treat_missing_data="notBreaching")
+            if n > 1:
+                # Only readers report AuroraReplicaLag. After a failover one of these may be the
+                # writer and report nothing: "missing" keeps the state instead of paging or clearing.
+                self._alarm(f"{n}-replica-lag", f"AuroraReplicaLag of {label} above {args.replica_lag_ms} ms",
+                            RDS_NAMESPACE, "AuroraReplicaLag", per_instance, "Maximum", "GreaterThanThreshold",
+                            args.replica_lag_ms, treat_missing_data="missing")
+            if database.engine == "aurora-mysql":
+                # Deadlocks is reported as 0 while there are none; a gap is no deadlock.
+                self._alarm(f"{n}-deadlocks", f"Deadlocks of {label} above {args.deadlocks_per_second}/s",
+                            RDS_NAMESPACE, "Deadlocks", per_instance, "Average", "GreaterThanThreshold",
+                            args.deadlocks_per_second, treat_missing_data="notBreaching")
+
+        if args.global_secondary:
+            # Missing, not breaching: a headless secondary before its first replication, or a
+            # secondary just promoted to writer by a switchover, reports no lag and is healthy.
+            self._alarm("global-replication-lag",
+                        f"AuroraGlobalDBReplicationLag of {prefix} above {args.global_replication_lag_ms} ms",
+                        RDS_NAMESPACE, "AuroraGlobalDBReplicationLag",
+                        {"DBClusterIdentifier": database.cluster_identifier}, "Maximum", "GreaterThanThreshold",
+                        args.global_replication_lag_ms, treat_missing_data="missing")
+
+        if args.fleet_asg_name is not None and args.fleet_min_size > 0:
+            # Breaching when silent: group metrics come every minute while collection is on, so
+            # silence means collection was switched off or the group is gone. Ten minutes is longer
+            # than a normal replacement (launch plus health check grace period).
+            self._alarm("fleet-in-service", f"Fewer than {args.fleet_min_size} fleet instances in service",
+                        ASG_NAMESPACE, "GroupInServiceInstances", {"AutoScalingGroupName": args.fleet_asg_name},
+                        "Minimum", "LessThanThreshold", args.fleet_min_size, treat_missing_data="breaching",
+                        period=60, evaluation_periods=10)
+
+        # RDS checks that it may publish when the subscription is created: the policy comes first.
+        after_policy = pulumi.ResourceOptions(parent=self, depends_on=[policy])
+        categories = CLUSTER_EVENT_CATEGORIES + (GLOBAL_CLUSTER_EVENT_CATEGORIES if args.global_member else [])
+        self.cluster_events = aws.rds.EventSubscription(
+            f"{name}-cluster-events",
+            name=f"{prefix}-cluster-events",
+            sns_topic=self.topic.arn,
+            source_type="db-cluster",
+            source_ids=[database.cluster_identifier],
+            event_categories=categories,
+            enabled=True,
+            opts=after_policy,
+        )
+        # An instance subscription without source ids would cover every instance of the account in
+        # this region; a headless cluster gets none.
+        self.instance_events = None
+        if instance_ids:
+            self.instance_events = aws.rds.EventSubscription(
+                f"{name}-instance-events",
+                name=f"{prefix}-instance-events",
+                sns_topic=self.topic.arn,
+                source_type="db-instance",
+                source_ids=instance_ids,
+                event_categories=INSTANCE_EVENT_CATEGORIES,
+                enabled=True,
+                opts=after_policy,
+            )
+
+        dashboard = aws.cloudwatch.Dashboard(
+            f"{name}-dashboard",
+            dashboard_name=prefix,
+            dashboard_body=pulumi.Output.all(database.cluster_identifier, *instance_ids).apply(
+                lambda v: dashboard_body(args.region, v[0], list(v[1:]), args.global_secondary)),
+            opts=child,
+        )
+
+        self.topic_arn = self.topic.arn
+        self.dashboard_name = dashboard.dashboard_name
+        self.register_outputs({
+            "topic_arn": self.topic_arn,
+            "alarm_names": self.alarm_names,
+            "dashboard_name": self.dashboard_name,
+        })
+
+    def _alarm(self, suffix: str, description: str, namespace: str, metric: str,
+               dimensions: dict[str, pulumi.Input[str]], statistic: str, comparison: str, threshold: float, *,
+               treat_missing_data: str, period: int | None = None,
+               evaluation_periods: int | None = None) -> aws.cloudwatch.MetricAlarm:
+        args = self._args
+        periods = evaluation_periods or args.evaluation_periods
+        alarm_name = f"{args.name_prefix}-{suffix}"
+        alarm = aws.cloudwatch.MetricAlarm(
+            f"{self._name}-{suffix}",
+            name=alarm_name,
+            alarm_description=description,
+            namespace=namespace,
+            metric_name=metric,
+            dimensions=dimensions,
+            statistic=statistic,
+            comparison_operator=comparison,
+            threshold=threshold,
+            period=period or args.period_seconds,
+            evaluation_periods=periods,
+            datapoints_to_alarm=periods,
+            treat_missing_data=treat_missing_data,
+            alarm_actions=[self.topic.arn],
+            ok_actions=[self.topic.arn],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.alarms.append(alarm)
+        self.alarm_names.append(alarm_name)
+        return alarm
