@@ -5,6 +5,8 @@ import pulumi_aws as aws
 
 from components.aurora_cluster import AuroraCluster, AuroraClusterArgs
 from components.global_database import GlobalDatabase, GlobalDatabaseArgs, GlobalMember
+from components.instance_fleet import InstanceFleet, InstanceFleetArgs
+from components.monitoring import DatabaseMonitoring, DatabaseMonitoringArgs
 from components.network import Network, NetworkArgs
 from components.region_key import RegionKey, RegionKeyArgs
 from components.settings import load_settings
@@ -129,6 +131,44 @@ else:
                                               opts=pulumi.ResourceOptions(provider=providers[primary_region]))}
     secret_arns = {primary_region: clusters[primary_region].secret_arn}
 
+# The application fleet runs beside the writer; every region's cluster is watched in its region.
+writer_region = settings.writer_region
+fleet = None
+if settings.fleet.enabled:
+    fleet = InstanceFleet(
+        f"fleet-{writer_region}",
+        InstanceFleetArgs.from_settings(
+            settings.fleet,
+            region=writer_region,
+            vpc_id=networks[writer_region].vpc_id,
+            private_subnet_ids=networks[writer_region].private_subnet_ids,
+            database=clusters[writer_region],
+            secret_arn=secret_arns[writer_region],
+            kms_key_arn=keys[writer_region].arn,
+            engine=db.engine,
+            name_prefix=f"{prefix}-{writer_region}",
+        ),
+        opts=pulumi.ResourceOptions(provider=providers[writer_region]),
+    )
+monitoring: dict[str, DatabaseMonitoring] = {}
+for region, cluster in clusters.items():
+    fleet_here = fleet if region == writer_region else None
+    monitoring[region] = DatabaseMonitoring(
+        f"monitoring-{region}",
+        DatabaseMonitoringArgs.from_settings(
+            settings.monitoring,
+            region=region,
+            database=cluster,
+            kms_key_arn=keys[region].arn,
+            name_prefix=f"{prefix}-{region}",  # the cluster identifier
+            global_member=global_database is not None,
+            global_secondary=global_database is not None and region != writer_region,
+            fleet_asg_name=fleet_here.asg_name if fleet_here else None,
+            fleet_min_size=fleet_here.min_size if fleet_here else 0,
+        ),
+        opts=pulumi.ResourceOptions(provider=providers[region]),
+    )
+
 primary = clusters[primary_region]
 pulumi.export("primaryRegion", primary_region)
 pulumi.export("writerRegion", settings.writer_region)
@@ -143,6 +183,9 @@ pulumi.export("port", primary.port)
 pulumi.export("dbSecurityGroupId", primary.security_group_id)
 pulumi.export("secretArn", secret_arns[primary_region])
 pulumi.export("kmsKeyArn", keys[primary_region].arn)
+pulumi.export("fleetAsgName", fleet.asg_name if fleet else None)
+pulumi.export("fleetSecurityGroupId", fleet.security_group_id if fleet else None)
+pulumi.export("alarmTopicArn", monitoring[writer_region].topic_arn)
 if global_database:
     pulumi.export("globalClusterIdentifier", global_database.global_cluster_identifier)
     pulumi.export("globalWriterEndpoint", global_database.global_writer_endpoint)
@@ -158,6 +201,9 @@ pulumi.export("regions", {
         "secretArn": secret_arns[region],
         "kmsKeyArn": keys[region].arn,
         "vpcId": networks[region].vpc_id,
+        "fleetAsgName": fleet.asg_name if fleet and region == writer_region else None,
+        "fleetSecurityGroupId": fleet.security_group_id if fleet and region == writer_region else None,
+        "alarmTopicArn": monitoring[region].topic_arn,
     }
     for region, cluster in clusters.items()
 })
