@@ -1,5 +1,7 @@
 """aurora-platform: composes the components from the validated stack settings."""
 
+import dataclasses
+
 import pulumi
 import pulumi_aws as aws
 
@@ -131,28 +133,37 @@ else:
                                               opts=pulumi.ResourceOptions(provider=providers[primary_region]))}
     secret_arns = {primary_region: clusters[primary_region].secret_arn}
 
-# The application fleet runs beside the writer; every region's cluster is watched in its region.
+# The application fleet runs beside the writer. Every other member region keeps a warm-standby
+# fleet (standbyFleetDesiredCapacity, default 0 instances) under the same name, so that after a
+# switchover only sizes change and nothing is replaced.
 writer_region = settings.writer_region
-fleet = None
+standby_capacity = {s.region: s.standby_fleet_desired_capacity for s in secondary_settings.values()}
+fleets: dict[str, InstanceFleet] = {}
 if settings.fleet.enabled:
-    fleet = InstanceFleet(
-        f"fleet-{writer_region}",
-        InstanceFleetArgs.from_settings(
-            settings.fleet,
-            region=writer_region,
-            vpc_id=networks[writer_region].vpc_id,
-            private_subnet_ids=networks[writer_region].private_subnet_ids,
-            database=clusters[writer_region],
-            secret_arn=secret_arns[writer_region],
-            kms_key_arn=keys[writer_region].arn,
-            engine=db.engine,
-            name_prefix=f"{prefix}-{writer_region}",
-        ),
-        opts=pulumi.ResourceOptions(provider=providers[writer_region]),
-    )
+    for region in clusters:
+        sizes = settings.fleet
+        if region != writer_region:
+            standby = standby_capacity.get(region, 0)
+            sizes = dataclasses.replace(sizes, min_size=0, desired_capacity=standby, max_size=max(sizes.max_size, standby))
+        fleets[region] = InstanceFleet(
+            f"fleet-{region}",
+            InstanceFleetArgs.from_settings(
+                sizes,
+                region=region,
+                vpc_id=networks[region].vpc_id,
+                private_subnet_ids=networks[region].private_subnet_ids,
+                database=clusters[region],
+                secret_arn=secret_arns[region],
+                kms_key_arn=keys[region].arn,
+                engine=db.engine,
+                name_prefix=f"{prefix}-{region}",
+            ),
+            opts=pulumi.ResourceOptions(provider=providers[region]),
+        )
+fleet = fleets.get(writer_region)
 monitoring: dict[str, DatabaseMonitoring] = {}
 for region, cluster in clusters.items():
-    fleet_here = fleet if region == writer_region else None
+    fleet_here = fleets.get(region)
     monitoring[region] = DatabaseMonitoring(
         f"monitoring-{region}",
         DatabaseMonitoringArgs.from_settings(
@@ -201,8 +212,8 @@ pulumi.export("regions", {
         "secretArn": secret_arns[region],
         "kmsKeyArn": keys[region].arn,
         "vpcId": networks[region].vpc_id,
-        "fleetAsgName": fleet.asg_name if fleet and region == writer_region else None,
-        "fleetSecurityGroupId": fleet.security_group_id if fleet and region == writer_region else None,
+        "fleetAsgName": fleets[region].asg_name if region in fleets else None,
+        "fleetSecurityGroupId": fleets[region].security_group_id if region in fleets else None,
         "alarmTopicArn": monitoring[region].topic_arn,
     }
     for region, cluster in clusters.items()

@@ -28,8 +28,13 @@ def settings_of(stack: str):
     return parse_settings(load_stack_config(stack), stack)
 
 
+def writer_fleet(capture: Capture) -> CapturedResource:
+    """The full-size fleet beside the writer (other member regions hold warm-standby fleets)."""
+    return capture.one(FLEET, f"fleet-{capture.outputs['writerRegion']}")
+
+
 def fleet_child(capture: Capture, type_: str) -> CapturedResource:
-    (fleet,) = capture.by_type(FLEET)
+    fleet = writer_fleet(capture)
     (child,) = [r for r in children_of(capture, fleet) if r.type == type_]
     return child
 
@@ -268,7 +273,7 @@ def test_fleet_follows_the_writer_region():
     gdb = json.loads(load_stack_config("prod")["aurora-platform:globalDatabase"])
     capture = run_program("prod", "update", overrides={
         "aurora-platform:globalDatabase": json.dumps({**gdb, "writerRegion": "us-west-2"})})
-    (fleet,) = capture.by_type(FLEET)
+    fleet = writer_fleet(capture)
     assert fleet.name == "fleet-us-west-2"
     region = capture.outputs["regions"]["us-west-2"]
     statements = json.loads(fleet_child(capture, "aws:iam/rolePolicy:RolePolicy").inputs["policy"])["Statement"]
@@ -292,7 +297,7 @@ def test_fleet_disabled():
 
 
 def test_every_fleet_resource_is_a_child_in_the_writer_region(stack_capture):
-    (fleet,) = stack_capture.by_type(FLEET)
+    fleet = writer_fleet(stack_capture)
     provider = f"aws-{stack_capture.outputs['writerRegion']}-provider-id"
     children = children_of(stack_capture, fleet)
     assert {c.type for c in children} >= {SG, LAUNCH_TEMPLATE, GROUP, "aws:iam/role:Role"}

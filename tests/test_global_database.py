@@ -224,3 +224,29 @@ def test_reader_auto_scaling_follows_the_writer_region():
     after = run_program("prod", "update", overrides=with_global(
         [{"region": "us-west-2", "vpcCidr": "10.1.0.0/16", "instances": 2}], writerRegion="us-west-2"))
     assert scaled_clusters(after) == {"cluster:aurora-platform-prod-us-west-2"}
+
+
+def fleet_group(capture, region):
+    component = capture.one("aurora-platform:compute:InstanceFleet", f"fleet-{region}")
+    return next(g for g in capture.by_type("aws:autoscaling/group:Group") if g.parent == component.urn)
+
+
+def test_standby_fleet_in_secondary_regions(prod):
+    writer, standby = fleet_group(prod, "us-east-1"), fleet_group(prod, "us-west-2")
+    assert (writer.inputs["minSize"], writer.inputs["desiredCapacity"], writer.inputs["maxSize"]) == (3, 3, 9)
+    assert (standby.inputs["minSize"], standby.inputs["desiredCapacity"]) == (0, 0)
+    assert region_of(prod, standby) == "us-west-2"
+    assert prod.outputs["regions"]["us-west-2"]["fleetAsgName"] == standby.outputs["name"]
+    assert prod.outputs["fleetAsgName"] == writer.outputs["name"]
+
+
+def test_standby_capacity_from_settings_and_fleet_follows_the_writer():
+    warm = run_program("prod", "update", overrides=with_global(
+        [{"region": "us-west-2", "vpcCidr": "10.1.0.0/16", "instances": 2, "standbyFleetDesiredCapacity": 2}]))
+    assert fleet_group(warm, "us-west-2").inputs["desiredCapacity"] == 2
+    moved = run_program("prod", "update", overrides=with_global(
+        [{"region": "us-west-2", "vpcCidr": "10.1.0.0/16", "instances": 2}], writerRegion="us-west-2"))
+    assert fleet_group(moved, "us-west-2").inputs["minSize"] == 3
+    assert fleet_group(moved, "us-east-1").inputs["minSize"] == 0
+    assert fleet_group(moved, "us-west-2").urn == fleet_group(captured("prod"), "us-west-2").urn
+    assert moved.outputs["fleetAsgName"] == fleet_group(moved, "us-west-2").outputs["name"]

@@ -162,9 +162,13 @@ def test_fleet_alarm_watches_the_group_metrics_the_fleet_collects(stack_capture)
     alarm = alarms(stack_capture, writer_region)[("GroupInServiceInstances", asg_name)]
     minimum = parse_settings(load_stack_config(stack_capture.stack), stack_capture.stack).fleet.min_size
     assert alarm.inputs["threshold"] == minimum
-    (group,) = stack_capture.by_type("aws:autoscaling/group:Group")
-    assert group.outputs["name"] == asg_name
+    (group,) = [g for g in stack_capture.by_type("aws:autoscaling/group:Group") if g.outputs["name"] == asg_name]
     assert "GroupInServiceInstances" in group.inputs["enabledMetrics"] and group.inputs["metricsGranularity"] == "1Minute"
+
+
+def test_standby_fleet_with_no_minimum_has_no_in_service_alarm(prod):
+    standby_asg = prod.outputs["regions"]["us-west-2"]["fleetAsgName"]
+    assert standby_asg and ("GroupInServiceInstances", standby_asg) not in alarms(prod, "us-west-2")
 
 
 def test_topic_is_encrypted_with_the_region_key(stack_capture):
