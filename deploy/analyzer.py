@@ -464,15 +464,22 @@ class PolicyAnalyzer:
 
         def pump() -> None:
             # The first line is the port; anything a policy prints later is drained so the
-            # pipe never fills up and blocks the pack.
+            # pipe never fills up and blocks the pack. End of output is passed on as b"".
             for line in iter(stdout.readline, b""):
                 lines.put(line)
+            lines.put(b"")
 
         threading.Thread(target=pump, name=f"policy-pack-{self.pid}-stdout", daemon=True).start()
         try:
             first_line = lines.get(timeout=timeout)
         except queue.Empty:
             raise AnalyzerStartError(self._failure(f"printed no port within {timeout:.0f}s")) from None
+        if not first_line:
+            try:
+                code = self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                code = None
+            raise AnalyzerStartError(self._failure(f"exited (code {code}) before printing its port"))
         try:
             return int(first_line.strip())
         except ValueError:

@@ -54,9 +54,9 @@ _SECRET_PATTERNS = [
     (
         "a credential assignment",
         # KEY=value where KEY ends in password/secret/token/api key and the value is a
-        # literal: not a shell expansion ($...), not an ARN naming where the secret lives.
+        # literal, not a shell or template expansion.
         re.compile(
-            r"(?i)(?:password|passwd|secret|token|api[_-]?key)[\"']?\s*[:=]\s*[\"']?(?!\$|arn:|\{\{)"
+            r"(?i)(?:password|passwd|secret|token|api[_-]?key)[\"']?\s*[:=]\s*[\"']?(?!\$|\{\{)"
             r"[^\s\"'#;]{6,}"
         ),
     ),
@@ -82,9 +82,14 @@ def _decoded_texts(user_data: str) -> list[str]:
     return texts
 
 
+# ARNs name where a secret lives (arn:aws:secretsmanager:...:secret:name); they are not secrets.
+_ARN = re.compile(r"arn:aws[a-z-]*:[^\s\"']*")
+
+
 def _secret_findings(text: str) -> list[tuple[str, int]]:
     findings = []
     for line_number, line in enumerate(text.splitlines(), start=1):
+        line = _ARN.sub("", line)
         for kind, pattern in _SECRET_PATTERNS:
             if pattern.search(line):
                 findings.append((kind, line_number))

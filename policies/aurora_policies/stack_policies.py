@@ -457,13 +457,13 @@ def _global_cluster_members_consistent(stack: StackView, _config: Mapping[str, A
                 unset_versions.append(resource.name)
         if len(set(engines.values())) > 1:
             yield (
-                f"global cluster '{global_cluster.name}': its members run different engines {engines}; "
+                f"global cluster '{global_cluster.name}': it and its members run different engines {engines}; "
                 "every member must run the global cluster's engine.",
                 global_cluster.urn,
             )
         if len(set(majors.values())) > 1:
             yield (
-                f"global cluster '{global_cluster.name}': its members run different major versions {majors}; "
+                f"global cluster '{global_cluster.name}': it and its members run different major versions {majors}; "
                 "replication across regions needs one major version. Set the same engine_version on all members.",
                 global_cluster.urn,
             )
