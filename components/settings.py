@@ -177,8 +177,8 @@ SETTINGS: tuple[Setting, ...] = (
     # fleet
     Setting("fleetEnabled", "boolean", True, "Deploy the application instance fleet in the writer region.", "fleet"),
     Setting("fleetInstanceType", "string", "t4g.small", "EC2 instance type of the fleet; Graviton families (…g) use the arm64 AMI.", "fleet"),
-    Setting("fleetMinSize", "integer", 1, "Auto scaling group minimum size.", "fleet"),
-    Setting("fleetDesiredCapacity", "integer", 1, "Auto scaling group desired capacity (min <= desired <= max).", "fleet"),
+    Setting("fleetMinSize", "integer", 1, "Auto scaling group minimum size; also the threshold of the fleet in-service alarm (none at 0).", "fleet"),
+    Setting("fleetDesiredCapacity", "integer", 1, "Auto scaling group desired capacity at creation (min <= desired <= max); afterwards the CPU target tracking owns it.", "fleet"),
     Setting("fleetMaxSize", "integer", 2, "Auto scaling group maximum size (0-100).", "fleet"),
     Setting("fleetCpuTarget", "integer", 50, "Target tracking: average CPU percent (10-90).", "fleet"),
     Setting("fleetMinHealthyPercentage", "integer", 90, "Instance refresh: minimum healthy percentage (0-100).", "fleet"),
@@ -187,12 +187,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("fleetRootVolumeGiB", "integer", 20, "Encrypted gp3 root volume size in GiB (8-16384).", "fleet"),
     Setting("fleetCapacityRebalance", "boolean", False, "Capacity rebalancing (useful for Spot only).", "fleet"),
     # monitoring
-    Setting("alarmEmail", "string", "", "E-mail address subscribed to the alarm topic; empty for none.", "monitoring"),
+    Setting("alarmEmail", "string", "", "E-mail address subscribed to the alarm topic (AWS asks it to confirm); empty for none.", "monitoring"),
     Setting("alarmCpuPercent", "integer", 80, "Alarm when an instance's CPUUtilization stays above this percent.", "monitoring"),
-    Setting("alarmFreeableMemoryMiB", "integer", 512, "Alarm when an instance's FreeableMemory falls below this many MiB.", "monitoring"),
+    Setting("alarmFreeableMemoryMiB", "integer", 512, "Alarm when an instance's FreeableMemory falls below this many MiB, or when it reports nothing (down or rebooting).", "monitoring"),
     Setting("alarmMaxConnections", "integer", 1000, "Alarm when an instance's DatabaseConnections exceed this.", "monitoring"),
-    Setting("alarmReplicaLagMs", "integer", 2000, "Alarm when a reader's AuroraReplicaLag exceeds this many milliseconds.", "monitoring"),
-    Setting("alarmGlobalReplicationLagMs", "integer", 5000, "Alarm when a global secondary's AuroraGlobalDBReplicationLag exceeds this many milliseconds.", "monitoring"),
+    Setting("alarmReplicaLagMs", "integer", 2000, "Alarm when a reader's AuroraReplicaLag exceeds this many milliseconds (readers only).", "monitoring"),
+    Setting("alarmGlobalReplicationLagMs", "integer", 5000, "Alarm when AuroraGlobalDBReplicationLag of a member outside the writer region exceeds this many milliseconds.", "monitoring"),
     Setting("alarmDeadlocksPerSecond", "integer", 1, "Aurora MySQL: alarm when Deadlocks per second exceed this.", "monitoring"),
     # global database
     Setting("globalDatabase", "object", None, "Aurora Global Database: {writerRegion, writeForwarding, secondaryRegions: [{region, vpcCidr, instances, instanceClass, azCount, standbyFleetDesiredCapacity}]}. Unset: a regional cluster only.", "global"),

@@ -179,3 +179,10 @@ def test_global_database_object_round_trips_as_json():
     raw = load_stack_config("prod")
     value = json.loads(raw["aurora-platform:globalDatabase"])
     assert value["secondaryRegions"][0]["region"] == "us-west-2"
+
+
+def test_readme_settings_table_lists_every_setting():
+    readme = (PROJECT_DIR / "README.md").read_text()
+    for setting in SETTINGS:
+        assert f"| `{setting.key}` | {setting.type} |" in readme, setting.key
+        assert setting.description.replace("|", "/") in readme, setting.key
