@@ -1,0 +1,130 @@
+"""What the engine, verify and runbook commands share: turning ``--stack`` into the
+stack's validated settings, finding the Pulumi CLI, opening the stack through the
+Automation API and reading its outputs.
+
+Every failure here is a ``CommandRefused`` carrying the exit code and one message; the
+commands print it without a traceback. Heavy imports (``pulumi.automation``, the
+settings module and with it the Pulumi SDK) happen inside the functions.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from deploy.cli import EXIT_FAILED, EXIT_USAGE
+from deploy.stack_config import PROJECT_DIR, UnknownStackError, load_stack_config
+
+INSTALL_HINT = (
+    "the Pulumi CLI is not installed: there is no `pulumi` on PATH, and this command drives it "
+    "through the Automation API. Install it as described at https://www.pulumi.com/docs/install/ "
+    "(for example `curl -fsSL https://get.pulumi.com | sh`, then add ~/.pulumi/bin to PATH), "
+    "log in to your state backend (`pulumi login`), and run the command again. "
+    "`python -m deploy check` needs no CLI."
+)
+
+
+class CommandRefused(Exception):
+    """A command stops with ``message`` and exit code ``code`` (2 usage/settings, 1 failure)."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE):
+        super().__init__(message)
+        self.code = code
+
+
+def short_stack_name(stack: str) -> str:
+    """``org/project/prod`` and ``org/prod`` name the stack whose settings are ``Pulumi.prod.yaml``."""
+    return stack.rsplit("/", 1)[-1]
+
+
+def resolve_settings(stack: str):
+    """The stack's validated settings (``components.settings.Settings``), or a refusal naming the problem."""
+    from components.settings import SettingsError, parse_settings
+
+    short = short_stack_name(stack)
+    try:
+        raw = load_stack_config(short)
+    except UnknownStackError as error:
+        raise CommandRefused(f"--stack {stack}: {error}", EXIT_USAGE) from None
+    try:
+        return parse_settings(raw, short)
+    except SettingsError as error:
+        raise CommandRefused(f"stack {short} (Pulumi.{short}.yaml): {error}", EXIT_USAGE) from None
+
+
+def require_pulumi_cli() -> str:
+    """Path of the ``pulumi`` binary the Automation API runs; a refusal saying how to install it."""
+    path = shutil.which("pulumi")
+    if path is None:
+        raise CommandRefused(INSTALL_HINT, EXIT_USAGE)
+    return path
+
+
+def error_tail(error: BaseException, lines: int = 25) -> str:
+    """The last lines of an Automation API error (its text holds the CLI's stdout and stderr)."""
+    text = str(error).strip().splitlines()
+    return "\n".join(text[-lines:])
+
+
+def open_stack(stack: str, *, create: bool = False, work_dir: Path = PROJECT_DIR):
+    """The stack on the local program in ``work_dir``: ``create_or_select_stack`` or ``select_stack``."""
+    require_pulumi_cli()
+    from pulumi import automation as auto
+
+    select = auto.create_or_select_stack if create else auto.select_stack
+    try:
+        return select(stack, work_dir=str(work_dir))
+    except auto.StackNotFoundError:
+        raise CommandRefused(
+            f"--stack {stack}: the stack does not exist in the current Pulumi backend "
+            f"(`pulumi whoami -v` shows which backend); create it with `python -m deploy up --stack {stack}`",
+            EXIT_USAGE) from None
+    except auto.CommandError as error:
+        raise CommandRefused(f"could not open stack {stack}:\n{error_tail(error)}", EXIT_FAILED) from None
+
+
+def _plain(value: Any) -> Any:
+    """Outputs files may hold ``pulumi stack output --json`` values or ``{"value", "secret"}`` pairs."""
+    if isinstance(value, dict) and set(value) <= {"value", "secret"} and "value" in value:
+        return value["value"]
+    return value
+
+
+def read_outputs_file(path: str) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise CommandRefused(f"--outputs-file {path}: no such file", EXIT_USAGE) from None
+    except (OSError, json.JSONDecodeError) as error:
+        raise CommandRefused(f"--outputs-file {path}: not a JSON file of stack outputs ({error})", EXIT_USAGE) from None
+    if not isinstance(data, dict):
+        raise CommandRefused(f"--outputs-file {path}: expected a JSON object of stack outputs, "
+                             "as `pulumi stack output --json --show-secrets` prints", EXIT_USAGE)
+    return {key: _plain(value) for key, value in data.items()}
+
+
+def stack_outputs(stack: str, outputs_file: str | None) -> dict[str, Any]:
+    """Outputs from ``--outputs-file`` when given, else from the stack through the Automation API."""
+    if outputs_file:
+        return read_outputs_file(outputs_file)
+    handle = open_stack(stack)
+    from pulumi import automation as auto
+
+    try:
+        outputs = handle.outputs()
+    except auto.CommandError as error:
+        raise CommandRefused(f"could not read the outputs of stack {stack}:\n{error_tail(error)}", EXIT_FAILED) from None
+    return {key: value.value for key, value in outputs.items()}
+
+
+def run_refusable(func: Callable[[], int]) -> int:
+    """Run a command body; a ``CommandRefused`` becomes its message on stderr and its exit code."""
+    try:
+        return func()
+    except CommandRefused as refused:
+        print(f"error: {refused}", file=sys.stderr)
+        return refused.code

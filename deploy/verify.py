@@ -1,0 +1,382 @@
+"""`python -m deploy verify --stack S`: check the live AWS resources against the stack's intent.
+
+Reads the stack outputs (Automation API, or ``--outputs-file`` with the JSON of
+``pulumi stack output --json --show-secrets``) and the stack's validated settings, then
+reads the live resources with boto3 (paginators where the API pages) in every region of
+the stack and reports each difference as a finding with a stable check name:
+
+| check | what is wrong |
+|---|---|
+| ``stack-outputs`` | an output the checks need is missing (the stack is not deployed, or older) |
+| ``cluster-missing`` | the cluster named by the outputs does not exist |
+| ``cluster-encrypted`` | cluster storage not encrypted |
+| ``cluster-kms-key`` | cluster encrypted with another key than the region's ``kmsKeyArn`` output |
+| ``deletion-protection`` | deletion protection differs from ``deletionProtection`` |
+| ``backup-retention`` | backup retention differs from ``backupRetentionDays`` |
+| ``iam-auth`` | IAM database authentication differs from ``iamAuthentication`` |
+| ``instance-public`` | a DB instance is publicly accessible |
+| ``multi-az`` | production stack: a cluster meant to have 2+ instances has them in fewer than 2 AZs |
+| ``global-membership`` | the global cluster is missing, or a region's cluster is not a member |
+| ``global-writer-region`` | the writer is not in ``globalDatabase.writerRegion`` |
+| ``fleet-missing`` | the fleet's auto scaling group named by the outputs does not exist |
+| ``fleet-imdsv2`` | a fleet instance does not require IMDSv2 (``HttpTokens`` not ``required``) |
+| ``fleet-public-ip`` | a fleet instance has a public IP address |
+| ``sg-open-to-internet`` | an ingress rule of the DB or fleet security group admits 0.0.0.0/0 or ::/0 |
+
+Security groups are checked for ingress: egress to the internet (through NAT) is how the
+fleet reaches AWS APIs and is not a finding. ``--wait SECONDS`` first waits (RDS waiters)
+for the clusters and instances to be available. ``--endpoint-url`` aims every client at
+a local emulator; ``--region`` limits the checks to some regions of the stack.
+
+Exit codes: 0 no finding, 1 any finding (or AWS could not be read), 2 usage or settings error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from deploy.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from deploy.stack_access import CommandRefused, resolve_settings, run_refusable, short_stack_name, stack_outputs
+
+OPEN_CIDRS = ("0.0.0.0/0", "::/0")
+CHECKS = (
+    "stack-outputs", "cluster-missing", "cluster-encrypted", "cluster-kms-key", "deletion-protection",
+    "backup-retention", "iam-auth", "instance-public", "multi-az", "global-membership",
+    "global-writer-region", "fleet-missing", "fleet-imdsv2", "fleet-public-ip", "sg-open-to-internet",
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    region: str
+    resource: str
+    message: str
+
+
+def arn_region(arn: str) -> str:
+    """The region field of an ARN (``arn:aws:rds:us-west-2:...`` -> ``us-west-2``); empty if none."""
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 5 and parts[0] == "arn" else ""
+
+
+def same_kms_key(actual: str | None, expected: str | None) -> bool:
+    """Key ARNs compare whole; a bare key id (no ARN) matches the ARN that ends in ``key/<id>``."""
+    if not actual or not expected:
+        return False
+    if actual.startswith("arn:") and expected.startswith("arn:"):
+        return actual == expected
+    return actual.rsplit("/", 1)[-1] == expected.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class RegionIntent:
+    """What one region of the stack should look like, from settings and outputs."""
+    region: str
+    role: str
+    outputs: dict[str, Any]
+    instance_count: int
+
+
+def region_intents(settings, outputs: dict[str, Any]) -> tuple[list[RegionIntent], list[Finding]]:
+    """Each region of the stack with its outputs (``regions`` output; the top-level outputs
+    for the primary region of a stack that exports no ``regions``)."""
+    findings: list[Finding] = []
+    per_region = outputs.get("regions") if isinstance(outputs.get("regions"), dict) else None
+    counts = {settings.primary_region: 1 + settings.database.reader_count}
+    if settings.global_database:
+        counts.update({s.region: s.instance_count for s in settings.global_database.secondary_regions})
+    intents = []
+    for region in settings.regions:
+        role = "primary" if region == settings.primary_region else "secondary"
+        if per_region is not None:
+            entry = per_region.get(region)
+        elif region == settings.primary_region:
+            entry = outputs
+        else:
+            entry = None
+        if not isinstance(entry, dict):
+            findings.append(Finding("stack-outputs", region, "regions",
+                                    f"the stack outputs have no entry for region {region} of the settings; "
+                                    "run `python -m deploy up` (or pass the current --outputs-file)"))
+            continue
+        intents.append(RegionIntent(region=region, role=role, outputs=entry, instance_count=counts[region]))
+    return intents, findings
+
+
+# ---------------------------------------------------------------------------------------
+# The checks. ``clients(service, region)`` returns a boto3 client.
+# ---------------------------------------------------------------------------------------
+
+def _paginate(client, operation: str, key: str, **params) -> list[dict]:
+    items: list[dict] = []
+    for page in client.get_paginator(operation).paginate(**params):
+        items.extend(page.get(key, []))
+    return items
+
+
+def check_cluster(settings, intent: RegionIntent, rds) -> list[Finding]:
+    from botocore.exceptions import ClientError
+
+    region, out = intent.region, intent.outputs
+    cluster_id = out.get("clusterIdentifier")
+    if not cluster_id:
+        return [Finding("stack-outputs", region, "clusterIdentifier", "no clusterIdentifier output for this region")]
+    try:
+        cluster = rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "DBClusterNotFoundFault":
+            return [Finding("cluster-missing", region, cluster_id, "the cluster does not exist")]
+        raise
+    db = settings.database
+    findings = []
+    if not cluster.get("StorageEncrypted"):
+        findings.append(Finding("cluster-encrypted", region, cluster_id, "cluster storage is not encrypted"))
+    elif not same_kms_key(cluster.get("KmsKeyId"), out.get("kmsKeyArn")):
+        findings.append(Finding("cluster-kms-key", region, cluster_id,
+                                f"encrypted with {cluster.get('KmsKeyId')}, expected the region key "
+                                f"{out.get('kmsKeyArn') or '(no kmsKeyArn output)'}"))
+    if bool(cluster.get("DeletionProtection")) != db.deletion_protection:
+        findings.append(Finding("deletion-protection", region, cluster_id,
+                                f"deletion protection is {'on' if cluster.get('DeletionProtection') else 'off'}; "
+                                f"settings say deletionProtection: {str(db.deletion_protection).lower()}"))
+    if cluster.get("BackupRetentionPeriod") != db.backup_retention_days:
+        findings.append(Finding("backup-retention", region, cluster_id,
+                                f"backups kept {cluster.get('BackupRetentionPeriod')} days; "
+                                f"settings say backupRetentionDays: {db.backup_retention_days}"))
+    if bool(cluster.get("IAMDatabaseAuthenticationEnabled")) != db.iam_authentication:
+        findings.append(Finding("iam-auth", region, cluster_id,
+                                f"IAM authentication is {'on' if cluster.get('IAMDatabaseAuthenticationEnabled') else 'off'}; "
+                                f"settings say iamAuthentication: {str(db.iam_authentication).lower()}"))
+    instances = _paginate(rds, "describe_db_instances", "DBInstances",
+                          Filters=[{"Name": "db-cluster-id", "Values": [cluster_id]}])
+    for instance in instances:
+        if instance.get("PubliclyAccessible"):
+            findings.append(Finding("instance-public", region, instance["DBInstanceIdentifier"],
+                                    "the DB instance is publicly accessible"))
+    zones = {i.get("AvailabilityZone") for i in instances if i.get("AvailabilityZone")}
+    if settings.production and intent.instance_count >= 2 and len(zones) < 2:
+        findings.append(Finding("multi-az", region, cluster_id,
+                                f"{len(instances)} instance(s) in {len(zones)} availability zone(s) "
+                                f"({', '.join(sorted(zones)) or 'none'}); a production cluster spreads over at least 2"))
+    return findings
+
+
+def check_global(settings, intents: list[RegionIntent], outputs: dict[str, Any], rds) -> list[Finding]:
+    """Every region's cluster is a member of the global cluster; the writer is in the settings' writer region."""
+    from botocore.exceptions import ClientError
+
+    gid = outputs.get("globalClusterIdentifier")
+    primary = settings.primary_region
+    if not gid:
+        return [Finding("stack-outputs", primary, "globalClusterIdentifier",
+                        "the settings declare a global database but the stack exports no globalClusterIdentifier")]
+    try:
+        clusters = _paginate(rds, "describe_global_clusters", "GlobalClusters", GlobalClusterIdentifier=gid)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "GlobalClusterNotFoundFault":
+            raise
+        clusters = []
+    clusters = [c for c in clusters if c.get("GlobalClusterIdentifier") == gid]
+    if not clusters:
+        return [Finding("global-membership", primary, gid, "the global cluster does not exist")]
+    members = clusters[0].get("GlobalClusterMembers", [])
+    member_arns = {m.get("DBClusterArn") for m in members}
+    findings = []
+    for intent in intents:
+        arn = intent.outputs.get("clusterArn")
+        if arn not in member_arns:
+            findings.append(Finding("global-membership", intent.region, arn or intent.outputs.get("clusterIdentifier", ""),
+                                    f"the region's cluster is not a member of global cluster {gid}"))
+    writers = [arn_region(m.get("DBClusterArn", "")) for m in members if m.get("IsWriter")]
+    if writers != [settings.writer_region]:
+        findings.append(Finding("global-writer-region", writers[0] if writers else primary, gid,
+                                f"the writer is in {', '.join(writers) or 'no region'}; settings record "
+                                f"globalDatabase.writerRegion: {settings.writer_region} (after a switchover or "
+                                f"failover, set it: `pulumi config set --path globalDatabase.writerRegion <region>`)"))
+    return findings
+
+
+def check_fleet(intent: RegionIntent, autoscaling, ec2) -> list[Finding]:
+    region, name = intent.region, intent.outputs.get("fleetAsgName")
+    groups = _paginate(autoscaling, "describe_auto_scaling_groups", "AutoScalingGroups", AutoScalingGroupNames=[name])
+    if not groups:
+        return [Finding("fleet-missing", region, name, "the fleet's auto scaling group does not exist")]
+    ids = [i["InstanceId"] for i in groups[0].get("Instances", [])]
+    if not ids:
+        return []
+    findings = []
+    for reservation in _paginate(ec2, "describe_instances", "Reservations", InstanceIds=ids):
+        for instance in reservation.get("Instances", []):
+            iid = instance["InstanceId"]
+            if instance.get("State", {}).get("Name") in ("terminated", "shutting-down"):
+                continue
+            tokens = (instance.get("MetadataOptions") or {}).get("HttpTokens", "optional")
+            if tokens != "required":
+                findings.append(Finding("fleet-imdsv2", region, iid,
+                                        f"instance metadata HttpTokens is {tokens!r}: IMDSv1 is allowed, IMDSv2 is not required"))
+            public = instance.get("PublicIpAddress") or next(
+                (n["Association"]["PublicIp"] for n in instance.get("NetworkInterfaces", [])
+                 if (n.get("Association") or {}).get("PublicIp")), None)
+            if public:
+                findings.append(Finding("fleet-public-ip", region, iid, f"the instance has the public IP {public}"))
+    return findings
+
+
+def check_security_groups(intent: RegionIntent, ec2) -> list[Finding]:
+    region = intent.region
+    group_ids = [g for g in (intent.outputs.get("dbSecurityGroupId"), intent.outputs.get("fleetSecurityGroupId")) if g]
+    if not group_ids:
+        return []
+    findings = []
+    for group in _paginate(ec2, "describe_security_groups", "SecurityGroups", GroupIds=group_ids):
+        for rule in group.get("IpPermissions", []):
+            open_to = [r.get("CidrIp") for r in rule.get("IpRanges", []) if r.get("CidrIp") in OPEN_CIDRS]
+            open_to += [r.get("CidrIpv6") for r in rule.get("Ipv6Ranges", []) if r.get("CidrIpv6") in OPEN_CIDRS]
+            if open_to:
+                proto = rule.get("IpProtocol")
+                ports = "all ports" if proto == "-1" else f"{proto} {rule.get('FromPort')}-{rule.get('ToPort')}"
+                findings.append(Finding("sg-open-to-internet", region, group["GroupId"],
+                                        f"ingress from {', '.join(open_to)} on {ports}"))
+    return findings
+
+
+def verify(settings, outputs: dict[str, Any], clients: Callable[[str, str], Any],
+           regions: Iterable[str] | None = None) -> list[Finding]:
+    """All findings for the stack. ``regions`` limits the per-region checks (default: all)."""
+    intents, findings = region_intents(settings, outputs)
+    wanted = set(regions) if regions else None
+    checked = [i for i in intents if wanted is None or i.region in wanted]
+    for intent in checked:
+        findings += check_cluster(settings, intent, clients("rds", intent.region))
+        findings += check_security_groups(intent, clients("ec2", intent.region))
+        if intent.outputs.get("fleetAsgName"):
+            findings += check_fleet(intent, clients("autoscaling", intent.region), clients("ec2", intent.region))
+        elif intent.region == settings.writer_region and settings.fleet.enabled:
+            findings.append(Finding("stack-outputs", intent.region, "fleetAsgName",
+                                    "the fleet is enabled but the writer region exports no fleetAsgName"))
+    if settings.global_database:
+        findings += check_global(settings, checked, outputs, clients("rds", settings.primary_region))
+    return findings
+
+
+def wait_available(settings, outputs: dict[str, Any], clients: Callable[[str, str], Any], seconds: int,
+                   regions: Iterable[str] | None = None) -> None:
+    """RDS waiters: clusters and their instances available, bounded by ``seconds`` per waiter."""
+    intents, _ = region_intents(settings, outputs)
+    delay = 15 if seconds >= 60 else 1
+    config = {"Delay": delay, "MaxAttempts": max(1, seconds // delay)}
+    for intent in intents:
+        if regions and intent.region not in regions:
+            continue
+        cluster_id = intent.outputs.get("clusterIdentifier")
+        if not cluster_id:
+            continue
+        rds = clients("rds", intent.region)
+        rds.get_waiter("db_cluster_available").wait(DBClusterIdentifier=cluster_id, WaiterConfig=config)
+        if intent.instance_count:
+            rds.get_waiter("db_instance_available").wait(
+                Filters=[{"Name": "db-cluster-id", "Values": [cluster_id]}], WaiterConfig=config)
+
+
+# ---------------------------------------------------------------------------------------
+# Output and command line.
+# ---------------------------------------------------------------------------------------
+
+def findings_table(findings: list[Finding]) -> str:
+    if not findings:
+        return "no findings"
+    rows = [("CHECK", "REGION", "RESOURCE", "FINDING")] + [(f.check, f.region, f.resource, f.message) for f in findings]
+    widths = [max(len(str(row[i])) for row in rows) for i in range(3)]
+    return "\n".join(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}" for row in rows)
+
+
+def findings_json(stack: str, findings: list[Finding]) -> str:
+    return json.dumps({"stack": stack, "clean": not findings, "findings": [asdict(f) for f in findings]}, indent=2)
+
+
+class Boto3Clients:
+    """One boto3 client per (service, region) of a run, all on ``endpoint_url`` when given."""
+
+    def __init__(self, endpoint_url: str | None):
+        import boto3
+
+        self._session = boto3.session.Session()
+        self._endpoint_url = endpoint_url
+        self._clients: dict[tuple[str, str], Any] = {}
+
+    def __call__(self, service: str, region: str):
+        if (service, region) not in self._clients:
+            self._clients[(service, region)] = self._session.client(service, region_name=region,
+                                                                    endpoint_url=self._endpoint_url)
+        return self._clients[(service, region)]
+
+    def close(self) -> None:
+        while self._clients:
+            self._clients.popitem()[1].close()
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("verify", help="check the live AWS resources against the stack's settings",
+                                   description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stack", required=True, help="stack name (Pulumi.<stack>.yaml)")
+    parser.add_argument("--outputs-file", metavar="FILE.json",
+                        help="stack outputs as JSON (`pulumi stack output --json --show-secrets`); "
+                             "default: read them through the Automation API")
+    parser.add_argument("--endpoint-url", help="AWS endpoint for every client, e.g. a local emulator")
+    parser.add_argument("--region", action="append", default=[],
+                        help="check only this region of the stack (repeatable; default: every region)")
+    parser.add_argument("--wait", type=int, default=0, metavar="SECONDS",
+                        help="first wait up to SECONDS for clusters and instances to be available")
+    parser.add_argument("--json", action="store_true", help="findings as JSON on stdout")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    return run_refusable(lambda: _run(args))
+
+
+def _run(args, clients: Callable[[str, str], Any] | None = None) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, WaiterError
+
+    settings = resolve_settings(args.stack)
+    unknown = [r for r in args.region if r not in settings.regions]
+    if unknown:
+        raise CommandRefused(f"--region {', '.join(unknown)}: not a region of stack {short_stack_name(args.stack)} "
+                             f"(regions: {', '.join(settings.regions)})", EXIT_USAGE)
+    if args.wait < 0:
+        raise CommandRefused(f"--wait {args.wait}: expected 0 or more seconds", EXIT_USAGE)
+    outputs = stack_outputs(args.stack, args.outputs_file)
+    own_clients = clients is None
+    clients = clients or Boto3Clients(args.endpoint_url)
+    try:
+        if args.wait:
+            wait_available(settings, outputs, clients, args.wait, args.region or None)
+        findings = verify(settings, outputs, clients, args.region or None)
+    except NoCredentialsError:
+        raise CommandRefused("no AWS credentials: configure them (AWS_PROFILE, AWS_ACCESS_KEY_ID/"
+                             "AWS_SECRET_ACCESS_KEY, or a role) and run verify again", EXIT_USAGE) from None
+    except WaiterError as error:
+        raise CommandRefused(f"--wait {args.wait}: resources not available in time: {error}", EXIT_FAILED) from None
+    except ClientError as error:
+        info = error.response.get("Error", {})
+        raise CommandRefused(f"AWS refused {error.operation_name}: {info.get('Code')}: {info.get('Message')}",
+                             EXIT_FAILED) from None
+    except BotoCoreError as error:
+        raise CommandRefused(f"could not read AWS: {error}", EXIT_FAILED) from None
+    finally:
+        if own_clients:
+            clients.close()
+    stack = short_stack_name(args.stack)
+    if args.json:
+        print(findings_json(stack, findings))
+    else:
+        print(f"verify stack {stack}: regions {', '.join(args.region or settings.regions)}")
+        print(findings_table(findings))
+        if findings:
+            print(f"{len(findings)} finding{'s' if len(findings) != 1 else ''}")
+    return EXIT_FAILED if findings else EXIT_OK
+
