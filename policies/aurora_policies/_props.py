@@ -142,4 +142,6 @@ def arn_region(value: Any) -> str | None:
     if not isinstance(value, str) or not value.startswith("arn:"):
         return None
     parts = value.split(":")
-    return parts[3] or None if len(parts) > 5 else None
+    if len(parts) < 6 or not parts[3]:
+        return None  # not an ARN, or a global one (IAM, global clusters)
+    return parts[3]

@@ -55,6 +55,20 @@ class ResourceView:
                 value = value.get(step)
         return value
 
+    def set_value(self, prop: str) -> Any:
+        """``props[prop]`` as the program set it, for stack policies, which see outputs.
+
+        During a real preview the provider reports an optional attribute the program left
+        unset, and that it computes itself (a security group's ``ingress``, a route
+        table's ``routes``, a cluster's ``engineVersion``), as unknown with no property
+        dependency; that reads as None here. A value the program computed from other
+        resources keeps its unknown, and those resources are its dependencies.
+        """
+        value = self.props.get(prop)
+        if is_unknown(value) and not self.property_dependencies.get(prop):
+            return None
+        return value
+
     @property
     def label(self) -> str:
         return f"{self.type} '{self.name}'"

@@ -45,6 +45,12 @@ Finding = tuple[str, str]
 # --- db-subnets-private ------------------------------------------------------------------
 
 
+# A subnet's route table is a RouteTable, a DefaultRouteTable, or a VPC standing for its
+# implicit main route table (referred to by the VPC's mainRouteTableId / defaultRouteTableId).
+_TABLE_TYPES = (ROUTE_TABLE, DEFAULT_ROUTE_TABLE, VPC)
+_TABLE_IDENTITIES = ("id", "mainRouteTableId", "defaultRouteTableId")
+
+
 def _route_tables_of(stack: StackView, subnet: ResourceView) -> list[ResourceView]:
     """The route tables a subnet uses: its explicit association, else its VPC's main route table."""
     associations = stack.referencing(subnet, [ROUTE_TABLE_ASSOCIATION], "subnetId")
@@ -52,18 +58,23 @@ def _route_tables_of(stack: StackView, subnet: ResourceView) -> list[ResourceVie
         return [
             table
             for association in associations
-            for table in stack.referenced(association, "routeTableId", [ROUTE_TABLE, DEFAULT_ROUTE_TABLE])
+            for table in stack.referenced(association, "routeTableId", _TABLE_TYPES, _TABLE_IDENTITIES)
         ]
     tables: list[ResourceView] = []
     for vpc in stack.referenced(subnet, "vpcId", [VPC]):
         main_associations = stack.referencing(vpc, [MAIN_ROUTE_TABLE_ASSOCIATION], "vpcId")
         for association in main_associations:
-            tables += stack.referenced(association, "routeTableId", [ROUTE_TABLE])
+            tables += stack.referenced(association, "routeTableId", _TABLE_TYPES, _TABLE_IDENTITIES)
         if not main_associations:
+            tables.append(vpc)
             tables += stack.referencing(
                 vpc, [DEFAULT_ROUTE_TABLE], "defaultRouteTableId", identities=("defaultRouteTableId", "mainRouteTableId")
             )
     return tables
+
+
+def _table_label(table: ResourceView) -> str:
+    return f"the main route table of VPC '{table.name}'" if table.type == VPC else f"route table '{table.name}'"
 
 
 def _gateway_verdict(stack: StackView, owner: ResourceView, prop: str, gateway_id: Any) -> str | None:
@@ -87,7 +98,8 @@ def _gateway_verdict(stack: StackView, owner: ResourceView, prop: str, gateway_i
 
 def _internet_routes(stack: StackView, table: ResourceView) -> Iterator[tuple[str, str, str]]:
     """(route description, destination, verdict) for every route of ``table`` that may reach an IGW."""
-    for route in stack.referencing(table, [ROUTE], "routeTableId"):
+    identities = ("mainRouteTableId", "defaultRouteTableId") if table.type == VPC else ("id",)
+    for route in stack.referencing(table, [ROUTE], "routeTableId", identities):
         verdict = _gateway_verdict(stack, route, "gatewayId", route.get("gatewayId"))
         if verdict:
             destination = (
@@ -96,7 +108,9 @@ def _internet_routes(stack: StackView, table: ResourceView) -> Iterator[tuple[st
                 or route.get("destinationPrefixListId")
             )
             yield f"route '{route.name}'", shown(destination), verdict
-    routes = table.get("routes")
+    if table.type == VPC:
+        return
+    routes = table.set_value("routes")
     if is_unknown(routes):
         yield "its inline routes", "unknown during preview", "unknown"
         return
@@ -124,16 +138,16 @@ def _db_subnets_private(stack: StackView, _config: Mapping[str, Any]) -> Iterato
                 for route, destination, verdict in _internet_routes(stack, table):
                     if verdict == "igw":
                         yield (
-                            f"{group.label}: subnet '{subnet.name}' is public: {route} of route table "
-                            f"'{table.name}' sends {destination} to an internet gateway. Database subnets must "
+                            f"{group.label}: subnet '{subnet.name}' is public: {route} of {_table_label(table)} "
+                            f"sends {destination} to an internet gateway. Database subnets must "
                             "use a route table without internet gateway routes (an isolated tier); associate "
                             "them with such a table.",
                             group.urn,
                         )
                     else:
                         yield (
-                            f"{group.label}: subnet '{subnet.name}': the target of {route} of route table "
-                            f"'{table.name}' is unknown during preview ({PREVIEW_NOTE}) and could be an internet "
+                            f"{group.label}: subnet '{subnet.name}': the target of {route} of {_table_label(table)} "
+                            f"is unknown during preview ({PREVIEW_NOTE}) and could be an internet "
                             "gateway; reference the gateway resource directly (gateway_id=igw.id) so the "
                             "dependency is visible.",
                             group.urn,
@@ -164,7 +178,7 @@ def _database_security_groups(stack: StackView) -> tuple[list[Finding], list[Res
     findings: list[Finding] = []
     groups: dict[str, ResourceView] = {}
     for database in stack.of_type(RDS_CLUSTER, RDS_INSTANCE):
-        ids = database.get("vpcSecurityGroupIds")
+        ids = database.set_value("vpcSecurityGroupIds")
         referenced = stack.referenced(database, "vpcSecurityGroupIds", [SECURITY_GROUP, DEFAULT_SECURITY_GROUP])
         if not referenced and not is_unknown(ids) and not as_list(ids):
             findings.append(
@@ -197,7 +211,7 @@ def _db_ingress_from_security_groups_only(stack: StackView, _config: Mapping[str
     findings, groups = _database_security_groups(stack)
     yield from findings
     for group in groups:
-        rules = group.get("ingress")
+        rules = group.set_value("ingress")
         if is_unknown(rules):
             yield (
                 f"{group.label} (database security group): ingress is unknown during preview and could admit CIDR "
@@ -253,7 +267,7 @@ def _rds_cluster_tls_enforced(stack: StackView, _config: Mapping[str, Any]) -> I
             continue
         parameter, value_to_set, accepted = _TLS_PARAMETERS[family]
         wanted = f"{parameter}={value_to_set}"
-        name = cluster.get("dbClusterParameterGroupName")
+        name = cluster.set_value("dbClusterParameterGroupName")
         if not is_set(name) or (isinstance(name, str) and name.startswith("default.")):
             yield (
                 f"{cluster.label}: dbClusterParameterGroupName is {shown(name)}, so the cluster uses the default "
@@ -273,7 +287,7 @@ def _rds_cluster_tls_enforced(stack: StackView, _config: Mapping[str, Any]) -> I
             )
             continue
         for group in groups:
-            parameters = group.get("parameters")
+            parameters = group.set_value("parameters")
             values = (
                 None
                 if is_unknown(parameters)
@@ -313,7 +327,7 @@ def _rds_cluster_multi_az(stack: StackView, _config: Mapping[str, Any]) -> Itera
                 cluster.urn,
             )
             continue
-        zones = {instance.name: instance.get("availabilityZone") for instance in instances}
+        zones = {instance.name: instance.set_value("availabilityZone") for instance in instances}
         unknown = [name for name, zone in zones.items() if is_unknown(zone)]
         if unknown:
             yield (
@@ -367,7 +381,7 @@ def _same_region(stack: StackView, first: ResourceView, second: ResourceView) ->
 def _global_cluster_regional_keys(stack: StackView, _config: Mapping[str, Any]) -> Iterator[Finding]:
     for global_cluster in stack.of_type(RDS_GLOBAL_CLUSTER):
         for member in _members(stack, global_cluster):
-            key_id = member.get("kmsKeyId")
+            key_id = member.set_value("kmsKeyId")
             member_region = stack.region_of(member) or "its provider's region"
             where = f"{member.label} (member of global cluster '{global_cluster.name}')"
             if not is_set(key_id):
@@ -434,7 +448,7 @@ def _global_cluster_members_consistent(stack: StackView, _config: Mapping[str, A
         majors: dict[str, str] = {}
         unset_versions: list[str] = []
         for resource in participants:
-            engine, version = resource.get("engine"), resource.get("engineVersion")
+            engine, version = resource.set_value("engine"), resource.set_value("engineVersion")
             if is_unknown(engine) or is_unknown(version):
                 yield (
                     f"{resource.label}: engine or engineVersion is unknown during preview ({PREVIEW_NOTE}), so "

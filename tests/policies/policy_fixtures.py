@@ -13,7 +13,7 @@ for path in (PROJECT_DIR, PROJECT_DIR / "policies"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from deploy.analyzer import UNKNOWN, PolicyAnalyzer, Violation  # noqa: E402
+from deploy.analyzer import UNKNOWN, CapturedResourceLike, PolicyAnalyzer, Violation  # noqa: E402
 
 # The resilience rules that dev relaxes to advisory; everything else is mandatory in every stack.
 DEV_ADVISORY = frozenset(
@@ -103,11 +103,11 @@ class StackPack:
             self.analyzer.configure(POLICY_CONFIG_DIR / f"{stack}.json")
             self.stack = stack
 
-    def analyze(self, stack: str, *resources: Resource) -> list[Violation]:
+    def analyze(self, stack: str, *resources: CapturedResourceLike) -> list[Violation]:
         self.use(stack)
         return _without_downgrades(self.analyzer.analyze(list(resources)))
 
-    def analyze_stack(self, stack: str, *resources: Resource) -> list[Violation]:
+    def analyze_stack(self, stack: str, *resources: CapturedResourceLike) -> list[Violation]:
         self.use(stack)
         return _without_downgrades(self.analyzer.analyze_stack(list(resources)))
 

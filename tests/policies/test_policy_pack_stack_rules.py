@@ -172,6 +172,21 @@ def test_subnet_without_association_uses_the_main_route_table(pack: StackPack, m
     assert "subnet 'db-a' is public: route 'public-default' of route table 'public'" in violation.message
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_route_added_to_the_vpcs_implicit_main_route_table_is_followed(pack: StackPack, mode: str) -> None:
+    g = Graph(mode)
+    vpc = g.add(VPC, "vpc", outputs={"mainRouteTableId": "rtb-main"})
+    igw = g.add(IGW, "igw", refs={"vpcId": vpc})
+    g.add(ROUTE, "main-default", {"destinationCidrBlock": "0.0.0.0/0"},
+          {"routeTableId": (vpc, "mainRouteTableId"), "gatewayId": igw})
+    subnet = g.add(SUBNET, "db-a", refs={"vpcId": vpc})
+    g.add(SUBNET_GROUP, "db", refs={"subnetIds": [subnet]})
+
+    (violation,) = of(pack.analyze_stack("prod", *g.resources), "db-subnets-private")
+
+    assert "route 'main-default' of the main route table of VPC 'vpc'" in violation.message
+
+
 def test_route_to_an_unknown_gateway_fails_closed(pack: StackPack) -> None:
     g, group = network("preview", database_table="isolated")
     isolated = next(r for r in g.resources if r.type == ROUTE_TABLE and r.name == "isolated")
@@ -255,6 +270,31 @@ def test_database_without_security_groups_gets_the_default_one_and_is_reported(p
     assert violation.urn == cluster.urn and "vpcSecurityGroupIds is not set" in violation.message
 
 
+def test_inline_rules_the_provider_computes_are_left_to_the_standalone_rules(pack: StackPack) -> None:
+    g, _, app, db_sg = database("preview")
+    db_sg.inputs["ingress"] = UNKNOWN  # no inline rules: the provider reports the attribute as computed
+    del db_sg.property_dependencies["ingress"]
+    g.add(SG_INGRESS_RULE, "from-app", {"ipProtocol": "tcp", "fromPort": 5432, "toPort": 5432},
+          {"securityGroupId": db_sg, "referencedSecurityGroupId": app})
+    net, _ = network("preview")
+    for table in net.resources:
+        if table.type == ROUTE_TABLE:
+            table.inputs["routes"] = UNKNOWN  # routes declared as aws.ec2.Route resources instead
+    violations = pack.analyze_stack("prod", *g.resources, *net.resources)
+
+    assert of(violations, "db-ingress-from-security-groups-only") == []
+    assert of(violations, "db-subnets-private") == []
+
+
+def test_inline_rules_computed_from_other_resources_fail_closed(pack: StackPack) -> None:
+    g, _, app, db_sg = database("preview")
+    db_sg.inputs["ingress"] = UNKNOWN  # assembled in an apply over other resources' outputs
+
+    (violation,) = of(pack.analyze_stack("prod", *g.resources), "db-ingress-from-security-groups-only")
+
+    assert violation.urn == db_sg.urn and "ingress is unknown during preview" in violation.message
+
+
 # --- rds-cluster-tls-enforced -------------------------------------------------------------------------
 
 
@@ -311,12 +351,24 @@ def test_default_parameter_group_is_reported(pack: StackPack) -> None:
     assert "uses the default parameter group" in violation.message
 
 
-def test_parameter_group_name_from_outside_the_stack_fails_closed(pack: StackPack) -> None:
+def test_parameter_group_name_computed_from_elsewhere_fails_closed(pack: StackPack) -> None:
+    outside = resource("aws:ssm/parameter:Parameter", "group-name", {"type": "String"})
+    cluster = resource(CLUSTER, "orders", {"engine": "aurora-postgresql", "dbClusterParameterGroupName": UNKNOWN},
+                       deps={"dbClusterParameterGroupName": [outside]})
+
+    (violation,) = of(pack.analyze_stack("prod", outside, cluster), "rds-cluster-tls-enforced")
+
+    assert violation.level == "mandatory"
+    assert "is unknown during preview and depends on no cluster parameter group of this stack" in violation.message
+
+
+def test_parameter_group_the_provider_computes_is_the_default_one(pack: StackPack) -> None:
+    # A real preview reports an unset optional attribute the provider computes as unknown, with no dependency.
     cluster = resource(CLUSTER, "orders", {"engine": "aurora-postgresql", "dbClusterParameterGroupName": UNKNOWN})
 
     (violation,) = of(pack.analyze_stack("prod", cluster), "rds-cluster-tls-enforced")
 
-    assert violation.level == "mandatory" and "unknown during preview" in violation.message
+    assert "dbClusterParameterGroupName is not set" in violation.message
 
 
 # --- rds-cluster-multi-az -----------------------------------------------------------------------------
@@ -356,12 +408,22 @@ def test_cluster_without_a_second_zone_is_reported(pack: StackPack, mode: str, z
     assert violation.urn == cluster.urn and says in violation.message
 
 
-def test_unknown_availability_zone_fails_closed(pack: StackPack) -> None:
+def test_availability_zone_computed_from_another_resource_fails_closed(pack: StackPack) -> None:
     g, _ = cluster_with_instances("preview", ["us-east-1a", UNKNOWN])
+    subnet = g.add(SUBNET, "db-b", {"cidrBlock": "10.0.2.0/24"})
+    next(r for r in g.resources if r.name == "orders-1").property_dependencies["availabilityZone"] = [subnet.urn]
 
     (violation,) = of(pack.analyze_stack("prod", *g.resources), "rds-cluster-multi-az")
 
     assert violation.level == "mandatory" and "['orders-1'] is unknown during preview" in violation.message
+
+
+def test_availability_zone_the_provider_picks_is_not_explicit(pack: StackPack) -> None:
+    g, _ = cluster_with_instances("preview", ["us-east-1a", UNKNOWN])
+
+    (violation,) = of(pack.analyze_stack("prod", *g.resources), "rds-cluster-multi-az")
+
+    assert "['orders-1'] set no availability_zone" in violation.message
 
 
 # --- global clusters ------------------------------------------------------------------------------------
