@@ -1,7 +1,10 @@
-"""`python -m deploy check --stack S`: the offline plan, with no cloud access and no Pulumi CLI.
+"""`python -m deploy check --stack S`: the offline plan and policy check, with no cloud access and no Pulumi CLI.
 
-Runs the program on the SDK's mock engine with the committed stack configuration and
-prints the plan: the resource tree and the count per type.
+Runs the program on the SDK's mock engine with the committed stack configuration, sends
+every captured resource to the real policy pack over the analyzer protocol (resource and
+stack analysis, with ``policies/config/<stack>.json``), and prints the plan (resource tree,
+count per type) and every violation. Exit 0 when no mandatory violation, 1 when any, 2 on
+a usage or settings error.
 """
 
 from __future__ import annotations
@@ -10,12 +13,18 @@ import argparse
 import json
 import sys
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import yaml
 
+from deploy.analyzer import AnalyzerInfo, PolicyAnalyzer, PolicyConfig, Violation
 from deploy.capture import MODES, Capture, CapturedResource, run_program
 from deploy.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from deploy.stack_config import PROJECT_DIR
+
+POLICY_CONFIG_DIR = PROJECT_DIR / "policies" / "config"
 
 
 def register(subparsers) -> None:
@@ -29,13 +38,18 @@ def register(subparsers) -> None:
                              "repeatable; KEY without a namespace means aurora-platform:KEY")
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    output.add_argument("--markdown", action="store_true", help="a pull-request comment: summary table and violations")
+    parser.add_argument("--sarif", metavar="FILE", type=Path,
+                        help="also write the violations as SARIF 2.1.0 (one rule per policy) for code scanning")
     parser.set_defaults(func=run)
 
 
 @dataclass
 class CheckResult:
     capture: Capture
-    violations: list = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
+    policies: AnalyzerInfo | None = None
+    policy_config: dict[str, PolicyConfig] = field(default_factory=dict)
 
     @property
     def mandatory_count(self) -> int:
@@ -79,8 +93,31 @@ def parse_overrides(pairs: list[str]) -> dict[str, str]:
     return overrides
 
 
+def policy_config_path(stack: str) -> Path | None:
+    path = POLICY_CONFIG_DIR / f"{stack}.json"
+    return path if path.is_file() else None
+
+
 def run_check(stack: str, mode: str, overrides: dict[str, str] | None = None) -> CheckResult:
-    return CheckResult(capture=run_program(stack, mode, overrides=overrides))
+    from deploy.stack_config import load_stack_config, project_name
+
+    config = load_stack_config(stack)
+    config.update(overrides or {})
+    # The pack boots in its own process while the program runs on the mock engine.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        starting = pool.submit(PolicyAnalyzer, project=project_name(), stack=stack, dry_run=(mode == "preview"),
+                               stack_config={k: v for k, v in config.items() if k == "aws:region"})
+        try:
+            capture = run_program(stack, mode, config=config)
+        except BaseException:
+            starting.result().close()
+            raise
+        analyzer = starting.result()
+    with analyzer:
+        info = analyzer.get_analyzer_info()
+        policy_config = analyzer.configure(policy_config_path(stack))
+        violations = analyzer.analyze(capture.resources) + analyzer.analyze_stack(capture.resources)
+    return CheckResult(capture=capture, violations=violations, policies=info, policy_config=policy_config)
 
 
 def render_tree(resources: list[CapturedResource]) -> list[str]:
@@ -104,7 +141,25 @@ def render_tree(resources: list[CapturedResource]) -> list[str]:
     return lines
 
 
-def print_text(result: CheckResult, out=sys.stdout) -> None:
+def resource_label(urn: str) -> str:
+    """``name (type)`` from a URN; the stack itself for stack-level findings."""
+    if not urn:
+        return "(stack)"
+    parts = urn.split("::")
+    return f"{parts[-1]} ({parts[-2].split('$')[-1]})" if len(parts) >= 4 else urn
+
+
+def grouped_violations(violations: list[Violation]) -> dict[tuple[str, str], list[Violation]]:
+    """Violations by (level, policy), mandatory first, then by policy name."""
+    order = {"mandatory": 0, "remediate": 1, "advisory": 2}
+    groups: dict[tuple[str, str], list[Violation]] = {}
+    for violation in sorted(violations, key=lambda v: (order.get(v.level, 3), v.policy, v.urn)):
+        groups.setdefault((violation.level, violation.policy), []).append(violation)
+    return groups
+
+
+def print_text(result: CheckResult, out=None) -> None:
+    out = out or sys.stdout
     capture = result.capture
     print(f"Plan for stack {capture.stack} ({capture.mode} mode, offline mock engine)", file=out)
     for line in render_tree(capture.resources):
@@ -117,9 +172,100 @@ def print_text(result: CheckResult, out=sys.stdout) -> None:
     for warning in capture.warnings:
         print(f"warning: {warning}", file=out)
 
+    counts = summary["violations"]
+    policy_count = len(result.policies.policies) if result.policies else 0
+    print(f"\nPolicies: {policy_count} checked with policies/config/{capture.stack}.json; "
+          f"{counts['mandatory']} mandatory, {counts['advisory']} advisory violations", file=out)
+    for (level, policy), violations in grouped_violations(result.violations).items():
+        print(f"\n  [{level}] {policy} ({len(violations)})", file=out)
+        for violation in violations:
+            message = violation.message.strip().replace("\n", "\n      ")
+            print(f"    - {resource_label(violation.urn)}\n      {message}", file=out)
+    verdict = "FAILED: mandatory policy violations" if counts["mandatory"] else "OK: no mandatory policy violation"
+    print(f"\n{verdict}", file=out)
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", "<br>")
+
+
+def render_markdown(result: CheckResult) -> str:
+    capture, counts = result.capture, result.summary()["violations"]
+    status = "❌ mandatory policy violations" if counts["mandatory"] else "✅ no mandatory policy violation"
+    lines = [
+        f"### aurora-platform check: stack `{capture.stack}` ({capture.mode} mode)",
+        "",
+        status,
+        "",
+        "| | count |",
+        "|---|---:|",
+        f"| resources | {len(capture.resources)} |",
+        f"| policies checked | {len(result.policies.policies) if result.policies else 0} |",
+        f"| mandatory violations | {counts['mandatory']} |",
+        f"| advisory violations | {counts['advisory']} |",
+    ]
+    if result.violations:
+        lines += ["", "#### Violations", "", "| level | policy | resource | what is wrong and how to fix it |", "|---|---|---|---|"]
+        for (level, policy), violations in grouped_violations(result.violations).items():
+            for violation in violations:
+                lines.append(f"| {level} | `{policy}` | `{_md(resource_label(violation.urn))}` | {_md(violation.message.strip())} |")
+    if capture.warnings:
+        lines += ["", "#### Warnings", ""] + [f"- {_md(w)}" for w in capture.warnings]
+    return "\n".join(lines) + "\n"
+
+
+SARIF_LEVELS = {"mandatory": "error", "remediate": "error", "advisory": "warning", "disabled": "none"}
+
+
+def render_sarif(result: CheckResult) -> dict:
+    """SARIF 2.1.0: one rule per policy of the pack, one result per violation, located at the stack file."""
+    policies = result.policies.policies if result.policies else ()
+    rules = []
+    for policy in policies:
+        level = (result.policy_config.get(policy.name) or PolicyConfig(policy.enforcement_level)).enforcement_level
+        rules.append({
+            "id": policy.name,
+            "name": policy.name,
+            "shortDescription": {"text": policy.description.split("\n")[0][:1000]},
+            "fullDescription": {"text": policy.description},
+            "defaultConfiguration": {"level": SARIF_LEVELS.get(level or policy.enforcement_level, "warning")},
+            "properties": {"enforcementLevel": level or policy.enforcement_level, "policyType": policy.policy_type},
+        })
+    index = {rule["id"]: i for i, rule in enumerate(rules)}
+    stack_file = f"Pulumi.{result.capture.stack}.yaml"
+    results = []
+    for violation in result.violations:
+        entry = {
+            "ruleId": violation.policy,
+            "level": SARIF_LEVELS.get(violation.level, "warning"),
+            "message": {"text": violation.message.strip() or violation.description},
+            "locations": [{
+                "physicalLocation": {"artifactLocation": {"uri": stack_file}, "region": {"startLine": 1}},
+                "logicalLocations": [{"fullyQualifiedName": violation.urn or "stack", "kind": "resource"}],
+            }],
+            "partialFingerprints": {"policyAndResource": f"{violation.policy}:{violation.urn}"},
+        }
+        if violation.policy in index:
+            entry["ruleIndex"] = index[violation.policy]
+        results.append(entry)
+    return {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "aurora-platform policy pack",
+                "version": result.policies.version if result.policies else "",
+                "rules": rules,
+            }},
+            "automationDetails": {"id": f"deploy-check/{result.capture.stack}/{result.capture.mode}"},
+            "results": results,
+        }],
+    }
+
 
 def run(args: argparse.Namespace) -> int:
     from components.settings import SettingsError
+    from deploy.analyzer import AnalyzerStartError
     from deploy.stack_config import UnknownStackError
 
     try:
@@ -127,9 +273,16 @@ def run(args: argparse.Namespace) -> int:
     except (UnknownStackError, SettingsError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except AnalyzerStartError as error:
+        print(f"error: the policy pack did not start: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.sarif:
+        args.sarif.write_text(json.dumps(render_sarif(result), indent=2) + "\n")
     if args.json:
         json.dump(result.to_json(), sys.stdout, indent=2)
         print()
+    elif args.markdown:
+        sys.stdout.write(render_markdown(result))
     else:
         print_text(result)
     return EXIT_FAILED if result.mandatory_count else EXIT_OK
