@@ -232,6 +232,47 @@ def _key_reference(prop: str, argument: str, service: str, without_key: str):
     return check
 
 
+_secret_key = _key_reference(
+    "kmsKeyId", "kms_key_id", "Secrets Manager", "the secret is encrypted with the AWS managed key aws/secretsmanager"
+)
+
+
+def _secret_customer_managed_key(resource: ResourceView, config: Mapping[str, Any]) -> Iterator[str]:
+    """The secret's own key, and the key of each replica: a replica without ``kmsKeyId`` is
+    encrypted with the AWS managed key aws/secretsmanager of its region."""
+    yield from _secret_key(resource, config)
+    replicas = resource.get("replicas")
+    if is_unknown(replicas):
+        yield (
+            f"{resource.label}: replicas is unknown during preview ({PREVIEW_NOTE}) and could hold a replica "
+            "without kms_key_id; declare the replicas as a literal list, each with kms_key_id."
+        )
+        return
+    for index, replica in enumerate(as_list(replicas)):
+        if not isinstance(replica, dict):
+            yield (
+                f"{resource.label}: replicas[{index}] is unknown during preview and could have no kms_key_id; "
+                "declare each replica with kms_key_id as a literal."
+            )
+            continue
+        key_id = replica.get("kmsKeyId")
+        region = replica.get("region")
+        where = f"the replica in {region}" if isinstance(region, str) and not is_unknown(region) else "the replica"
+        if aws_managed_key_alias(key_id):
+            yield (
+                f"{resource.label}: replicas[{index}].kmsKeyId is {shown(key_id)}, the AWS managed key of Secrets "
+                f"Manager, so {where} is encrypted with a key whose policy you cannot control. Set kms_key_id on "
+                "the replica to the ARN of a customer managed key of the replica's region."
+            )
+        elif not is_set(key_id):
+            yield (
+                f"{resource.label}: replicas[{index}].kmsKeyId is not set, so {where} is encrypted with the AWS "
+                "managed key aws/secretsmanager of its region. Set kms_key_id on the replica to the ARN of a "
+                "customer managed key (aws.kms.Key) of the replica's region."
+            )
+        # An unknown replica key is the ARN of a key created in the same run.
+
+
 RDS_CLUSTER_STORAGE_ENCRYPTED = resource_policy(
     name="rds-cluster-storage-encrypted",
     summary="Aurora cluster storage must be encrypted at rest (storageEncrypted is true).",
@@ -325,13 +366,11 @@ SECRET_CUSTOMER_MANAGED_KEY = resource_policy(
     name="secret-customer-managed-key",
     summary=(
         "Secrets Manager secrets must be encrypted with a customer managed KMS key "
-        "(kmsKeyId set, not aws/secretsmanager)."
+        "(kmsKeyId set, not aws/secretsmanager, on the secret and on each of its replicas)."
     ),
     resource_types=[SECRET],
     external_ids=["Checkov CKV_AWS_149", "AWS Config secretsmanager-using-cmk"],
-    check=_key_reference(
-        "kmsKeyId", "kms_key_id", "Secrets Manager", "the secret is encrypted with the AWS managed key aws/secretsmanager"
-    ),
+    check=_secret_customer_managed_key,
     tags=TAGS,
 )
 

@@ -233,6 +233,20 @@ PREVIEW_CASES = [
         False,
     ),
     PreviewCase(
+        "secret-customer-managed-key",
+        resource(
+            "aws:secretsmanager/secret:Secret",
+            "replica-key-unknown",
+            {"kmsKeyId": UNKNOWN, "replicas": [{"region": "us-west-2", "kmsKeyId": UNKNOWN}]},
+        ),
+        False,
+    ),
+    PreviewCase(
+        "secret-customer-managed-key",
+        resource("aws:secretsmanager/secret:Secret", "replicas-unknown", {"kmsKeyId": UNKNOWN, "replicas": UNKNOWN}),
+        True,
+    ),
+    PreviewCase(
         "rds-instance-class-allowed", resource(CLUSTER_INSTANCE, "class-unknown", {"instanceClass": UNKNOWN}), True
     ),
 ]

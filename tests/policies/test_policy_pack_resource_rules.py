@@ -6,7 +6,7 @@ import base64
 from dataclasses import dataclass
 
 import pytest
-from policy_fixtures import KEY_ARN, ROLE_ARN, Resource, StackPack, expected_level, of, resource
+from policy_fixtures import KEY_ARN, ROLE_ARN, WEST_KEY_ARN, Resource, StackPack, expected_level, of, resource
 
 CLUSTER = "aws:rds/cluster:Cluster"
 CLUSTER_INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
@@ -327,6 +327,20 @@ CASES = [
         resource("aws:secretsmanager/secret:Secret", "db-master", {"name": "db-master"}),
         resource("aws:secretsmanager/secret:Secret", "db-master-ok", {"name": "db-master", "kmsKeyId": KEY_ARN}),
         ("kmsKeyId", "kms_key_id"),
+    ),
+    Case(
+        "secret-customer-managed-key",
+        resource(
+            "aws:secretsmanager/secret:Secret",
+            "db-master-replicated",
+            {"kmsKeyId": KEY_ARN, "replicas": [{"region": "us-west-2"}]},
+        ),
+        resource(
+            "aws:secretsmanager/secret:Secret",
+            "db-master-replicated-ok",
+            {"kmsKeyId": KEY_ARN, "replicas": [{"region": "us-west-2", "kmsKeyId": WEST_KEY_ARN}]},
+        ),
+        ("replicas[0].kmsKeyId", "us-west-2", "aws/secretsmanager"),
     ),
 ]
 
