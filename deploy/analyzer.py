@@ -95,6 +95,19 @@ class Violation:
 
 
 @dataclass(frozen=True)
+class AnalysisCall:
+    """An Analyze call on its way (``PolicyAnalyzer.start_analyze``)."""
+
+    urn: str
+    call: Any  # grpc.Future of the AnalyzeResponse
+
+    def violations(self) -> list[Violation]:
+        """The resource's violations, once the pack has answered (raises the call's error)."""
+        # Like the engine, attribute a resource's diagnostics to the resource analyzed.
+        return [_violation(diagnostic, self.urn) for diagnostic in self.call.result().diagnostics]
+
+
+@dataclass(frozen=True)
 class PolicyInfo:
     name: str
     description: str
@@ -425,9 +438,10 @@ class PolicyAnalyzer:
                     ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
                 ],
             )
-            grpc.channel_ready_future(self._channel).result(timeout=startup_timeout)
             self._stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
-            self._configure_stack()
+            # The first call waits for the channel to connect. (grpc.channel_ready_future would
+            # leave a connectivity poller behind that makes close() block for 0.2 s.)
+            self._configure_stack(connect_timeout=startup_timeout)
         except BaseException:
             self.close()
             raise
@@ -490,13 +504,13 @@ class PolicyAnalyzer:
         stderr = self._stderr.read().decode("utf-8", "replace").strip()
         return f"policy pack {self.pack_dir} (pid {self.pid}) {what}" + (f":\n{stderr}" if stderr else "")
 
-    def _configure_stack(self) -> None:
+    def _configure_stack(self, connect_timeout: float) -> None:
         project, stack, organization, dry_run, config = self._stack_identity
         request = analyzer_pb2.AnalyzerStackConfigureRequest(
             stack=stack, project=project, organization=organization, dry_run=dry_run, config=config
         )
         try:
-            self._stub.ConfigureStack(request, timeout=_CALL_TIMEOUT_SECONDS)
+            self._stub.ConfigureStack(request, timeout=connect_timeout + _CALL_TIMEOUT_SECONDS, wait_for_ready=True)
         except grpc.RpcError as error:
             if error.code() != grpc.StatusCode.UNIMPLEMENTED:  # older packs: the engine carries on too
                 raise
@@ -587,6 +601,19 @@ class PolicyAnalyzer:
             for request, response in zip(requests, responses, strict=True)
             for diagnostic in response.diagnostics
         ]
+
+    def start_analyze(
+        self, resource: CapturedResourceLike, providers: Mapping[str, CapturedResourceLike]
+    ) -> AnalysisCall:
+        """Send one Analyze call, as the engine does when ``resource`` is registered, without
+        waiting for the answer: ``.violations()`` on the result waits for it.
+
+        ``providers`` holds the explicit providers by URN; those registered so far will do
+        (the engine registers a provider before any resource that uses it). Thread-safe, so
+        resources can be analyzed while the program is still registering others.
+        """
+        request = analyze_request(resource, providers)
+        return AnalysisCall(request.urn, self._stub.Analyze.future(request, timeout=_CALL_TIMEOUT_SECONDS))
 
     def analyze_stack(self, resources: Sequence[CapturedResourceLike]) -> list[Violation]:
         """Analyze the whole stack as the engine does after the last step (outputs)."""
