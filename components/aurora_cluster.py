@@ -156,6 +156,7 @@ class AuroraCluster(pulumi.ComponentResource):
     cluster_identifier: pulumi.Output[str]
     cluster_arn: pulumi.Output[str]
     cluster_resource_id: pulumi.Output[str]
+    identifier: str
     writer_endpoint: pulumi.Output[str]
     reader_endpoint: pulumi.Output[str]
     port: int
@@ -202,7 +203,7 @@ class AuroraCluster(pulumi.ComponentResource):
         )
 
         # Pre-created so that retention and encryption are ours, not the defaults RDS would use
-        # when it creates the groups itself on first export.
+        # when it creates the groups itself on first export (instances wait for them).
         log_groups = [
             aws.cloudwatch.LogGroup(
                 f"{name}-{log_type}",
@@ -279,7 +280,7 @@ class AuroraCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 protect=args.protect,
-                depends_on=[*log_groups, *args.depends_on],
+                depends_on=args.depends_on,
                 ignore_changes=GLOBAL_MEMBER_IGNORED if member else None,
             ),
         )
@@ -313,7 +314,9 @@ class AuroraCluster(pulumi.ComponentResource):
                 copy_tags_to_snapshot=True,
                 apply_immediately=args.apply_immediately,
                 tags={"Name": identifier, "role": "writer" if is_writer else "reader"},
-                opts=child,
+                # RDS creates a missing log group itself (unencrypted, kept forever) when an
+                # instance first exports logs; ours must exist by then, not before the cluster.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=log_groups),
             ))
             self.instance_identifiers.append(identifier)
         self.writer_instance = self.instances[0] if self.instances else None
@@ -355,6 +358,7 @@ class AuroraCluster(pulumi.ComponentResource):
         self.cluster_resource_id = self.cluster.cluster_resource_id
         self.writer_endpoint = self.cluster.endpoint
         self.reader_endpoint = self.cluster.reader_endpoint
+        self.identifier = args.identifier
         self.port = port
         self.security_group_id = self.security_group.id
         self.kms_key_arn = args.kms_key_arn

@@ -208,12 +208,16 @@ class DatabaseMonitoring(pulumi.ComponentResource):
                                       endpoint=args.alarm_email, opts=child)
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
         partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        rds_sources = [database.cluster_arn, *(i.arn for i in database.instances)]
+        # The ARNs RDS publishes for are known from the identifiers: the policy need not wait for
+        # the cluster and its instances to exist (SNS does not check that they do).
         policy = aws.sns.TopicPolicy(
             f"{name}-alarms",
             arn=self.topic.arn,
-            policy=pulumi.Output.all(self.topic.arn, identity.account_id, partition.partition, *rds_sources).apply(
-                lambda v: topic_policy(v[0], v[1], v[2], args.region, prefix, list(v[3:]))),
+            policy=pulumi.Output.all(self.topic.arn, identity.account_id, partition.partition).apply(
+                lambda v: topic_policy(v[0], v[1], v[2], args.region, prefix, [
+                    f"arn:{v[2]}:rds:{args.region}:{v[1]}:cluster:{database.identifier}",
+                    *(f"arn:{v[2]}:rds:{args.region}:{v[1]}:db:{i}" for i in database.instance_identifiers),
+                ])),
             opts=child,
         )
 
