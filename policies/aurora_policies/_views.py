@@ -139,9 +139,14 @@ class StackView:
     def __init__(self, resources: Iterable[ResourceView]):
         self.resources = list(resources)
         self._by_urn = {resource.urn: resource for resource in self.resources}
+        self._position = {resource.urn: i for i, resource in enumerate(self.resources)}
         self._by_type: dict[str, list[ResourceView]] = defaultdict(list)
         for resource in self.resources:
             self._by_type[resource.type].append(resource)
+        # Built on first use, so that following a reference costs the same whatever the stack's
+        # size: (type, property) -> known value -> resources, and -> dependency URN -> resources.
+        self._by_value: dict[tuple[str, str], dict[str, list[ResourceView]]] = {}
+        self._by_dependency: dict[tuple[str, str], dict[str, list[ResourceView]]] = {}
 
     @classmethod
     def of_args(cls, args: StackValidationArgs) -> StackView:
@@ -152,6 +157,27 @@ class StackView:
 
     def of_type(self, *types: str) -> list[ResourceView]:
         return [resource for type_ in types for resource in self._by_type.get(type_, ())]
+
+    def _values_index(self, type_: str, prop: str) -> dict[str, list[ResourceView]]:
+        index = self._by_value.get((type_, prop))
+        if index is None:
+            index = self._by_value[(type_, prop)] = defaultdict(list)
+            for resource in self._by_type.get(type_, ()):
+                for value in dict.fromkeys(known_strings(resource.props.get(prop))):
+                    index[value].append(resource)
+        return index
+
+    def _dependencies_index(self, type_: str, prop: str) -> dict[str, list[ResourceView]]:
+        index = self._by_dependency.get((type_, prop))
+        if index is None:
+            index = self._by_dependency[(type_, prop)] = defaultdict(list)
+            for resource in self._by_type.get(type_, ()):
+                for urn in dict.fromkeys(resource.property_dependencies.get(prop, ())):
+                    index[urn].append(resource)
+        return index
+
+    def _in_stack_order(self, found: dict[str, ResourceView]) -> list[ResourceView]:
+        return sorted(found.values(), key=lambda resource: self._position.get(resource.urn, -1))
 
     def referenced(
         self,
@@ -166,12 +192,12 @@ class StackView:
             target = self._by_urn.get(urn)
             if target is not None and target.type in types:
                 found[urn] = target
-        wanted = set(known_strings(source.props.get(prop)))
-        if wanted:
-            for target in self.of_type(*types):
-                if any(value in wanted for key in identities for value in known_strings(target.props.get(key))):
-                    found.setdefault(target.urn, target)
-        return list(found.values())
+        for value in known_strings(source.props.get(prop)):
+            for type_ in types:
+                for key in identities:
+                    for target in self._values_index(type_, key).get(value, ()):
+                        found.setdefault(target.urn, target)
+        return self._in_stack_order(found)
 
     def referencing(
         self,
@@ -181,14 +207,16 @@ class StackView:
         identities: Sequence[str] = ("id",),
     ) -> list[ResourceView]:
         """The resources of ``types`` whose property ``prop`` refers to ``target``."""
+        found: dict[str, ResourceView] = {}
         target_values = {value for key in identities for value in known_strings(target.props.get(key))}
-        result = []
-        for source in self.of_type(*types):
-            if target.urn in source.property_dependencies.get(prop, ()) or (
-                target_values and target_values.intersection(known_strings(source.props.get(prop)))
-            ):
-                result.append(source)
-        return result
+        for type_ in types:
+            for source in self._dependencies_index(type_, prop).get(target.urn, ()):
+                found[source.urn] = source
+            values = self._values_index(type_, prop)
+            for value in target_values:
+                for source in values.get(value, ()):
+                    found.setdefault(source.urn, source)
+        return self._in_stack_order(found)
 
     def region_of(self, resource: ResourceView) -> str | None:
         """The AWS region a resource lives in: its own ``region`` input (pulumi-aws 7), its
