@@ -1,7 +1,5 @@
 """aurora-platform: composes the components from the validated stack settings."""
 
-import dataclasses
-
 import pulumi
 import pulumi_aws as aws
 
@@ -51,6 +49,7 @@ for region in settings.regions:
             flow_logs=settings.network.flow_logs,
             log_retention_days=settings.log_retention_days,
             interface_endpoints=list(settings.network.interface_endpoints),
+            database_port=db.port,
             name_prefix=prefix,
         ),
         opts=in_region,
@@ -141,10 +140,7 @@ standby_capacity = {s.region: s.standby_fleet_desired_capacity for s in secondar
 fleets: dict[str, InstanceFleet] = {}
 if settings.fleet.enabled:
     for region in clusters:
-        sizes = settings.fleet
-        if region != writer_region:
-            standby = standby_capacity.get(region, 0)
-            sizes = dataclasses.replace(sizes, min_size=0, desired_capacity=standby, max_size=max(sizes.max_size, standby))
+        sizes = settings.fleet if region == writer_region else settings.fleet.as_standby(standby_capacity.get(region, 0))
         fleets[region] = InstanceFleet(
             f"fleet-{region}",
             InstanceFleetArgs.from_settings(

@@ -8,11 +8,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-ENGINE_PORTS = {"aurora-postgresql": 5432, "aurora-mysql": 3306}
-LOG_EXPORTS = {
-    "aurora-postgresql": ["postgresql"],
-    "aurora-mysql": ["audit", "error", "general", "slowquery"],
-}
+from components.settings import ENGINE_LOG_EXPORTS, ENGINE_PORTS
+
 # Encryption in transit is enforced by the cluster parameter group, so no client can connect
 # in clear text whatever its driver settings.
 TLS_PARAMETERS = {
@@ -28,6 +25,13 @@ INSTANCE_PARAMETERS = {
     "aurora-postgresql": {"log_min_duration_statement": "2000"},
     "aurora-mysql": {"performance_schema": "1"},
 }
+# Parameters RDS applies only at a reboot; every other one here is dynamic and applied at once
+# (TLS enforcement must not wait for a reboot).
+STATIC_PARAMETERS = frozenset({"performance_schema"})
+
+
+def apply_method(parameter: str) -> str:
+    return "pending-reboot" if parameter in STATIC_PARAMETERS else "immediate"
 # Members of a global database: these drift whenever AWS upgrades the global cluster or a
 # switchover/failover moves the writer; a later `pulumi up` must not undo that.
 GLOBAL_MEMBER_IGNORED = ["engineVersion", "globalClusterIdentifier", "replicationSourceIdentifier"]
@@ -189,7 +193,7 @@ class AuroraCluster(pulumi.ComponentResource):
             f"{name}-cluster",
             family=family,
             description=f"{args.identifier}: TLS required",
-            parameters=[aws.rds.ClusterParameterGroupParameterArgs(name=k, value=v, apply_method="pending-reboot")
+            parameters=[aws.rds.ClusterParameterGroupParameterArgs(name=k, value=v, apply_method=apply_method(k))
                         for k, v in {**TLS_PARAMETERS[args.engine], **CLUSTER_PARAMETERS[args.engine]}.items()],
             opts=child,
         )
@@ -197,7 +201,7 @@ class AuroraCluster(pulumi.ComponentResource):
             f"{name}-instance",
             family=family,
             description=f"{args.identifier}: instance parameters",
-            parameters=[aws.rds.ParameterGroupParameterArgs(name=k, value=v, apply_method="pending-reboot")
+            parameters=[aws.rds.ParameterGroupParameterArgs(name=k, value=v, apply_method=apply_method(k))
                         for k, v in INSTANCE_PARAMETERS[args.engine].items()],
             opts=child,
         )
@@ -212,25 +216,30 @@ class AuroraCluster(pulumi.ComponentResource):
                 kms_key_id=args.kms_key_arn,
                 opts=child,
             )
-            for log_type in LOG_EXPORTS[args.engine]
+            for log_type in ENGINE_LOG_EXPORTS[args.engine]
         ]
 
         monitoring_role = None
         if args.monitoring_interval and args.instance_count:
+            identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+            partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
             monitoring_role = aws.iam.Role(
                 f"{name}-monitoring",
                 description=f"Enhanced monitoring of {args.identifier}",
-                assume_role_policy=json.dumps({
+                # Only RDS acting for this account may assume it (confused-deputy condition).
+                assume_role_policy=identity.account_id.apply(lambda account: json.dumps({
                     "Version": "2012-10-17",
                     "Statement": [{"Effect": "Allow", "Principal": {"Service": "monitoring.rds.amazonaws.com"},
-                                   "Action": "sts:AssumeRole"}],
-                }),
+                                   "Action": "sts:AssumeRole",
+                                   "Condition": {"StringEquals": {"aws:SourceAccount": account}}}],
+                })),
                 opts=child,
             )
             aws.iam.RolePolicyAttachment(
                 f"{name}-monitoring",
                 role=monitoring_role.name,
-                policy_arn="arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
+                policy_arn=partition.partition.apply(
+                    lambda p: f"arn:{p}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"),
                 opts=child,
             )
 
@@ -269,7 +278,7 @@ class AuroraCluster(pulumi.ComponentResource):
             final_snapshot_identifier=None if args.skip_final_snapshot else f"{args.identifier}-final",
             delete_automated_backups=False,
             iam_database_authentication_enabled=args.iam_authentication,
-            enabled_cloudwatch_logs_exports=LOG_EXPORTS[args.engine],
+            enabled_cloudwatch_logs_exports=list(ENGINE_LOG_EXPORTS[args.engine]),
             backtrack_window=args.backtrack_window_hours * 3600 or None,
             serverlessv2_scaling_configuration=serverless,
             global_cluster_identifier=args.global_cluster_identifier,

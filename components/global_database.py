@@ -11,6 +11,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.aurora_cluster import AuroraCluster, AuroraClusterArgs
+from components.settings import ENGINE_PORTS
 
 # RDS rejects '/', '@', '"' and spaces in master passwords.
 PASSWORD_SPECIALS = "!#$%^&*()-_=+[]{}<>:?"
@@ -134,7 +135,7 @@ class GlobalDatabase(pulumi.ComponentResource):
                 "username": base.master_username,
                 "password": v[0],
                 "dbname": base.database_name,
-                "port": 5432 if base.engine == "aurora-postgresql" else 3306,
+                "port": ENGINE_PORTS[base.engine],
             }))),
             opts=in_primary,
         )

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-TIERS = ("public", "private", "database")
 MAX_AZS = 6
 
 
@@ -49,6 +48,9 @@ class NetworkArgs:
     """Retention of the flow log group."""
     interface_endpoints: list[str] = field(default_factory=list)
     """Interface endpoints (service short names such as ``kms``, ``secretsmanager``, ``ssm``, ``logs``)."""
+    database_port: int | None = None
+    """Engine port the database tier admits from inside the VPC (its NACL allows nothing else).
+    ``None`` leaves the database subnets on the application tier's NACL."""
     name_prefix: str = "aurora-platform"
     """Prefix of Name tags and physical names."""
 
@@ -86,18 +88,17 @@ class Network(pulumi.ComponentResource):
         vpc = aws.ec2.Vpc(name, cidr_block=args.vpc_cidr, enable_dns_support=True, enable_dns_hostnames=True,
                           tags=tags("vpc"), opts=child)
 
-        # The default security group and NACL exist in every VPC; managing them here strips the
-        # default SG of all rules (nothing can use it by accident) and keeps the NACL in code.
+        # The default security group and NACL exist in every VPC. Both are stripped of every rule:
+        # nothing can use the default SG by accident, and a subnet nobody assigned deliberately to
+        # one of the NACLs below can send and receive nothing.
         aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=vpc.id, ingress=[], egress=[],
                                      tags=tags("default-deny-all"), opts=child)
         aws.ec2.DefaultNetworkAcl(
             f"{name}-default-nacl",
             default_network_acl_id=vpc.default_network_acl_id,
-            ingress=[aws.ec2.DefaultNetworkAclIngressArgs(rule_no=100, action="allow", protocol="-1",
-                                                           from_port=0, to_port=0, cidr_block="0.0.0.0/0")],
-            egress=[aws.ec2.DefaultNetworkAclEgressArgs(rule_no=100, action="allow", protocol="-1",
-                                                         from_port=0, to_port=0, cidr_block="0.0.0.0/0")],
-            tags=tags("default-nacl"),
+            ingress=[],
+            egress=[],
+            tags=tags("default-deny-all"),
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["subnetIds"]),
         )
 
@@ -149,6 +150,26 @@ class Network(pulumi.ComponentResource):
         for i, (zone, subnet) in enumerate(zip(zones, private, strict=False)):
             aws.ec2.RouteTableAssociation(f"{name}-private-{zone}", subnet_id=subnet.id,
                                           route_table_id=private_tables[min(i, table_count - 1)].id, opts=child)
+
+        # Public and private tiers filter with security groups, as AWS recommends: their NACL
+        # admits all. The database tier's NACL admits the engine port from inside the VPC and the
+        # replies to it, nothing else, whatever security group a database is given.
+        aws.ec2.NetworkAcl(
+            f"{name}-application", vpc_id=vpc.id, subnet_ids=[s.id for s in public + private],
+            ingress=[aws.ec2.NetworkAclIngressArgs(rule_no=100, action="allow", protocol="-1", from_port=0, to_port=0,
+                                                   cidr_block="0.0.0.0/0")],
+            egress=[aws.ec2.NetworkAclEgressArgs(rule_no=100, action="allow", protocol="-1", from_port=0, to_port=0,
+                                                 cidr_block="0.0.0.0/0")],
+            tags=tags("application"), opts=child)
+        if args.database_port is not None:
+            aws.ec2.NetworkAcl(
+                f"{name}-database", vpc_id=vpc.id, subnet_ids=[s.id for s in database],
+                ingress=[aws.ec2.NetworkAclIngressArgs(rule_no=100, action="allow", protocol="tcp",
+                                                       from_port=args.database_port, to_port=args.database_port,
+                                                       cidr_block=args.vpc_cidr)],
+                egress=[aws.ec2.NetworkAclEgressArgs(rule_no=100, action="allow", protocol="tcp",
+                                                     from_port=1024, to_port=65535, cidr_block=args.vpc_cidr)],
+                tags=tags("database"), opts=child)
 
         # Database tier: its own table with only the local route (and the S3 gateway endpoint),
         # explicitly associated so a later change to the VPC's main table cannot reach it.
@@ -203,13 +224,14 @@ class Network(pulumi.ComponentResource):
     def _flow_logs(self, name: str, prefix: str, vpc: aws.ec2.Vpc, args: NetworkArgs) -> None:
         child = pulumi.ResourceOptions(parent=self)
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-flow-logs", name=f"/aurora-platform/vpc-flow-logs/{prefix}",
             retention_in_days=args.log_retention_days, kms_key_id=args.kms_key_arn, opts=child)
         role = aws.iam.Role(
             f"{name}-flow-logs",
             description="VPC flow logs delivery to their log group",
-            assume_role_policy=pulumi.Output.all(identity.account_id).apply(lambda v: json.dumps({
+            assume_role_policy=pulumi.Output.all(identity.account_id, partition.partition).apply(lambda v: json.dumps({
                 "Version": "2012-10-17",
                 "Statement": [{
                     "Effect": "Allow",
@@ -217,7 +239,7 @@ class Network(pulumi.ComponentResource):
                     "Action": "sts:AssumeRole",
                     "Condition": {
                         "StringEquals": {"aws:SourceAccount": v[0]},
-                        "ArnLike": {"aws:SourceArn": f"arn:aws:ec2:{args.region}:{v[0]}:vpc-flow-log/*"},
+                        "ArnLike": {"aws:SourceArn": f"arn:{v[1]}:ec2:{args.region}:{v[0]}:vpc-flow-log/*"},
                     },
                 }],
             })),

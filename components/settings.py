@@ -11,6 +11,7 @@ succeeds.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import ipaddress
 import json
@@ -118,7 +119,7 @@ RESERVED_USERNAMES = ("admin", "administrator", "postgres", "root", "rdsadmin", 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_SECONDARY_REGIONS = 5
 
-# Write forwarding for global secondaries: Aurora MySQL 3, Aurora PostgreSQL 14.13+/15.8+/16.4+/17.
+# Write forwarding for global secondaries: Aurora MySQL 3.04+, Aurora PostgreSQL 14.13+/15.8+/16.4+/17.
 _PG_WRITE_FORWARDING_MIN_MINOR = {13: None, 14: 13, 15: 8, 16: 4, 17: 0}
 
 
@@ -175,7 +176,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("allowedSecurityGroupIds", "array", [], "Extra security groups (sg-...) admitted to the database port, besides the fleet.", "database"),
     Setting("applyImmediately", "boolean", False, "Apply modifications immediately instead of in the maintenance window.", "database"),
     # fleet
-    Setting("fleetEnabled", "boolean", True, "Deploy the application instance fleet in the writer region.", "fleet"),
+    Setting("fleetEnabled", "boolean", True, "Deploy the application fleet: full size in the writer region, a warm standby in every other member region.", "fleet"),
     Setting("fleetInstanceType", "string", "t4g.small", "EC2 instance type of the fleet; Graviton families (…g) use the arm64 AMI.", "fleet"),
     Setting("fleetMinSize", "integer", 1, "Auto scaling group minimum size; also the threshold of the fleet in-service alarm (none at 0).", "fleet"),
     Setting("fleetDesiredCapacity", "integer", 1, "Auto scaling group desired capacity at creation (min <= desired <= max); afterwards the CPU target tracking owns it.", "fleet"),
@@ -246,14 +247,6 @@ class DatabaseSettings:
         return ENGINE_PORTS[self.engine]
 
     @property
-    def log_exports(self) -> tuple[str, ...]:
-        return ENGINE_LOG_EXPORTS[self.engine]
-
-    @property
-    def engine_major_version(self) -> str:
-        return "8.0" if self.engine == "aurora-mysql" else self.engine_version.split(".")[0]
-
-    @property
     def serverless(self) -> bool:
         return self.instance_class == SERVERLESS_CLASS
 
@@ -275,6 +268,12 @@ class FleetSettings:
     @property
     def architecture(self) -> str:
         return fleet_architecture(self.instance_type)
+
+    def as_standby(self, desired_capacity: int) -> FleetSettings:
+        """The same fleet kept warm outside the writer region: no minimum, ``desired_capacity``
+        instances, room to grow to the writer's maximum when it takes over."""
+        return dataclasses.replace(self, min_size=0, desired_capacity=desired_capacity,
+                                   max_size=max(self.max_size, desired_capacity))
 
 
 @dataclass(frozen=True)
@@ -411,6 +410,7 @@ class _Reader:
                     self.fail(key, item, f"allowed items: {', '.join(choices)}")
         if len(set(value)) != len(value):
             self.fail(key, value, "items must not repeat")
+            return ()
         return tuple(value)
 
     def capacity(self, key: str, low: float) -> float:
@@ -477,9 +477,13 @@ def _zones(r: _Reader, key: str, region: str, az_count: int, explicit: tuple[str
         bad = [z for z in explicit if not re.fullmatch(re.escape(region) + r"[a-z]", z)]
         if bad:
             r.fail(key, list(explicit), f"zone names must be {region} followed by a letter, e.g. {region}a")
-        if len(explicit) < 2:
-            r.fail(key, list(explicit), "list at least 2 zones")
-        return explicit
+        elif len(set(explicit)) != len(explicit):
+            r.fail(key, list(explicit), "each zone at most once")
+        elif not 2 <= len(explicit) <= 6:
+            r.fail(key, list(explicit), f"{len(explicit)} zones; allowed: 2 to 6")
+        else:
+            return explicit
+        return ()
     offered = REGION_AZS.get(region)
     if offered is None:
         r.fail(key, [], f"region {region} is not in the built-in zone table; list its zones in availabilityZones "
@@ -533,20 +537,20 @@ def _windows_overlap(backup: tuple[int, int], maintenance: tuple[int, int]) -> b
     return any((m % 1440) in daily for m in maint)
 
 
-def _check_instance_class(r: _Reader, key: str, engine: str, value: str, allow_serverless: bool = True) -> None:
-    if value == SERVERLESS_CLASS and allow_serverless:
+def _check_instance_class(r: _Reader, key: str, engine: str, value: str) -> None:
+    if value == SERVERLESS_CLASS:
         return
     family, _, size = value.rpartition(".")
     offered = INSTANCE_CLASSES.get(engine, {})
     if not value.startswith("db.") or family not in offered or size not in offered[family]:
         families = ", ".join(f"{f}.{{{','.join(s)}}}" for f, s in offered.items())
-        serverless = f"{SERVERLESS_CLASS} or " if allow_serverless else ""
-        r.fail(key, value, f"not an Aurora class for {engine}; allowed: {serverless}{families}")
+        r.fail(key, value, f"not an Aurora class for {engine}; allowed: {SERVERLESS_CLASS} or {families}")
 
 
 def _write_forwarding_supported(engine: str, version: str) -> bool:
     if engine == "aurora-mysql":
-        return True
+        m = MYSQL_VERSION_RE.match(version)
+        return m is not None and int(m[1]) >= 4
     m = POSTGRES_VERSION_RE.match(version)
     if not m:
         return False
@@ -621,7 +625,9 @@ def parse_settings(raw: Mapping[str, Any], stack: str) -> Settings:
         r.fail("backtrackWindowHours", backtrack, "backtrack is an Aurora MySQL feature; allowed for aurora-postgresql: 0")
     auto_scaling = r.boolean("readerAutoScaling")
     auto_max = r.integer("readerAutoScalingMaxReaders", 1, 15)
-    if auto_scaling and auto_max < reader_count:
+    if auto_scaling and reader_count == 0:
+        r.fail("readerAutoScaling", True, "needs readerCount of at least 1 (auto scaling keeps that many readers as its minimum)")
+    elif auto_scaling and auto_max < reader_count:
         r.fail("readerAutoScalingMaxReaders", auto_max, f"allowed: readerCount ({reader_count}) to 15")
     sg_ids = r.string_list("allowedSecurityGroupIds")
     for sg in sg_ids:
@@ -731,6 +737,14 @@ def parse_settings(raw: Mapping[str, Any], stack: str) -> Settings:
     )
 
 
+# An Aurora global database needs memory-optimised classes (or Serverless v2), never burstable ones.
+GLOBAL_CLASS_HELP = "a global database needs memory-optimised classes (db.r*, db.x2g) or db.serverless, not burstable db.t*"
+
+
+def _burstable(instance_class: str) -> bool:
+    return instance_class.startswith("db.t")
+
+
 _SECONDARY_FIELDS = ("region", "vpcCidr", "instances", "instanceClass", "azCount", "availabilityZones",
                      "standbyFleetDesiredCapacity")
 _GLOBAL_FIELDS = ("writerRegion", "writeForwarding", "secondaryRegions")
@@ -747,6 +761,10 @@ def _parse_global(r: _Reader, primary_region: str, primary_net, database: Databa
     if database.backtrack_window_hours:
         r.fail("backtrackWindowHours", database.backtrack_window_hours,
                "backtrack is not supported with Aurora Global Database; allowed with globalDatabase: 0")
+    for class_key, instance_class in (("instanceClass", database.instance_class),
+                                      ("readerInstanceClass", database.reader_instance_class)):
+        if _burstable(instance_class):
+            r.fail(class_key, instance_class, GLOBAL_CLASS_HELP)
     write_forwarding = value.get("writeForwarding", False)
     if not isinstance(write_forwarding, bool):
         r.fail(f"{key}.writeForwarding", write_forwarding, "allowed: true, false")
@@ -754,7 +772,7 @@ def _parse_global(r: _Reader, primary_region: str, primary_net, database: Databa
     elif write_forwarding and not _write_forwarding_supported(database.engine, database.engine_version):
         r.fail(f"{key}.writeForwarding", True,
                f"{database.engine} {database.engine_version} has no global write forwarding; "
-               "needs aurora-mysql 3 or aurora-postgresql 14.13+, 15.8+, 16.4+ or 17")
+               "needs aurora-mysql 3.04+ or aurora-postgresql 14.13+, 15.8+, 16.4+ or 17")
 
     entries = value.get("secondaryRegions", [])
     if not isinstance(entries, list):
@@ -803,6 +821,8 @@ def _parse_global(r: _Reader, primary_region: str, primary_net, database: Databa
             r.fail(f"{at}.instanceClass", instance_class, "expected an Aurora instance class such as db.r7g.large")
         elif database.engine in ENGINES:
             _check_instance_class(r, f"{at}.instanceClass", database.engine, instance_class)
+            if _burstable(instance_class) and "instanceClass" in entry:
+                r.fail(f"{at}.instanceClass", instance_class, GLOBAL_CLASS_HELP)
         az_count = entry.get("azCount", default_az_count)
         if not isinstance(az_count, int) or isinstance(az_count, bool) or not 2 <= az_count <= 6:
             r.fail(f"{at}.azCount", az_count, "allowed: 2 to 6")

@@ -88,7 +88,6 @@ def _fake_id(type_: str, name: str) -> str:
         "aws:ec2/launchTemplate:LaunchTemplate": "lt-", "aws:ec2/vpcEndpoint:VpcEndpoint": "vpce-",
         "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "sg-", "aws:ec2/networkAcl:NetworkAcl": "acl-",
         "aws:ec2/defaultNetworkAcl:DefaultNetworkAcl": "acl-", "aws:ec2/flowLog:FlowLog": "fl-",
-        "aws:kms/key:Key": "",
     }
     if type_ == "aws:kms/key:Key":
         return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
@@ -194,6 +193,10 @@ def _computed_state(type_: str, name: str, resource_id: str, region: str, inputs
     return state
 
 
+class DuplicateResourceError(Exception):
+    """The program registered two resources under one URN, which the engine refuses."""
+
+
 class _CapturingMonitor(pulumi_mocks.MockMonitor):
     """Pulumi's mock monitor, keeping each registration as the engine would see it."""
 
@@ -201,9 +204,16 @@ class _CapturingMonitor(pulumi_mocks.MockMonitor):
 
     def __init__(self, mocks: _Mocks):
         super().__init__(mocks)
+        self._urns: set[str] = set()
         self.captured: list[CapturedResource] = []
 
     def RegisterResource(self, request):
+        urn = self.make_urn(request.parent, request.type, request.name)
+        if urn in self._urns:
+            # The engine refuses a second registration of a URN; so does the offline run.
+            raise DuplicateResourceError(f"duplicate resource URN {urn}: two resources of type {request.type} "
+                                         f"are named {request.name!r}")
+        self._urns.add(urn)
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response

@@ -222,7 +222,9 @@ def print_text(result: CheckResult, out=None) -> None:
 
     counts = summary["violations"]
     policy_count = len(result.policies.policies) if result.policies else 0
-    print(f"\nPolicies: {policy_count} checked with policies/config/{capture.stack}.json; "
+    config_file = policy_config_path(capture.stack)
+    config_text = f"policies/config/{config_file.name}" if config_file else "the pack's default levels (no config file)"
+    print(f"\nPolicies: {policy_count} checked with {config_text}; "
           f"{counts['mandatory']} mandatory, {counts['advisory']} advisory violations", file=out)
     for (level, policy), violations in grouped_violations(result.violations).items():
         print(f"\n  [{level}] {policy} ({len(violations)})", file=out)
@@ -322,14 +324,19 @@ def _skip_collection_at_exit() -> None:
 def run(args: argparse.Namespace) -> int:
     from components.settings import SettingsError
     from deploy.analyzer import AnalyzerStartError
+    from deploy.capture import DuplicateResourceError
+    from deploy.stack_access import short_stack_name
     from deploy.stack_config import UnknownStackError
 
     _skip_collection_at_exit()
     try:
-        result = run_check(args.stack, args.mode, parse_overrides(args.overrides))
+        result = run_check(short_stack_name(args.stack), args.mode, parse_overrides(args.overrides))
     except (UnknownStackError, SettingsError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except DuplicateResourceError as error:
+        print(f"error: the program is invalid: {error}", file=sys.stderr)
+        return EXIT_FAILED
     except AnalyzerStartError as error:
         print(f"error: the policy pack did not start: {error}", file=sys.stderr)
         return EXIT_FAILED

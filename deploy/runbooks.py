@@ -34,6 +34,7 @@ from typing import Any, TextIO
 from deploy.cli import EXIT_FAILED, EXIT_OK
 from deploy.stack_access import (
     CommandRefused,
+    arn_region,
     error_tail,
     open_stack,
     require_pulumi_cli,
@@ -65,11 +66,6 @@ class Member:
     @property
     def cluster(self) -> str:
         return self.arn.rsplit(":", 1)[-1]
-
-
-def arn_region(arn: str) -> str:
-    parts = arn.split(":")
-    return parts[3] if len(parts) > 5 and parts[0] == "arn" else ""
 
 
 def members(global_cluster: dict) -> list[Member]:

@@ -36,6 +36,12 @@ class CommandRefused(Exception):
         self.code = code
 
 
+def arn_region(arn: str) -> str:
+    """The region field of an ARN (``arn:aws:rds:us-west-2:...`` -> ``us-west-2``); empty if none."""
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 5 and parts[0] == "arn" else ""
+
+
 def short_stack_name(stack: str) -> str:
     """``org/project/prod`` and ``org/prod`` name the stack whose settings are ``Pulumi.prod.yaml``."""
     return stack.rsplit("/", 1)[-1]

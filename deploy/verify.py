@@ -28,7 +28,8 @@ fleet reaches AWS APIs and is not a finding. ``--wait SECONDS`` first waits (RDS
 for the clusters and instances to be available. ``--endpoint-url`` aims every client at
 a local emulator; ``--region`` limits the checks to some regions of the stack.
 
-Exit codes: 0 no finding, 1 any finding (or AWS could not be read), 2 usage or settings error.
+Exit codes: 0 no finding, 1 any finding (or AWS refused a read), 2 usage or settings error
+(including missing AWS credentials).
 """
 
 from __future__ import annotations
@@ -39,7 +40,14 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from deploy.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from deploy.stack_access import CommandRefused, resolve_settings, run_refusable, short_stack_name, stack_outputs
+from deploy.stack_access import (
+    CommandRefused,
+    arn_region,
+    resolve_settings,
+    run_refusable,
+    short_stack_name,
+    stack_outputs,
+)
 
 OPEN_CIDRS = ("0.0.0.0/0", "::/0")
 CHECKS = (
@@ -55,12 +63,6 @@ class Finding:
     region: str
     resource: str
     message: str
-
-
-def arn_region(arn: str) -> str:
-    """The region field of an ARN (``arn:aws:rds:us-west-2:...`` -> ``us-west-2``); empty if none."""
-    parts = arn.split(":")
-    return parts[3] if len(parts) > 5 and parts[0] == "arn" else ""
 
 
 def same_kms_key(actual: str | None, expected: str | None) -> bool:

@@ -55,7 +55,7 @@ def test_tls_parameter_group_attached(stack, parameter, value):
     groups = {g.outputs["name"]: g for g in capture.by_type("aws:rds/clusterParameterGroup:ClusterParameterGroup")
               if "name" in g.outputs}
     group = groups[cluster.inputs["dbClusterParameterGroupName"]]
-    assert {"name": parameter, "value": value, "applyMethod": "pending-reboot"} in group.inputs["parameters"]
+    assert {"name": parameter, "value": value, "applyMethod": "immediate"} in group.inputs["parameters"]
     assert group.inputs["family"] == "aurora-postgresql16"
 
 
@@ -65,7 +65,7 @@ def test_mysql_variant_requires_secure_transport():
     capture = run_program("dev", "update", overrides={
         "aurora-platform:engine": "aurora-mysql", "aurora-platform:engineVersion": "8.0.mysql_aurora.3.08.2"})
     group = capture.by_type("aws:rds/clusterParameterGroup:ClusterParameterGroup")[0]
-    assert {"name": "require_secure_transport", "value": "ON", "applyMethod": "pending-reboot"} in group.inputs["parameters"]
+    assert {"name": "require_secure_transport", "value": "ON", "applyMethod": "immediate"} in group.inputs["parameters"]
     assert group.inputs["family"] == "aurora-mysql8.0"
     assert primary_cluster(capture).inputs["enabledCloudwatchLogsExports"] == ["audit", "error", "general", "slowquery"]
 
@@ -97,6 +97,7 @@ def test_db_security_group_admits_only_named_groups_on_engine_port(stack_capture
     assert db_sg.inputs.get("ingress", []) == [] and db_sg.inputs["egress"] == []
     rules = [r for r in stack_capture.by_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
              if r.inputs["securityGroupId"] == db_sg_id]
+    assert rules, "the fleet is admitted"
     for rule in rules:
         assert rule.inputs["referencedSecurityGroupId"].startswith("sg-")
         assert (rule.inputs["fromPort"], rule.inputs["toPort"], rule.inputs["ipProtocol"]) == (5432, 5432, "tcp")
@@ -113,16 +114,18 @@ def test_db_security_group_admits_extra_groups_from_settings():
 
 def test_database_subnets_have_no_internet_route(stack_capture):
     ids = by_id(stack_capture)
-    group = stack_capture.by_type("aws:rds/subnetGroup:SubnetGroup")[0]
-    db_subnets = set(group.inputs["subnetIds"])
-    assert db_subnets and all(ids[s].name.split("-")[-3] == "database" or "database" in ids[s].name for s in db_subnets)
-    tables = {a.inputs["routeTableId"] for a in stack_capture.by_type("aws:ec2/routeTableAssociation:RouteTableAssociation")
-              if a.inputs["subnetId"] in db_subnets}
-    assert len(tables) == 1, "every database subnet is explicitly associated with the database route table"
-    routes = [r for r in stack_capture.by_type("aws:ec2/route:Route") if r.inputs["routeTableId"] in tables]
-    assert routes == []
-    for table in tables:
-        assert ids[table].inputs.get("routes", []) == []
+    groups = stack_capture.by_type("aws:rds/subnetGroup:SubnetGroup")
+    assert len(groups) == len(stack_capture.outputs["regions"]), "one subnet group per region"
+    for group in groups:
+        db_subnets = set(group.inputs["subnetIds"])
+        assert db_subnets and {ids[s].inputs["tags"]["tier"] for s in db_subnets} == {"database"}
+        tables = {a.inputs["routeTableId"] for a in stack_capture.by_type("aws:ec2/routeTableAssociation:RouteTableAssociation")
+                  if a.inputs["subnetId"] in db_subnets}
+        assert len(tables) == 1, "every database subnet is explicitly associated with the database route table"
+        routes = [r for r in stack_capture.by_type("aws:ec2/route:Route") if r.inputs["routeTableId"] in tables]
+        assert routes == []
+        for table in tables:
+            assert ids[table].inputs.get("routes", []) == []
 
 
 def test_private_tier_has_one_route_table_per_az_with_per_az_nat(prod):
@@ -245,3 +248,25 @@ def test_outputs_callers_need(stack_capture):
     for key in ("clusterIdentifier", "clusterArn", "writerEndpoint", "readerEndpoint", "port", "dbSecurityGroupId",
                 "secretArn", "kmsKeyArn", "vpcId", "primaryRegion", "writerRegion"):
         assert stack_capture.outputs.get(key), key
+
+
+def test_default_nacl_denies_everything_and_every_subnet_has_a_deliberate_nacl(stack_capture):
+    for default_nacl in stack_capture.by_type("aws:ec2/defaultNetworkAcl:DefaultNetworkAcl"):
+        assert default_nacl.inputs.get("ingress", []) == [] and default_nacl.inputs.get("egress", []) == []
+    assigned = [s for nacl in stack_capture.by_type("aws:ec2/networkAcl:NetworkAcl") for s in nacl.inputs["subnetIds"]]
+    subnets = {s.id for s in stack_capture.by_type("aws:ec2/subnet:Subnet")}
+    assert sorted(assigned) == sorted(subnets), "each subnet in exactly one NACL of ours"
+
+
+def test_database_nacl_admits_only_the_engine_port_from_the_vpc(stack_capture):
+    ids = by_id(stack_capture)
+    vpcs = {v.id: v.inputs["cidrBlock"] for v in stack_capture.by_type("aws:ec2/vpc:Vpc")}
+    database_nacls = [n for n in stack_capture.by_type("aws:ec2/networkAcl:NetworkAcl") if n.name.endswith("-database")]
+    assert len(database_nacls) == len(vpcs)
+    for nacl in database_nacls:
+        vpc_cidr = vpcs[nacl.inputs["vpcId"]]
+        assert {ids[s].inputs["tags"]["tier"] for s in nacl.inputs["subnetIds"]} == {"database"}
+        assert nacl.inputs["ingress"] == [{"ruleNo": 100, "action": "allow", "protocol": "tcp", "fromPort": 5432,
+                                           "toPort": 5432, "cidrBlock": vpc_cidr}]
+        assert nacl.inputs["egress"] == [{"ruleNo": 100, "action": "allow", "protocol": "tcp", "fromPort": 1024,
+                                          "toPort": 65535, "cidrBlock": vpc_cidr}]

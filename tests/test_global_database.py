@@ -185,6 +185,8 @@ BAD_GLOBAL = [
     ([{"region": "us-west-2", "vpcCidr": "10.1.0.0/16", "instances": 0}], {"writerRegion": "us-west-2"},
      "globalDatabase.writerRegion", "headless secondary"),
     ([{"region": "us-west-2"}], {}, "globalDatabase.secondaryRegions[0].vpcCidr", "required"),
+    ([{"region": "us-west-2", "vpcCidr": "10.1.0.0/16", "availabilityZones": ["us-west-2a", "us-west-2a"]}], {},
+     "globalDatabase.secondaryRegions[0].availabilityZones", "each zone at most once"),
 ]
 
 
@@ -250,3 +252,43 @@ def test_standby_capacity_from_settings_and_fleet_follows_the_writer():
     assert fleet_group(moved, "us-east-1").inputs["minSize"] == 0
     assert fleet_group(moved, "us-west-2").urn == fleet_group(captured("prod"), "us-west-2").urn
     assert moved.outputs["fleetAsgName"] == fleet_group(moved, "us-west-2").outputs["name"]
+
+
+@pytest.mark.parametrize("overrides,key", [
+    ({"aurora-platform:instanceClass": "db.t4g.medium"}, "aurora-platform:instanceClass"),
+    ({"aurora-platform:readerInstanceClass": "db.t4g.large"}, "aurora-platform:readerInstanceClass"),
+])
+def test_global_database_refuses_burstable_classes(overrides, key):
+    with pytest.raises(SettingsError) as caught:
+        run_program("prod", "preview", overrides=overrides)
+    assert key in str(caught.value) and "memory-optimised classes" in str(caught.value)
+
+
+def test_burstable_secondary_class_is_refused():
+    with pytest.raises(SettingsError, match=r"secondaryRegions\[0\].instanceClass = 'db.t4g.medium': a global database"):
+        run_program("prod", "preview", overrides=with_global(
+            [{"region": "us-west-2", "vpcCidr": "10.1.0.0/16", "instanceClass": "db.t4g.medium"}]))
+
+
+def test_mysql_write_forwarding_needs_3_04():
+    mysql = {"aurora-platform:engine": "aurora-mysql", "aurora-platform:masterUsername": "appadmin"}
+    forwarding = with_global([{"region": "us-west-2", "vpcCidr": "10.1.0.0/16"}], writeForwarding=True)
+    with pytest.raises(SettingsError, match="aurora-mysql 8.0.mysql_aurora.3.03.1 has no global write forwarding"):
+        run_program("prod", "preview", overrides={**mysql, **forwarding,
+                                                  "aurora-platform:engineVersion": "8.0.mysql_aurora.3.03.1"})
+    capture = run_program("prod", "update", overrides={**mysql, **forwarding,
+                                                       "aurora-platform:engineVersion": "8.0.mysql_aurora.3.08.2"})
+    assert member(capture, "us-west-2").inputs["enableGlobalWriteForwarding"] is True
+
+
+def test_switchover_with_write_forwarding_only_moves_forwarding():
+    def forwarding(writer):
+        return run_program("prod", "update", overrides=with_global(
+            [{"region": "us-west-2", "vpcCidr": "10.1.0.0/16", "instances": 2}], writeForwarding=True, writerRegion=writer))
+
+    before, after = forwarding("us-east-1"), forwarding("us-west-2")
+    for region, was, now in (("us-east-1", None, True), ("us-west-2", True, None)):
+        old, new = member(before, region).inputs, member(after, region).inputs
+        assert (old.get("enableGlobalWriteForwarding"), new.get("enableGlobalWriteForwarding")) == (was, now)
+        assert {k: v for k, v in old.items() if k != "enableGlobalWriteForwarding"} == \
+               {k: v for k, v in new.items() if k != "enableGlobalWriteForwarding"}

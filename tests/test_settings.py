@@ -71,6 +71,10 @@ BAD_SETTINGS = [
     ("allowedSecurityGroupIds", '["0.0.0.0/0"]', "CIDR ranges are never admitted"),
     ("fleetMaxSize", "101", "allowed: 0 to 100"),
     ("readerCont", "2", "unknown setting; did you mean readerCount?"),
+    ("availabilityZones", '["us-east-2a", "us-east-2a"]', "items must not repeat"),
+    ("availabilityZones", '["us-east-2a", "us-east-2b", "us-east-2c", "us-east-2d", "us-east-2e", "us-east-2f", "us-east-2g"]',
+     "7 zones; allowed: 2 to 6"),
+    ("availabilityZones", '["us-west-2a", "us-west-2b"]', "zone names must be us-east-2 followed by a letter"),
 ]
 
 
@@ -186,3 +190,8 @@ def test_readme_settings_table_lists_every_setting():
     for setting in SETTINGS:
         assert f"| `{setting.key}` | {setting.type} |" in readme, setting.key
         assert setting.description.replace("|", "/") in readme, setting.key
+
+
+def test_reader_auto_scaling_needs_a_reader():
+    with pytest.raises(SettingsError, match="readerAutoScaling = true: needs readerCount of at least 1"):
+        settings_of("prod", readerCount="0")
