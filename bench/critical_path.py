@@ -48,13 +48,13 @@ KEY = "aws:kms/key:Key"
 # Typical creation time in seconds of one resource of each type, as `pulumi up` (the bridged
 # Terraform AWS provider) experiences it: the API call plus the provider's wait until the
 # resource is usable. Sources: AWS documentation on each service's asynchronous creation,
-# the Terraform AWS provider's create waiters and default timeouts, and observed `pulumi up`
+# the Terraform AWS provider's create waiters and default timeouts, and published `pulumi up`
 # / `terraform apply` logs. They are typical values, not worst cases; the ratio estimate/bound
 # is what this benchmark judges, and it depends on the long RDS steps far more than on the rest.
 CREATION_SECONDS: dict[str, float] = {
-    # RDS. The brief's planning figures: an empty provisioned Aurora cluster 5-10 min (take 7),
+    # RDS. Planning figures: an empty provisioned Aurora cluster 5-10 min (take 7),
     # a cluster instance 8-12 min (take 10). A secondary cluster of a global database also sets
-    # up cross-region storage replication: 10-15 min observed (take 12; see SECONDARY_CLUSTER).
+    # up cross-region storage replication: 10-15 min as commonly reported (take 12; see SECONDARY_CLUSTER).
     CLUSTER: 7 * 60,
     INSTANCE: 10 * 60,
     # An empty global cluster (no source cluster) is metadata: CreateGlobalCluster returns in
