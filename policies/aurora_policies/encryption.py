@@ -237,9 +237,45 @@ _secret_key = _key_reference(
 )
 
 
+def _rds_master_secret_key(resource: ResourceView) -> Iterator[str]:
+    """The key of the master user secret RDS creates in Secrets Manager when ``manageMasterUserPassword``
+    is on: without ``masterUserSecretKmsKeyId`` it is encrypted with the AWS managed key aws/secretsmanager."""
+    managed = flag(resource.get("manageMasterUserPassword"))
+    if managed not in (Flag.TRUE, Flag.UNKNOWN):
+        return  # No RDS-managed secret: the password comes from elsewhere (a secretsmanager.Secret is checked itself).
+    key_id = resource.get("masterUserSecretKmsKeyId")
+    owner = "cluster" if resource.type == RDS_CLUSTER else "instance"
+    if aws_managed_key_alias(key_id):
+        yield (
+            f"{resource.label}: masterUserSecretKmsKeyId is {shown(key_id)}, the AWS managed key of Secrets "
+            "Manager, so the RDS-managed master user secret is encrypted with a key whose policy you cannot "
+            f"control. Set master_user_secret_kms_key_id to the ARN of the customer managed key (aws.kms.Key) "
+            f"of the {owner}'s region."
+        )
+    elif not is_set(key_id) and managed is Flag.TRUE:
+        yield (
+            f"{resource.label}: manageMasterUserPassword is true but masterUserSecretKmsKeyId is not set, so "
+            "Secrets Manager encrypts the RDS-managed master user secret with the AWS managed key "
+            "aws/secretsmanager. Set master_user_secret_kms_key_id to the ARN of the customer managed key "
+            f"(aws.kms.Key) of the {owner}'s region."
+        )
+    elif not is_set(key_id):
+        yield (
+            f"{resource.label}: manageMasterUserPassword is unknown during preview ({PREVIEW_NOTE}) and "
+            "masterUserSecretKmsKeyId is not set, so an RDS-managed master user secret would be encrypted with "
+            "the AWS managed key aws/secretsmanager. Set master_user_secret_kms_key_id to the ARN of the customer "
+            f"managed key (aws.kms.Key) of the {owner}'s region, or set manage_master_user_password as a literal."
+        )
+    # An unknown masterUserSecretKmsKeyId is the ARN of a key created in the same run.
+
+
 def _secret_customer_managed_key(resource: ResourceView, config: Mapping[str, Any]) -> Iterator[str]:
     """The secret's own key, and the key of each replica: a replica without ``kmsKeyId`` is
-    encrypted with the AWS managed key aws/secretsmanager of its region."""
+    encrypted with the AWS managed key aws/secretsmanager of its region. For RDS clusters and
+    instances, the key of the master user secret RDS manages."""
+    if resource.type in (RDS_CLUSTER, RDS_INSTANCE):
+        yield from _rds_master_secret_key(resource)
+        return
     yield from _secret_key(resource, config)
     replicas = resource.get("replicas")
     if is_unknown(replicas):
@@ -366,9 +402,11 @@ SECRET_CUSTOMER_MANAGED_KEY = resource_policy(
     name="secret-customer-managed-key",
     summary=(
         "Secrets Manager secrets must be encrypted with a customer managed KMS key "
-        "(kmsKeyId set, not aws/secretsmanager, on the secret and on each of its replicas)."
+        "(kmsKeyId set, not aws/secretsmanager, on the secret and on each of its replicas), and so must the "
+        "master user secret RDS manages for a cluster or instance with manageMasterUserPassword "
+        "(masterUserSecretKmsKeyId set, not alias/aws/*)."
     ),
-    resource_types=[SECRET],
+    resource_types=[SECRET, RDS_CLUSTER, RDS_INSTANCE],
     external_ids=["Checkov CKV_AWS_149", "AWS Config secretsmanager-using-cmk"],
     check=_secret_customer_managed_key,
     tags=TAGS,

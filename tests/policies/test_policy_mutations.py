@@ -1,15 +1,31 @@
-"""Mutation test: every single-property insecure change to the committed prod stack is caught.
+"""Mutation test: the insecure changes in ``KINDS`` to the committed stacks are all caught.
 
-The prod stack is captured on the mock engine (update mode: every value known; preview
-mode: values computed from other resources unknown, as on a first preview). For every
-captured resource of a type the mandatory policies cover, each insecure mutation that
-applies to it is made to a deep copy of that resource (inputs and outputs alike, so
-resource and stack policies see the same change), or an insecure resource is added next
-to it. Each mutated stack goes through the real pack configured with
-``policies/config/prod.json``: ``Analyze`` for the changed and added resources (a
-resource policy decides from the resource alone, so several independent mutations share
-one batch) and, for mutations a stack policy must catch, ``AnalyzeStack`` over every
-resource of the mutated stack.
+``KINDS`` holds at least one kind of insecure change for every policy that is mandatory
+in prod, except the policies in ``NOT_MUTATED_IN_PROD``, whose resource types the prod
+program does not declare (a test checks both halves of that). Most kinds change one
+property of one captured resource (storageEncrypted false, deletionProtection false,
+monitoringInterval 0, instanceClass outside the allowed list, ...); some add an insecure
+resource next to a captured one (an ingress rule from 0.0.0.0/0, a route to the internet
+gateway); rds-cluster-multi-az's kind moves every instance of a cluster into one AZ.
+
+The stacks are captured on the mock engine (update mode: every value known; preview mode:
+values computed from other resources unknown, as on a first preview). For every captured
+resource a kind applies to, the change is made to a deep copy of that resource (inputs
+and outputs alike, so resource and stack policies see the same change), or the insecure
+resource is added next to it. Each mutated stack goes through the real pack configured
+with the stack's own ``policies/config/<stack>.json``: ``Analyze`` for the changed and
+added resources (a resource policy decides from the resource alone, so several
+independent mutations share one batch) and, for mutations a stack policy must catch,
+``AnalyzeStack`` over every resource of the mutated stack.
+
+Most kinds run on the prod stack. The kinds for the master user secret RDS manages
+(``MANAGED_SECRET_KINDS``) apply only to a cluster or instance with
+``manageMasterUserPassword``; prod has none (its clusters are members of a global
+database, which cannot use the RDS-managed secret, so the program generates the
+password and stores it in its own Secret, which the "secret ..." kinds cover). Those
+kinds therefore run on the captured dev stack, whose cluster does use the managed
+secret, under dev's policy config, where the policy is mandatory too. They would run on
+prod as well the day a prod cluster manages its password.
 
 A mutation is killed when the expected policy reports a *mandatory* violation on the
 resource it reports on (the mutated or added resource for resource policies; for stack
@@ -23,6 +39,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
 import re
 import time
 from collections import Counter, defaultdict
@@ -31,12 +48,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from policy_fixtures import UNKNOWN, StackPack, Violation
+from policy_fixtures import POLICY_CONFIG_DIR, UNKNOWN, StackPack, Violation
 
 from deploy.capture import Capture, CapturedResource
 from tests.conftest import captured
 
-STACK = "prod"
+STACKS = ("prod", "dev")
 MODES = ("preview", "update")
 
 CLUSTER = "aws:rds/cluster:Cluster"
@@ -59,6 +76,7 @@ ROUTE_TABLE_ASSOCIATION = "aws:ec2/routeTableAssociation:RouteTableAssociation"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 SNS_TOPIC = "aws:sns/topic:Topic"
 SECRET = "aws:secretsmanager/secret:Secret"
+DB_INSTANCE = "aws:rds/instance:Instance"
 STATEFUL_TYPES = (CLUSTER, GLOBAL_CLUSTER, KMS_KEY, SECRET)
 
 # Every kind of mutation, and the mandatory policy that must catch it.
@@ -110,16 +128,50 @@ KINDS: dict[str, str] = {
     "parameter group TLS parameter removed": "rds-cluster-tls-enforced",
     "parameter group TLS parameter off": "rds-cluster-tls-enforced",
     "cluster parameter group removed": "rds-cluster-tls-enforced",
+    "cluster iamDatabaseAuthenticationEnabled false": "rds-cluster-iam-auth",
+    "cluster deletionProtection false": "rds-cluster-deletion-protection",
+    "cluster backupRetentionPeriod one day short": "rds-cluster-backup-retention",
+    "cluster backupRetentionPeriod 7": "rds-cluster-backup-retention",
+    "cluster backupRetentionPeriod removed": "rds-cluster-backup-retention",
+    "cluster skipFinalSnapshot true": "rds-cluster-final-snapshot",
+    "cluster enabledCloudwatchLogsExports []": "rds-cluster-log-exports",
+    "cluster copyTagsToSnapshot false": "rds-cluster-copy-tags-to-snapshot",
+    "cluster masterUsername admin": "rds-cluster-non-default-username",
+    "instance performanceInsightsEnabled false": "rds-performance-insights-enabled",
+    "instance monitoringInterval 0": "rds-enhanced-monitoring",
+    "instance class outside the allowed list": "rds-instance-class-allowed",
+    "cluster instances all in one AZ": "rds-cluster-multi-az",
+    "member kmsKeyId -> other region's key": "global-cluster-regional-keys",
+    "member engineVersion other major": "global-cluster-members-consistent",
+    "managed master secret key removed": "secret-customer-managed-key",
+    "managed master secret key AWS managed": "secret-customer-managed-key",
+}
+# The kinds about the master user secret RDS manages; they apply only where manageMasterUserPassword is on.
+MANAGED_SECRET_KINDS = {"managed master secret key removed", "managed master secret key AWS managed"}
+# Policies mandatory in prod without a kind, and why: the prod program declares none of their resource types.
+NOT_MUTATED_IN_PROD = {
+    "rds-instance-storage-encrypted": "prod runs Aurora clusters only, no standalone aws:rds/instance:Instance",
 }
 # User data is rendered from other resources' outputs: unknown on a first preview, checked on
 # `pulumi up` when the engine analyzes the rendered text. These kinds apply where it is known.
 KNOWN_USER_DATA_ONLY = {"LT userData password", "LT userData access key"}
 
 TLS_PARAMETERS = {"aurora-postgresql": ("rds.force_ssl", "0"), "aurora-mysql": ("require_secure_transport", "OFF")}
+# A version of another major than the one the stack runs: (engineVersion, its major as the policy names it).
+OTHER_MAJOR = {
+    "aurora-postgresql": {"16": ("15.10", "15"), "15": ("16.6", "16")},
+    "aurora-mysql": {"8.0": ("5.7.mysql_aurora.2.12.0", "5.7"), "5.7": ("8.0.mysql_aurora.3.08.0", "8.0")},
+}
+DISALLOWED_CLASS = "db.t4g.medium"  # burstable: outside prod's allowedClasses
+
+
+def policy_config(stack: str) -> dict[str, Any]:
+    return json.loads((POLICY_CONFIG_DIR / f"{stack}.json").read_text())
 
 
 @dataclass(frozen=True)
 class Mutation:
+    stack: str
     resource_urn: str  # the resource changed, or the resource added
     target_urn: str  # the captured resource the mutation is about (the one changed, or the one a new resource joins)
     description: str
@@ -146,11 +198,12 @@ class Outcome:
 # --- reading the capture -------------------------------------------------------------------
 
 
-class ProdStack:
-    """The captured prod stack with the references between its resources (property dependencies,
+class CapturedStack:
+    """A captured stack with the references between its resources (property dependencies,
     recorded in both modes, also while ids are unknown)."""
 
     def __init__(self, capture: Capture):
+        self.name = capture.stack
         self.mode = capture.mode
         self.resources = capture.resources
         self.by_urn = capture.by_urn()
@@ -250,7 +303,7 @@ def setter(**values: Any) -> Edit:
 
 
 def added(
-    stack: ProdStack, sibling: CapturedResource, type_: str, name: str, literals: dict[str, Any], refs: dict[str, CapturedResource]
+    stack: CapturedStack, sibling: CapturedResource, type_: str, name: str, literals: dict[str, Any], refs: dict[str, CapturedResource]
 ) -> CapturedResource:
     """A new resource registered next to ``sibling`` (same parent component and provider);
     ``refs`` maps a property to the resource whose id it takes."""
@@ -278,7 +331,7 @@ def added(
 
 
 def _mutation(
-    stack: ProdStack,
+    stack: CapturedStack,
     kind: str,
     target: CapturedResource,
     what: str,
@@ -290,6 +343,7 @@ def _mutation(
     replaced, added_ = tuple(replaced), tuple(added_)
     subject = added_[0] if added_ and not replaced else target
     return Mutation(
+        stack=stack.name,
         resource_urn=subject.urn,
         target_urn=target.urn,
         description=f"{target.name}: {what}",
@@ -305,7 +359,7 @@ def _mutation(
 # --- the mutations, per resource type --------------------------------------------------------
 
 
-def cluster_mutations(stack: ProdStack) -> Iterator[Mutation]:
+def cluster_mutations(stack: CapturedStack) -> Iterator[Mutation]:
     for cluster in stack.of_type(CLUSTER):
         for kind, what, replacement in [
             ("cluster storageEncrypted false", "storageEncrypted false", changed(cluster, setter(storageEncrypted=False))),
@@ -316,7 +370,7 @@ def cluster_mutations(stack: ProdStack) -> Iterator[Mutation]:
             yield _mutation(stack, kind, cluster, what, replaced=[replacement])
 
 
-def global_cluster_mutations(stack: ProdStack) -> Iterator[Mutation]:
+def global_cluster_mutations(stack: CapturedStack) -> Iterator[Mutation]:
     for global_cluster in stack.of_type(GLOBAL_CLUSTER):
         if global_cluster.inputs.get("sourceDbClusterIdentifier"):
             continue  # encrypted through its source cluster, which the cluster mutations cover
@@ -330,7 +384,7 @@ def global_cluster_mutations(stack: ProdStack) -> Iterator[Mutation]:
         )
 
 
-def cluster_instance_mutations(stack: ProdStack) -> Iterator[Mutation]:
+def cluster_instance_mutations(stack: CapturedStack) -> Iterator[Mutation]:
     for instance in stack.of_type(CLUSTER_INSTANCE):
         yield _mutation(
             stack, "instance publiclyAccessible true", instance, "publiclyAccessible true",
@@ -354,7 +408,7 @@ def _appended_ingress(rule: dict[str, Any]) -> Edit:
     return edit
 
 
-def security_group_mutations(stack: ProdStack) -> Iterator[Mutation]:
+def security_group_mutations(stack: CapturedStack) -> Iterator[Mutation]:
     for group in stack.of_type(SECURITY_GROUP, DEFAULT_SECURITY_GROUP):
         for kind, what, rule in [
             ("SG inline ingress 0.0.0.0/0", "inline ingress from 0.0.0.0/0", {"cidrBlocks": ["0.0.0.0/0"]}),
@@ -375,7 +429,7 @@ def security_group_mutations(stack: ProdStack) -> Iterator[Mutation]:
             yield _mutation(stack, kind, group, f"added {type_.rsplit(':', 1)[1]} {rule.name}", added_=[rule])
 
 
-def ingress_rule_mutations(stack: ProdStack) -> Iterator[Mutation]:
+def ingress_rule_mutations(stack: CapturedStack) -> Iterator[Mutation]:
     """The captured standalone ingress rules, their source re-pointed at the whole internet."""
     for rule in stack.of_type(SG_INGRESS_RULE):
         for kind, prop, cidr in [("ingress rule source -> 0.0.0.0/0", "cidrIpv4", "0.0.0.0/0"),
@@ -405,7 +459,7 @@ def _nested(path: Sequence[str | int], value: Any = None, *, remove: bool = Fals
     return edit
 
 
-def launch_template_mutations(stack: ProdStack) -> Iterator[Mutation]:
+def launch_template_mutations(stack: CapturedStack) -> Iterator[Mutation]:
     for template in stack.of_type(LAUNCH_TEMPLATE):
         inputs = template.inputs
         if isinstance(inputs.get("metadataOptions"), dict):
@@ -450,7 +504,7 @@ def launch_template_mutations(stack: ProdStack) -> Iterator[Mutation]:
             )
 
 
-def kms_key_mutations(stack: ProdStack) -> Iterator[Mutation]:
+def kms_key_mutations(stack: CapturedStack) -> Iterator[Mutation]:
     for key in stack.of_type(KMS_KEY):
         yield _mutation(stack, "KMS key rotation off", key, "enableKeyRotation false",
                         replaced=[changed(key, setter(enableKeyRotation=False))])
@@ -458,13 +512,13 @@ def kms_key_mutations(stack: ProdStack) -> Iterator[Mutation]:
                         replaced=[changed(key, dropped=["enableKeyRotation"])])
 
 
-def subnet_mutations(stack: ProdStack) -> Iterator[Mutation]:
+def subnet_mutations(stack: CapturedStack) -> Iterator[Mutation]:
     for subnet in stack.of_type(SUBNET):
         yield _mutation(stack, "subnet mapPublicIpOnLaunch true", subnet, "mapPublicIpOnLaunch true",
                         replaced=[changed(subnet, setter(mapPublicIpOnLaunch=True))])
 
 
-def key_reference_mutations(stack: ProdStack) -> Iterator[Mutation]:
+def key_reference_mutations(stack: CapturedStack) -> Iterator[Mutation]:
     for log_group in stack.of_type(LOG_GROUP):
         yield _mutation(stack, "log group key removed", log_group, "kmsKeyId unset",
                         replaced=[changed(log_group, dropped=["kmsKeyId"])])
@@ -489,7 +543,7 @@ def key_reference_mutations(stack: ProdStack) -> Iterator[Mutation]:
             )
 
 
-def db_subnet_mutations(stack: ProdStack) -> Iterator[Mutation]:
+def db_subnet_mutations(stack: CapturedStack) -> Iterator[Mutation]:
     """Database subnets that reach an internet gateway; db-subnets-private reports on the subnet group."""
     database_tables: dict[str, tuple[CapturedResource, list[CapturedResource]]] = {}
     for subnet in stack.database_subnets():
@@ -522,7 +576,7 @@ def db_subnet_mutations(stack: ProdStack) -> Iterator[Mutation]:
                         replaced=[replacement], findings=findings)
 
 
-def db_security_group_mutations(stack: ProdStack) -> Iterator[Mutation]:
+def db_security_group_mutations(stack: CapturedStack) -> Iterator[Mutation]:
     """CIDR ingress on a database security group, even from the VPC's own (private) range."""
     for group in stack.database_security_groups():
         vpc_cidr = stack.vpc_of(group).inputs["cidrBlock"]
@@ -544,13 +598,13 @@ def db_security_group_mutations(stack: ProdStack) -> Iterator[Mutation]:
                             replaced=[replacement])
 
 
-def protect_mutations(stack: ProdStack) -> Iterator[Mutation]:
+def protect_mutations(stack: CapturedStack) -> Iterator[Mutation]:
     for resource in stack.of_type(*STATEFUL_TYPES):
         if resource.protect:
             yield _mutation(stack, "protect removed", resource, "protect off", replaced=[changed(resource, protect=False)])
 
 
-def tls_mutations(stack: ProdStack) -> Iterator[Mutation]:
+def tls_mutations(stack: CapturedStack) -> Iterator[Mutation]:
     """rds-cluster-tls-enforced reports on the clusters that use the parameter group."""
     for cluster in stack.of_type(CLUSTER):
         yield _mutation(stack, "cluster parameter group removed", cluster, "dbClusterParameterGroupName unset",
@@ -574,6 +628,100 @@ def tls_mutations(stack: ProdStack) -> Iterator[Mutation]:
                         replaced=[changed(group, turned_off)], findings=findings)
 
 
+def cluster_setting_mutations(stack: CapturedStack) -> Iterator[Mutation]:
+    """The resilience, observability and access settings of each cluster, one at a time."""
+    minimum = int(policy_config(stack.name)["rds-cluster-backup-retention"]["minimumDays"])
+    for cluster in stack.of_type(CLUSTER):
+        for kind, what, replacement in [
+            ("cluster iamDatabaseAuthenticationEnabled false", "iamDatabaseAuthenticationEnabled false",
+             changed(cluster, setter(iamDatabaseAuthenticationEnabled=False))),
+            ("cluster deletionProtection false", "deletionProtection false",
+             changed(cluster, setter(deletionProtection=False))),
+            ("cluster backupRetentionPeriod one day short", f"backupRetentionPeriod {minimum - 1}",
+             changed(cluster, setter(backupRetentionPeriod=float(minimum - 1)))),
+            ("cluster backupRetentionPeriod 7", "backupRetentionPeriod 7",
+             changed(cluster, setter(backupRetentionPeriod=7.0))),
+            ("cluster backupRetentionPeriod removed", "backupRetentionPeriod unset (RDS keeps 1 day)",
+             changed(cluster, dropped=["backupRetentionPeriod"])),
+            ("cluster skipFinalSnapshot true", "skipFinalSnapshot true", changed(cluster, setter(skipFinalSnapshot=True))),
+            ("cluster enabledCloudwatchLogsExports []", "enabledCloudwatchLogsExports []",
+             changed(cluster, setter(enabledCloudwatchLogsExports=[]))),
+            ("cluster copyTagsToSnapshot false", "copyTagsToSnapshot false",
+             changed(cluster, setter(copyTagsToSnapshot=False))),
+        ]:
+            yield _mutation(stack, kind, cluster, what, replaced=[replacement])
+        if isinstance(cluster.inputs.get("masterUsername"), str):  # the primary; secondaries carry no credentials
+            yield _mutation(stack, "cluster masterUsername admin", cluster, 'masterUsername "admin"',
+                            replaced=[changed(cluster, setter(masterUsername="admin"))])
+
+
+def instance_setting_mutations(stack: CapturedStack) -> Iterator[Mutation]:
+    for instance in stack.of_type(CLUSTER_INSTANCE):
+        yield _mutation(stack, "instance performanceInsightsEnabled false", instance, "performanceInsightsEnabled false",
+                        replaced=[changed(instance, setter(performanceInsightsEnabled=False))])
+        yield _mutation(stack, "instance monitoringInterval 0", instance, "monitoringInterval 0",
+                        replaced=[changed(instance, setter(monitoringInterval=0.0))])
+        yield _mutation(stack, "instance class outside the allowed list", instance, f'instanceClass "{DISALLOWED_CLASS}"',
+                        replaced=[changed(instance, setter(instanceClass=DISALLOWED_CLASS))])
+
+
+def multi_az_mutations(stack: CapturedStack) -> Iterator[Mutation]:
+    """rds-cluster-multi-az reports on the cluster whose instances all share one AZ."""
+    for cluster in stack.of_type(CLUSTER):
+        instances = stack.referencing(cluster, CLUSTER_INSTANCE, "clusterIdentifier")
+        zone = instances[0].inputs["availabilityZone"]
+        yield _mutation(
+            stack, "cluster instances all in one AZ", cluster, f"every instance in {zone}",
+            replaced=[changed(instance, setter(availabilityZone=zone)) for instance in instances[1:]],
+            findings=[(cluster.urn, f"1 explicit availability zone(s) ['{zone}']")],
+        )
+
+
+def global_member_mutations(stack: CapturedStack) -> Iterator[Mutation]:
+    """Members of a global cluster with a key of another region, or on another major version."""
+    regions = {provider.urn: provider.inputs.get("region") for provider in stack.of_type("pulumi:providers:aws")}
+
+    def region_of(resource: CapturedResource) -> str:
+        return regions[(resource.provider or "").rsplit("::", 1)[0]]
+
+    keys = stack.of_type(KMS_KEY)
+    for global_cluster in stack.of_type(GLOBAL_CLUSTER):
+        for member in stack.referencing(global_cluster, CLUSTER, "globalClusterIdentifier"):
+            region = region_of(member)
+            other_key = next(key for key in keys if region_of(key) != region)
+            other_region = region_of(other_key)
+            replacement = changed(member, setter(kmsKeyId=other_key.outputs.get("arn") or UNKNOWN))
+            replacement.property_dependencies["kmsKeyId"] = [other_key.urn]
+            replacement.dependencies = sorted({*replacement.dependencies, other_key.urn})
+            yield _mutation(
+                stack, "member kmsKeyId -> other region's key", member, f"kmsKeyId of {other_key.name} ({other_region})",
+                replaced=[replacement], findings=[(member.urn, f"of {other_region}, but the cluster is in {region}")],
+            )
+            engine, version = member.inputs["engine"], member.inputs["engineVersion"]
+            other_version, other_major = next(
+                found for major, found in OTHER_MAJOR[engine].items() if version == major or version.startswith(f"{major}.")
+            )
+            yield _mutation(
+                stack, "member engineVersion other major", member, f'engineVersion "{other_version}"',
+                replaced=[changed(member, setter(engineVersion=other_version))],
+                findings=[(global_cluster.urn, f"'{member.name}': '{other_major}'")],
+            )
+
+
+def managed_secret_mutations(stack: CapturedStack) -> Iterator[Mutation]:
+    """The master user secret RDS manages, left on aws/secretsmanager."""
+    for database in stack.of_type(CLUSTER, DB_INSTANCE):
+        if database.inputs.get("manageMasterUserPassword") is not True:
+            continue
+        yield _mutation(stack, "managed master secret key removed", database, "masterUserSecretKmsKeyId unset",
+                        replaced=[changed(database, dropped=["masterUserSecretKmsKeyId"])],
+                        findings=[(database.urn, "masterUserSecretKmsKeyId is not set")])
+        yield _mutation(stack, "managed master secret key AWS managed", database,
+                        "masterUserSecretKmsKeyId alias/aws/secretsmanager",
+                        replaced=[changed(database, setter(masterUserSecretKmsKeyId="alias/aws/secretsmanager"))],
+                        findings=[(database.urn, "masterUserSecretKmsKeyId")])
+
+
 GENERATORS = [
     cluster_mutations,
     global_cluster_mutations,
@@ -588,12 +736,21 @@ GENERATORS = [
     db_security_group_mutations,
     protect_mutations,
     tls_mutations,
+    cluster_setting_mutations,
+    instance_setting_mutations,
+    multi_az_mutations,
+    global_member_mutations,
+    managed_secret_mutations,
 ]
+# What runs on each captured stack: everything on prod; on dev only the managed-secret kinds,
+# which prod has no resource for (see the module docstring).
+STACK_GENERATORS = {"prod": GENERATORS, "dev": [managed_secret_mutations]}
+STACK_KINDS = {"prod": set(KINDS), "dev": set(MANAGED_SECRET_KINDS)}
 
 
 def mutations_of(capture: Capture) -> list[Mutation]:
-    stack = ProdStack(capture)
-    return [mutation for generate in GENERATORS for mutation in generate(stack)]
+    stack = CapturedStack(capture)
+    return [mutation for generate in STACK_GENERATORS[capture.stack] for mutation in generate(stack)]
 
 
 # --- running them through the pack -----------------------------------------------------------
@@ -635,7 +792,7 @@ def run_mutations(pack: StackPack, capture: Capture, baseline: list[Violation]) 
     for batch in _batches(mutations):
         owner = {resource.urn: index[id(mutation)] for mutation in batch for resource in mutation.analyzed}
         resources = [resource for mutation in batch for resource in mutation.analyzed]
-        for violation in pack.analyze(STACK, *providers, *resources):
+        for violation in pack.analyze(capture.stack, *providers, *resources):
             if violation.urn in owner:
                 found[owner[violation.urn]].append(violation)
     stack_policies = {p.name for p in pack.analyzer.get_analyzer_info().policies if p.policy_type == "stack"}
@@ -644,107 +801,174 @@ def run_mutations(pack: StackPack, capture: Capture, baseline: list[Violation]) 
             continue
         replacements = {resource.urn: resource for resource in mutation.replaced}
         resources = [replacements.get(r.urn, r) for r in capture.resources] + list(mutation.added)
-        found[position] += pack.analyze_stack(STACK, *resources)
+        found[position] += pack.analyze_stack(capture.stack, *resources)
     return [Outcome(mutation, _is_killed(mutation, found[i], known), found[i]) for i, mutation in enumerate(mutations)]
 
 
 def kill_table(outcomes: Sequence[Outcome]) -> str:
-    per_policy: dict[str, Counter[str]] = defaultdict(Counter)
+    per_row: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for outcome in outcomes:
-        counts = per_policy[outcome.mutation.expected_policy]
+        counts = per_row[(outcome.mutation.expected_policy, outcome.mutation.stack)]
         counts[f"{outcome.mutation.mode} mutations"] += 1
         counts[f"{outcome.mutation.mode} killed"] += outcome.killed
-    width = max(len(name) for name in per_policy) + 2
-    header = f"{'policy':<{width}}{'mutations':>10}{'killed':>8}   (preview / update)"
+    width = max(len(policy) for policy, _ in per_row) + 2
+    header = f"{'policy':<{width}}{'stack':<7}{'mutations':>10}{'killed':>8}   (preview / update)"
     lines = [header, "-" * len(header)]
-    for policy in sorted(per_policy):
-        counts = per_policy[policy]
+    for policy, stack in sorted(per_row, key=lambda row: (row[0], STACKS.index(row[1]))):
+        counts = per_row[(policy, stack)]
         total = counts["preview mutations"] + counts["update mutations"]
         killed = counts["preview killed"] + counts["update killed"]
         lines.append(
-            f"{policy:<{width}}{total:>10}{killed:>8}   ({counts['preview killed']}/{counts['preview mutations']}"
-            f" / {counts['update killed']}/{counts['update mutations']})"
+            f"{policy:<{width}}{stack:<7}{total:>10}{killed:>8}   ({counts['preview killed']}/"
+            f"{counts['preview mutations']} / {counts['update killed']}/{counts['update mutations']})"
         )
     total = len(outcomes)
     killed = sum(outcome.killed for outcome in outcomes)
     lines.append("-" * len(header))
-    lines.append(f"{'all':<{width}}{total:>10}{killed:>8}")
-    lines.append(f"kill rate: {killed}/{total} = {100.0 * killed / total if total else 0.0:.1f}%")
+    lines.append(f"{'all':<{width}}{'':<7}{total:>10}{killed:>8}")
+    lines.append(
+        f"kill rate: {killed}/{total} = {100.0 * killed / total if total else 0.0:.1f}%; "
+        f"{len({policy for policy, _ in per_row})} policies, {len({o.mutation.kind for o in outcomes})} kinds"
+    )
     return "\n".join(lines)
 
 
 # --- the tests -------------------------------------------------------------------------------
 
+CAPTURES = [(stack, mode) for stack in STACKS for mode in MODES]
+
+
+def _types_checked(pack: StackPack, policy_type: str | None = None) -> dict[str, set[str]]:
+    """The resource types each policy (of ``policy_type``, or any) checks, as its description names them."""
+    return {
+        policy.name: set(re.findall(r"aws:[\w/]+:\w+", policy.description))
+        for policy in pack.analyzer.get_analyzer_info().policies
+        if policy_type is None or policy.policy_type == policy_type
+    }
+
+
+def _expected_kinds(capture: Capture) -> set[str]:
+    """The kinds that must produce mutations on this capture."""
+    kinds = set(STACK_KINDS[capture.stack])
+    if capture.mode == "preview":
+        kinds -= KNOWN_USER_DATA_ONLY
+    if not any(r.inputs.get("manageMasterUserPassword") is True for r in capture.resources if r.type in (CLUSTER, DB_INSTANCE)):
+        kinds -= MANAGED_SECRET_KINDS
+    return kinds
+
 
 @pytest.fixture(scope="module")
-def baselines(pack: StackPack) -> dict[str, list[Violation]]:
+def baselines(pack: StackPack) -> dict[tuple[str, str], list[Violation]]:
     result = {}
-    for mode in MODES:
-        resources = captured(STACK, mode).resources
-        result[mode] = pack.analyze(STACK, *resources) + pack.analyze_stack(STACK, *resources)
+    for stack, mode in CAPTURES:
+        resources = captured(stack, mode).resources
+        result[(stack, mode)] = pack.analyze(stack, *resources) + pack.analyze_stack(stack, *resources)
     return result
 
 
 @pytest.fixture(scope="module")
-def outcomes(pack: StackPack, baselines: dict[str, list[Violation]]) -> list[Outcome]:
+def outcomes(pack: StackPack, baselines: dict[tuple[str, str], list[Violation]]) -> list[Outcome]:
     started = time.perf_counter()
-    result = [outcome for mode in MODES for outcome in run_mutations(pack, captured(STACK, mode), baselines[mode])]
+    result = [
+        outcome
+        for stack, mode in CAPTURES
+        for outcome in run_mutations(pack, captured(stack, mode), baselines[(stack, mode)])
+    ]
     print(f"\n{len(result)} mutations through the pack in {time.perf_counter() - started:.2f}s")
     return result
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_unmutated_prod_stack_has_no_mandatory_violation(baselines: dict[str, list[Violation]], mode: str) -> None:
-    assert [v for v in baselines[mode] if v.level == "mandatory"] == []
+@pytest.mark.parametrize(("stack", "mode"), CAPTURES)
+def test_unmutated_stack_has_no_mandatory_violation(
+    baselines: dict[tuple[str, str], list[Violation]], stack: str, mode: str
+) -> None:
+    assert [v for v in baselines[(stack, mode)] if v.level == "mandatory"] == []
 
 
-def test_every_expected_policy_is_mandatory_in_prod(pack: StackPack) -> None:
-    pack.use(STACK)
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_expected_policy_is_mandatory_in_the_stack_it_runs_on(pack: StackPack, stack: str) -> None:
+    pack.use(stack)
     levels = {name: config.enforcement_level for name, config in pack.analyzer.policy_config.items()}
+    expected = {KINDS[kind] for kind in STACK_KINDS[stack]}
 
-    assert {policy: levels.get(policy) for policy in set(KINDS.values())} == dict.fromkeys(set(KINDS.values()), "mandatory")
+    assert {policy: levels.get(policy) for policy in expected} == dict.fromkeys(expected, "mandatory")
+
+
+def test_every_policy_mandatory_in_prod_has_a_mutation_kind_or_no_resource_in_prod(pack: StackPack) -> None:
+    pack.use("prod")
+    mandatory = {name for name, config in pack.analyzer.policy_config.items() if config.enforcement_level == "mandatory"}
+    prod_types = {r.type for mode in MODES for r in captured("prod", mode).resources}
+    checked = _types_checked(pack)
+
+    assert mandatory == set(pack.analyzer.policy_config)  # prod.json: every policy mandatory
+    assert sorted(mandatory - set(KINDS.values())) == sorted(NOT_MUTATED_IN_PROD)
+    assert {policy: sorted(checked[policy] & prod_types) for policy in NOT_MUTATED_IN_PROD} == {
+        policy: [] for policy in NOT_MUTATED_IN_PROD
+    }
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_mutations_are_generated_for_every_kind_and_every_covered_resource(pack: StackPack, mode: str) -> None:
-    capture = captured(STACK, mode)
+    capture = captured("prod", mode)
     mutations = mutations_of(capture)
     per_kind = Counter(mutation.kind for mutation in mutations)
-    expected_kinds = set(KINDS) - (KNOWN_USER_DATA_ONLY if mode == "preview" else set())
     # Every resource of a type a resource policy checks (the description names the types).
-    resource_policy_types = {
-        type_
-        for policy in pack.analyzer.get_analyzer_info().policies
-        if policy.policy_type == "resource"
-        for type_ in re.findall(r"aws:[\w/]+:\w+", policy.description)
-    }
+    resource_policy_types = {type_ for types in _types_checked(pack, "resource").values() for type_ in types}
     covered = {r.urn for r in capture.resources if r.type in resource_policy_types}
     targets = {mutation.target_urn for mutation in mutations}
 
-    assert {kind for kind in expected_kinds if per_kind[kind] == 0} == set()
+    assert {kind for kind in _expected_kinds(capture) if per_kind[kind] == 0} == set()
     assert sorted(covered - targets) == []
     assert len(mutations) > 100
-    stack = ProdStack(capture)
+    stack = CapturedStack(capture)
+    clusters, instances = stack.of_type(CLUSTER), stack.of_type(CLUSTER_INSTANCE)
     # The kinds that apply to every resource of their type produce one mutation per resource.
     assert per_kind["subnet mapPublicIpOnLaunch true"] == len(stack.of_type(SUBNET))
     assert per_kind["SG inline ingress 0.0.0.0/0"] == len(stack.of_type(SECURITY_GROUP, DEFAULT_SECURITY_GROUP))
     assert per_kind["SG + ingress rule cidrIpv6 ::/0"] == len(stack.of_type(SECURITY_GROUP, DEFAULT_SECURITY_GROUP))
-    assert per_kind["instance publiclyAccessible true"] == len(stack.of_type(CLUSTER_INSTANCE))
+    assert per_kind["instance publiclyAccessible true"] == len(instances)
     assert per_kind["protect removed"] == len(stack.of_type(*STATEFUL_TYPES))
     assert per_kind["DB subnet association -> public table"] == len(stack.database_subnets()) >= 2
-    assert per_kind["DB SG + ingress rule cidrIpv4 VPC"] == len(stack.database_security_groups()) == len(stack.of_type(CLUSTER))
+    assert per_kind["DB SG + ingress rule cidrIpv4 VPC"] == len(stack.database_security_groups()) == len(clusters)
+    for kind in ("cluster deletionProtection false", "cluster backupRetentionPeriod one day short",
+                 "cluster iamDatabaseAuthenticationEnabled false", "cluster instances all in one AZ"):
+        assert per_kind[kind] == len(clusters) >= 2, kind
+    for kind in ("instance performanceInsightsEnabled false", "instance monitoringInterval 0",
+                 "instance class outside the allowed list"):
+        assert per_kind[kind] == len(instances) >= 4, kind
+    # Every cluster of prod is a member of the global database; only the primary names a master user.
+    assert per_kind["member kmsKeyId -> other region's key"] == per_kind["member engineVersion other major"] == len(clusters)
+    assert per_kind["cluster masterUsername admin"] == 1
+    managed = [r for r in stack.of_type(CLUSTER, DB_INSTANCE) if r.inputs.get("manageMasterUserPassword") is True]
+    assert per_kind["managed master secret key removed"] == len(managed)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_managed_master_secret_mutations_run_on_the_dev_cluster(mode: str) -> None:
+    capture = captured("dev", mode)
+    mutations = mutations_of(capture)
+    managed = [
+        r for r in capture.resources if r.type in (CLUSTER, DB_INSTANCE) and r.inputs.get("manageMasterUserPassword") is True
+    ]
+
+    assert managed, "the dev stack no longer uses the RDS-managed master secret: move these kinds to a stack that does"
+    assert Counter(m.kind for m in mutations) == dict.fromkeys(MANAGED_SECRET_KINDS, len(managed))
+    assert {m.target_urn for m in mutations} == {r.urn for r in managed}
 
 
 def test_every_insecure_mutation_is_caught_by_its_mandatory_policy(outcomes: list[Outcome]) -> None:
     table = kill_table(outcomes)
     print("\n" + table)
     survivors = [
-        f"[{o.mutation.mode}] {o.mutation.kind}: {o.mutation.description} (expected {o.mutation.expected_policy} on "
-        f"{[urn.rsplit('::', 1)[1] for urn, _ in o.mutation.findings]}); the pack reported "
-        f"{sorted({(v.policy, v.level, v.urn.rsplit('::', 1)[1]) for v in o.violations})}"
+        f"[{o.mutation.stack} {o.mutation.mode}] {o.mutation.kind}: {o.mutation.description} (expected "
+        f"{o.mutation.expected_policy} on {[urn.rsplit('::', 1)[1] for urn, _ in o.mutation.findings]}); the pack "
+        f"reported {sorted({(v.policy, v.level, v.urn.rsplit('::', 1)[1]) for v in o.violations})}"
         for o in outcomes
         if not o.killed
     ]
+    kinds_run = {(o.mutation.stack, o.mutation.kind) for o in outcomes}
+    expected_runs = {(stack, kind) for stack, mode in CAPTURES for kind in _expected_kinds(captured(stack, mode))}
 
-    assert len(outcomes) > 200, table
+    assert sorted(expected_runs - kinds_run) == []
+    assert len(outcomes) > 300, table
     assert survivors == [], table + "\nsurvivors:\n" + "\n".join(survivors)

@@ -247,6 +247,29 @@ PREVIEW_CASES = [
         True,
     ),
     PreviewCase(
+        "secret-customer-managed-key",
+        cluster("master-secret-key-unknown", manageMasterUserPassword=True, masterUserSecretKmsKeyId=UNKNOWN),
+        False,
+    ),
+    PreviewCase(
+        "secret-customer-managed-key",
+        cluster("master-secret-both-unknown", manageMasterUserPassword=UNKNOWN, masterUserSecretKmsKeyId=UNKNOWN),
+        False,
+    ),
+    PreviewCase("secret-customer-managed-key", cluster("manage-flag-unknown", manageMasterUserPassword=UNKNOWN), True),
+    PreviewCase(
+        "secret-customer-managed-key",
+        resource("aws:rds/instance:Instance", "master-secret-key-unknown", {
+            "manageMasterUserPassword": True, "masterUserSecretKmsKeyId": UNKNOWN,
+        }),
+        False,
+    ),
+    PreviewCase(
+        "secret-customer-managed-key",
+        resource("aws:rds/instance:Instance", "manage-flag-unknown", {"manageMasterUserPassword": UNKNOWN}),
+        True,
+    ),
+    PreviewCase(
         "rds-instance-class-allowed", resource(CLUSTER_INSTANCE, "class-unknown", {"instanceClass": UNKNOWN}), True
     ),
 ]
@@ -283,10 +306,11 @@ ALL_UNKNOWN = [
             (CLUSTER, ["engine", "storageEncrypted", "kmsKeyId", "deletionProtection", "backupRetentionPeriod",
                        "skipFinalSnapshot", "iamDatabaseAuthenticationEnabled", "enabledCloudwatchLogsExports",
                        "copyTagsToSnapshot", "masterUsername", "engineMode", "performanceInsightsEnabled",
-                       "performanceInsightsKmsKeyId"]),
+                       "performanceInsightsKmsKeyId", "manageMasterUserPassword", "masterUserSecretKmsKeyId"]),
             (CLUSTER_INSTANCE, ["publiclyAccessible", "performanceInsightsEnabled", "performanceInsightsKmsKeyId",
                                 "monitoringInterval", "monitoringRoleArn", "instanceClass"]),
-            ("aws:rds/instance:Instance", ["storageEncrypted", "replicateSourceDb", "publiclyAccessible", "username"]),
+            ("aws:rds/instance:Instance", ["storageEncrypted", "replicateSourceDb", "publiclyAccessible", "username",
+                                           "manageMasterUserPassword"]),
             ("aws:rds/globalCluster:GlobalCluster", ["storageEncrypted", "sourceDbClusterIdentifier"]),
             (LAUNCH_TEMPLATE, ["blockDeviceMappings", "networkInterfaces", "metadataOptions", "userData"]),
             ("aws:ec2/instance:Instance", ["rootBlockDevice", "ebsBlockDevices", "associatePublicIpAddress",
@@ -325,7 +349,10 @@ def test_a_stack_made_only_of_unknowns_gets_verdicts_not_notices(pack: StackPack
 
 def test_customer_managed_key_created_in_the_same_run_passes_every_key_policy(pack: StackPack) -> None:
     encrypted = [
-        cluster("orders", storageEncrypted=True, kmsKeyId=UNKNOWN),
+        cluster(
+            "orders", storageEncrypted=True, kmsKeyId=UNKNOWN, manageMasterUserPassword=True,
+            masterUserSecretKmsKeyId=UNKNOWN,
+        ),
         resource(CLUSTER_INSTANCE, "orders-1", {"performanceInsightsEnabled": True, "performanceInsightsKmsKeyId": UNKNOWN}),
         resource("aws:secretsmanager/secret:Secret", "master", {"kmsKeyId": UNKNOWN}),
         resource("aws:cloudwatch/logGroup:LogGroup", "postgresql", {"kmsKeyId": UNKNOWN}),

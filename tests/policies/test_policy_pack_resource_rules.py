@@ -342,6 +342,28 @@ CASES = [
         ),
         ("replicas[0].kmsKeyId", "us-west-2", "aws/secretsmanager"),
     ),
+    Case(
+        "secret-customer-managed-key",
+        cluster("orders-managed", manageMasterUserPassword=True, masterUsername="dbadmin"),
+        cluster("orders-managed-ok", manageMasterUserPassword=True, masterUserSecretKmsKeyId=KEY_ARN),
+        ("manageMasterUserPassword", "masterUserSecretKmsKeyId is not set", "aws/secretsmanager",
+         "master_user_secret_kms_key_id", "cluster's region"),
+    ),
+    Case(
+        "secret-customer-managed-key",
+        cluster("orders-managed-alias", manageMasterUserPassword=True, masterUserSecretKmsKeyId="alias/aws/secretsmanager"),
+        # A password the program generates and stores in its own secretsmanager.Secret: RDS manages no secret.
+        cluster("orders-generated-password", masterPassword="generated", masterUsername="dbadmin"),
+        ("masterUserSecretKmsKeyId", '"alias/aws/secretsmanager"', "master_user_secret_kms_key_id"),
+    ),
+    Case(
+        "secret-customer-managed-key",
+        resource(DB_INSTANCE, "reporting-managed", {"engine": "postgres", "manageMasterUserPassword": True}),
+        resource(DB_INSTANCE, "reporting-managed-ok", {
+            "engine": "postgres", "manageMasterUserPassword": True, "masterUserSecretKmsKeyId": "alias/reporting",
+        }),
+        ("masterUserSecretKmsKeyId is not set", "instance's region"),
+    ),
 ]
 
 # Classes allowed in prod; dev allows any class (see test_dev_allows_any_instance_class).
