@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
 from components.settings import ENGINE_LOG_EXPORTS, ENGINE_PORTS
 
@@ -275,7 +276,7 @@ class AuroraCluster(pulumi.ComponentResource):
             copy_tags_to_snapshot=True,
             deletion_protection=args.deletion_protection,
             skip_final_snapshot=args.skip_final_snapshot,
-            final_snapshot_identifier=None if args.skip_final_snapshot else f"{args.identifier}-final",
+            final_snapshot_identifier=self._final_snapshot_identifier(name, args),
             delete_automated_backups=False,
             iam_database_authentication_enabled=args.iam_authentication,
             enabled_cloudwatch_logs_exports=list(ENGINE_LOG_EXPORTS[args.engine]),
@@ -383,6 +384,14 @@ class AuroraCluster(pulumi.ComponentResource):
             "kms_key_arn": self.kms_key_arn,
             "instance_identifiers": self.instance_identifiers,
         })
+
+    def _final_snapshot_identifier(self, name: str, args: AuroraClusterArgs) -> pulumi.Output[str] | None:
+        """``<identifier>-final-<8 hex>``: a region removed and added again, or a cluster created
+        again under its old identifier, must not collide with the snapshot its predecessor left."""
+        if args.skip_final_snapshot:
+            return None
+        suffix = random.RandomId(f"{name}-final-snapshot", byte_length=4, opts=pulumi.ResourceOptions(parent=self))
+        return suffix.hex.apply(lambda hex_: f"{args.identifier}-final-{hex_}")
 
     def allow_access_from(self, name: str, source_security_group_id: pulumi.Input[str],
                           description: str = "engine port from an admitted security group") -> aws.vpc.SecurityGroupIngressRule:

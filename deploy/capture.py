@@ -186,6 +186,8 @@ def _computed_state(type_: str, name: str, resource_id: str, region: str, inputs
         state.setdefault("name", inputs.get("name") or name)
         if type_ == "aws:sns/topic:Topic":
             state["arn"] = f"arn:aws:sns:{region}:{ACCOUNT_ID}:{state['name']}"
+    elif type_ == "random:index/randomId:RandomId":
+        state = {"hex": hashlib.sha256(name.encode()).hexdigest()[: 2 * int(inputs.get("byteLength", 4))]}
     elif type_ == "aws:ec2/launchTemplate:LaunchTemplate":
         state.update(latestVersion=1, defaultVersion=1)
     elif type_ == "aws:cloudwatch/logGroup:LogGroup":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 
 import pytest
 
@@ -197,7 +198,7 @@ def test_prod_protection(prod):
     assert cluster.inputs["deletionProtection"] is True
     assert cluster.inputs["backupRetentionPeriod"] >= 14
     assert cluster.inputs["skipFinalSnapshot"] is False
-    assert cluster.inputs["finalSnapshotIdentifier"] == "aurora-platform-prod-us-east-1-final"
+    assert re.fullmatch(r"aurora-platform-prod-us-east-1-final-[0-9a-f]{8}", cluster.inputs["finalSnapshotIdentifier"])
     assert cluster.inputs["copyTagsToSnapshot"] is True and cluster.inputs["deleteAutomatedBackups"] is False
 
 
