@@ -26,9 +26,8 @@ from ._views import ResourceView
 TAGS = ("encryption",)
 
 
-def _cluster_storage_encrypted(resource: ResourceView, _config: Mapping[str, Any]) -> Iterator[str]:
-    if resource.get("engineMode") == "serverless":
-        return  # Aurora Serverless v1 storage is always encrypted.
+def _storage_encrypted(resource: ResourceView, consequence_and_fix: str) -> Iterator[str]:
+    """``storageEncrypted`` must be true; an unknown value could be false, so it fails closed."""
     encrypted = resource.get("storageEncrypted")
     if flag(encrypted) is Flag.TRUE:
         return
@@ -38,10 +37,16 @@ def _cluster_storage_encrypted(resource: ResourceView, _config: Mapping[str, Any
             "cannot be confirmed; set storage_encrypted=True as a literal."
         )
         return
-    yield (
-        f"{resource.label}: storageEncrypted is {shown(encrypted)}, so the cluster's storage, backups and "
-        "snapshots are unencrypted. Set storage_encrypted=True with kms_key_id of a customer managed key; "
-        "an existing cluster must be restored from an encrypted snapshot copy."
+    yield f"{resource.label}: storageEncrypted is {shown(encrypted)}{consequence_and_fix}"
+
+
+def _cluster_storage_encrypted(resource: ResourceView, _config: Mapping[str, Any]) -> Iterator[str]:
+    if resource.get("engineMode") == "serverless":
+        return  # Aurora Serverless v1 storage is always encrypted.
+    yield from _storage_encrypted(
+        resource,
+        ", so the cluster's storage, backups and snapshots are unencrypted. Set storage_encrypted=True with "
+        "kms_key_id of a customer managed key; an existing cluster must be restored from an encrypted snapshot copy.",
     )
 
 
@@ -61,39 +66,22 @@ def _cluster_customer_managed_key(resource: ResourceView, _config: Mapping[str, 
 
 
 def _global_cluster_storage_encrypted(resource: ResourceView, _config: Mapping[str, Any]) -> Iterator[str]:
-    encrypted = resource.get("storageEncrypted")
-    if flag(encrypted) is Flag.TRUE:
-        return
-    if is_set(resource.get("sourceDbClusterIdentifier")):
+    if flag(resource.get("storageEncrypted")) is not Flag.TRUE and is_set(resource.get("sourceDbClusterIdentifier")):
         return  # Created from an existing cluster, whose encryption rds-cluster-storage-encrypted checks.
-    if flag(encrypted) is Flag.UNKNOWN:
-        yield (
-            f"{resource.label}: storageEncrypted is unknown during preview ({PREVIEW_NOTE}), so encryption "
-            "cannot be confirmed; set storage_encrypted=True as a literal."
-        )
-        return
-    yield (
-        f"{resource.label}: storageEncrypted is {shown(encrypted)} and the global cluster is not created from "
-        "an encrypted source cluster (sourceDbClusterIdentifier), so its members are unencrypted. "
-        "Set storage_encrypted=True."
+    yield from _storage_encrypted(
+        resource,
+        " and the global cluster is not created from an encrypted source cluster (sourceDbClusterIdentifier), "
+        "so its members are unencrypted. Set storage_encrypted=True.",
     )
 
 
 def _instance_storage_encrypted(resource: ResourceView, _config: Mapping[str, Any]) -> Iterator[str]:
     if is_set(resource.get("replicateSourceDb")):
         return  # A read replica inherits its source's encryption; the source is checked on its own.
-    encrypted = resource.get("storageEncrypted")
-    if flag(encrypted) is Flag.TRUE:
-        return
-    if flag(encrypted) is Flag.UNKNOWN:
-        yield (
-            f"{resource.label}: storageEncrypted is unknown during preview ({PREVIEW_NOTE}), so encryption "
-            "cannot be confirmed; set storage_encrypted=True as a literal."
-        )
-        return
-    yield (
-        f"{resource.label}: storageEncrypted is {shown(encrypted)}, so the instance's storage and snapshots "
-        "are unencrypted. Set storage_encrypted=True with kms_key_id of a customer managed key."
+    yield from _storage_encrypted(
+        resource,
+        ", so the instance's storage and snapshots are unencrypted. Set storage_encrypted=True with kms_key_id "
+        "of a customer managed key.",
     )
 
 

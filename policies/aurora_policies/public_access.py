@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from ._checks import must_not_be_true
 from ._framework import resource_policy
 from ._props import PREVIEW_NOTE, Flag, as_list, flag, is_unknown, is_world_cidr, shown
 from ._types import (
@@ -22,22 +23,6 @@ from ._types import (
 from ._views import ResourceView
 
 TAGS = ("public-access",)
-
-
-def _not_true(prop: str, argument: str, consequence: str):
-    """A check that a boolean input is not true; an unknown value could be true, so it fails closed."""
-
-    def check(resource: ResourceView, _config: Mapping[str, Any]) -> Iterator[str]:
-        value = resource.get(prop)
-        if flag(value) is Flag.TRUE:
-            yield f"{resource.label}: {prop} is {shown(value)}, {consequence}. Set {argument}=False (or leave it unset)."
-        elif flag(value) is Flag.UNKNOWN:
-            yield (
-                f"{resource.label}: {prop} is unknown during preview ({PREVIEW_NOTE}) and could be true; "
-                f"set {argument}=False as a literal."
-            )
-
-    return check
 
 
 def _world_cidrs(values: Any) -> list[str]:
@@ -98,7 +83,7 @@ def _security_group_no_public_ingress(resource: ResourceView, _config: Mapping[s
                 )
 
 
-_instance_public_ip = _not_true(
+_instance_public_ip = must_not_be_true(
     "associatePublicIpAddress", "associate_public_ip_address", "so the instance gets a public IP address"
 )
 
@@ -133,7 +118,7 @@ RDS_INSTANCE_NOT_PUBLIC = resource_policy(
     summary="Database instances must not be publicly accessible (publiclyAccessible is not true).",
     resource_types=[RDS_CLUSTER_INSTANCE, RDS_INSTANCE],
     external_ids=["Checkov CKV_AWS_17", "AWS Config rds-instance-public-access-check"],
-    check=_not_true(
+    check=must_not_be_true(
         "publiclyAccessible",
         "publicly_accessible",
         "so the instance gets a public DNS name and IP address reachable from outside the VPC",
@@ -170,7 +155,7 @@ SUBNET_NO_PUBLIC_IP_ON_LAUNCH = resource_policy(
     summary="Subnets must not assign public IP addresses on launch (mapPublicIpOnLaunch is not true).",
     resource_types=[SUBNET],
     external_ids=["Checkov CKV_AWS_130", "AWS Config subnet-auto-assign-public-ip-disabled"],
-    check=_not_true(
+    check=must_not_be_true(
         "mapPublicIpOnLaunch",
         "map_public_ip_on_launch",
         "so every instance launched into the subnet gets a public IP address",

@@ -8,8 +8,9 @@ from typing import Any
 
 from pulumi_policy import PolicyConfigSchema, Severity
 
+from ._checks import must_be_true, must_not_be_true
 from ._framework import resource_policy
-from ._props import PREVIEW_NOTE, Flag, as_list, flag, is_set, is_unknown, number, shown
+from ._props import PREVIEW_NOTE, as_list, is_set, is_unknown, number, shown
 from ._types import RDS_CLUSTER, RDS_CLUSTER_INSTANCE, RDS_INSTANCE
 from ._views import ResourceView
 
@@ -18,25 +19,6 @@ OBSERVABILITY = ("observability",)
 ACCESS = ("access",)
 
 ENHANCED_MONITORING_INTERVALS = (1, 5, 10, 15, 30, 60)
-
-
-def _must_be_true(prop: str, argument: str, consequence: str):
-    """A check that a boolean input is true; an unknown value could be false, so it fails closed."""
-
-    def check(resource: ResourceView, _config: Mapping[str, Any]) -> Iterator[str]:
-        value = resource.get(prop)
-        state = flag(value)
-        if state is Flag.TRUE:
-            return
-        if state is Flag.UNKNOWN:
-            yield (
-                f"{resource.label}: {prop} is unknown during preview ({PREVIEW_NOTE}) and could be false; "
-                f"set {argument}=True as a literal."
-            )
-            return
-        yield f"{resource.label}: {prop} is {shown(value)}, {consequence}. Set {argument}=True."
-
-    return check
 
 
 def _backup_retention(resource: ResourceView, config: Mapping[str, Any]) -> Iterator[str]:
@@ -58,18 +40,12 @@ def _backup_retention(resource: ResourceView, config: Mapping[str, Any]) -> Iter
         )
 
 
-def _final_snapshot(resource: ResourceView, _config: Mapping[str, Any]) -> Iterator[str]:
-    value = resource.get("skipFinalSnapshot")
-    if flag(value) is Flag.TRUE:
-        yield (
-            f"{resource.label}: skipFinalSnapshot is {shown(value)}, so deleting the cluster discards its data "
-            "without a snapshot. Set skip_final_snapshot=False and final_snapshot_identifier."
-        )
-    elif flag(value) is Flag.UNKNOWN:
-        yield (
-            f"{resource.label}: skipFinalSnapshot is unknown during preview ({PREVIEW_NOTE}) and could be true; "
-            "set skip_final_snapshot=False as a literal."
-        )
+_final_snapshot = must_not_be_true(
+    "skipFinalSnapshot",
+    "skip_final_snapshot",
+    "so deleting the cluster discards its data without a snapshot",
+    fix="Set skip_final_snapshot=False and final_snapshot_identifier.",
+)
 
 
 def _enhanced_monitoring(resource: ResourceView, _config: Mapping[str, Any]) -> Iterator[str]:
@@ -172,7 +148,7 @@ RDS_CLUSTER_DELETION_PROTECTION = resource_policy(
     summary="Aurora clusters must have deletion protection on (deletionProtection is true).",
     resource_types=[RDS_CLUSTER],
     external_ids=["Checkov CKV_AWS_139", "AWS Config rds-cluster-deletion-protection-enabled"],
-    check=_must_be_true(
+    check=must_be_true(
         "deletionProtection", "deletion_protection", "so a single API call or `pulumi destroy` deletes the cluster"
     ),
     severity=Severity.MEDIUM,
@@ -214,7 +190,7 @@ RDS_PERFORMANCE_INSIGHTS_ENABLED = resource_policy(
     summary="Database instances must have Performance Insights on (performanceInsightsEnabled is true).",
     resource_types=[RDS_CLUSTER_INSTANCE, RDS_INSTANCE],
     external_ids=["Checkov CKV_AWS_353"],
-    check=_must_be_true(
+    check=must_be_true(
         "performanceInsightsEnabled",
         "performance_insights_enabled",
         "so there is no record of load and top SQL to diagnose an incident",
@@ -238,7 +214,7 @@ RDS_CLUSTER_IAM_AUTH = resource_policy(
     summary="Aurora clusters must accept IAM database authentication (iamDatabaseAuthenticationEnabled is true).",
     resource_types=[RDS_CLUSTER],
     external_ids=["Checkov CKV_AWS_162", "AWS Config rds-cluster-iam-authentication-enabled"],
-    check=_must_be_true(
+    check=must_be_true(
         "iamDatabaseAuthenticationEnabled",
         "iam_database_authentication_enabled",
         "so every client needs a long-lived database password",
@@ -281,7 +257,7 @@ RDS_CLUSTER_COPY_TAGS_TO_SNAPSHOT = resource_policy(
     summary="Aurora clusters must copy their tags to snapshots (copyTagsToSnapshot is true).",
     resource_types=[RDS_CLUSTER],
     external_ids=["Checkov CKV_AWS_313", "AWS Config rds-cluster-copy-tags-to-snapshot-enabled"],
-    check=_must_be_true(
+    check=must_be_true(
         "copyTagsToSnapshot",
         "copy_tags_to_snapshot",
         "so snapshots lose the owner and cost-allocation tags",
