@@ -37,6 +37,7 @@ from deploy.stack_access import (
     arn_region,
     error_tail,
     open_stack,
+    refused_by_aws,
     require_pulumi_cli,
     resolve_settings,
     run_refusable,
@@ -261,9 +262,7 @@ def run_runbook(args, *, client: Callable[[str], Any] | None = None, sleep: Call
     except NoCredentialsError:
         raise CommandRefused("no AWS credentials: configure them and run the command again") from None
     except ClientError as error:
-        info = error.response.get("Error", {})
-        raise CommandRefused(f"AWS refused {error.operation_name}: {info.get('Code')}: {info.get('Message')}",
-                             EXIT_FAILED) from None
+        raise refused_by_aws(error) from None
     except BotoCoreError as error:
         raise CommandRefused(f"could not reach RDS in {to_region}: {error}", EXIT_FAILED) from None
     print("\n".join(["", f"{kind} complete: the writer is in {to_region}.", *topology_lines(final), ""]), file=out)

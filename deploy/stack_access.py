@@ -36,6 +36,12 @@ class CommandRefused(Exception):
         self.code = code
 
 
+def refused_by_aws(error) -> CommandRefused:
+    """A botocore ``ClientError`` as a failure naming the call, AWS's error code and message."""
+    info = error.response.get("Error", {})
+    return CommandRefused(f"AWS refused {error.operation_name}: {info.get('Code')}: {info.get('Message')}", EXIT_FAILED)
+
+
 def arn_region(arn: str) -> str:
     """The region field of an ARN (``arn:aws:rds:us-west-2:...`` -> ``us-west-2``); empty if none."""
     parts = arn.split(":")

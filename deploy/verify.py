@@ -43,6 +43,7 @@ from deploy.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from deploy.stack_access import (
     CommandRefused,
     arn_region,
+    refused_by_aws,
     resolve_settings,
     run_refusable,
     short_stack_name,
@@ -364,9 +365,7 @@ def _run(args, clients: Callable[[str, str], Any] | None = None) -> int:
     except WaiterError as error:
         raise CommandRefused(f"--wait {args.wait}: resources not available in time: {error}", EXIT_FAILED) from None
     except ClientError as error:
-        info = error.response.get("Error", {})
-        raise CommandRefused(f"AWS refused {error.operation_name}: {info.get('Code')}: {info.get('Message')}",
-                             EXIT_FAILED) from None
+        raise refused_by_aws(error) from None
     except BotoCoreError as error:
         raise CommandRefused(f"could not read AWS: {error}", EXIT_FAILED) from None
     finally:
