@@ -429,6 +429,7 @@ class PolicyAnalyzer:
         )
         self._channel: grpc.Channel | None = None
         self.policy_config: dict[str, PolicyConfig] = {}
+        self._info: AnalyzerInfo | None = None  # a pack's policies do not change while it runs
         try:
             self.port = self._read_port(startup_timeout)
             self._channel = grpc.insecure_channel(
@@ -542,6 +543,11 @@ class PolicyAnalyzer:
     # --- the analyzer protocol ---
 
     def get_analyzer_info(self) -> AnalyzerInfo:
+        if self._info is None:
+            self._info = self._fetch_analyzer_info()
+        return self._info
+
+    def _fetch_analyzer_info(self) -> AnalyzerInfo:
         info = self._stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=_CALL_TIMEOUT_SECONDS)
         policies = tuple(
             PolicyInfo(
