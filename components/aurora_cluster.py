@@ -268,7 +268,9 @@ class AuroraCluster(pulumi.ComponentResource):
             vpc_security_group_ids=[self.security_group.id],
             storage_encrypted=True,
             kms_key_id=args.kms_key_arn,
-            storage_type=None if args.storage_type == "aurora" else args.storage_type,
+            # Always sent: the provider treats storage_type as optional and computed, so leaving it
+            # out for "aurora" would keep a cluster that is on aurora-iopt1 there (no diff shown).
+            storage_type=args.storage_type,
             db_cluster_parameter_group_name=cluster_parameters.name,
             backup_retention_period=args.backup_retention_days,
             preferred_backup_window=args.preferred_backup_window,

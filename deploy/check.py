@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from deploy.analyzer import AnalysisCall, AnalyzerInfo, PolicyAnalyzer, PolicyConfig, Violation
+from deploy.analyzer import _SIG_KEY, UNKNOWN, AnalysisCall, AnalyzerInfo, PolicyAnalyzer, PolicyConfig, Violation
 from deploy.capture import MODES, Capture, CapturedResource, run_program
 from deploy.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from deploy.stack_config import PROJECT_DIR
@@ -71,13 +71,25 @@ class CheckResult:
         return {
             "stack": self.capture.stack,
             "mode": self.capture.mode,
-            "resources": [{"type": r.type, "name": r.name, "urn": r.urn, "parent": r.parent}
+            "resources": [{"type": r.type, "name": r.name, "urn": r.urn, "parent": r.parent,
+                           "inputs": shown_inputs(r.inputs)}
                           for r in self.capture.resources],
             "violations": [{"policy": v.policy, "level": v.level, "urn": v.urn, "message": v.message}
                            for v in self.violations],
             "warnings": self.capture.warnings,
             "summary": self.summary(),
         }
+
+
+def shown_inputs(value):
+    """Inputs as the engine would send them, for the JSON plan: secrets masked, unknowns named."""
+    if isinstance(value, dict):
+        if _SIG_KEY in value:
+            return "[secret]"
+        return {k: shown_inputs(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shown_inputs(v) for v in value]
+    return "[unknown]" if value == UNKNOWN else value
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, str]:
