@@ -90,6 +90,7 @@ cluster_args = AuroraClusterArgs(
     reader_auto_scaling_max_readers=db.reader_auto_scaling_max_readers,
     reader_auto_scaling_cpu_target=db.reader_auto_scaling_cpu_target,
     apply_immediately=db.apply_immediately,
+    upgrade_target_version=db.engine_upgrade_target or None,
     protect=settings.protect_resources,
 )
 
@@ -211,6 +212,7 @@ pulumi.export("regions", {
         "fleetAsgName": fleets[region].asg_name if region in fleets else None,
         "fleetSecurityGroupId": fleets[region].security_group_id if region in fleets else None,
         "alarmTopicArn": monitoring[region].topic_arn,
+        "parameterGroups": cluster.parameter_group_names,  # family -> {cluster, instance}: for `deploy upgrade`
     }
     for region, cluster in clusters.items()
 })

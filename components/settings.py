@@ -54,6 +54,23 @@ ENGINE_VERSION_HELP = {
     "aurora-mysql": "8.0.mysql_aurora.3.MM.P, e.g. 8.0.mysql_aurora.3.08.2",
 }
 
+
+def engine_version_pattern(engine: str) -> re.Pattern:
+    return POSTGRES_VERSION_RE if engine == "aurora-postgresql" else MYSQL_VERSION_RE
+
+
+def engine_version_key(engine: str, version: str) -> tuple[int, ...]:
+    """Numeric order of two well-formed versions of one engine (16.10 is newer than 16.9)."""
+    return tuple(int(part) for part in engine_version_pattern(engine).match(version).groups())
+
+
+def parameter_group_family(engine: str, engine_version: str) -> str:
+    """Parameter group family of a version: ``aurora-postgresql16`` for 16.x; every Aurora MySQL 3
+    version (MySQL 8.0 compatible) is ``aurora-mysql8.0``. A family change is a major upgrade."""
+    if engine == "aurora-mysql":
+        return "aurora-mysql8.0"
+    return f"aurora-postgresql{engine_version.split('.')[0]}"
+
 # Instance classes Aurora offers per engine: family -> sizes. Extend when AWS adds classes.
 _R_SIZES = ("large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge")
 _AURORA_COMMON_CLASSES: dict[str, tuple[str, ...]] = {
@@ -151,7 +168,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("interfaceEndpoints", "array", [], "Interface VPC endpoints to create (kms, secretsmanager, ssm, ssmmessages, ec2messages, logs, monitoring, sns). An S3 gateway endpoint is always created.", "network"),
     # database
     Setting("engine", "string", "aurora-postgresql", "Aurora engine: aurora-postgresql or aurora-mysql.", "database"),
-    Setting("engineVersion", "string", "16.6", "Engine version (PostgreSQL MAJOR.MINOR; MySQL 8.0.mysql_aurora.3.MM.P).", "database"),
+    Setting("engineVersion", "string", "16.6", "Engine version the clusters run, minor included (PostgreSQL MAJOR.MINOR; MySQL 8.0.mysql_aurora.3.MM.P). Automatic minor upgrades are off, so only `deploy upgrade` changes it (README: Upgrading the engine).", "database"),
+    Setting("engineUpgradeTarget", "string", "", "Version an upgrade is being prepared for: the program also declares parameter groups of its family, which `deploy upgrade` switches the clusters to. Newer than engineVersion; empty when no upgrade is prepared.", "database"),
+    Setting("preUpgradeSnapshot", "string", "", "Manual cluster snapshot taken before the upgrade to engineUpgradeTarget (`deploy upgrade --snapshot` takes one and prints it); a production stack preparing a major upgrade without one gets a warning.", "database"),
     Setting("databaseName", "string", "app", "Name of the initial database.", "database"),
     Setting("masterUsername", "string", "dbadmin", "Master user name; not a well-known default such as admin, postgres or root.", "database"),
     Setting("instanceClass", "string", "db.r7g.large", "Writer instance class (db.*), or db.serverless for Aurora Serverless v2.", "database"),
@@ -241,6 +260,8 @@ class DatabaseSettings:
     reader_auto_scaling_cpu_target: int
     allowed_security_group_ids: tuple[str, ...]
     apply_immediately: bool
+    engine_upgrade_target: str = ""
+    pre_upgrade_snapshot: str = ""
 
     @property
     def port(self) -> int:
@@ -590,10 +611,21 @@ def parse_settings(raw: Mapping[str, Any], stack: str) -> Settings:
     # database
     engine = r.string("engine", ENGINES)
     version = r.string("engineVersion")
+    upgrade_target = r.string("engineUpgradeTarget")
     if engine in ENGINES:
-        pattern = POSTGRES_VERSION_RE if engine == "aurora-postgresql" else MYSQL_VERSION_RE
+        pattern = engine_version_pattern(engine)
         if not pattern.match(version):
             r.fail("engineVersion", version, f"not a {engine} version; expected {ENGINE_VERSION_HELP[engine]}")
+        elif upgrade_target and not pattern.match(upgrade_target):
+            r.fail("engineUpgradeTarget", upgrade_target,
+                   f"not a {engine} version; expected {ENGINE_VERSION_HELP[engine]}, or empty")
+        elif upgrade_target and engine_version_key(engine, upgrade_target) <= engine_version_key(engine, version):
+            r.fail("engineUpgradeTarget", upgrade_target,
+                   f"must be newer than engineVersion ({version}); clear it once engineVersion records the upgrade")
+    snapshot = r.string("preUpgradeSnapshot")
+    if snapshot and not re.fullmatch(r"[A-Za-z](?!.*--)[A-Za-z0-9-]{0,254}(?<!-)", snapshot):
+        r.fail("preUpgradeSnapshot", snapshot, "a DB cluster snapshot identifier: 1-255 letters, digits or hyphens, "
+                                               "starting with a letter, no two hyphens in a row, not ending in one")
     db_name = r.string("databaseName")
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,62}", db_name):
         r.fail("databaseName", db_name, "1-63 letters, digits or underscores, starting with a letter")
@@ -659,6 +691,8 @@ def parse_settings(raw: Mapping[str, Any], stack: str) -> Settings:
         reader_auto_scaling_cpu_target=r.integer("readerAutoScalingCpuTarget", 10, 90),
         allowed_security_group_ids=sg_ids,
         apply_immediately=r.boolean("applyImmediately"),
+        engine_upgrade_target=upgrade_target,
+        pre_upgrade_snapshot=snapshot,
     )
 
     if production:
@@ -718,6 +752,12 @@ def parse_settings(raw: Mapping[str, Any], stack: str) -> Settings:
     if reader_count and writer_gib and reader_gib and reader_gib < writer_gib:
         warnings.append(f"{_q('readerInstanceClass')} = {reader_class!r} is smaller than the writer class "
                         f"{instance_class!r}: a failover to a reader lowers capacity")
+    if (production and database.engine_upgrade_target and not database.pre_upgrade_snapshot
+            and parameter_group_family(engine, database.engine_upgrade_target) != parameter_group_family(engine, version)):
+        warnings.append(f"{_q('engineUpgradeTarget')} = {database.engine_upgrade_target!r} prepares a major upgrade of a "
+                        f"production stack, and {_q('preUpgradeSnapshot')} records no fresh snapshot: take one with "
+                        f"`python -m deploy upgrade --stack {stack} --engine-version {database.engine_upgrade_target} "
+                        f"--snapshot` (it refuses a production major upgrade without one)")
     if not production and database.deletion_protection is False:
         warnings.append(f"{_q('deletionProtection')} is false: the cluster can be deleted by a single `pulumi destroy`")
 
