@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components.settings import ENGINE_LOG_EXPORTS, ENGINE_PORTS
+from components.settings import ENGINE_LOG_EXPORTS, ENGINE_PORTS, parameter_group_family
 
 # Encryption in transit is enforced by the cluster parameter group, so no client can connect
 # in clear text whatever its driver settings.
@@ -37,12 +37,14 @@ def apply_method(parameter: str) -> str:
 # switchover/failover moves the writer; a later `pulumi up` must not undo that.
 GLOBAL_MEMBER_IGNORED = ["engineVersion", "globalClusterIdentifier", "replicationSourceIdentifier"]
 CA_CERTIFICATE = "rds-ca-rsa2048-g1"
-
-
-def parameter_group_family(engine: str, engine_version: str) -> str:
-    if engine == "aurora-mysql":
-        return "aurora-mysql8.0"
-    return f"aurora-postgresql{engine_version.split('.')[0]}"
+# engineVersion always pins a minor version (components/settings.py). With automatic minor
+# upgrades on, RDS moves the cluster past it in a maintenance window and the next update asks
+# RDS for the older pinned version, which RDS refuses ("Cannot upgrade aurora-postgresql from
+# 16.x to 16.6"; hashicorp/terraform-provider-aws#48936, #45026). So they are off on the
+# cluster and on every instance (Aurora upgrades only when all instances allow it:
+# https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/USER_UpgradeDBInstance.Maintenance.html#Aurora.Maintenance.AMVU),
+# and `deploy upgrade` moves the version and records it.
+AUTO_MINOR_VERSION_UPGRADE = False
 
 
 @dataclass
@@ -115,6 +117,9 @@ class AuroraClusterArgs:
     """Target average reader CPU percent."""
     apply_immediately: bool = False
     """Apply modifications now rather than in the maintenance window."""
+    upgrade_target_version: str | None = None
+    """Version of a coming upgrade: parameter groups of its family are declared too, for
+    ``deploy upgrade`` (Blue/Green, global) to switch to. ``None`` or the same family: nothing extra."""
     global_cluster_identifier: pulumi.Input[str] | None = None
     """Global cluster to join (primary or secondary member)."""
     global_secondary: bool = False
@@ -190,22 +195,15 @@ class AuroraCluster(pulumi.ComponentResource):
         for i, source in enumerate(args.allowed_security_group_ids):
             self.allow_access_from(f"{name}-allowed-{i}", source)
 
-        cluster_parameters = aws.rds.ClusterParameterGroup(
-            f"{name}-cluster",
-            family=family,
-            description=f"{args.identifier}: TLS required",
-            parameters=[aws.rds.ClusterParameterGroupParameterArgs(name=k, value=v, apply_method=apply_method(k))
-                        for k, v in {**TLS_PARAMETERS[args.engine], **CLUSTER_PARAMETERS[args.engine]}.items()],
-            opts=child,
-        )
-        instance_parameters = aws.rds.ParameterGroup(
-            f"{name}-instance",
-            family=family,
-            description=f"{args.identifier}: instance parameters",
-            parameters=[aws.rds.ParameterGroupParameterArgs(name=k, value=v, apply_method=apply_method(k))
-                        for k, v in INSTANCE_PARAMETERS[args.engine].items()],
-            opts=child,
-        )
+        # One pair of parameter groups per family, named after it: a major upgrade declares a new
+        # pair, which the engine creates before the cluster switches to it, and deletes the old
+        # pair only once nothing uses it (create before delete, no replacement of the cluster).
+        self.parameter_groups = {family: self._parameter_groups(name, args, family, current=True)}
+        if args.upgrade_target_version:
+            target_family = parameter_group_family(args.engine, args.upgrade_target_version)
+            if target_family != family:
+                self.parameter_groups[target_family] = self._parameter_groups(name, args, target_family, current=False)
+        cluster_parameters, instance_parameters = self.parameter_groups[family]
 
         # Pre-created so that retention and encryption are ours, not the defaults RDS would use
         # when it creates the groups itself on first export (instances wait for them).
@@ -262,6 +260,12 @@ class AuroraCluster(pulumi.ComponentResource):
             cluster_identifier=args.identifier,
             engine=args.engine,
             engine_version=args.engine_version,
+            # A change of engine_version to a new major is then an in-place ModifyDBCluster; RDS
+            # needs the new family's instance group in the same call when instances use a custom
+            # one ("The current DB instance parameter group ... is custom").
+            allow_major_version_upgrade=True,
+            db_instance_parameter_group_name=instance_parameters.name,
+            auto_minor_version_upgrade=AUTO_MINOR_VERSION_UPGRADE,
             engine_mode="provisioned",
             port=port,
             db_subnet_group_name=args.db_subnet_group_name,
@@ -322,7 +326,7 @@ class AuroraCluster(pulumi.ComponentResource):
                                                        if args.performance_insights else None),
                 monitoring_interval=args.monitoring_interval,
                 monitoring_role_arn=monitoring_role.arn if monitoring_role else None,
-                auto_minor_version_upgrade=True,
+                auto_minor_version_upgrade=AUTO_MINOR_VERSION_UPGRADE,
                 copy_tags_to_snapshot=True,
                 apply_immediately=args.apply_immediately,
                 tags={"Name": identifier, "role": "writer" if is_writer else "reader"},
@@ -385,7 +389,38 @@ class AuroraCluster(pulumi.ComponentResource):
             "secret_arn": self.secret_arn,
             "kms_key_arn": self.kms_key_arn,
             "instance_identifiers": self.instance_identifiers,
+            "parameter_groups": self.parameter_group_names,
         })
+
+    @property
+    def parameter_group_names(self) -> dict[str, dict[str, pulumi.Output[str]]]:
+        """Family -> names of the cluster and instance parameter groups of that family."""
+        return {family: {"cluster": c.name, "instance": i.name} for family, (c, i) in self.parameter_groups.items()}
+
+    def _parameter_groups(self, name: str, args: AuroraClusterArgs, family: str, *, current: bool
+                          ) -> tuple[aws.rds.ClusterParameterGroup, aws.rds.ParameterGroup]:
+        """The TLS-enforcing cluster group and the instance group of ``family``. Stacks created
+        before the family was part of the name keep their groups (alias of the current pair)."""
+        def opts(legacy_name: str) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name=legacy_name)] if current else None)
+
+        cluster_group = aws.rds.ClusterParameterGroup(
+            f"{name}-cluster-{family}",
+            family=family,
+            description=f"{args.identifier}: TLS required",
+            parameters=[aws.rds.ClusterParameterGroupParameterArgs(name=k, value=v, apply_method=apply_method(k))
+                        for k, v in {**TLS_PARAMETERS[args.engine], **CLUSTER_PARAMETERS[args.engine]}.items()],
+            opts=opts(f"{name}-cluster"),
+        )
+        instance_group = aws.rds.ParameterGroup(
+            f"{name}-instance-{family}",
+            family=family,
+            description=f"{args.identifier}: instance parameters",
+            parameters=[aws.rds.ParameterGroupParameterArgs(name=k, value=v, apply_method=apply_method(k))
+                        for k, v in INSTANCE_PARAMETERS[args.engine].items()],
+            opts=opts(f"{name}-instance"),
+        )
+        return cluster_group, instance_group
 
     def _final_snapshot_identifier(self, name: str, args: AuroraClusterArgs) -> pulumi.Output[str] | None:
         """``<identifier>-final-<8 hex>``: a region removed and added again, or a cluster created
