@@ -17,6 +17,39 @@ from components.settings import ENGINE_PORTS
 PASSWORD_SPECIALS = "!#$%^&*()-_=+[]{}<>:?"
 
 
+# RDS's secret format: the engine name AWS's rotation functions and RDS Proxy expect, per engine.
+SECRET_ENGINES = {"aurora-postgresql": "postgres", "aurora-mysql": "mysql"}
+
+
+def master_secret_json(cluster: AuroraClusterArgs, password: str, members: dict[str, list[str]],
+                       writer_region: str) -> str:
+    """The master secret's value in Secrets Manager's JSON structure for Amazon RDS and Aurora
+    credentials (engine, host, username, password, dbname, port, dbClusterIdentifier):
+    https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_secret_json_structure.html
+
+    One secret is replicated to every member region and a replica always carries the primary's value,
+    so ``host`` cannot be "this region's member" everywhere. It is the writer endpoint (cluster
+    endpoint) of the member in the writer region (``globalDatabase.writerRegion``: the secret's own
+    region until a switchover, after which the next ``pulumi up`` moves it), which is what anything
+    that changes the password or writes must reach. Every member's endpoints are listed under
+    ``regions``, the extra connection information for other regions the same page allows.
+    ``members`` maps region -> [writer endpoint, reader endpoint, cluster identifier].
+    """
+    writer_host, _, writer_id = members[writer_region]
+    return json.dumps({
+        "engine": SECRET_ENGINES[cluster.engine],
+        "host": writer_host,
+        "username": cluster.master_username,
+        "password": password,
+        "dbname": cluster.database_name,
+        "port": ENGINE_PORTS[cluster.engine],
+        "dbClusterIdentifier": writer_id,
+        "regions": {region: {"host": host, "readerHost": reader, "dbClusterIdentifier": identifier,
+                             "writer": region == writer_region}
+                    for region, (host, reader, identifier) in members.items()},
+    })
+
+
 @dataclass
 class GlobalMember:
     """Where one member cluster lives: its region's provider, network and key."""
@@ -127,18 +160,6 @@ class GlobalDatabase(pulumi.ComponentResource):
                       for s in args.secondaries],
             opts=pulumi.ResourceOptions.merge(in_primary, pulumi.ResourceOptions(protect=args.protect)),
         )
-        aws.secretsmanager.SecretVersion(
-            f"{name}-master",
-            secret_id=self.secret.id,
-            secret_string=pulumi.Output.secret(pulumi.Output.all(password.result).apply(lambda v: json.dumps({
-                "engine": base.engine.removeprefix("aurora-"),
-                "username": base.master_username,
-                "password": v[0],
-                "dbname": base.database_name,
-                "port": ENGINE_PORTS[base.engine],
-            }))),
-            opts=in_primary,
-        )
 
         def member_args(member: GlobalMember, **overrides) -> AuroraClusterArgs:
             return dataclasses.replace(
@@ -183,6 +204,18 @@ class GlobalDatabase(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, provider=member.provider),
             )
         self.members = {primary.region: self.primary, **self.secondaries}
+
+        writer_region = next((m.region for m in [primary, *args.secondaries] if m.writer), primary.region)
+        aws.secretsmanager.SecretVersion(
+            f"{name}-master",
+            secret_id=self.secret.id,
+            secret_string=pulumi.Output.secret(pulumi.Output.all(
+                password.result,
+                {region: pulumi.Output.all(c.writer_endpoint, c.reader_endpoint, c.cluster_identifier)
+                 for region, c in self.members.items()},
+            ).apply(lambda v: master_secret_json(base, v[0], v[1], writer_region))),
+            opts=in_primary,
+        )
 
         self.secret_arns = {primary.region: self.secret.arn}
         for member in args.secondaries:

@@ -43,3 +43,56 @@ def test_check_json_shows_storage_type_aurora_on_every_cluster():
     clusters = [r for r in report["resources"] if r["type"] == CLUSTER]
     assert len(clusters) == 2
     assert all(c["inputs"]["storageType"] == "aurora" for c in clusters), clusters
+
+
+# --- Defect 2: the global database's secret in RDS's secret format -----------------------------
+
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+
+
+def secret_value(capture) -> dict:
+    (version,) = capture.by_type("aws:secretsmanager/secretVersion:SecretVersion")
+    assert version.inputs["secretString"][SECRET_SIG], "the value reaches the engine as a secret"
+    return json.loads(version.inputs["secretString"]["value"])
+
+
+def member_cluster(capture, region):
+    return capture.one(CLUSTER, f"aurora-{region}")
+
+
+def test_global_secret_is_in_rds_secret_format(prod):
+    """Secrets Manager's JSON structure for RDS/Aurora credentials: engine postgres (not postgresql),
+    host, port, username, password, dbname, dbClusterIdentifier."""
+    value = secret_value(prod)
+    writer = member_cluster(prod, "us-east-1")
+    assert value["engine"] == "postgres"
+    assert value["host"] == writer.outputs["endpoint"], "the writer endpoint of the member in the secret's region"
+    assert value["dbClusterIdentifier"] == "aurora-platform-prod-us-east-1"
+    assert value["port"] == 5432 and value["username"] == "dbadmin" and value["dbname"] == "app"
+    assert value["password"]
+
+
+def test_global_secret_lists_every_member_region(prod):
+    """Replicas carry the same value: each region's connection details are extra keys beside `host`."""
+    value = secret_value(prod)
+    assert set(value["regions"]) == {"us-east-1", "us-west-2"}
+    for region, entry in value["regions"].items():
+        cluster = member_cluster(prod, region)
+        assert entry == {"host": cluster.outputs["endpoint"], "readerHost": cluster.outputs["readerEndpoint"],
+                         "dbClusterIdentifier": cluster.outputs["clusterIdentifier"], "writer": region == "us-east-1"}
+
+
+def test_global_secret_host_follows_the_writer_region():
+    gdb = {"writerRegion": "us-west-2", "secondaryRegions": [{"region": "us-west-2", "vpcCidr": "10.1.0.0/16", "instances": 2}]}
+    capture = run_program("prod", "update", overrides={"aurora-platform:globalDatabase": json.dumps(gdb)})
+    value = secret_value(capture)
+    assert value["host"] == member_cluster(capture, "us-west-2").outputs["endpoint"]
+    assert value["dbClusterIdentifier"] == "aurora-platform-prod-us-west-2"
+
+
+def test_global_secret_engine_is_mysql_for_aurora_mysql():
+    capture = run_program("prod", "update", overrides={
+        "aurora-platform:engine": "aurora-mysql", "aurora-platform:engineVersion": "8.0.mysql_aurora.3.08.2",
+        "aurora-platform:masterUsername": "appadmin"})
+    value = secret_value(capture)
+    assert value["engine"] == "mysql" and value["port"] == 3306
