@@ -154,8 +154,10 @@ class Network(pulumi.ComponentResource):
         # Public and private tiers filter with security groups, as AWS recommends: their NACL
         # admits all. The database tier's NACL admits the engine port from inside the VPC and the
         # replies to it, nothing else, whatever security group a database is given.
+        # Without a database port the database tier stays on this NACL (not on the stripped default).
+        application_subnets = public + private + ([] if args.database_port is not None else database)
         aws.ec2.NetworkAcl(
-            f"{name}-application", vpc_id=vpc.id, subnet_ids=[s.id for s in public + private],
+            f"{name}-application", vpc_id=vpc.id, subnet_ids=[s.id for s in application_subnets],
             ingress=[aws.ec2.NetworkAclIngressArgs(rule_no=100, action="allow", protocol="-1", from_port=0, to_port=0,
                                                    cidr_block="0.0.0.0/0")],
             egress=[aws.ec2.NetworkAclEgressArgs(rule_no=100, action="allow", protocol="-1", from_port=0, to_port=0,

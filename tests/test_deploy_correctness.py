@@ -96,3 +96,53 @@ def test_global_secret_engine_is_mysql_for_aurora_mysql():
         "aurora-platform:masterUsername": "appadmin"})
     value = secret_value(capture)
     assert value["engine"] == "mysql" and value["port"] == 3306
+
+
+# --- Defect 3: Network(database_port=None) leaves the database tier on the application NACL ----
+
+NETWORK_ONLY_PROGRAM = '''
+import pulumi_aws as aws
+import pulumi
+from components.network import Network, NetworkArgs
+
+provider = aws.Provider("aws-us-east-2", region="us-east-2")
+Network("network-us-east-2", NetworkArgs(region="us-east-2", vpc_cidr="10.10.0.0/16",
+        availability_zones=["us-east-2a", "us-east-2b"], kms_key_arn="arn:aws:kms:us-east-2:123456789012:key/k",
+        nat_strategy="single", flow_logs={flow_logs}, database_port={port}),
+        opts=pulumi.ResourceOptions(provider=provider))
+'''
+
+
+def network_capture(tmp_path, port, flow_logs=False):
+    """A program that declares only a Network (the stack program always passes the engine port)."""
+    (tmp_path / "__main__.py").write_text(NETWORK_ONLY_PROGRAM.format(port=port, flow_logs=flow_logs))
+    if str(PROJECT_DIR) not in sys.path:
+        sys.path.insert(0, str(PROJECT_DIR))
+    return run_program("dev", "update", project_dir=tmp_path, config={"aws:region": "us-east-2"},
+                       project="aurora-platform")
+
+
+def nacl_of_every_subnet(capture) -> dict[str, str]:
+    tiers = {s.id: s.inputs["tags"]["tier"] for s in capture.by_type("aws:ec2/subnet:Subnet")}
+    placed: dict[str, list[str]] = {}
+    for nacl in capture.by_type("aws:ec2/networkAcl:NetworkAcl"):
+        for subnet in nacl.inputs["subnetIds"]:
+            placed.setdefault(subnet, []).append(nacl.name)
+    assert set(placed) == set(tiers), "every subnet is in a NACL of ours, none left on the deny-all default"
+    assert all(len(names) == 1 for names in placed.values())
+    return {subnet: names[0] for subnet, names in placed.items()}
+
+
+def test_network_without_database_port_keeps_database_subnets_on_the_application_nacl(tmp_path):
+    capture = network_capture(tmp_path, port=None)
+    tiers = {s.id: s.inputs["tags"]["tier"] for s in capture.by_type("aws:ec2/subnet:Subnet")}
+    placed = nacl_of_every_subnet(capture)
+    assert {placed[s] for s, tier in tiers.items() if tier == "database"} == {"network-us-east-2-application"}
+    assert not [n for n in capture.by_type("aws:ec2/networkAcl:NetworkAcl") if n.name.endswith("-database")]
+
+
+def test_network_with_database_port_gives_the_database_tier_its_own_nacl(tmp_path):
+    capture = network_capture(tmp_path, port=5432)
+    tiers = {s.id: s.inputs["tags"]["tier"] for s in capture.by_type("aws:ec2/subnet:Subnet")}
+    placed = nacl_of_every_subnet(capture)
+    assert {placed[s] for s, tier in tiers.items() if tier == "database"} == {"network-us-east-2-database"}
