@@ -144,6 +144,10 @@ NEEDED_DEPENDS_ON: dict[tuple[str, str], str] = {
         "RDS checks when it creates a subscription that it may publish to the topic (SNSNoAuthorization)",
     ("aws:appautoscaling/target:Target", INSTANCE):
         "registered before the readers exist, auto scaling would add readers of its own to reach its minimum",
+    ("aws:ec2/flowLog:FlowLog", "aws:iam/rolePolicy:RolePolicy"):
+        "a flow log created before its role can write to the log group stays in access error",
+    (INSTANCE, "aws:iam/rolePolicyAttachment:RolePolicyAttachment"):
+        "RDS refuses an instance whose enhanced monitoring role does not yet hold its managed policy",
 }
 
 

@@ -219,6 +219,7 @@ class AuroraCluster(pulumi.ComponentResource):
         ]
 
         monitoring_role = None
+        monitoring_attachment: list[pulumi.Resource] = []
         if args.monitoring_interval and args.instance_count:
             identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
             partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
@@ -234,13 +235,13 @@ class AuroraCluster(pulumi.ComponentResource):
                 })),
                 opts=child,
             )
-            aws.iam.RolePolicyAttachment(
+            monitoring_attachment = [aws.iam.RolePolicyAttachment(
                 f"{name}-monitoring",
                 role=monitoring_role.name,
                 policy_arn=partition.partition.apply(
                     lambda p: f"arn:{p}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"),
                 opts=child,
-            )
+            )]
 
         credentials: dict = {}
         if not args.global_secondary:
@@ -332,7 +333,10 @@ class AuroraCluster(pulumi.ComponentResource):
                 tags={"Name": identifier, "role": "writer" if is_writer else "reader"},
                 # RDS creates a missing log group itself (unencrypted, kept forever) when an
                 # instance first exports logs; ours must exist by then, not before the cluster.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=log_groups),
+                # An instance created before its monitoring role holds AmazonRDSEnhancedMonitoringRole
+                # fails ("IAM role ARN value is invalid or does not include the required permissions
+                # for: ENHANCED_MONITORING"): it waits for the attachment, not only for the role's ARN.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=log_groups + monitoring_attachment),
             ))
             self.instance_identifiers.append(identifier)
         self.writer_instance = self.instances[0] if self.instances else None

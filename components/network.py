@@ -246,19 +246,31 @@ class Network(pulumi.ComponentResource):
                 }],
             })),
             opts=child)
-        aws.iam.RolePolicy(
+        # AWS's documented flow-log role policy ("IAM role for publishing flow logs to CloudWatch Logs",
+        # https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html) grants
+        # CreateLogGroup, CreateLogStream, PutLogEvents, DescribeLogGroups and DescribeLogStreams on "*".
+        # Here the writes are scoped to this flow log's own group, and CreateLogGroup is left out: the
+        # group is pre-created with the region key and retention. DescribeLogGroups lists groups and
+        # takes no group ARN of its own, so it keeps the documented "*".
+        policy = aws.iam.RolePolicy(
             f"{name}-flow-logs",
             role=role.id,
             policy=log_group.arn.apply(lambda arn: json.dumps({
                 "Version": "2012-10-17",
-                "Statement": [{
-                    "Effect": "Allow",
-                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                    "Resource": [arn, f"{arn}:*"],
-                }],
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                        "Resource": [arn, f"{arn}:*"],
+                    },
+                    {"Effect": "Allow", "Action": "logs:DescribeLogGroups", "Resource": "*"},
+                ],
             })),
             opts=child)
+        # A flow log created before its role can write stays in "access error": it waits for the
+        # policy, not only for the role's ARN.
         aws.ec2.FlowLog(
             f"{name}-flow-logs", vpc_id=vpc.id, traffic_type="ALL", log_destination_type="cloud-watch-logs",
             log_destination=log_group.arn, iam_role_arn=role.arn, max_aggregation_interval=60,
-            tags={"Name": f"{prefix}-flow-logs"}, opts=child)
+            tags={"Name": f"{prefix}-flow-logs"},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]))

@@ -7,8 +7,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from deploy.capture import run_program
 from deploy.stack_config import PROJECT_DIR
+from tests.conftest import captured
 
 CLUSTER = "aws:rds/cluster:Cluster"
 INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
@@ -146,3 +149,52 @@ def test_network_with_database_port_gives_the_database_tier_its_own_nacl(tmp_pat
     tiers = {s.id: s.inputs["tags"]["tier"] for s in capture.by_type("aws:ec2/subnet:Subnet")}
     placed = nacl_of_every_subnet(capture)
     assert {placed[s] for s, tier in tiers.items() if tier == "database"} == {"network-us-east-2-database"}
+
+
+# --- Defect 4: the flow log waits for its role's policy; the policy is AWS's documented one ------
+
+def flow_log_parts(capture):
+    for flow_log in capture.by_type("aws:ec2/flowLog:FlowLog"):
+        policy = next(p for p in capture.by_type("aws:iam/rolePolicy:RolePolicy")
+                      if p.parent == flow_log.parent and p.name.endswith("-flow-logs"))
+        yield flow_log, policy
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_flow_log_waits_for_its_role_policy(stack):
+    for mode in ("preview", "update"):
+        parts = list(flow_log_parts(captured(stack, mode)))
+        assert parts, "flow logs in every region"
+        for flow_log, policy in parts:
+            assert policy.urn in flow_log.dependencies, f"{flow_log.name} could start before its role can write"
+
+
+def test_flow_log_role_policy_grants_describe_log_groups(prod):
+    for flow_log, policy in flow_log_parts(prod):
+        statements = json.loads(policy.inputs["policy"])["Statement"]
+        actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+        assert {"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogGroups", "logs:DescribeLogStreams"} <= actions
+        assert "logs:CreateLogGroup" not in actions, "the group is pre-created with our key and retention"
+        writes = next(s for s in statements if "logs:PutLogEvents" in s["Action"])
+        group = flow_log.inputs["logDestination"]
+        assert writes["Resource"] == [group, f"{group}:*"], "writes stay scoped to the flow log's own group"
+
+
+# --- Defect 5: instances with enhanced monitoring wait for the role's managed policy -------------
+
+def test_instances_wait_for_the_enhanced_monitoring_policy_attachment():
+    for mode in ("preview", "update"):
+        capture = captured("prod", mode)
+        attachments = {a.parent: a for a in capture.by_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+                       if a.name.endswith("-monitoring")}
+        instances = capture.by_type(INSTANCE)
+        assert instances and {i.parent for i in instances} <= set(attachments)
+        for instance in instances:
+            assert instance.inputs["monitoringInterval"] == 30
+            assert attachments[instance.parent].urn in instance.dependencies, instance.name
+
+
+def test_instances_without_enhanced_monitoring_have_no_role_to_wait_for(dev):
+    assert not [a for a in dev.by_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+                if a.name.endswith("-monitoring")]
+    assert all(i.inputs["monitoringInterval"] == 0 for i in dev.by_type(INSTANCE))
