@@ -205,7 +205,7 @@ def setting_key(settings, region: str, field_name: str) -> str:
 def class_setting_key(settings, region: str, role: str) -> str:
     if region != settings.primary_region:
         return setting_key(settings, region, "instanceClass")
-    return "readerInstanceClass" if role == "reader" and settings.database.reader_instance_class else "instanceClass"
+    return "readerInstanceClass" if role == "reader" else "instanceClass"  # readers default to the writer's class
 
 
 # ---------------------------------------------------------------------------------------

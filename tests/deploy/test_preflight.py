@@ -179,6 +179,20 @@ def test_availability_zone_that_does_not_exist(moto):
                                                available) == []
 
 
+def test_availability_zone_not_available(dev):
+    """Stubber: every zone moto knows is available."""
+    settings, plan = dev
+    ec2, stub = _stubbed("ec2")
+    stub.add_response("describe_availability_zones", {"AvailabilityZones": [
+        {"ZoneName": "us-east-2a", "State": "available"}, {"ZoneName": "us-east-2b", "State": "impaired"},
+        {"ZoneName": "us-east-2c", "State": "available"}]})
+    available: set[str] = set()
+    with stub:
+        found = preflight.check_zones(settings, plan.regions["us-east-2"], ec2, available)
+    assert checks_of(found) == [("availability-zone", "us-east-2b")]
+    assert "is 'impaired'" in found[0].message and available == {"us-east-2a", "us-east-2c"}
+
+
 def _stubbed(service: str, region: str = "us-east-2"):
     client = boto3.client(service, region_name=region, aws_access_key_id="x", aws_secret_access_key="x")
     return client, Stubber(client)
