@@ -446,6 +446,17 @@ def test_unknown_region_option_is_a_usage_error(capsys):
     assert "--region eu-west-1: not a region of stack dev (regions: us-east-2)" in capsys.readouterr().err
 
 
+def test_program_failing_offline_is_a_failure_without_traceback(monkeypatch, capsys):
+    def failing_program(*args, **kwargs):
+        raise TypeError("Args.__init__() got an unexpected keyword argument 'x'")
+
+    monkeypatch.setattr("deploy.capture.run_program", failing_program)
+    assert cli.main(["preflight", "--stack", "dev"]) == 1
+    err = capsys.readouterr().err
+    assert "the program failed on the mock engine" in err and "unexpected keyword argument 'x'" in err
+    assert "Traceback" not in err
+
+
 def test_without_credentials_is_a_usage_error(moto_server, aws_env, monkeypatch, tmp_path, capsys):
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
                  "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"):
