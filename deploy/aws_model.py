@@ -53,7 +53,9 @@ def autoname(type_: str, name: str, inputs: dict) -> dict[str, str]:
 def computed_state(type_: str, name: str, resource_id: str, region: str, inputs: dict) -> dict[str, Any]:
     """Computed attributes the program reads, shaped like the values AWS returns."""
     service = type_.split(":")[1].split("/")[0]
-    state: dict[str, Any] = {"arn": f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{type_.split(':')[-1].lower()}/{name}"}
+    state: dict[str, Any] = {}
+    if "arn" not in inputs:  # an `arn` input (a topic policy's topic, say) is the resource's own value
+        state["arn"] = f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{type_.split(':')[-1].lower()}/{name}"
     if type_ == "aws:kms/key:Key":
         state.update(arn=f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{resource_id}", keyId=resource_id)
     elif type_ == "aws:rds/cluster:Cluster":
@@ -89,6 +91,11 @@ def computed_state(type_: str, name: str, resource_id: str, region: str, inputs:
             state["arn"] = f"arn:aws:sns:{region}:{ACCOUNT_ID}:{state['name']}"
     elif type_ == "random:index/randomId:RandomId":
         state = {"hex": hashlib.sha256(name.encode()).hexdigest()[: 2 * int(inputs.get("byteLength", 4))]}
+    elif type_ == "random:index/randomPassword:RandomPassword":
+        # Made up, stable per name; holds a lower, an upper, a digit and a special, as the inputs ask.
+        body = hashlib.sha256(f"password/{name}".encode()).hexdigest()
+        special = (inputs.get("overrideSpecial") or "!")[:1]
+        state = {"result": f"aA1{special}{body}"[: max(int(inputs.get("length", 16)), 4)]}
     elif type_ == "aws:ec2/launchTemplate:LaunchTemplate":
         state.update(latestVersion=1, defaultVersion=1)
     elif type_ == "aws:cloudwatch/logGroup:LogGroup":
@@ -105,3 +112,71 @@ def invoke(token: str, region: str) -> dict[str, Any]:
     if token == "aws:index/getRegion:getRegion":
         return {"name": region, "region": region, "id": region, "endpoint": f"ec2.{region}.amazonaws.com"}
     raise NotImplementedError(f"the offline model of AWS has no answer for invoke {token}")
+
+
+# Input properties whose change makes the provider replace the resource (the provider's
+# Diff reports them in `replaces`), for the types this program declares. Read from the
+# schemas the providers are bridged from: `ForceNew: true` in hashicorp/terraform-provider-aws
+# (internal/service/<service>/<resource>.go) and `RequiresReplace` in
+# hashicorp/terraform-provider-random (internal/provider/resource_*.go). Conditional
+# replacements are left out where this program never meets the condition: storageType
+# replaces only outside Aurora engines (customdiff.ForceNewIf in rds/cluster.go), a subnet's
+# ipv6CidrBlock, a VPC's instanceTenancy, a security group rule's change of source kind.
+# A type that is not listed replaces on no property (routes, alarms, policies, dashboards...
+# update in place), which is true of their AWS resources as far as this program uses them.
+REPLACING_PROPERTIES: dict[str, frozenset[str]] = {
+    # rds/cluster.go
+    "aws:rds/cluster:Cluster": frozenset({
+        "clusterIdentifier", "clusterIdentifierPrefix", "engine", "engineMode", "kmsKeyId", "storageEncrypted",
+        "masterUsername", "databaseName", "dbSubnetGroupName", "availabilityZones", "sourceRegion",
+        "snapshotIdentifier", "restoreToPointInTime", "s3Import"}),
+    # rds/cluster_instance.go
+    "aws:rds/clusterInstance:ClusterInstance": frozenset({
+        "identifier", "identifierPrefix", "clusterIdentifier", "engine", "availabilityZone", "dbSubnetGroupName",
+        "customIamInstanceProfile"}),
+    # rds/global_cluster.go
+    "aws:rds/globalCluster:GlobalCluster": frozenset({
+        "globalClusterIdentifier", "engine", "storageEncrypted", "sourceDbClusterIdentifier", "databaseName"}),
+    # rds/cluster_parameter_group.go, rds/parameter_group.go, rds/subnet_group.go
+    "aws:rds/clusterParameterGroup:ClusterParameterGroup": frozenset({"name", "namePrefix", "family", "description"}),
+    "aws:rds/parameterGroup:ParameterGroup": frozenset({"name", "namePrefix", "family", "description"}),
+    "aws:rds/subnetGroup:SubnetGroup": frozenset({"name", "namePrefix"}),
+    # kms/key.go, kms/alias.go
+    "aws:kms/key:Key": frozenset({"customKeyStoreId", "customerMasterKeySpec", "keyUsage", "multiRegion", "xksKeyId"}),
+    "aws:kms/alias:Alias": frozenset({"name", "namePrefix"}),
+    # secretsmanager/secret.go, secretsmanager/secret_version.go
+    "aws:secretsmanager/secret:Secret": frozenset({"name", "namePrefix"}),
+    "aws:secretsmanager/secretVersion:SecretVersion": frozenset({"secretId", "secretString", "secretBinary"}),
+    # ec2/vpc_.go, ec2/vpc_subnet.go, ec2/vpc_security_group.go, ec2/vpc_route_table.go, ec2/vpc_route.go
+    "aws:ec2/vpc:Vpc": frozenset({"cidrBlock", "ipv4IpamPoolId", "ipv4NetmaskLength"}),
+    "aws:ec2/subnet:Subnet": frozenset({"vpcId", "cidrBlock", "availabilityZone", "availabilityZoneId", "outpostArn"}),
+    "aws:ec2/securityGroup:SecurityGroup": frozenset({"name", "namePrefix", "description", "vpcId"}),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": frozenset({"securityGroupId"}),
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": frozenset({"securityGroupId"}),
+    "aws:ec2/routeTable:RouteTable": frozenset({"vpcId"}),
+    "aws:ec2/route:Route": frozenset({"routeTableId", "destinationCidrBlock", "destinationIpv6CidrBlock",
+                                      "destinationPrefixListId"}),
+    # ec2/vpc_nat_gateway.go, ec2/ec2_eip.go, ec2/vpc_flow_log.go (every argument but tags)
+    "aws:ec2/natGateway:NatGateway": frozenset({"allocationId", "connectivityType", "privateIp", "subnetId", "vpcId"}),
+    "aws:ec2/eip:Eip": frozenset({"address", "domain", "ipamPoolId", "networkBorderGroup", "publicIpv4Pool"}),
+    "aws:ec2/flowLog:FlowLog": frozenset({
+        "deliverCrossAccountRole", "destinationOptions", "eniId", "iamRoleArn", "logDestination",
+        "logDestinationType", "logFormat", "maxAggregationInterval", "subnetId", "trafficType", "transitGatewayId",
+        "transitGatewayAttachmentId", "vpcId"}),
+    # ec2/ec2_launch_template.go, autoscaling/group.go
+    "aws:ec2/launchTemplate:LaunchTemplate": frozenset({"name", "namePrefix"}),
+    "aws:autoscaling/group:Group": frozenset({"name", "namePrefix"}),
+    # iam/role.go, iam/role_policy.go, iam/role_policy_attachment.go, iam/instance_profile.go
+    "aws:iam/role:Role": frozenset({"name", "namePrefix", "path"}),
+    "aws:iam/rolePolicy:RolePolicy": frozenset({"role", "name", "namePrefix"}),
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": frozenset({"role", "policyArn"}),
+    "aws:iam/instanceProfile:InstanceProfile": frozenset({"name", "namePrefix", "path"}),
+    # logs/group.go, sns/topic.go
+    "aws:cloudwatch/logGroup:LogGroup": frozenset({"name", "namePrefix", "logGroupClass"}),
+    "aws:sns/topic:Topic": frozenset({"name", "namePrefix", "fifoTopic"}),
+    # terraform-provider-random: resource_password.go, resource_id.go (keepers: on any real change)
+    "random:index/randomPassword:RandomPassword": frozenset({
+        "length", "special", "upper", "lower", "number", "numeric", "minNumeric", "minUpper", "minLower",
+        "minSpecial", "overrideSpecial", "keepers"}),
+    "random:index/randomId:RandomId": frozenset({"byteLength", "prefix", "keepers"}),
+}

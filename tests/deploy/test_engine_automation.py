@@ -1,48 +1,36 @@
-"""The engine commands through the real Automation API and Pulumi CLI.
+"""The engine commands through the real Automation API and the Pulumi CLI built by
+scripts/build-pulumi-cli (a missing build fails these tests: the README's test command and
+.ci/run build it first).
 
-Runs only where a ``pulumi`` binary is on PATH (skipped otherwise, with the reason in the
-test summary). Needs no cloud account: a copy of the project uses a local file state
-backend in a temp directory, and the operations run on stacks without cloud resources
-(a refresh and a destroy of an empty stack; a destroy refused for a protected resource
-imported into the state).
+Needs no cloud account: a copy of the project uses a local file state backend in a temp
+directory, and the operations run on stacks without cloud resources (a refresh and a
+destroy of an empty stack; a destroy refused for a protected resource imported into the
+state). The full driver on deployed stacks is in tests/e2e/test_driver.py.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from deploy.stack_config import PROJECT_DIR
+from tests.e2e.realengine import BUILD_HINT, cli_path, copy_project, engine_environment
 
-pytestmark = [
-    pytest.mark.automation,
-    pytest.mark.skipif(shutil.which("pulumi") is None,
-                       reason="no `pulumi` binary on PATH: the Automation API drives the Pulumi CLI "
-                              "(install: https://www.pulumi.com/docs/install/)"),
-]
+pytestmark = [pytest.mark.automation, pytest.mark.e2e]
 
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     """A copy of the project with its own file backend; returns (project dir, environment)."""
-    copy = tmp_path / "project"
-    copy.mkdir()
-    for name in ("Pulumi.yaml", "__main__.py", *(p.name for p in PROJECT_DIR.glob("Pulumi.*.yaml"))):
-        shutil.copy2(PROJECT_DIR / name, copy / name)
-    for name in ("components", "deploy", "policies"):
-        if (PROJECT_DIR / name).is_dir():
-            shutil.copytree(PROJECT_DIR / name, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
-    (copy / ".venv").symlink_to(PROJECT_DIR / ".venv")
-    env = {**os.environ, "PULUMI_BACKEND_URL": f"file://{tmp_path / 'state'}", "PULUMI_CONFIG_PASSPHRASE": "test",
-           "PULUMI_SKIP_UPDATE_CHECK": "true"}
-    (tmp_path / "state").mkdir()
-    for key in ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_SKIP_UPDATE_CHECK"):
-        monkeypatch.setenv(key, env[key])
+    if not cli_path().is_file():
+        pytest.fail(f"no Pulumi CLI at {cli_path()}: {BUILD_HINT}", pytrace=False)
+    copy = copy_project(Path(__file__).resolve().parents[2], tmp_path / "project")
+    env = engine_environment(tmp_path)
+    # The Automation API in this process finds the CLI and the backend through the environment.
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
     return copy, env
 
 
