@@ -15,7 +15,7 @@ import sys
 # `check` starts no faster or slower because the other commands exist.
 COMMAND_MODULES = (
     "deploy.check",
-    "deploy.engine", "deploy.verify", "deploy.runbooks", "deploy.preflight",
+    "deploy.engine", "deploy.verify", "deploy.runbooks", "deploy.preflight", "deploy.upgrade",
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DRIFT = 0, 1, 2, 3
