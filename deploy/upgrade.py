@@ -87,6 +87,7 @@ class Cluster:
     managed_master_secret: bool
     deletion_protection: bool
     instances: tuple[Instance, ...]
+    parameter_group: str = ""
     endpoint: str = ""
     reader_endpoint: str = ""
 
@@ -153,6 +154,7 @@ def read_cluster(rds, region: str, identifier: str) -> Cluster:
         deletion_protection=bool(cluster.get("DeletionProtection")),
         instances=tuple(Instance(i["DBInstanceIdentifier"], i.get("DBInstanceClass", ""), i.get("DBInstanceStatus", ""))
                         for i in instances),
+        parameter_group=cluster.get("DBClusterParameterGroup", ""),
         endpoint=cluster.get("Endpoint", ""), reader_endpoint=cluster.get("ReaderEndpoint", ""),
     )
 
@@ -568,8 +570,17 @@ def _upgrade(args, settings, outputs, members, target, rds_for, clock: Clock, no
         if deployment is not None:
             return _continue_blue_green(args, settings, plan, deployment, rds_for, clock, now, out)
 
-    behind = [c for c in clusters if c.engine_version != target]
-    if current == target and not behind:
+    if current == target:
+        if is_global:  # upgraded already, or stopped half-way: wait for the members, then finish
+            plan.major = parameter_group_family(engine, settings.database.engine_version) != plan.target_family
+            behind = [c.identifier for c in clusters if c.engine_version != target]
+            print(f"global cluster {plan.global_cluster_id} already runs {engine} {target}"
+                  + (f"; waiting for {', '.join(behind)}" if behind else ""), file=out, flush=True)
+            if args.dry_run:
+                print("dry run: the command would wait for the members, attach the new parameter groups where "
+                      "they are missing and record the version. No call made.", file=out)
+                return EXIT_OK
+            return _finish_global(args, settings, plan, outputs, rds_for, clock, out, wait=bool(behind))
         print(f"the clusters already run {engine} {target}; nothing to upgrade.", file=out)
         return _record(args, settings, target, out)
 
@@ -604,7 +615,7 @@ def _upgrade(args, settings, outputs, members, target, rds_for, clock: Clock, no
         print(f"snapshot {snapshot} is available (record it: pulumi config set preUpgradeSnapshot {snapshot} "
               f"--stack {stack})", file=out, flush=True)
     if is_global:
-        return _upgrade_global(args, settings, plan, rds_for, clock, out)
+        return _upgrade_global(args, settings, plan, outputs, rds_for, clock, out)
     if args.blue_green:
         return _start_blue_green(args, settings, plan, rds_for, clock, now, out)
     return _upgrade_in_place(args, settings, plan, rds_for, clock, out)
@@ -656,18 +667,36 @@ def _record(args, settings, target: str, out: TextIO) -> int:
     return EXIT_OK
 
 
-def _upgrade_global(args, settings, plan: Plan, rds_for, clock: Clock, out: TextIO) -> int:
+def _upgrade_global(args, settings, plan: Plan, outputs: dict, rds_for, clock: Clock, out: TextIO) -> int:
     gid, region = plan.global_cluster_id, plan.writer.region
     rds_for(region).modify_global_cluster(GlobalClusterIdentifier=gid, EngineVersion=plan.target,
                                           AllowMajorVersionUpgrade=plan.major)
     print(f"ModifyGlobalCluster {gid}: upgrading every member to {plan.target}", file=out, flush=True)
-    how = (f"Watch it with `aws rds describe-global-clusters --global-cluster-identifier {gid} --region {region}`; "
-           "when every member runs the new version, run this command again: it records the settings"
-           + (" and attaches the new parameter groups" if plan.major else ""))
-    final = wait_for_version(rds_for, plan.clusters, plan.target, timeout=args.timeout,
-                             poll_interval=args.poll_interval, clock=clock, out=out, how_to_finish=how)
+    return _finish_global(args, settings, plan, outputs, rds_for, clock, out, wait=True)
+
+
+def _finish_global(args, settings, plan: Plan, outputs: dict, rds_for, clock: Clock, out: TextIO, *, wait: bool) -> int:
+    """Wait until every member runs the target; after a major upgrade put the program's groups of
+    the new family on the members RDS left on its default groups; record the version."""
+    gid, region = plan.global_cluster_id, plan.writer.region
+    final = plan.clusters
+    if wait:
+        how = (f"Watch it with `aws rds describe-global-clusters --global-cluster-identifier {gid} --region {region}`; "
+               "when every member runs the new version, run this command again: it records the settings"
+               + (" and attaches the new parameter groups" if plan.major else ""))
+        final = wait_for_version(rds_for, plan.clusters, plan.target, timeout=args.timeout,
+                                 poll_interval=args.poll_interval, clock=clock, out=out, how_to_finish=how)
     if plan.major:
-        attach_parameter_groups(rds_for, plan, final, out)
+        regions = outputs.get("regions") or {}
+        plan.parameter_groups = {c.region: (regions.get(c.region) or {}).get("parameterGroups", {}).get(plan.target_family)
+                                 for c in final}
+        missing = [c.identifier for c in final if not plan.parameter_groups[c.region]]
+        if missing:
+            raise CommandRefused(f"every member runs {plan.target}, but the stack declares no {plan.target_family} "
+                                 f"parameter groups for {', '.join(missing)}: set engineVersion {plan.target}, clear "
+                                 "engineUpgradeTarget and run `pulumi up`, which creates and attaches them", EXIT_FAILED)
+        stale = [c for c in final if c.parameter_group != plan.parameter_groups[c.region]["cluster"]]
+        attach_parameter_groups(rds_for, plan, stale, out)
     print(f"upgrade complete: every member of {gid} runs {plan.target}.", file=out)
     return _record(args, settings, plan.target, out)
 

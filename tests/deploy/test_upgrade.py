@@ -239,6 +239,37 @@ def test_major_upgrade_of_a_global_stack_with_a_snapshot_attaches_the_new_family
     assert "the next `pulumi up` deletes the aurora-postgresql16 ones" in out
 
 
+def test_a_global_major_upgrade_stopped_half_way_is_finished_by_running_the_command_again(rds, capsys, tmp_path):
+    """The first run timed out: the global cluster is on 17.4, us-west-2 still upgrading, and
+    us-east-1 on RDS's default group. The second run waits, attaches what is missing, records."""
+    east, west = rds["us-east-1"], rds["us-west-2"]
+    ours = {r: groups("aurora-postgresql17", prefix=f"aurora-{r}")["aurora-postgresql17"] for r in ("us-east-1", "us-west-2")}
+
+    def member(stub, region, ident, status, version, group):
+        cluster = {**db_cluster(region, ident, version, status, deletion_protection=True), "DBClusterParameterGroup": group}
+        stub.add_response("describe_db_clusters", {"DBClusters": [cluster]}, {"DBClusterIdentifier": ident})
+        stub.add_response("describe_db_instances", db_instances(ident, "db.r7g.xlarge"),
+                          {"Filters": [{"Name": "db-cluster-id", "Values": [ident]}]})
+
+    member(east, "us-east-1", EAST, "available", "17.4", "default.aurora-postgresql17")
+    member(west, "us-west-2", WEST, "upgrading", "16.6", ours["us-west-2"]["cluster"])
+    east.add_response("describe_global_clusters", global_cluster(version="17.4"), {"GlobalClusterIdentifier": GID})
+    member(east, "us-east-1", EAST, "available", "17.4", "default.aurora-postgresql17")
+    member(west, "us-west-2", WEST, "available", "17.4", ours["us-west-2"]["cluster"])
+    east.add_response("modify_db_cluster", {"DBCluster": {}}, {"DBClusterIdentifier": EAST, "ApplyImmediately": True,
+                                                               "DBClusterParameterGroupName": ours["us-east-1"]["cluster"]})
+    for i in (1, 2):
+        east.add_response("modify_db_instance", {"DBInstance": {}},
+                          {"DBInstanceIdentifier": f"{EAST}-{i}", "DBParameterGroupName": ours["us-east-1"]["instance"],
+                           "ApplyImmediately": True})
+    code, out, err = run(["--stack", "prod", "--engine-version", "17.4", "--outputs-file",
+                          outputs_file(tmp_path, "prod", ("aurora-postgresql16", "aurora-postgresql17"))], rds, capsys)
+    assert (code, err) == (0, "")
+    assert f"global cluster aurora-platform-prod already runs aurora-postgresql 17.4; waiting for {WEST}" in out
+    assert f"parameter groups: {EAST} -> " in out and f"parameter groups: {WEST}" not in out
+    assert "pulumi config set engineVersion 17.4 --stack prod" in out
+
+
 def test_production_major_upgrade_without_a_snapshot_is_refused(rds, capsys, tmp_path):
     expect_prod_state(rds)
     expect_prod_checks(rds, "17.4", major=True)
