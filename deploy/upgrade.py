@@ -431,7 +431,8 @@ def settings_change(stack: str, settings, target: str, project: str = "aurora-pl
     if old_family != new_family:
         lines.append(f"The clusters then keep the program's {new_family} parameter groups and the next `pulumi up` "
                      f"deletes the {old_family} ones.")
-    lines.append(f"then commit Pulumi.{short}.yaml and run `python -m deploy preview --stack {stack}`.")
+    lines.append(f"then commit Pulumi.{short}.yaml, run `pulumi refresh --stack {stack} --yes` (the state then records "
+                 f"the version the clusters run, so no upgrade is sent again) and `python -m deploy preview --stack {stack}`.")
     return "\n".join(lines)
 
 
