@@ -171,6 +171,7 @@ for region, cluster in clusters.items():
             name_prefix=f"{prefix}-{region}",  # the cluster identifier
             global_member=global_database is not None,
             global_secondary=global_database is not None and region != writer_region,
+            source_region=writer_region if global_database is not None and region != writer_region else None,
             fleet_asg_name=fleet_here.asg_name if fleet_here else None,
             fleet_min_size=fleet_here.min_size if fleet_here else 0,
         ),

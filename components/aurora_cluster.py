@@ -383,6 +383,9 @@ class AuroraCluster(pulumi.ComponentResource):
         self.security_group_id = self.security_group.id
         self.kms_key_arn = args.kms_key_arn
         self.engine = args.engine
+        # Readers Application Auto Scaling adds are named application-autoscaling-<id>, not after
+        # the cluster: monitoring that must cover them cannot list them.
+        self.reader_auto_scaling = bool(args.reader_auto_scaling and args.instance_count)
         self.register_outputs({
             "cluster_identifier": self.cluster_identifier,
             "cluster_arn": self.cluster_arn,

@@ -20,6 +20,15 @@ MIB = 1024 * 1024
 # categories and event messages"). Availability (restart, shutdown) is added for instances
 # because an instance that reboots unasked is the first sign of trouble.
 CLUSTER_EVENT_CATEGORIES = ["failover", "failure", "maintenance", "notification"]
+# Readers added by Application Auto Scaling are named application-autoscaling-<id>, not after the
+# cluster ("Amazon Aurora Auto Scaling with Aurora Replicas",
+# https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.Integrating.AutoScaling.html).
+AUTOSCALED_READER_PREFIX = "application-autoscaling-"
+# Aurora publishes instance metrics aggregated per role under DBClusterIdentifier + Role; AWS advises
+# alarming on the WRITER/READER role metrics rather than on instances, whose roles and names change
+# ("Creating CloudWatch alarms to monitor Amazon Aurora",
+# https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/creating_alarms.html).
+READER_ROLE = "READER"
 GLOBAL_CLUSTER_EVENT_CATEGORIES = ["global-failover"]
 INSTANCE_EVENT_CATEGORIES = ["availability", "failover", "failure", "low storage", "maintenance", "notification"]
 
@@ -54,6 +63,9 @@ class DatabaseMonitoringArgs:
     """The cluster belongs to a global database: also notify on global failover/switchover events."""
     global_secondary: bool = False
     """The cluster is a global secondary: alarm on its global replication lag (implies ``global_member``)."""
+    source_region: str | None = None
+    """Region of the global writer a secondary replicates from: the ``SourceRegion`` dimension of its
+    ``AuroraGlobalDBReplicationLag`` (required with ``global_secondary``)."""
     fleet_asg_name: pulumi.Input[str] | None = None
     """Auto scaling group of the application fleet in this region (with group metrics enabled);
     ``None`` for no fleet alarm."""
@@ -76,6 +88,11 @@ class DatabaseMonitoringArgs:
             problems.append(f"period_seconds must be 10, 20, 30 or a multiple of 60, not {self.period_seconds}")
         if self.fleet_min_size < 0:
             problems.append(f"fleet_min_size must be 0 or more, not {self.fleet_min_size}")
+        if self.global_secondary and not self.source_region:
+            problems.append("source_region is required with global_secondary: AuroraGlobalDBReplicationLag "
+                            "is published per DBClusterIdentifier and SourceRegion")
+        elif self.global_secondary and self.source_region == self.region:
+            problems.append(f"source_region must be the writer's region, not the secondary's own ({self.region})")
         if problems:
             raise ValueError("invalid DatabaseMonitoringArgs: " + "; ".join(problems))
         self.global_member = self.global_member or self.global_secondary
@@ -83,7 +100,8 @@ class DatabaseMonitoringArgs:
     @classmethod
     def from_settings(cls, monitoring: MonitoringSettings, **wiring) -> DatabaseMonitoringArgs:
         """Args from the validated ``alarm*`` stack settings plus the wiring (region, database,
-        kms_key_arn, name_prefix, global_member, global_secondary, fleet_asg_name, fleet_min_size)."""
+        kms_key_arn, name_prefix, global_member, global_secondary, source_region, fleet_asg_name,
+        fleet_min_size)."""
         return cls(
             alarm_email=monitoring.alarm_email,
             cpu_percent=monitoring.cpu_percent,
@@ -99,7 +117,11 @@ class DatabaseMonitoringArgs:
 def topic_policy(topic_arn: str, account_id: str, partition: str, region: str, alarm_name_prefix: str,
                  rds_source_arns: list[str]) -> str:
     """Who may use the alarm topic: the account administers it; CloudWatch publishes for this
-    stack's alarms and RDS for this cluster and its instances only (confused-deputy conditions)."""
+    stack's alarms and RDS for the sources matching ``rds_source_arns`` (ARN patterns: the cluster,
+    its instances by name prefix, readers added by auto scaling) of this account only
+    (confused-deputy conditions, as in the Aurora User Guide's "Granting permissions to publish
+    notifications to an Amazon SNS topic",
+    https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/USER_Events.GrantingPermissions.html)."""
     return json.dumps({
         "Version": "2012-10-17",
         "Statement": [
@@ -146,13 +168,47 @@ def topic_policy(topic_arn: str, account_id: str, partition: str, region: str, a
     })
 
 
+def global_lag_dimensions(cluster_identifier: str, source_region: str) -> dict[str, str]:
+    """The dimension set CloudWatch publishes AuroraGlobalDBReplicationLag under, in the secondary's
+    region: DBClusterIdentifier (the secondary) and SourceRegion (the writer's region). CloudWatch
+    matches only the exact set, so an alarm on DBClusterIdentifier alone never gets data. Sources:
+    Aurora User Guide, "Amazon CloudWatch dimensions for Aurora" and "Monitoring an Amazon Aurora
+    global database" (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/dimensions.html,
+    .../aurora-global-database-monitoring.html); Neptune, which shares Aurora's storage, documents the
+    same pair for global databases ("DBClusterIdentifier, SourceRegion",
+    https://docs.aws.amazon.com/neptune/latest/userguide/cw-dimensions.html); AWS's Aurora global
+    database workshop reads the metric from the SourceRegion group in the secondary region."""
+    return {"DBClusterIdentifier": cluster_identifier, "SourceRegion": source_region}
+
+
+def reader_role_dimensions(cluster_identifier: str) -> dict[str, str]:
+    """Every reader of a cluster, named or added by auto scaling, aggregated by role."""
+    return {"DBClusterIdentifier": cluster_identifier, "Role": READER_ROLE}
+
+
+def rds_source_arns(partition: str, region: str, account_id: str, cluster_identifier: str,
+                    reader_auto_scaling: bool) -> list[str]:
+    """ARN patterns of the RDS sources whose events may reach the topic: the cluster, its instances
+    (``<cluster>-<n>``) and, with reader auto scaling, the readers it adds."""
+    base = f"arn:{partition}:rds:{region}:{account_id}"
+    patterns = [f"{base}:cluster:{cluster_identifier}", f"{base}:db:{cluster_identifier}-*"]
+    if reader_auto_scaling:
+        patterns.append(f"{base}:db:{AUTOSCALED_READER_PREFIX}*")
+    return patterns
+
+
 def dashboard_body(region: str, cluster_identifier: str, instance_identifiers: list[str],
-                   global_secondary: bool) -> str:
-    """CPU, connections, latency and replication lag of one cluster, one graph each."""
+                   global_secondary: bool, source_region: str | None = None,
+                   reader_auto_scaling: bool = False) -> str:
+    """CPU, connections, latency and replication lag of one cluster, one graph each. With reader auto
+    scaling, the READER role series show every reader, the ones auto scaling added too."""
     readers = instance_identifiers[1:]
 
     def per_instance(metric: str) -> list[list[str]]:
-        return [[RDS_NAMESPACE, metric, "DBInstanceIdentifier", i] for i in instance_identifiers]
+        series = [[RDS_NAMESPACE, metric, "DBInstanceIdentifier", i] for i in instance_identifiers]
+        if reader_auto_scaling:
+            series.append([RDS_NAMESPACE, metric, "DBClusterIdentifier", cluster_identifier, "Role", READER_ROLE])
+        return series
 
     def widget(index: int, title: str, metrics: list[list], stat: str) -> dict:
         return {
@@ -164,7 +220,8 @@ def dashboard_body(region: str, cluster_identifier: str, instance_identifiers: l
     lag = [[RDS_NAMESPACE, "AuroraReplicaLagMaximum", "DBClusterIdentifier", cluster_identifier]]
     lag += [[RDS_NAMESPACE, "AuroraReplicaLag", "DBInstanceIdentifier", r] for r in readers]
     if global_secondary:
-        lag.append([RDS_NAMESPACE, "AuroraGlobalDBReplicationLag", "DBClusterIdentifier", cluster_identifier])
+        dims = global_lag_dimensions(cluster_identifier, source_region)
+        lag.append([RDS_NAMESPACE, "AuroraGlobalDBReplicationLag", *(x for kv in dims.items() for x in kv)])
     widgets = []
     if instance_identifiers:
         widgets += [
@@ -208,16 +265,17 @@ class DatabaseMonitoring(pulumi.ComponentResource):
                                       endpoint=args.alarm_email, opts=child)
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
         partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        # The ARNs RDS publishes for are known from the identifiers: the policy need not wait for
-        # the cluster and its instances to exist (SNS does not check that they do).
+        # RDS may publish for the cluster and for its instances by ARN pattern, not by a list of
+        # names: readers that auto scaling adds (application-autoscaling-*) are covered, and the
+        # policy need not wait for anything to exist (SNS does not check that the sources do).
+        reader_auto_scaling = getattr(database, "reader_auto_scaling", False)
         policy = aws.sns.TopicPolicy(
             f"{name}-alarms",
             arn=self.topic.arn,
             policy=pulumi.Output.all(self.topic.arn, identity.account_id, partition.partition).apply(
-                lambda v: topic_policy(v[0], v[1], v[2], args.region, prefix, [
-                    f"arn:{v[2]}:rds:{args.region}:{v[1]}:cluster:{database.identifier}",
-                    *(f"arn:{v[2]}:rds:{args.region}:{v[1]}:db:{i}" for i in database.instance_identifiers),
-                ])),
+                lambda v: topic_policy(v[0], v[1], v[2], args.region, prefix,
+                                       rds_source_arns(v[2], args.region, v[1], database.identifier,
+                                                       reader_auto_scaling))),
             opts=child,
         )
 
@@ -251,13 +309,35 @@ class DatabaseMonitoring(pulumi.ComponentResource):
                             RDS_NAMESPACE, "Deadlocks", per_instance, "Average", "GreaterThanThreshold",
                             args.deadlocks_per_second, treat_missing_data="notBreaching")
 
+        if reader_auto_scaling:
+            # Readers that auto scaling adds get no per-instance alarms (their names are not known
+            # here); the READER role series of the cluster covers every reader, added or named.
+            readers = reader_role_dimensions(database.cluster_identifier)
+            self._alarm("readers-cpu", f"CPUUtilization of a reader of {prefix} above {args.cpu_percent}%",
+                        RDS_NAMESPACE, "CPUUtilization", readers, "Maximum", "GreaterThanThreshold",
+                        args.cpu_percent, treat_missing_data="notBreaching")
+            self._alarm("readers-freeable-memory",
+                        f"FreeableMemory of a reader of {prefix} below {args.freeable_memory_mib} MiB",
+                        RDS_NAMESPACE, "FreeableMemory", readers, "Minimum", "LessThanThreshold",
+                        args.freeable_memory_mib * MIB, treat_missing_data="missing")
+            self._alarm("readers-connections",
+                        f"DatabaseConnections of a reader of {prefix} above {args.max_connections}",
+                        RDS_NAMESPACE, "DatabaseConnections", readers, "Maximum", "GreaterThanThreshold",
+                        args.max_connections, treat_missing_data="notBreaching")
+            self._alarm("readers-replica-lag",
+                        f"AuroraReplicaLag of a reader of {prefix} above {args.replica_lag_ms} ms",
+                        RDS_NAMESPACE, "AuroraReplicaLag", readers, "Maximum", "GreaterThanThreshold",
+                        args.replica_lag_ms, treat_missing_data="missing")
+
         if args.global_secondary:
             # Missing, not breaching: a headless secondary before its first replication, or a
             # secondary just promoted to writer by a switchover, reports no lag and is healthy.
             self._alarm("global-replication-lag",
-                        f"AuroraGlobalDBReplicationLag of {prefix} above {args.global_replication_lag_ms} ms",
+                        f"AuroraGlobalDBReplicationLag of {prefix} (from {args.source_region}) above "
+                        f"{args.global_replication_lag_ms} ms",
                         RDS_NAMESPACE, "AuroraGlobalDBReplicationLag",
-                        {"DBClusterIdentifier": database.cluster_identifier}, "Maximum", "GreaterThanThreshold",
+                        global_lag_dimensions(database.cluster_identifier, args.source_region),
+                        "Maximum", "GreaterThanThreshold",
                         args.global_replication_lag_ms, treat_missing_data="missing")
 
         if args.fleet_asg_name is not None and args.fleet_min_size > 0:
@@ -282,8 +362,11 @@ class DatabaseMonitoring(pulumi.ComponentResource):
             enabled=True,
             opts=after_policy,
         )
-        # An instance subscription without source ids would cover every instance of the account in
-        # this region; a headless cluster gets none.
+        # RDS cannot subscribe to "the instances of a cluster". Without reader auto scaling every
+        # instance is named here and the subscription lists them. With it, readers come and go under
+        # names nobody knows in advance: the subscription names no source ids (every instance of the
+        # account in this region) and the topic policy above admits only this cluster's instances and
+        # auto-scaled readers, so RDS cannot deliver anyone else's events. A headless cluster gets none.
         self.instance_events = None
         if instance_ids:
             self.instance_events = aws.rds.EventSubscription(
@@ -291,7 +374,7 @@ class DatabaseMonitoring(pulumi.ComponentResource):
                 name=f"{prefix}-instance-events",
                 sns_topic=self.topic.arn,
                 source_type="db-instance",
-                source_ids=instance_ids,
+                source_ids=None if reader_auto_scaling else instance_ids,
                 event_categories=INSTANCE_EVENT_CATEGORIES,
                 enabled=True,
                 opts=after_policy,
@@ -301,7 +384,8 @@ class DatabaseMonitoring(pulumi.ComponentResource):
             f"{name}-dashboard",
             dashboard_name=prefix,
             dashboard_body=pulumi.Output.all(database.cluster_identifier, *instance_ids).apply(
-                lambda v: dashboard_body(args.region, v[0], list(v[1:]), args.global_secondary)),
+                lambda v: dashboard_body(args.region, v[0], list(v[1:]), args.global_secondary,
+                                         args.source_region, reader_auto_scaling)),
             opts=child,
         )
 

@@ -8,7 +8,9 @@ Pulumi Automation API with the local program in the project directory.
   file are listed; drift exits 3. The installed Automation API takes no policy pack for
   refresh or destroy (the engine runs policies on resource registrations, which those
   operations do not make), so none is attached there.
-- ``destroy`` refuses a stack whose state holds protected resources and names them.
+- ``destroy`` refuses a stack whose state holds protected resources and names them, and a
+  stack with reader auto scaling registered: readers it added (``application-autoscaling-*``)
+  are not in the stack and block deleting the cluster, so it says how to remove them first.
   ``--force`` confirms destroying a production stack (``production: true``); it never
   overrides ``protect``. The deliberate path is ``pulumi state unprotect`` (see the
   refusal message), after turning RDS deletion protection off with an ``up``.
@@ -339,6 +341,49 @@ def destroy_refusal(stack: str, protected: list[tuple[str, str]]) -> str:
     )
 
 
+SCALABLE_TARGET = "aws:appautoscaling/target:Target"
+AUTOSCALED_READER_PREFIX = "application-autoscaling-"
+
+
+def reader_scaling_targets(deployment: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """(cluster identifier, region) of every Aurora cluster whose readers Application Auto Scaling
+    manages, from an exported deployment (the scalable targets the stack registered)."""
+    resources = (deployment or {}).get("resources") or []
+    regions = {r.get("urn", ""): (r.get("inputs") or {}).get("region") or (r.get("outputs") or {}).get("region", "")
+               for r in resources if str(r.get("type", "")).startswith("pulumi:providers:")}
+    found = []
+    for r in resources:
+        state = {**(r.get("inputs") or {}), **(r.get("outputs") or {})}
+        if r.get("type") != SCALABLE_TARGET or state.get("serviceNamespace") != "rds":
+            continue
+        region = regions.get(str(r.get("provider", "")).rsplit("::", 1)[0], "")
+        found.append((str(state.get("resourceId", "")).removeprefix("cluster:"), region))
+    return found
+
+
+def autoscaled_readers_refusal(stack: str, targets: list[tuple[str, str]]) -> str:
+    """Why destroy stops while reader auto scaling is on, and the steps that make it possible.
+
+    Readers that auto scaling adds (``application-autoscaling-*``) are not in the stack: Pulumi
+    does not delete them, and RDS refuses to delete a cluster that still has instances, so the
+    destroy would fail half-way (instances gone, cluster left)."""
+    clusters = "\n".join(f"  - {cluster} ({region or 'its region'})" for cluster, region in targets)
+    cluster, region = targets[0]
+    return (
+        f"destroy refused: reader auto scaling is on for stack {stack}:\n{clusters}\n"
+        f"Readers it added ({AUTOSCALED_READER_PREFIX}*) are not in the stack, and RDS refuses to delete a "
+        "cluster that still has instances. First:\n"
+        "  1. set aurora-platform:readerAutoScaling false and run `python -m deploy up`, which removes the "
+        "scaling policy and target (nothing adds readers during the destroy);\n"
+        "  2. delete the readers auto scaling added, e.g.\n"
+        f"     aws rds describe-db-instances --region {region or '<region>'} "
+        f"--filters Name=db-cluster-id,Values={cluster} "
+        f"--query \"DBInstances[?starts_with(DBInstanceIdentifier, '{AUTOSCALED_READER_PREFIX}')].DBInstanceIdentifier\"\n"
+        f"     aws rds delete-db-instance --region {region or '<region>'} --db-instance-identifier <each of them>;\n"
+        f"  3. run `python -m deploy destroy --stack {stack}` again."
+    )
+
+
 # ---------------------------------------------------------------------------------------
 # Summary: text and markdown.
 # ---------------------------------------------------------------------------------------
@@ -444,9 +489,13 @@ def _run(command: str, stack: str, *, diff: bool, force: bool, out: TextIO | Non
     method_name, create = STACK_METHODS[command]
     handle = open_stack(stack, create=create)
     if command == "destroy":
-        protected = protected_resources(handle.export_stack().deployment)
+        deployment = handle.export_stack().deployment
+        protected = protected_resources(deployment)
         if protected:
             raise CommandRefused(destroy_refusal(stack, protected), EXIT_FAILED)
+        scaled = reader_scaling_targets(deployment)
+        if scaled:
+            raise CommandRefused(autoscaled_readers_refusal(short, scaled), EXIT_FAILED)
 
     report = RunReport(command=command, stack=short)
     lock = threading.Lock()

@@ -198,3 +198,79 @@ def test_instances_without_enhanced_monitoring_have_no_role_to_wait_for(dev):
     assert not [a for a in dev.by_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
                 if a.name.endswith("-monitoring")]
     assert all(i.inputs["monitoringInterval"] == 0 for i in dev.by_type(INSTANCE))
+
+
+# --- Defect 7: the global replication lag alarm uses the dimension set CloudWatch publishes -------
+
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+
+
+def global_lag_alarms(capture):
+    return [a for a in capture.by_type(ALARM) if a.inputs["metricName"] == "AuroraGlobalDBReplicationLag"]
+
+
+def test_global_replication_lag_alarm_has_cluster_and_source_region_dimensions(prod):
+    (alarm,) = global_lag_alarms(prod)
+    assert alarm.inputs["dimensions"] == {"DBClusterIdentifier": "aurora-platform-prod-us-west-2",
+                                          "SourceRegion": "us-east-1"}
+    assert alarm.inputs["name"].startswith("aurora-platform-prod-us-west-2-")
+
+
+def test_global_replication_lag_dashboard_uses_the_same_dimensions(prod):
+    dashboard = prod.one("aws:cloudwatch/dashboard:Dashboard", "monitoring-us-west-2-dashboard")
+    metrics = [m for w in json.loads(dashboard.inputs["dashboardBody"])["widgets"] for m in w["properties"]["metrics"]]
+    assert ["AWS/RDS", "AuroraGlobalDBReplicationLag", "DBClusterIdentifier", "aurora-platform-prod-us-west-2",
+            "SourceRegion", "us-east-1"] in metrics
+
+
+def test_global_replication_lag_source_region_follows_a_switchover():
+    gdb = {"writerRegion": "us-west-2", "secondaryRegions": [{"region": "us-west-2", "vpcCidr": "10.1.0.0/16", "instances": 2}]}
+    capture = run_program("prod", "update", overrides={"aurora-platform:globalDatabase": json.dumps(gdb)})
+    (alarm,) = global_lag_alarms(capture)
+    assert alarm.inputs["dimensions"] == {"DBClusterIdentifier": "aurora-platform-prod-us-east-1",
+                                          "SourceRegion": "us-west-2"}
+
+
+# --- Defect 8: readers added by auto scaling are watched, can publish, and block a destroy --------
+
+def monitoring_children(capture, region, type_):
+    component = capture.one("aurora-platform:monitoring:DatabaseMonitoring", f"monitoring-{region}")
+    return [r for r in capture.resources if r.parent == component.urn and r.type == type_]
+
+
+def test_reader_role_alarms_cover_autoscaled_readers(prod):
+    readers = {a.inputs["metricName"]: a for a in monitoring_children(prod, "us-east-1", ALARM)
+               if a.inputs["dimensions"] == {"DBClusterIdentifier": "aurora-platform-prod-us-east-1", "Role": "READER"}}
+    assert set(readers) == {"CPUUtilization", "FreeableMemory", "DatabaseConnections", "AuroraReplicaLag"}
+    assert readers["CPUUtilization"].inputs["statistic"] == "Maximum", "the busiest reader, not the average"
+    assert readers["FreeableMemory"].inputs["statistic"] == "Minimum"
+
+
+def test_no_reader_role_alarms_without_reader_auto_scaling(dev):
+    assert not [a for a in dev.by_type(ALARM) if "Role" in a.inputs["dimensions"]]
+
+
+def test_instance_event_subscription_does_not_list_instances_when_readers_autoscale(prod):
+    (instances,) = [s for s in monitoring_children(prod, "us-east-1", "aws:rds/eventSubscription:EventSubscription")
+                    if s.inputs["sourceType"] == "db-instance"]
+    assert "sourceIds" not in instances.inputs
+    (secondary,) = [s for s in monitoring_children(prod, "us-west-2", "aws:rds/eventSubscription:EventSubscription")
+                    if s.inputs["sourceType"] == "db-instance"]
+    assert sorted(secondary.inputs["sourceIds"]) == ["aurora-platform-prod-us-west-2-1", "aurora-platform-prod-us-west-2-2"]
+
+
+def test_topic_policy_admits_autoscaled_readers_by_arn_pattern_and_account(prod):
+    import fnmatch
+
+    (policy,) = monitoring_children(prod, "us-east-1", "aws:sns/topicPolicy:TopicPolicy")
+    rds = next(s for s in json.loads(policy.inputs["policy"])["Statement"] if s["Sid"] == "RdsEventsPublish")
+    patterns = rds["Condition"]["ArnLike"]["aws:SourceArn"]
+    assert rds["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}
+    base = "arn:aws:rds:us-east-1:123456789012"
+    for source in (f"{base}:db:application-autoscaling-1a2b3c4d", f"{base}:db:aurora-platform-prod-us-east-1-3",
+                   f"{base}:cluster:aurora-platform-prod-us-east-1"):
+        assert any(fnmatch.fnmatchcase(source, p) for p in patterns), source
+    for stranger in (f"{base}:db:someone-else-1", "arn:aws:rds:us-east-1:999999999999:db:application-autoscaling-x",
+                     f"{base}:cluster:aurora-platform-prod-us-east-1-clone"):
+        assert not any(fnmatch.fnmatchcase(stranger, p) for p in patterns), stranger
+    assert all(p.endswith("*") for p in patterns if ":db:" in p), "no instance listed by name"

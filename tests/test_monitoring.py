@@ -20,15 +20,23 @@ TOPIC = "aws:sns/topic:Topic"
 SUBSCRIPTION = "aws:rds/eventSubscription:EventSubscription"
 INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
 
-# metric -> (namespace, dimension, statistic, comparison, treat missing data)
+# (metric, dimension names) -> (namespace, statistic, comparison, treat missing data)
+INSTANCE_DIM, READERS_DIM = ("DBInstanceIdentifier",), ("DBClusterIdentifier", "Role")
 EXPECTED = {
-    "CPUUtilization": ("AWS/RDS", "DBInstanceIdentifier", "Average", "GreaterThanThreshold", "notBreaching"),
-    "FreeableMemory": ("AWS/RDS", "DBInstanceIdentifier", "Average", "LessThanThreshold", "breaching"),
-    "DatabaseConnections": ("AWS/RDS", "DBInstanceIdentifier", "Maximum", "GreaterThanThreshold", "notBreaching"),
-    "AuroraReplicaLag": ("AWS/RDS", "DBInstanceIdentifier", "Maximum", "GreaterThanThreshold", "missing"),
-    "AuroraGlobalDBReplicationLag": ("AWS/RDS", "DBClusterIdentifier", "Maximum", "GreaterThanThreshold", "missing"),
-    "Deadlocks": ("AWS/RDS", "DBInstanceIdentifier", "Average", "GreaterThanThreshold", "notBreaching"),
-    "GroupInServiceInstances": ("AWS/AutoScaling", "AutoScalingGroupName", "Minimum", "LessThanThreshold", "breaching"),
+    ("CPUUtilization", INSTANCE_DIM): ("AWS/RDS", "Average", "GreaterThanThreshold", "notBreaching"),
+    ("FreeableMemory", INSTANCE_DIM): ("AWS/RDS", "Average", "LessThanThreshold", "breaching"),
+    ("DatabaseConnections", INSTANCE_DIM): ("AWS/RDS", "Maximum", "GreaterThanThreshold", "notBreaching"),
+    ("AuroraReplicaLag", INSTANCE_DIM): ("AWS/RDS", "Maximum", "GreaterThanThreshold", "missing"),
+    ("Deadlocks", INSTANCE_DIM): ("AWS/RDS", "Average", "GreaterThanThreshold", "notBreaching"),
+    # every reader of a cluster with reader auto scaling, the added ones too
+    ("CPUUtilization", READERS_DIM): ("AWS/RDS", "Maximum", "GreaterThanThreshold", "notBreaching"),
+    ("FreeableMemory", READERS_DIM): ("AWS/RDS", "Minimum", "LessThanThreshold", "missing"),
+    ("DatabaseConnections", READERS_DIM): ("AWS/RDS", "Maximum", "GreaterThanThreshold", "notBreaching"),
+    ("AuroraReplicaLag", READERS_DIM): ("AWS/RDS", "Maximum", "GreaterThanThreshold", "missing"),
+    ("AuroraGlobalDBReplicationLag", ("DBClusterIdentifier", "SourceRegion")):
+        ("AWS/RDS", "Maximum", "GreaterThanThreshold", "missing"),
+    ("GroupInServiceInstances", ("AutoScalingGroupName",)):
+        ("AWS/AutoScaling", "Minimum", "LessThanThreshold", "breaching"),
 }
 
 
@@ -47,12 +55,20 @@ def children(capture: Capture, region: str, type_: str) -> list[CapturedResource
 
 def alarms(capture: Capture, region: str) -> dict[str, CapturedResource]:
     """Alarms of one region's monitoring by metric-and-target: ("CPUUtilization", "<instance id>")."""
-    return {(a.inputs["metricName"], next(iter(a.inputs["dimensions"].values()))): a for a in children(capture, region, ALARM)}
+    def target(dims: dict) -> str:
+        return dims.get("DBInstanceIdentifier") or dims.get("DBClusterIdentifier") or dims["AutoScalingGroupName"]
+
+    return {(a.inputs["metricName"], target(a.inputs["dimensions"])): a for a in children(capture, region, ALARM)}
 
 
 def instance_ids(capture: Capture, region: str) -> list[str]:
     cluster = capture.one("aurora-platform:database:AuroraCluster", f"aurora-{region}")
     return sorted(i.inputs["identifier"] for i in capture.by_type(INSTANCE) if i.parent == cluster.urn)
+
+
+def scaled_clusters(capture: Capture) -> set[str]:
+    """Clusters with reader auto scaling (identifiers)."""
+    return {t.inputs["resourceId"].removeprefix("cluster:") for t in capture.by_type("aws:appautoscaling/target:Target")}
 
 
 def topic_arn(capture: Capture, region: str) -> str:
@@ -77,9 +93,12 @@ def test_every_alarm_has_namespace_metric_dimension_and_the_topic_as_alarm_and_o
         assert found
         for alarm in found:
             inputs = alarm.inputs
-            namespace, dimension, statistic, comparison, missing = EXPECTED[inputs["metricName"]]
+            dims = tuple(sorted(inputs["dimensions"]))
+            assert (inputs["metricName"], dims) in EXPECTED, alarm.name
+            namespace, statistic, comparison, missing = EXPECTED[(inputs["metricName"], dims)]
             assert inputs["namespace"] == namespace, alarm.name
-            assert list(inputs["dimensions"]) == [dimension], alarm.name
+            if dims == READERS_DIM:
+                assert inputs["dimensions"]["Role"] == "READER", alarm.name
             assert (inputs["statistic"], inputs["comparisonOperator"], inputs["treatMissingData"]) == (
                 statistic, comparison, missing), alarm.name
             assert inputs["alarmActions"] == [topic] and inputs["okActions"] == [topic], alarm.name
@@ -197,8 +216,15 @@ def test_topic_policy_lets_only_this_stacks_alarms_and_cluster_publish(stack_cap
         rds = statements["RdsEventsPublish"]
         assert rds["Principal"] == {"Service": "events.rds.amazonaws.com"}
         assert rds["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}
-        instance_arns = [f"arn:aws:rds:{region}:123456789012:db:{i}" for i in instance_ids(stack_capture, region)]
-        assert sorted(rds["Condition"]["ArnLike"]["aws:SourceArn"]) == sorted([entry["clusterArn"], *instance_arns])
+        # ARN patterns, not instance names: readers that auto scaling adds are covered too
+        patterns = rds["Condition"]["ArnLike"]["aws:SourceArn"]
+        scaled = entry["clusterIdentifier"] in scaled_clusters(stack_capture)
+        assert sorted(patterns) == sorted([entry["clusterArn"],
+                                           f"arn:aws:rds:{region}:123456789012:db:{entry['clusterIdentifier']}-*"]
+                                          + ([f"arn:aws:rds:{region}:123456789012:db:application-autoscaling-*"]
+                                             if scaled else []))
+        for i in instance_ids(stack_capture, region):
+            assert any(fnmatch.fnmatchcase(f"arn:aws:rds:{region}:123456789012:db:{i}", p) for p in patterns)
 
         deny = statements["DenyPublishWithoutTls"]
         assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
@@ -222,7 +248,10 @@ def test_event_subscriptions_cover_cluster_and_instances(stack_capture):
         assert ("global-failover" in cluster["eventCategories"]) is global_database
 
         instances = subscriptions["db-instance"].inputs
-        assert sorted(instances["sourceIds"]) == instance_ids(stack_capture, region)
+        if entry["clusterIdentifier"] in scaled_clusters(stack_capture):
+            assert "sourceIds" not in instances, "auto-scaled readers have names nobody knows in advance"
+        else:
+            assert sorted(instances["sourceIds"]) == instance_ids(stack_capture, region)
         assert {"failover", "failure", "maintenance", "notification", "low storage"} <= set(instances["eventCategories"])
 
 
@@ -244,7 +273,11 @@ def test_dashboard_graphs_cpu_connections_latency_and_lag(stack_capture):
                                 "Replication lag (ms)"}
         assert all(w["properties"]["region"] == region for w in widgets)
         ids = instance_ids(stack_capture, region)
-        assert sorted(m[3] for m in metrics["CPU utilization (%)"]) == ids
+        scaled = entry["clusterIdentifier"] in scaled_clusters(stack_capture)
+        assert sorted(m[3] for m in metrics["CPU utilization (%)"] if m[2] == "DBInstanceIdentifier") == ids
+        readers = [m for m in metrics["CPU utilization (%)"] if m[2] == "DBClusterIdentifier"]
+        assert readers == ([["AWS/RDS", "CPUUtilization", "DBClusterIdentifier", entry["clusterIdentifier"], "Role",
+                             "READER"]] if scaled else [])
         assert {m[1] for m in metrics["Read and write latency (s)"]} == {"ReadLatency", "WriteLatency"}
         lag = {(m[1], m[3]) for m in metrics["Replication lag (ms)"]}
         assert ("AuroraReplicaLagMaximum", entry["clusterIdentifier"]) in lag
@@ -268,5 +301,8 @@ def test_monitoring_args_validate_with_field_names():
     assert "cpu_percent must be 1 to 100" in message and "evaluation_periods must be at least 1" in message
     assert "period_seconds must be 10, 20, 30 or a multiple of 60" in message
     args = DatabaseMonitoringArgs(region="us-east-2", database=None, kms_key_arn="arn:key", name_prefix="x",
-                                  global_secondary=True)
+                                  global_secondary=True, source_region="us-east-1")
     assert args.global_member
+    with pytest.raises(ValueError, match="source_region is required with global_secondary"):
+        DatabaseMonitoringArgs(region="us-east-2", database=None, kms_key_arn="arn:key", name_prefix="x",
+                               global_secondary=True)

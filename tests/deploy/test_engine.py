@@ -428,3 +428,35 @@ def test_recorded_events_round_trip_through_json():
     event = EngineEvent.from_json(json.loads(raw))
     assert event.res_outputs_event.metadata.op is OpType.UPDATE
     assert event.res_outputs_event.metadata.detailed_diff["backupRetentionPeriod"].diff_kind.value == "update"
+
+
+# Issue 11, defect 8: readers that auto scaling adds (application-autoscaling-*) are not in the stack
+# and block deleting their cluster; destroy says so and how to remove them, before it starts.
+PROVIDER_URN = "urn:pulumi:dev::aurora-platform::pulumi:providers:aws::aws-us-east-2"
+TARGET_URN = ("urn:pulumi:dev::aurora-platform::aurora-platform:database:AuroraCluster$"
+              "aws:appautoscaling/target:Target::aurora-us-east-2-readers")
+SCALED_DEPLOYMENT = {"resources": [
+    {"urn": PROVIDER_URN, "type": "pulumi:providers:aws", "inputs": {"region": "us-east-2"}, "id": "p"},
+    {"urn": TARGET_URN, "type": "aws:appautoscaling/target:Target", "provider": f"{PROVIDER_URN}::p",
+     "outputs": {"serviceNamespace": "rds", "resourceId": "cluster:aurora-platform-dev-us-east-2",
+                 "scalableDimension": "rds:cluster:ReadReplicaCount"}},
+    {"urn": KEY_URN, "type": "aws:kms/key:Key"},
+]}
+
+
+def test_reader_scaling_targets_from_a_state_export():
+    assert engine.reader_scaling_targets(SCALED_DEPLOYMENT) == [("aurora-platform-dev-us-east-2", "us-east-2")]
+    assert engine.reader_scaling_targets({"resources": [{"urn": KEY_URN, "type": "aws:kms/key:Key"}]}) == []
+    assert engine.reader_scaling_targets(None) == []
+
+
+def test_destroy_with_reader_auto_scaling_says_to_remove_autoscaled_readers_first(fake_engine, capsys):
+    stack = FakeStack([], deployment=SCALED_DEPLOYMENT)
+    fake_engine(stack)
+    assert cli.main(["destroy", "--stack", "dev"]) == 1
+    assert stack.calls == []  # destroy never started: it would fail half-way at the cluster
+    err = capsys.readouterr().err
+    assert "reader auto scaling is on" in err and "application-autoscaling-" in err
+    assert "aurora-platform:readerAutoScaling false" in err and "python -m deploy up" in err
+    assert "aws rds delete-db-instance --region us-east-2" in err
+    assert "Values=aurora-platform-dev-us-east-2" in err
