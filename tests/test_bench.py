@@ -78,3 +78,10 @@ def test_critical_path_prints_estimate_bound_and_ratio():
 def test_critical_path_of_a_single_region_stack():
     out = run_bench("critical_path.py", "--stack", "dev", "--mode", "preview")
     assert re.search(rf"Ratio estimate / bound: {NUMBER}", out), out
+
+
+def test_check_vs_preview_prints_both_series_and_the_ratio():
+    out = run_bench("check_vs_preview.py", "--runs", "1", "--stack", "dev")
+    for series in ("deploy check", "pulumi preview"):
+        assert re.search(rf"^  {series} +wall min {NUMBER}s  median {NUMBER}s  max {NUMBER}s$", out, re.M), out
+    assert re.search(rf"^median ratio preview/check: {NUMBER} \(min {NUMBER}, max {NUMBER}\)", out, re.M), out
