@@ -66,13 +66,30 @@ def key_policy(account_id: str, region: str, partition: str = "aws") -> str:
                 },
             },
             {
-                # CloudWatch alarms and RDS event notifications publish to the encrypted SNS topic.
+                # CloudWatch alarms publish to the encrypted SNS topic; CloudWatch sends the alarm's
+                # account with the request, so the key is scoped to this account's alarms.
                 "Sid": "PublishersToEncryptedTopics",
                 "Effect": "Allow",
-                "Principal": {"Service": ["cloudwatch.amazonaws.com", "events.rds.amazonaws.com", "sns.amazonaws.com"]},
+                "Principal": {"Service": ["cloudwatch.amazonaws.com", "sns.amazonaws.com"]},
                 "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
                 "Resource": "*",
                 "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            },
+            {
+                # RDS event notifications to the encrypted topic. AWS documents this statement without
+                # a condition (SNS Developer Guide, "Encryption at rest" > "Enable compatibility between
+                # event sources from AWS services and encrypted topics",
+                # https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services;
+                # RDS User Guide, "Granting permissions to publish notifications to an Amazon SNS topic",
+                # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Events.GrantingPermissions.html).
+                # Neither says RDS event delivery sends aws:SourceAccount to KMS; a condition it does not
+                # send would deny every notification silently. Only the key's data-key calls are allowed,
+                # and the topic policy admits only this account's RDS sources.
+                "Sid": "RdsEventNotificationsToEncryptedTopics",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.rds.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
             },
         ],
     })

@@ -274,3 +274,33 @@ def test_topic_policy_admits_autoscaled_readers_by_arn_pattern_and_account(prod)
                      f"{base}:cluster:aurora-platform-prod-us-east-1-clone"):
         assert not any(fnmatch.fnmatchcase(stranger, p) for p in patterns), stranger
     assert all(p.endswith("*") for p in patterns if ":db:" in p), "no instance listed by name"
+
+
+# --- Defect 9: the key policy lets RDS event notifications use the key of an encrypted topic -----
+
+def key_statements(capture, region):
+    key = capture.one("aws:kms/key:Key", f"key-{region}")
+    return json.loads(key.inputs["policy"])["Statement"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_rds_events_may_use_the_topic_key_without_a_source_account_condition(stack):
+    """AWS documents the key policy statement for a service publishing to an encrypted topic as the
+    service principal with kms:GenerateDataKey* and kms:Decrypt and no condition; it does not document
+    that RDS event delivery sends aws:SourceAccount, and a condition it does not send denies silently."""
+    capture = captured(stack)
+    for region in capture.outputs["regions"]:
+        rds = [s for s in key_statements(capture, region)
+               if "events.rds.amazonaws.com" in json.dumps(s.get("Principal", {}))]
+        assert len(rds) == 1, "one statement names the RDS event service"
+        (statement,) = rds
+        assert statement["Principal"] == {"Service": "events.rds.amazonaws.com"}
+        assert statement["Effect"] == "Allow" and set(statement["Action"]) == {"kms:GenerateDataKey*", "kms:Decrypt"}
+        assert "Condition" not in statement
+
+
+def test_cloudwatch_alarms_keep_their_source_account_condition(prod):
+    (cloudwatch,) = [s for s in key_statements(prod, "us-east-1")
+                     if "cloudwatch.amazonaws.com" in json.dumps(s.get("Principal", {}))]
+    assert cloudwatch["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+    assert set(cloudwatch["Action"]) == {"kms:GenerateDataKey*", "kms:Decrypt"}
