@@ -3,7 +3,8 @@
 The mock monitor is Pulumi's own (``pulumi.runtime.mocks.MockMonitor``); this module
 only records each ``RegisterResourceRequest`` as the engine would receive it (type,
 name, parent, inputs in wire form, ``protect``, ``ignoreChanges``, provider,
-dependencies) and answers with plausible cloud state:
+dependencies) and answers with plausible cloud state from ``deploy/aws_model.py``, the
+offline model of AWS that the end-to-end tests' provider doubles answer from too:
 
 - ``update`` mode: every value is known (ids, ARNs, endpoints are made up but shaped
   like AWS's), as on an update of an existing stack.
