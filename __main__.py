@@ -50,6 +50,9 @@ for region in settings.regions:
             log_retention_days=settings.log_retention_days,
             interface_endpoints=list(settings.network.interface_endpoints),
             database_port=db.port,
+            # Admitted security groups are the primary region's only (they are regional), and so are
+            # the networks outside the VPC they may live in.
+            database_extra_cidrs=[] if secondary else list(settings.network.database_nacl_extra_cidrs),
             name_prefix=prefix,
         ),
         opts=in_region,

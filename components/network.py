@@ -51,6 +51,10 @@ class NetworkArgs:
     database_port: int | None = None
     """Engine port the database tier admits from inside the VPC (its NACL allows nothing else).
     ``None`` leaves the database subnets on the application tier's NACL."""
+    database_extra_cidrs: list[str] = field(default_factory=list)
+    """Networks outside the VPC (peered VPCs, on-premises) the database NACL also admits on
+    ``database_port``, with the replies to them: where admitted security groups of such networks
+    connect from. The database security group still decides who connects."""
     name_prefix: str = "aurora-platform"
     """Prefix of Name tags and physical names."""
 
@@ -164,13 +168,15 @@ class Network(pulumi.ComponentResource):
                                                  cidr_block="0.0.0.0/0")],
             tags=tags("application"), opts=child)
         if args.database_port is not None:
+            admitted = [args.vpc_cidr, *args.database_extra_cidrs]
             aws.ec2.NetworkAcl(
                 f"{name}-database", vpc_id=vpc.id, subnet_ids=[s.id for s in database],
-                ingress=[aws.ec2.NetworkAclIngressArgs(rule_no=100, action="allow", protocol="tcp",
+                ingress=[aws.ec2.NetworkAclIngressArgs(rule_no=100 + 10 * i, action="allow", protocol="tcp",
                                                        from_port=args.database_port, to_port=args.database_port,
-                                                       cidr_block=args.vpc_cidr)],
-                egress=[aws.ec2.NetworkAclEgressArgs(rule_no=100, action="allow", protocol="tcp",
-                                                     from_port=1024, to_port=65535, cidr_block=args.vpc_cidr)],
+                                                       cidr_block=cidr) for i, cidr in enumerate(admitted)],
+                egress=[aws.ec2.NetworkAclEgressArgs(rule_no=100 + 10 * i, action="allow", protocol="tcp",
+                                                     from_port=1024, to_port=65535, cidr_block=cidr)
+                        for i, cidr in enumerate(admitted)],
                 tags=tags("database"), opts=child)
 
         # Database tier: its own table with only the local route (and the S3 gateway endpoint),

@@ -166,6 +166,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("natStrategy", "string", "per-az", "NAT for the private tier: none, single (one gateway), per-az (one per AZ, survives an AZ outage).", "network"),
     Setting("flowLogs", "boolean", True, "VPC flow logs to a KMS-encrypted CloudWatch log group.", "network"),
     Setting("interfaceEndpoints", "array", [], "Interface VPC endpoints to create (kms, secretsmanager, ssm, ssmmessages, ec2messages, logs, monitoring, sns). An S3 gateway endpoint is always created.", "network"),
+    Setting("databaseNaclExtraCidrs", "array", [], "Extra IPv4 CIDRs (peered VPCs, on-premises networks) the NACL of the primary region's database subnets admits on the engine port, besides the VPC; needed when allowedSecurityGroupIds names a security group outside the VPC. Up to 10, never 0.0.0.0/0; security groups still decide who connects.", "network"),
     # database
     Setting("engine", "string", "aurora-postgresql", "Aurora engine: aurora-postgresql or aurora-mysql.", "database"),
     Setting("engineVersion", "string", "16.6", "Engine version the clusters run, minor included (PostgreSQL MAJOR.MINOR; MySQL 8.0.mysql_aurora.3.MM.P). Automatic minor upgrades are off, so only `deploy upgrade` changes it (README: Upgrading the engine).", "database"),
@@ -231,6 +232,7 @@ class NetworkSettings:
     nat_strategy: str
     flow_logs: bool
     interface_endpoints: tuple[str, ...]
+    database_nacl_extra_cidrs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -493,6 +495,31 @@ def _check_cidr(r: _Reader, key: str, value: str) -> ipaddress.IPv4Network | Non
     return network
 
 
+MAX_EXTRA_NACL_CIDRS = 10  # a NACL holds 20 rules per direction by default; the VPC takes one
+
+
+def _extra_nacl_cidrs(r: _Reader, vpc: ipaddress.IPv4Network | None) -> tuple[str, ...]:
+    """``databaseNaclExtraCidrs``: networks outside the VPC whose security groups the database admits."""
+    key = "databaseNaclExtraCidrs"
+    cidrs = r.string_list(key)
+    if len(cidrs) > MAX_EXTRA_NACL_CIDRS:
+        r.fail(key, list(cidrs), f"{len(cidrs)} CIDRs; allowed: at most {MAX_EXTRA_NACL_CIDRS}")
+        return ()
+    for cidr in cidrs:
+        try:
+            network = ipaddress.IPv4Network(cidr, strict=True)
+        except ValueError:
+            r.fail(key, cidr, "expected IPv4 networks in CIDR form such as 10.50.0.0/16 (host bits zero)")
+            return ()
+        if network.prefixlen < 8:
+            r.fail(key, cidr, f"prefix /{network.prefixlen} too wide: allowed /8 to /32, not the whole internet")
+            return ()
+        if vpc is not None and network.overlaps(vpc):
+            r.fail(key, cidr, f"overlaps the VPC {vpc}, which is always admitted; list networks outside it")
+            return ()
+    return cidrs
+
+
 def _zones(r: _Reader, key: str, region: str, az_count: int, explicit: tuple[str, ...]) -> tuple[str, ...]:
     if explicit:
         bad = [z for z in explicit if not re.fullmatch(re.escape(region) + r"[a-z]", z)]
@@ -606,6 +633,7 @@ def parse_settings(raw: Mapping[str, Any], stack: str) -> Settings:
         nat_strategy=r.string("natStrategy", NAT_STRATEGIES),
         flow_logs=r.boolean("flowLogs"),
         interface_endpoints=r.string_list("interfaceEndpoints", INTERFACE_ENDPOINTS),
+        database_nacl_extra_cidrs=_extra_nacl_cidrs(r, primary_net),
     )
 
     # database

@@ -304,3 +304,63 @@ def test_cloudwatch_alarms_keep_their_source_account_condition(prod):
                      if "cloudwatch.amazonaws.com" in json.dumps(s.get("Principal", {}))]
     assert cloudwatch["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
     assert set(cloudwatch["Action"]) == {"kms:GenerateDataKey*", "kms:Decrypt"}
+
+
+# --- Defect 10: security groups of a peered VPC get through the database NACL ------------------
+# Chosen: a setting (databaseNaclExtraCidrs) for the extra CIDRs the database NACL admits on the
+# engine port. Refusing such security groups offline is not possible: a security group id does not
+# say which VPC it belongs to.
+
+PEERED = {"aurora-platform:allowedSecurityGroupIds": '["sg-0123456789abcdef0"]',
+          "aurora-platform:databaseNaclExtraCidrs": '["10.50.0.0/16", "192.168.4.0/24"]'}
+
+
+def database_nacls(capture):
+    return {n.name: n for n in capture.by_type("aws:ec2/networkAcl:NetworkAcl") if n.name.endswith("-database")}
+
+
+def test_database_nacl_admits_extra_cidrs_on_the_engine_port_only():
+    capture = run_program("dev", "update", overrides=PEERED)
+    nacl = database_nacls(capture)["network-us-east-2-database"]
+    ingress = {r["cidrBlock"]: r for r in nacl.inputs["ingress"]}
+    egress = {r["cidrBlock"]: r for r in nacl.inputs["egress"]}
+    assert set(ingress) == set(egress) == {"10.10.0.0/16", "10.50.0.0/16", "192.168.4.0/24"}
+    for cidr in ("10.50.0.0/16", "192.168.4.0/24"):
+        assert (ingress[cidr]["protocol"], ingress[cidr]["fromPort"], ingress[cidr]["toPort"]) == ("tcp", 5432, 5432)
+        assert ingress[cidr]["action"] == "allow"
+        assert (egress[cidr]["protocol"], egress[cidr]["fromPort"], egress[cidr]["toPort"]) == ("tcp", 1024, 65535)
+    numbers = [r["ruleNo"] for r in nacl.inputs["ingress"]]
+    assert len(set(numbers)) == len(numbers) and min(numbers) == 100
+    # the security group still decides who connects: no CIDR reaches the database security group
+    assert not [r for r in capture.by_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+                if "cidrIpv4" in r.inputs]
+
+
+def test_extra_cidrs_apply_to_the_primary_region_like_allowed_security_groups():
+    capture = run_program("prod", "update", overrides=PEERED)
+    nacls = database_nacls(capture)
+    primary = {r["cidrBlock"] for r in nacls["network-us-east-1-database"].inputs["ingress"]}
+    secondary = {r["cidrBlock"] for r in nacls["network-us-west-2-database"].inputs["ingress"]}
+    assert primary == {"10.0.0.0/16", "10.50.0.0/16", "192.168.4.0/24"}
+    assert secondary == {"10.1.0.0/16"}
+
+
+def test_committed_stacks_admit_only_their_vpc(stack_capture):
+    for nacl in database_nacls(stack_capture).values():
+        assert len(nacl.inputs["ingress"]) == len(nacl.inputs["egress"]) == 1
+
+
+@pytest.mark.parametrize("value,allowed", [
+    ('["0.0.0.0/0"]', "not the whole internet"),
+    ('["10.50.0.1/16"]', "expected IPv4 networks in CIDR form"),
+    ('["10.10.128.0/17"]', "overlaps the VPC 10.10.0.0/16"),
+    ('["10.50.0.0/16", "10.50.0.0/16"]', "items must not repeat"),
+    (json.dumps([f"10.{i}.0.0/16" for i in range(100, 111)]), "at most 10"),
+])
+def test_bad_extra_cidrs_are_one_clear_message(value, allowed):
+    from components.settings import SettingsError
+
+    with pytest.raises(SettingsError) as caught:
+        run_program("dev", "preview", overrides={"aurora-platform:databaseNaclExtraCidrs": value})
+    assert len(caught.value.problems) == 1, caught.value.problems
+    assert "aurora-platform:databaseNaclExtraCidrs" in str(caught.value) and allowed in str(caught.value)
