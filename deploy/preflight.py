@@ -40,6 +40,9 @@ from deploy.stack_access import (
     short_stack_name,
 )
 
+# The findings, their output, the clients and the paginating helper are verify's: one of each.
+from deploy.verify import Boto3Clients, Finding, _paginate, findings_json, findings_table
+
 CHECKS = (
     "availability-zone", "engine-version", "global-database-support", "upgrade-target", "instance-class",
     "fleet-instance-type", "quota", "name-taken", "ami-parameter", "not-checked",
@@ -216,19 +219,6 @@ def class_setting_key(settings, region: str, role: str) -> str:
 # The checks. Each takes boto3 clients of one region and returns findings.
 # ---------------------------------------------------------------------------------------
 
-def _finding(check: str, region: str, resource: str, message: str):
-    from deploy.verify import Finding
-
-    return Finding(check, region, resource, message)
-
-
-def _paginate(client, operation: str, key: str, **params) -> list[dict]:
-    items: list[dict] = []
-    for page in client.get_paginator(operation).paginate(**params):
-        items.extend(page.get(key, []))
-    return items
-
-
 def check_zones(settings, plan: RegionPlan, ec2, available: set[str]) -> list:
     """Findings for zones that do not exist or are not available; adds the region's available
     zones to ``available`` (the zone-dependent checks look at those only)."""
@@ -238,11 +228,11 @@ def check_zones(settings, plan: RegionPlan, ec2, available: set[str]) -> list:
     findings = []
     for zone in plan.zones:
         if zone not in zones:
-            findings.append(_finding("availability-zone", plan.region, zone,
+            findings.append(Finding("availability-zone", plan.region, zone,
                                      f"zone {zone} does not exist in {plan.region} (zones: {', '.join(sorted(zones))}); "
                                      f"set {key} to zones of the region"))
         elif zone not in available:
-            findings.append(_finding("availability-zone", plan.region, zone,
+            findings.append(Finding("availability-zone", plan.region, zone,
                                      f"zone {zone} is {zones[zone]!r}, not 'available'; set {key} to available zones "
                                      f"({', '.join(sorted(available))})"))
     return findings
@@ -263,10 +253,10 @@ def check_engine_version(plan: Plan, region: str, rds) -> list:
                       if v.get("EngineVersion", "").split(".")[0] == major]
         choices = f"versions of major {major} offered there: {', '.join(same_major)}" if same_major else \
             f"no version of major {major} is offered there"
-        return [_finding("engine-version", region, label,
+        return [Finding("engine-version", region, label,
                          f"{label} is not offered in {region}; set engineVersion to a version every region offers ({choices})")]
     if plan.global_database and not offered[0].get("SupportsGlobalDatabases"):
-        return [_finding("global-database-support", region, label,
+        return [Finding("global-database-support", region, label,
                          f"{label} does not support Aurora Global Database in {region}; set engineVersion to a version "
                          "with SupportsGlobalDatabases (aws rds describe-db-engine-versions --engine "
                          f"{plan.engine} --query 'DBEngineVersions[?SupportsGlobalDatabases].EngineVersion')")]
@@ -281,7 +271,7 @@ def check_upgrade_target(plan: Plan, region: str, cluster: dict, rds) -> list:
     targets = [t.get("EngineVersion") for v in engine_versions(rds, plan.engine, running) for t in v.get("ValidUpgradeTarget", [])]
     if plan.engine_version in targets:
         return []
-    return [_finding("upgrade-target", region, cluster.get("DBClusterIdentifier", ""),
+    return [Finding("upgrade-target", region, cluster.get("DBClusterIdentifier", ""),
                      f"the cluster runs {plan.engine} {running}; engineVersion {plan.engine_version} is not a valid upgrade "
                      f"target from it (targets: {', '.join(targets) or 'none'}); set engineVersion to {running} or one of "
                      "the targets (`python -m deploy upgrade` runs an upgrade)")]
@@ -301,7 +291,7 @@ def check_instance_classes(settings, plan: Plan, region_plan: RegionPlan, rds, z
                    if o.get("DBInstanceClass") == instance_class]
         keys = " / ".join(sorted({class_setting_key(settings, region, i.role) for i in instances}))
         if not options:
-            findings.append(_finding("instance-class", region, instance_class,
+            findings.append(Finding("instance-class", region, instance_class,
                                      f"{instance_class} is not orderable for {plan.engine} {plan.engine_version} in {region}; "
                                      f"set {keys} to a class offered there"))
             continue
@@ -309,7 +299,7 @@ def check_instance_classes(settings, plan: Plan, region_plan: RegionPlan, rds, z
         for instance in instances:
             zone = instance.availability_zone
             if zone in zones and zone not in orderable_zones:
-                findings.append(_finding("instance-class", region, instance.identifier,
+                findings.append(Finding("instance-class", region, instance.identifier,
                                          f"{instance_class} is not orderable in {zone} (it is in {', '.join(sorted(orderable_zones))}); "
                                          f"set {setting_key(settings, region, 'availabilityZones')} to zones that offer it, or {keys} "
                                          "to a class offered in every zone"))
@@ -330,7 +320,7 @@ def check_fleet_instance_type(settings, region_plan: RegionPlan, ec2, zones: set
     missing = [z for z in wanted if z not in offered]
     if not missing:
         return []
-    return [_finding("fleet-instance-type", region_plan.region, instance_type,
+    return [Finding("fleet-instance-type", region_plan.region, instance_type,
                      f"{instance_type} is not offered in {', '.join(missing)}; set fleetInstanceType to a type offered in "
                      f"every zone of the fleet ({', '.join(wanted)}), or "
                      f"{setting_key(settings, region_plan.region, 'availabilityZones')} to zones that offer it")]
@@ -363,9 +353,9 @@ def eip_limit_from_ec2(ec2) -> float | None:
     return float(values[0]) if values else None
 
 
-def _quota_finding(region: str, quota: tuple[str, str, str], where: str, in_use: int, adds: int, limit: float):
+def _quotaFinding(region: str, quota: tuple[str, str, str], where: str, in_use: int, adds: int, limit: float):
     service, code, name = quota
-    return _finding("quota", region, f"{service}/{code}",
+    return Finding("quota", region, f"{service}/{code}",
                     f"{name}{where}: {in_use} in use + {adds} the stack adds = {in_use + adds} > quota {limit:g}; "
                     f"request an increase (aws service-quotas request-service-quota-increase --service-code {service} "
                     f"--quota-code {code} --region {region}) or release unused ones"
@@ -379,7 +369,7 @@ def check_vpc_quota(plan: RegionPlan, ec2, service_quotas) -> list:
     if limit is None:
         limit = default_quota(service_quotas, *VPC_QUOTA[:2])
     in_use = len(_paginate(ec2, "describe_vpcs", "Vpcs"))
-    return [_quota_finding(plan.region, VPC_QUOTA, "", in_use, plan.vpcs, limit)] if in_use + plan.vpcs > limit else []
+    return [_quotaFinding(plan.region, VPC_QUOTA, "", in_use, plan.vpcs, limit)] if in_use + plan.vpcs > limit else []
 
 
 def check_eip_quota(plan: RegionPlan, ec2, service_quotas) -> list:
@@ -393,7 +383,7 @@ def check_eip_quota(plan: RegionPlan, ec2, service_quotas) -> list:
     if limit is None:
         limit = default_quota(service_quotas, *EIP_QUOTA[:2])
     in_use = len(ec2.describe_addresses(Filters=[{"Name": "domain", "Values": ["vpc"]}])["Addresses"])
-    return [_quota_finding(plan.region, EIP_QUOTA, "", in_use, plan.eips, limit)] if in_use + plan.eips > limit else []
+    return [_quotaFinding(plan.region, EIP_QUOTA, "", in_use, plan.eips, limit)] if in_use + plan.eips > limit else []
 
 
 def check_nat_quota(plan: RegionPlan, ec2, service_quotas) -> list:
@@ -409,7 +399,7 @@ def check_nat_quota(plan: RegionPlan, ec2, service_quotas) -> list:
     subnets = _paginate(ec2, "describe_subnets", "Subnets", SubnetIds=subnet_ids) if subnet_ids else []
     subnet_zones = {s["SubnetId"]: s.get("AvailabilityZone") for s in subnets}
     in_use = Counter(subnet_zones.get(g.get("SubnetId")) for g in gateways)
-    return [_quota_finding(plan.region, NAT_QUOTA, f" in {zone}", in_use[zone], adds, limit)
+    return [_quotaFinding(plan.region, NAT_QUOTA, f" in {zone}", in_use[zone], adds, limit)
             for zone, adds in sorted(plan.nat_gateways.items()) if in_use[zone] + adds > limit]
 
 
@@ -502,7 +492,7 @@ def check_names(plan: Plan, region_plan: RegionPlan, clients: Callable[[str], An
             continue
         tags, description = found
         if not owned_by_stack(tags, plan.stack_tags):
-            findings.append(_finding("name-taken", region, planned.name,
+            findings.append(Finding("name-taken", region, planned.name,
                                      f"{planned.kind} {planned.name} already exists in {region} and does not carry this "
                                      f"stack's tags ({shown_tags}): delete or rename it, or import it into the stack "
                                      "(`pulumi import`) before the first `pulumi up`"))
@@ -527,7 +517,7 @@ def check_ami_parameter(region_plan: RegionPlan, ssm) -> list:
     if value and value.startswith("ami-"):
         return []
     found = f"resolves to {value!r}, not an AMI id" if value else "does not exist"
-    return [_finding("ami-parameter", region_plan.region, name,
+    return [Finding("ami-parameter", region_plan.region, name,
                      f"the fleet's AMI parameter {name} {found} in {region_plan.region}; check fleetInstanceType "
                      "(its architecture picks the parameter) or that the region publishes Amazon Linux 2023 parameters")]
 
@@ -545,10 +535,10 @@ def _guarded(region: str, what: str, check: Callable[..., list], *args) -> list:
     try:
         return check(*args)
     except ClientError as error:
-        return [_finding("not-checked", region, what, str(refused_by_aws(error)).splitlines()[0])]
+        return [Finding("not-checked", region, what, str(refused_by_aws(error)).splitlines()[0])]
     except ResponseParserError as error:
         # What an emulator answers for a call it does not implement.
-        return [_finding("not-checked", region, what,
+        return [Finding("not-checked", region, what,
                          f"no readable answer from the endpoint: {str(error).splitlines()[0]}")]
 
 
@@ -602,8 +592,6 @@ def run(args) -> int:
 
 def _run(args, clients: Callable[[str, str], Any] | None = None) -> int:
     from botocore.exceptions import BotoCoreError, ConnectTimeoutError, EndpointConnectionError, NoCredentialsError
-
-    from deploy.verify import Boto3Clients, findings_json, findings_table
 
     settings = resolve_settings(args.stack)
     stack = short_stack_name(args.stack)
