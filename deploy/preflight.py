@@ -457,9 +457,10 @@ LOOKUPS: dict[str, Callable[[Callable[[str], Any], str], tuple[dict[str, str], d
     "kms-alias": _kms_alias,
     "log-group": _log_group,
 }
-# What RDS answers for a name nobody holds.
+# What RDS answers for a name nobody holds (error codes of botocore's rds service model,
+# botocore/data/rds/2014-10-31/service-2.json; cluster parameter groups answer DBParameterGroupNotFound).
 NOT_FOUND_CODES = frozenset({"DBClusterNotFoundFault", "DBInstanceNotFound", "GlobalClusterNotFoundFault",
-                             "DBParameterGroupNotFound", "DBClusterParameterGroupNotFound", "DBSubnetGroupNotFoundFault"})
+                             "DBParameterGroupNotFound", "DBSubnetGroupNotFoundFault"})
 
 
 def existing(kind: str, name: str, clients: Callable[[str], Any]) -> tuple[dict[str, str], dict] | None:
