@@ -125,7 +125,7 @@ def check_version_argument(engine: str, value: str) -> str:
     from components.settings import ENGINE_VERSION_HELP, engine_version_pattern
 
     if not engine_version_pattern(engine).match(value or ""):
-        raise CommandRefused(f"--engine-version {value!r}: not a {engine} version; expected "
+        raise CommandRefused(f"--engine-version {value!r}: not a version of {engine}; expected "
                              f"{ENGINE_VERSION_HELP[engine]}")
     return value
 
@@ -521,9 +521,9 @@ def run_upgrade(args, *, client: Callable[[str], Any] | None = None, clock: Cloc
     if args.blue_green and settings.global_database is not None:
         raise CommandRefused(
             f"--blue-green: stack {short} is an Aurora Global Database, which this command upgrades through its global "
-            f"cluster (ModifyGlobalCluster upgrades every member region in order), not through a Blue/Green deployment. "
-            f"Drop --blue-green: `python -m deploy upgrade --stack {stack} --engine-version {target}`; rehearse it first on "
-            "a regional copy (a restored snapshot) with --blue-green if you want a tested run")
+            f"cluster (ModifyGlobalCluster upgrades every member), not through a Blue/Green deployment. Drop "
+            f"--blue-green: `python -m deploy upgrade --stack {stack} --engine-version {target}`; to rehearse, upgrade "
+            "a cluster restored from a snapshot first, or a regional stack such as dev")
     if args.apply:
         require_pulumi_cli()
     outputs = stack_outputs(stack, args.outputs_file)

@@ -342,7 +342,7 @@ def test_malformed_version_is_refused_before_any_call(value, rds, capsys, tmp_pa
     code, out, err = run(["--stack", "dev", "--engine-version", value, "--outputs-file", outputs_file(tmp_path, "dev")],
                          rds, capsys)
     assert (code, out) == (2, "")
-    assert f"--engine-version {value!r}: not a aurora-postgresql version; expected MAJOR.MINOR" in err
+    assert f"--engine-version {value!r}: not a version of aurora-postgresql; expected MAJOR.MINOR" in err
 
 
 def test_invalid_upgrade_target_is_refused_naming_the_valid_ones(rds, capsys, tmp_path):
