@@ -4,6 +4,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aurora_cluster import AuroraCluster, AuroraClusterArgs
+from components.break_glass import BreakGlassAccess, BreakGlassAccessArgs
+from components.database_proxy import DatabaseProxy, DatabaseProxyArgs
 from components.global_database import GlobalDatabase, GlobalDatabaseArgs, GlobalMember
 from components.instance_fleet import InstanceFleet, InstanceFleetArgs
 from components.monitoring import DatabaseMonitoring, DatabaseMonitoringArgs
@@ -136,6 +138,47 @@ else:
                                               opts=pulumi.ResourceOptions(provider=providers[primary_region]))}
     secret_arns = {primary_region: clusters[primary_region].secret_arn}
 
+# RDS Proxy in every member region whose cluster has instances (a headless secondary has nothing
+# to route to); AWS supports a proxy on any cluster of a global database, a secondary's serving reads:
+# https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/rds-proxy-gdb.html
+access = settings.access
+proxies: dict[str, DatabaseProxy] = {}
+if access.proxy_enabled:
+    for region, cluster in clusters.items():
+        if cluster.instance_count == 0:
+            continue
+        proxies[region] = DatabaseProxy(
+            f"proxy-{region}",
+            DatabaseProxyArgs(
+                name=f"{prefix}-{region}",
+                region=region,
+                cluster=cluster,
+                vpc_id=networks[region].vpc_id,
+                subnet_ids=networks[region].private_subnet_ids,
+                application_users=list(access.application_users),
+                idle_client_timeout=access.proxy_idle_client_timeout,
+                max_connections_percent=access.proxy_max_connections_percent,
+                max_idle_connections_percent=access.proxy_max_idle_connections_percent,
+                connection_borrow_timeout=access.proxy_connection_borrow_timeout,
+            ),
+            opts=pulumi.ResourceOptions(provider=providers[region]),
+        )
+    # Security groups named in allowedSecurityGroupIds reach the primary region's proxy as they reach its cluster.
+    for i, source in enumerate(db.allowed_security_group_ids if primary_region in proxies else ()):
+        proxies[primary_region].allow_access_from(f"proxy-{primary_region}-allowed-{i}", source)
+
+# Operators' break-glass read of the master secret: a policy of its own, attached to the roles
+# operatorRoleArns names, never to the fleet (which logs in with IAM tokens).
+break_glass = BreakGlassAccess(
+    f"break-glass-{prefix}",
+    BreakGlassAccessArgs(
+        name_prefix=prefix,
+        secrets={region: (arn, keys[region].arn) for region, arn in secret_arns.items() if arn is not None},
+        operator_role_arns=list(access.operator_role_arns),
+    ),
+    opts=pulumi.ResourceOptions(provider=providers[primary_region]),
+)
+
 # The application fleet runs beside the writer. Every other member region keeps a warm-standby
 # fleet (standbyFleetDesiredCapacity, default 0 instances) under the same name, so that after a
 # switchover only sizes change and nothing is replaced.
@@ -153,7 +196,10 @@ if settings.fleet.enabled:
                 vpc_id=networks[region].vpc_id,
                 private_subnet_ids=networks[region].private_subnet_ids,
                 database=clusters[region],
-                secret_arn=secret_arns[region],
+                proxy=proxies.get(region),
+                direct_database_access=access.fleet_direct_database_access,
+                application_users=list(access.application_users),
+                database_name=db.database_name,
                 kms_key_arn=keys[region].arn,
                 engine=db.engine,
                 name_prefix=f"{prefix}-{region}",
@@ -198,6 +244,12 @@ pulumi.export("kmsKeyArn", keys[primary_region].arn)
 pulumi.export("fleetAsgName", fleet.asg_name if fleet else None)
 pulumi.export("fleetSecurityGroupId", fleet.security_group_id if fleet else None)
 pulumi.export("alarmTopicArn", monitoring[writer_region].topic_arn)
+writer_proxy = proxies.get(writer_region)
+pulumi.export("proxyEndpoint", writer_proxy.endpoint if writer_proxy else None)
+pulumi.export("proxyReadOnlyEndpoint", writer_proxy.read_only_endpoint if writer_proxy else None)
+pulumi.export("proxyArn", writer_proxy.arn if writer_proxy else None)
+pulumi.export("applicationUsers", list(access.application_users))
+pulumi.export("breakGlassPolicyArn", break_glass.policy_arn)
 if global_database:
     pulumi.export("globalClusterIdentifier", global_database.global_cluster_identifier)
     pulumi.export("globalWriterEndpoint", global_database.global_writer_endpoint)
@@ -216,6 +268,9 @@ pulumi.export("regions", {
         "fleetAsgName": fleets[region].asg_name if region in fleets else None,
         "fleetSecurityGroupId": fleets[region].security_group_id if region in fleets else None,
         "alarmTopicArn": monitoring[region].topic_arn,
+        "proxyEndpoint": proxies[region].endpoint if region in proxies else None,
+        "proxyReadOnlyEndpoint": proxies[region].read_only_endpoint if region in proxies else None,
+        "proxyArn": proxies[region].arn if region in proxies else None,
         "parameterGroups": cluster.parameter_group_names,  # family -> {cluster, instance}: for `deploy upgrade`
     }
     for region, cluster in clusters.items()

@@ -386,6 +386,10 @@ class AuroraCluster(pulumi.ComponentResource):
         # Readers Application Auto Scaling adds are named application-autoscaling-<id>, not after
         # the cluster: monitoring that must cover them cannot list them.
         self.reader_auto_scaling = bool(args.reader_auto_scaling and args.instance_count)
+        # What a proxy in front of the cluster needs to know: whether it has instances to route to,
+        # and whether all of them are readers (a secondary of a global database, as created).
+        self.instance_count = args.instance_count
+        self.global_secondary = args.global_secondary
         self.register_outputs({
             "cluster_identifier": self.cluster_identifier,
             "cluster_arn": self.cluster_arn,

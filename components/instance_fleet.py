@@ -6,12 +6,13 @@ import base64
 import json
 import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
 from components.aurora_cluster import AuroraCluster
+from components.database_proxy import DatabaseProxy, db_user_arns
 from components.settings import FleetSettings, fleet_architecture
 
 # Public parameter AWS keeps pointing at the current Amazon Linux 2023 AMI. The launch template
@@ -34,19 +35,21 @@ def ami_parameter(instance_type: str) -> str:
     return AL2023_AMI_PARAMETER.format(architecture=fleet_architecture(instance_type))
 
 
-def user_data_script(engine: str, region: str, writer_endpoint: str, reader_endpoint: str, port: int,
-                     secret_arn: str) -> str:
-    """Boot script: install the engine's client and record where the database is.
+def user_data_script(engine: str, region: str, host: str, read_host: str, port: int, user: str,
+                     database_name: str) -> str:
+    """Boot script: install the engine's client and record where the database is and who to log in as.
 
-    The file holds the secret's ARN, never its value: instances read the credentials at run time
-    with their role, so rotation needs no redeploy and no password sits in user data.
+    ``host``/``read_host`` are the proxy's endpoints (the cluster's without a proxy). No password and
+    no secret reference: applications log in as ``user`` with an IAM token the instance role signs
+    (``aws rds generate-db-auth-token``), valid 15 minutes, so there is nothing to rotate here.
     """
     env = {
         "DB_ENGINE": engine,
-        "DB_WRITER_ENDPOINT": writer_endpoint,
-        "DB_READER_ENDPOINT": reader_endpoint,
+        "DB_HOST": host,
+        "DB_READ_HOST": read_host,
         "DB_PORT": str(port),
-        "DB_SECRET_ARN": secret_arn,
+        "DB_NAME": database_name,
+        "DB_USER": user,
         "DB_CA_BUNDLE": RDS_CA_BUNDLE_FILE,
         "AWS_REGION": region,
     }
@@ -73,13 +76,21 @@ class InstanceFleetArgs:
     private_subnet_ids: list[pulumi.Input[str]]
     """Private (application) subnets the group launches into; never public ones."""
     database: AuroraCluster
-    """The cluster the fleet talks to: its security group admits the fleet on the engine port."""
-    secret_arn: pulumi.Input[str]
-    """ARN of the database secret readable in this region; the only secret the role can read."""
+    """The cluster the fleet talks to (directly, or through ``proxy``)."""
     kms_key_arn: pulumi.Input[str]
-    """Region CMK: encrypts the root volumes and decrypts the secret (through Secrets Manager only)."""
+    """Region CMK: encrypts the root volumes."""
     engine: str
     """``aurora-postgresql`` or ``aurora-mysql``: picks the client package. Must match ``database``."""
+    proxy: DatabaseProxy | None = None
+    """RDS Proxy in front of ``database``: the fleet connects through it (its group admits the fleet,
+    the role may ``rds-db:connect`` to it). ``None``: the fleet connects to the cluster directly."""
+    direct_database_access: bool = False
+    """With a proxy, also keep the direct path (the DB security group admits the fleet, ``rds-db:connect``
+    on the cluster). Without a proxy the fleet always connects directly."""
+    application_users: list[str] = field(default_factory=lambda: ["app"])
+    """Database users the role may log in as with IAM tokens; the first is written to the user data."""
+    database_name: str = "app"
+    """Database the user data names (``DB_NAME``)."""
     instance_type: str = "t4g.small"
     """EC2 instance type; Graviton families (t4g, m7g, c7g...) get the arm64 AMI, others x86_64."""
     min_size: int = 1
@@ -126,13 +137,15 @@ class InstanceFleetArgs:
                 problems.append(f"{field_name} must be {low} to {high}, not {value}")
         if not self.private_subnet_ids:
             problems.append("private_subnet_ids must list at least one subnet")
+        if not self.application_users:
+            problems.append("application_users must name at least one database user")
         if problems:
             raise ValueError("invalid InstanceFleetArgs: " + "; ".join(problems))
 
     @classmethod
     def from_settings(cls, fleet: FleetSettings, **wiring) -> InstanceFleetArgs:
         """Args from the validated ``fleet*`` stack settings plus the wiring (region, vpc_id,
-        private_subnet_ids, database, secret_arn, kms_key_arn, engine, name_prefix...)."""
+        private_subnet_ids, database, proxy, kms_key_arn, engine, application_users, name_prefix...)."""
         return cls(
             instance_type=fleet.instance_type,
             min_size=fleet.min_size,
@@ -148,25 +161,17 @@ class InstanceFleetArgs:
         )
 
 
-def instance_policy(secret_arn: str, kms_key_arn: str, region: str) -> str:
-    """Read the one database secret; decrypt with the region key only on Secrets Manager's behalf."""
+def instance_policy(connect_resources: list[str]) -> str:
+    """IAM database login as the application users, on the proxy and/or the cluster; no secret read
+    (the master secret is for operators' break-glass role only)."""
     return json.dumps({
         "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "ReadDatabaseSecret",
-                "Effect": "Allow",
-                "Action": "secretsmanager:GetSecretValue",
-                "Resource": secret_arn,
-            },
-            {
-                "Sid": "DecryptDatabaseSecret",
-                "Effect": "Allow",
-                "Action": "kms:Decrypt",
-                "Resource": kms_key_arn,
-                "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
-            },
-        ],
+        "Statement": [{
+            "Sid": "ConnectAsApplicationUsers",
+            "Effect": "Allow",
+            "Action": "rds-db:connect",
+            "Resource": connect_resources,
+        }],
     })
 
 
@@ -205,16 +210,34 @@ class InstanceFleet(pulumi.ComponentResource):
             tags={"Name": label},
             opts=child,
         )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-to-database",
-            security_group_id=self.security_group.id,
-            referenced_security_group_id=database.security_group_id,
-            ip_protocol="tcp",
-            from_port=port,
-            to_port=port,
-            description="database engine port",
-            opts=child,
-        )
+        proxy = args.proxy
+        direct = proxy is None or args.direct_database_access
+        if proxy is not None:
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-to-proxy",
+                security_group_id=self.security_group.id,
+                referenced_security_group_id=proxy.security_group_id,
+                ip_protocol="tcp",
+                from_port=port,
+                to_port=port,
+                description="RDS Proxy, database engine port",
+                opts=child,
+            )
+            proxy.allow_access_from(f"{name}-admitted-proxy", self.security_group.id, description=f"engine port from {label}")
+        if direct:
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-to-database",
+                security_group_id=self.security_group.id,
+                referenced_security_group_id=database.security_group_id,
+                ip_protocol="tcp",
+                from_port=port,
+                to_port=port,
+                description="database engine port",
+                opts=child,
+            )
+            # The other half of the direct path: the database admits this group, on its engine port only.
+            database.allow_access_from(f"{name}-admitted", self.security_group.id,
+                                       description=f"engine port from {label}")
         aws.vpc.SecurityGroupEgressRule(
             f"{name}-to-https",
             security_group_id=self.security_group.id,
@@ -225,13 +248,10 @@ class InstanceFleet(pulumi.ComponentResource):
             description="HTTPS to AWS endpoints (SSM, Secrets Manager, KMS, package repositories)",
             opts=child,
         )
-        # The other half of the path: the database admits this group, and only on its engine port.
-        database.allow_access_from(f"{name}-admitted", self.security_group.id,
-                                   description=f"engine port from {label}")
 
         self.role = aws.iam.Role(
             f"{name}-instances",
-            description=f"Instances of {label}: SSM Session Manager and read of the database secret",
+            description=f"Instances of {label}: SSM Session Manager and IAM login to the database as the application users",
             assume_role_policy=json.dumps({
                 "Version": "2012-10-17",
                 "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
@@ -246,18 +266,29 @@ class InstanceFleet(pulumi.ComponentResource):
             policy_arn=partition.partition.apply(lambda p: f"arn:{p}:iam::aws:policy/{SSM_CORE_POLICY}"),
             opts=child,
         )
+        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        users = list(args.application_users)
+        connect_resources = [proxy.connect_resource_arns] if proxy is not None else []
+        if direct:
+            connect_resources.append(pulumi.Output.all(partition.partition, identity.account_id, database.cluster_resource_id)
+                                     .apply(lambda v: db_user_arns(args.region, v[1], v[2], users, v[0])))
         aws.iam.RolePolicy(
-            f"{name}-database-secret",
+            f"{name}-database-connect",
             role=self.role.name,
-            policy=pulumi.Output.all(args.secret_arn, args.kms_key_arn).apply(
-                lambda v: instance_policy(v[0], v[1], args.region)),
+            policy=pulumi.Output.all(*connect_resources).apply(
+                lambda groups: instance_policy([arn for group in groups for arn in group])),
             opts=child,
         )
         profile = aws.iam.InstanceProfile(f"{name}-instances", role=self.role.name, opts=child)
 
-        user_data = pulumi.Output.all(database.writer_endpoint, database.reader_endpoint, args.secret_arn).apply(
+        if proxy is not None:
+            hosts = [proxy.endpoint, proxy.read_only_endpoint or proxy.endpoint]
+        else:
+            hosts = [database.writer_endpoint, database.reader_endpoint]
+        user_data = pulumi.Output.all(*hosts).apply(
             lambda v: base64.b64encode(
-                user_data_script(args.engine, args.region, v[0], v[1], port, v[2]).encode()).decode())
+                user_data_script(args.engine, args.region, v[0], v[1], port, users[0], args.database_name)
+                .encode()).decode())
         tags = {"Name": label, "role": "fleet"}
         self.launch_template = aws.ec2.LaunchTemplate(
             f"{name}-instances",

@@ -207,6 +207,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("fleetMetadataHopLimit", "integer", 1, "IMDSv2 response hop limit (1-64); 1 keeps tokens on the instance.", "fleet"),
     Setting("fleetRootVolumeGiB", "integer", 20, "Encrypted gp3 root volume size in GiB (8-16384).", "fleet"),
     Setting("fleetCapacityRebalance", "boolean", False, "Capacity rebalancing (useful for Spot only).", "fleet"),
+    # application access
+    Setting("proxyEnabled", "boolean", True, "RDS Proxy in every member region whose cluster has instances: TLS required, end-to-end IAM authentication; the fleet connects through it.", "access"),
+    Setting("proxyIdleClientTimeout", "integer", 1800, "Seconds a client connection to the proxy may stay idle before the proxy closes it (1-28800).", "access"),
+    Setting("proxyMaxConnectionsPercent", "integer", 90, "Pool limit: share of the database's max_connections the proxy may open (1-100); at most 90 with globalDatabase.writeForwarding, leaving room for aurora_fwd_writer_max_connections_pct.", "access"),
+    Setting("proxyMaxIdleConnectionsPercent", "integer", 45, "Share of max_connections the proxy keeps open while idle (0 to proxyMaxConnectionsPercent).", "access"),
+    Setting("proxyConnectionBorrowTimeout", "integer", 120, "Seconds a client waits for a pooled connection while the pool is at its limit (0-300).", "access"),
+    Setting("fleetDirectDatabaseAccess", "boolean", False, "With the proxy on, also keep the fleet's direct path to the cluster (the DB security group admits the fleet, rds-db:connect on the cluster). Without the proxy the fleet always connects directly.", "access"),
+    Setting("applicationUsers", "array", ["app"], "Database users applications log in as with IAM tokens: 1-32 letters, digits or underscores, starting with a letter, not the master user or a reserved name; `deploy bootstrap-users` creates them.", "access"),
+    Setting("operatorRoleArns", "array", [], "Break-glass: IAM roles (arn:aws:iam::ACCOUNT:role/NAME) given read of the master secret and decrypt through Secrets Manager. Never the fleet.", "access"),
     # monitoring
     Setting("alarmEmail", "string", "", "E-mail address subscribed to the alarm topic (AWS asks it to confirm); empty for none.", "monitoring"),
     Setting("alarmCpuPercent", "integer", 80, "Alarm when an instance's CPUUtilization stays above this percent.", "monitoring"),
@@ -300,6 +309,19 @@ class FleetSettings:
 
 
 @dataclass(frozen=True)
+class AccessSettings:
+    """How applications reach the database: RDS Proxy, IAM-authenticated users, break-glass roles."""
+    proxy_enabled: bool = True
+    proxy_idle_client_timeout: int = 1800
+    proxy_max_connections_percent: int = 90
+    proxy_max_idle_connections_percent: int = 45
+    proxy_connection_borrow_timeout: int = 120
+    fleet_direct_database_access: bool = False
+    application_users: tuple[str, ...] = ("app",)
+    operator_role_arns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class MonitoringSettings:
     alarm_email: str
     cpu_percent: int
@@ -340,6 +362,7 @@ class Settings:
     fleet: FleetSettings
     monitoring: MonitoringSettings
     global_database: GlobalDatabaseSettings | None = None
+    access: AccessSettings = field(default_factory=AccessSettings)
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     @property
@@ -771,6 +794,7 @@ def parse_settings(raw: Mapping[str, Any], stack: str) -> Settings:
     )
 
     global_db = _parse_global(r, primary_region, primary_net, database, az_count)
+    access = _parse_access(r, database, global_db)
 
     if r.problems:
         raise SettingsError(r.problems)
@@ -801,6 +825,7 @@ def parse_settings(raw: Mapping[str, Any], stack: str) -> Settings:
         fleet=fleet,
         monitoring=monitoring,
         global_database=global_db,
+        access=access,
         warnings=tuple(warnings),
     )
 
@@ -920,6 +945,55 @@ def _parse_global(r: _Reader, primary_region: str, primary_net, database: Databa
             r.fail(f"{key}.writerRegion", writer_region, "is a headless secondary (instances: 0); a writer region needs instances")
     return GlobalDatabaseSettings(writer_region=writer_region, write_forwarding=write_forwarding,
                                   secondary_regions=tuple(secondaries))
+
+
+# RDS Proxy with write forwarding: AWS asks to lower the proxy's MaxConnectionsPercent by the
+# quota write forwarding holds on the writer (aurora_fwd_writer_max_connections_pct), see
+# https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/rds-proxy-gdb.html. The program
+# leaves that parameter at its default, which this bound assumes to be 10 percent.
+WRITE_FORWARDING_CONNECTIONS_PCT = 10
+# Database user names for IAM authentication: a portable PostgreSQL and MySQL identifier that
+# needs no quoting (MySQL 8.0 user names are at most 32 characters).
+APPLICATION_USER_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
+RESERVED_DATABASE_USERS = RESERVED_USERNAMES + ("rds_iam", "rds_superuser", "rdsproxyadmin", "public")
+ROLE_ARN_RE = re.compile(r"arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
+
+
+def _parse_access(r: _Reader, database: DatabaseSettings, global_db: GlobalDatabaseSettings | None) -> AccessSettings:
+    proxy = r.boolean("proxyEnabled")
+    max_connections = r.integer("proxyMaxConnectionsPercent", 1, 100)
+    if proxy and global_db and global_db.write_forwarding and max_connections > 100 - WRITE_FORWARDING_CONNECTIONS_PCT:
+        r.fail("proxyMaxConnectionsPercent", max_connections,
+               f"with globalDatabase.writeForwarding the proxy must leave the writer's write forwarding quota "
+               f"(aurora_fwd_writer_max_connections_pct, {WRITE_FORWARDING_CONNECTIONS_PCT}%) free; allowed: 1 to "
+               f"{100 - WRITE_FORWARDING_CONNECTIONS_PCT}")
+    max_idle = r.integer("proxyMaxIdleConnectionsPercent", 0, 100)
+    if max_idle > max_connections:
+        r.fail("proxyMaxIdleConnectionsPercent", max_idle, f"allowed: 0 to proxyMaxConnectionsPercent ({max_connections})")
+    users = r.string_list("applicationUsers")
+    if not users:
+        r.fail("applicationUsers", list(users), "list at least one database user for the applications, e.g. [\"app\"]")
+    for user in users:
+        if not APPLICATION_USER_RE.fullmatch(user):
+            r.fail("applicationUsers", user, "1-32 letters, digits or underscores, starting with a letter")
+        elif user.lower() == database.master_username.lower():
+            r.fail("applicationUsers", user, "is the master user; applications get users of their own")
+        elif user.lower() in RESERVED_DATABASE_USERS:
+            r.fail("applicationUsers", user, f"a reserved or well-known name; not one of {', '.join(RESERVED_DATABASE_USERS)}")
+    roles = r.string_list("operatorRoleArns")
+    for role in roles:
+        if not ROLE_ARN_RE.fullmatch(role):
+            r.fail("operatorRoleArns", role, "expected an IAM role ARN such as arn:aws:iam::123456789012:role/dba-break-glass")
+    return AccessSettings(
+        proxy_enabled=proxy,
+        proxy_idle_client_timeout=r.integer("proxyIdleClientTimeout", 1, 28800),
+        proxy_max_connections_percent=max_connections,
+        proxy_max_idle_connections_percent=max_idle,
+        proxy_connection_borrow_timeout=r.integer("proxyConnectionBorrowTimeout", 0, 300),
+        fleet_direct_database_access=r.boolean("fleetDirectDatabaseAccess"),
+        application_users=users,
+        operator_role_arns=roles,
+    )
 
 
 def raw_config_from_runtime() -> dict[str, Any]:

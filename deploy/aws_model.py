@@ -98,6 +98,18 @@ def computed_state(type_: str, name: str, resource_id: str, region: str, inputs:
         state = {"result": f"aA1{special}{body}"[: max(int(inputs.get("length", 16)), 4)]}
     elif type_ == "aws:ec2/launchTemplate:LaunchTemplate":
         state.update(latestVersion=1, defaultVersion=1)
+    elif type_ == "aws:rds/proxy:Proxy":
+        proxy_name = inputs.get("name") or name
+        resource = f"prx-{hashlib.sha256(proxy_name.encode()).hexdigest()[:17]}"
+        state.update(arn=f"arn:aws:rds:{region}:{ACCOUNT_ID}:db-proxy:{resource}", name=proxy_name,
+                     endpoint=f"{proxy_name}.proxy-c0ffee.{region}.rds.amazonaws.com")
+    elif type_ == "aws:rds/proxyEndpoint:ProxyEndpoint":
+        endpoint_name = inputs.get("dbProxyEndpointName") or name
+        resource = f"prx-endpoint-{hashlib.sha256(endpoint_name.encode()).hexdigest()[:17]}"
+        state.update(arn=f"arn:aws:rds:{region}:{ACCOUNT_ID}:db-proxy-endpoint:{resource}",
+                     endpoint=f"{endpoint_name}.endpoint.proxy-c0ffee.{region}.rds.amazonaws.com")
+    elif type_ == "aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup":
+        state.update(name="default")  # the only target group a proxy has
     elif type_ == "aws:cloudwatch/logGroup:LogGroup":
         state.update(arn=f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{inputs.get('name', name)}")
     return state
@@ -137,6 +149,11 @@ REPLACING_PROPERTIES: dict[str, frozenset[str]] = {
     # rds/global_cluster.go
     "aws:rds/globalCluster:GlobalCluster": frozenset({
         "globalClusterIdentifier", "engine", "storageEncrypted", "sourceDbClusterIdentifier", "databaseName"}),
+    # rds/proxy.go, rds/proxy_endpoint.go (a proxy's name, auth and TLS update in place)
+    "aws:rds/proxy:Proxy": frozenset({"engineFamily", "vpcSubnetIds", "endpointNetworkType",
+                                      "targetConnectionNetworkType"}),
+    "aws:rds/proxyEndpoint:ProxyEndpoint": frozenset({"dbProxyEndpointName", "dbProxyName", "targetRole",
+                                                      "vpcSubnetIds"}),
     # rds/cluster_parameter_group.go, rds/parameter_group.go, rds/subnet_group.go
     "aws:rds/clusterParameterGroup:ClusterParameterGroup": frozenset({"name", "namePrefix", "family", "description"}),
     "aws:rds/parameterGroup:ParameterGroup": frozenset({"name", "namePrefix", "family", "description"}),

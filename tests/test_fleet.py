@@ -124,21 +124,24 @@ def test_architecture_of_instance_families(instance_type, architecture):
 
 # ---- user data ---------------------------------------------------------------------------------
 
-def test_user_data_names_the_secret_and_never_a_password(stack_capture):
+def test_user_data_names_the_endpoints_and_user_and_never_a_password_or_secret(stack_capture):
     script = user_data(stack_capture)
     region = writer(stack_capture)
     env = database_env(script)
+    proxied = region["proxyEndpoint"] is not None  # prod: through RDS Proxy; dev: straight to the cluster
+    assert proxied == (stack_capture.stack == "prod")
     assert env == {
         "DB_ENGINE": "aurora-postgresql",
-        "DB_WRITER_ENDPOINT": region["writerEndpoint"],
-        "DB_READER_ENDPOINT": region["readerEndpoint"],
+        "DB_HOST": region["proxyEndpoint"] if proxied else region["writerEndpoint"],
+        "DB_READ_HOST": region["proxyReadOnlyEndpoint"] if proxied else region["readerEndpoint"],
         "DB_PORT": "5432",
-        "DB_SECRET_ARN": region["secretArn"],
+        "DB_NAME": "app",
+        "DB_USER": "app",
         "DB_CA_BUNDLE": "/etc/aurora-platform/rds-ca-bundle.pem",
         "AWS_REGION": stack_capture.outputs["writerRegion"],
     }
     assert "dnf install -y postgresql16" in script
-    assert "password" not in script.lower()
+    assert "password" not in script.lower() and "secret" not in script.lower()
     for cluster in stack_capture.by_type("aws:rds/cluster:Cluster"):
         secret = cluster.inputs.get("masterPassword")
         if isinstance(secret, dict):
@@ -156,21 +159,50 @@ def test_mysql_variant_installs_the_mariadb_client():
 
 # ---- instance role -----------------------------------------------------------------------------
 
-def test_role_reads_only_the_database_secret_and_decrypts_only_through_secrets_manager(stack_capture):
-    role = fleet_child(stack_capture, "aws:iam/role:Role")
-    policies = [p for p in stack_capture.by_type("aws:iam/rolePolicy:RolePolicy") if p.inputs["role"] == role.outputs["name"]]
-    (policy,) = policies
-    statements = json.loads(policy.inputs["policy"])["Statement"]
-    region = writer(stack_capture)
-    assert {s["Resource"] for s in statements} == {region["secretArn"], region["kmsKeyArn"]}
-    by_action = {s["Action"]: s for s in statements}
-    assert set(by_action) == {"secretsmanager:GetSecretValue", "kms:Decrypt"}
-    assert all(s["Effect"] == "Allow" for s in statements)
-    assert by_action["secretsmanager:GetSecretValue"]["Resource"] == region["secretArn"]
-    decrypt = by_action["kms:Decrypt"]
-    assert decrypt["Resource"] == region["kmsKeyArn"]
-    writer_region = stack_capture.outputs["writerRegion"]
-    assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": f"secretsmanager.{writer_region}.amazonaws.com"}}
+def connect_statements(capture: Capture, fleet: CapturedResource | None = None) -> list[dict]:
+    fleet = fleet or writer_fleet(capture)
+    (role,) = [r for r in children_of(capture, fleet) if r.type == "aws:iam/role:Role"]
+    (policy,) = [p for p in capture.by_type("aws:iam/rolePolicy:RolePolicy") if p.inputs["role"] == role.outputs["name"]]
+    return json.loads(policy.inputs["policy"])["Statement"]
+
+
+def test_role_may_only_log_in_as_the_application_users_through_the_proxy_in_prod(prod):
+    region = writer(prod)
+    proxy_id = region["proxyArn"].rsplit(":", 1)[1]
+    assert proxy_id.startswith("prx-")
+    assert connect_statements(prod) == [{
+        "Sid": "ConnectAsApplicationUsers", "Effect": "Allow", "Action": "rds-db:connect",
+        "Resource": [f"arn:aws:rds-db:us-east-1:123456789012:dbuser:{proxy_id}/app"],
+    }]
+
+
+def test_role_logs_in_to_the_cluster_by_its_resource_id_without_a_proxy(dev):
+    cluster = dev.one("aws:rds/cluster:Cluster", "aurora-us-east-2")
+    assert connect_statements(dev) == [{
+        "Sid": "ConnectAsApplicationUsers", "Effect": "Allow", "Action": "rds-db:connect",
+        "Resource": [f"arn:aws:rds-db:us-east-2:123456789012:dbuser:{cluster.outputs['clusterResourceId']}/app"],
+    }]
+
+
+def test_no_fleet_role_policy_reads_a_secret_and_every_fleet_role_may_connect(stack_capture):
+    for fleet in stack_capture.by_type(FLEET):
+        statements = connect_statements(stack_capture, fleet)
+        assert "secretsmanager" not in json.dumps(statements) and "kms:" not in json.dumps(statements)
+        assert {s["Action"] for s in statements} == {"rds-db:connect"}
+
+
+def test_every_application_user_may_connect_and_the_direct_path_can_be_kept():
+    capture = run_program("prod", "update", overrides={
+        "aurora-platform:applicationUsers": '["app", "reporting"]', "aurora-platform:fleetDirectDatabaseAccess": "true"})
+    region = writer(capture)
+    proxy_id = region["proxyArn"].rsplit(":", 1)[1]
+    resource_id = capture.one("aws:rds/cluster:Cluster", "aurora-us-east-1").outputs["clusterResourceId"]
+    (statement,) = connect_statements(capture)
+    assert statement["Resource"] == [f"arn:aws:rds-db:us-east-1:123456789012:dbuser:{proxy_id}/{user}" for user in ("app", "reporting")] + [
+        f"arn:aws:rds-db:us-east-1:123456789012:dbuser:{resource_id}/{user}" for user in ("app", "reporting")]
+    # The database admits the fleet again beside the proxy.
+    sources = {r.inputs["referencedSecurityGroupId"] for r in db_ingress(capture, region["dbSecurityGroupId"])}
+    assert fleet_child(capture, SG).id in sources
 
 
 def test_role_has_only_the_ssm_core_managed_policy(stack_capture):
@@ -192,11 +224,14 @@ def db_ingress(capture: Capture, db_sg_id: str) -> list[CapturedResource]:
     return [r for r in capture.by_type(INGRESS) if r.inputs["securityGroupId"] == db_sg_id]
 
 
-def test_database_admits_only_the_fleet_on_the_engine_port(stack_capture):
+def test_database_admits_only_the_proxy_in_prod_and_only_the_fleet_without_one(stack_capture):
     region = writer(stack_capture)
-    fleet_sg = fleet_child(stack_capture, SG)
     rules = db_ingress(stack_capture, region["dbSecurityGroupId"])
-    assert [r.inputs["referencedSecurityGroupId"] for r in rules] == [fleet_sg.id]
+    if stack_capture.stack == "prod":
+        proxy_sg = stack_capture.one(SG, f"proxy-{stack_capture.outputs['writerRegion']}-proxy")
+        assert [r.inputs["referencedSecurityGroupId"] for r in rules] == [proxy_sg.id]
+    else:
+        assert [r.inputs["referencedSecurityGroupId"] for r in rules] == [fleet_child(stack_capture, SG).id]
     for rule in rules:
         assert (rule.inputs["ipProtocol"], rule.inputs["fromPort"], rule.inputs["toPort"]) == ("tcp", 5432, 5432)
         assert not {"cidrIpv4", "cidrIpv6", "prefixListId"} & set(rule.inputs)
@@ -219,7 +254,9 @@ def test_fleet_group_has_no_ingress_and_egress_to_the_database_and_https_only(st
     egress = [r.inputs for r in stack_capture.by_type(EGRESS) if r.inputs["securityGroupId"] == fleet_sg.id]
     targets = sorted((r.get("referencedSecurityGroupId") or r.get("cidrIpv4"), r["ipProtocol"], r["fromPort"], r["toPort"])
                      for r in egress)
-    assert targets == sorted([(writer(stack_capture)["dbSecurityGroupId"], "tcp", 5432, 5432), ("0.0.0.0/0", "tcp", 443, 443)])
+    database = (stack_capture.one(SG, f"proxy-{stack_capture.outputs['writerRegion']}-proxy").id
+                if stack_capture.stack == "prod" else writer(stack_capture)["dbSecurityGroupId"])
+    assert targets == sorted([(database, "tcp", 5432, 5432), ("0.0.0.0/0", "tcp", 443, 443)])
 
 
 # ---- auto scaling group ------------------------------------------------------------------------
@@ -276,14 +313,15 @@ def test_fleet_follows_the_writer_region():
     fleet = writer_fleet(capture)
     assert fleet.name == "fleet-us-west-2"
     region = capture.outputs["regions"]["us-west-2"]
-    statements = json.loads(fleet_child(capture, "aws:iam/rolePolicy:RolePolicy").inputs["policy"])["Statement"]
-    assert {s["Resource"] for s in statements} == {region["secretArn"], region["kmsKeyArn"]}
-    assert ":us-west-2:" in region["secretArn"]
+    (statement,) = connect_statements(capture)
+    assert statement["Resource"] == [f"arn:aws:rds-db:us-west-2:123456789012:dbuser:{region['proxyArn'].rsplit(':', 1)[1]}/app"]
     network = capture.one("aurora-platform:network:Network", "network-us-west-2")
     private = {s.id for s in children_of(capture, network)
                if s.type == "aws:ec2/subnet:Subnet" and s.inputs["tags"]["tier"] == "private"}
     assert set(fleet_child(capture, GROUP).inputs["vpcZoneIdentifiers"]) == private
-    assert db_ingress(capture, region["dbSecurityGroupId"])[0].inputs["referencedSecurityGroupId"] == fleet_child(capture, SG).id
+    proxy_sg = capture.one(SG, "proxy-us-west-2-proxy")
+    assert [r.inputs["referencedSecurityGroupId"] for r in capture.by_type(INGRESS)
+            if r.inputs["securityGroupId"] == proxy_sg.id] == [fleet_child(capture, SG).id]
     assert all(r.provider.endswith("aws-us-west-2-provider-id") for r in capture.resources
                if r.custom and r.parent == fleet.urn)
 
@@ -343,12 +381,13 @@ def test_bad_fleet_setting_stops_the_program_before_any_resource():
 
 def test_fleet_args_validate_with_field_names():
     wiring = dict(region="us-east-2", vpc_id="vpc-1", private_subnet_ids=["subnet-1"], database=None,
-                  secret_arn="arn:secret", kms_key_arn="arn:key", engine="aurora-postgresql")
+                  kms_key_arn="arn:key", engine="aurora-postgresql")
     InstanceFleetArgs(**wiring)
     with pytest.raises(ValueError) as caught:
         InstanceFleetArgs(**{**wiring, "private_subnet_ids": []}, min_size=3, desired_capacity=2, cpu_target=95,
-                          metadata_hop_limit=0, instance_type="large")
+                          metadata_hop_limit=0, instance_type="large", application_users=[])
     message = str(caught.value)
     for text in ("min_size <= desired_capacity <= max_size", "cpu_target must be 10 to 90",
-                 "metadata_hop_limit must be 1 to 64", "instance_type 'large'", "private_subnet_ids"):
+                 "metadata_hop_limit must be 1 to 64", "instance_type 'large'", "private_subnet_ids",
+                 "application_users must name at least one database user"):
         assert text in message

@@ -4,15 +4,16 @@
 enforcement levels by name in ``policies/config/<stack>.json``).
 """
 
-from . import compute, encryption, public_access, rds, stack_policies
+from . import access, compute, encryption, public_access, rds, stack_policies
 
 RESOURCE_POLICIES = [
     *encryption.POLICIES,
     *public_access.POLICIES,
     *compute.POLICIES,
     *rds.POLICIES,
+    *access.RESOURCE_POLICIES,
 ]
-STACK_POLICIES = list(stack_policies.POLICIES)
+STACK_POLICIES = [*stack_policies.POLICIES, *access.STACK_POLICIES]
 ALL_POLICIES = [*RESOURCE_POLICIES, *STACK_POLICIES]
 
 __all__ = ["ALL_POLICIES", "RESOURCE_POLICIES", "STACK_POLICIES"]

@@ -6,6 +6,7 @@ RDS_CLUSTER_PARAMETER_GROUP = "aws:rds/clusterParameterGroup:ClusterParameterGro
 RDS_GLOBAL_CLUSTER = "aws:rds/globalCluster:GlobalCluster"
 RDS_INSTANCE = "aws:rds/instance:Instance"
 RDS_SUBNET_GROUP = "aws:rds/subnetGroup:SubnetGroup"
+RDS_PROXY = "aws:rds/proxy:Proxy"
 
 EC2_INSTANCE = "aws:ec2/instance:Instance"
 EC2_LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
@@ -31,3 +32,10 @@ KMS_REPLICA_KEY = "aws:kms/replicaKey:ReplicaKey"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 SNS_TOPIC = "aws:sns/topic:Topic"
 SECRET = "aws:secretsmanager/secret:Secret"
+
+IAM_ROLE = "aws:iam/role:Role"
+IAM_ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+IAM_ROLE_POLICY_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+IAM_POLICY = "aws:iam/policy:Policy"
+IAM_INSTANCE_PROFILE = "aws:iam/instanceProfile:InstanceProfile"
+ECS_TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"

@@ -77,6 +77,11 @@ LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 SNS_TOPIC = "aws:sns/topic:Topic"
 SECRET = "aws:secretsmanager/secret:Secret"
 DB_INSTANCE = "aws:rds/instance:Instance"
+PROXY = "aws:rds/proxy:Proxy"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+ROLE_POLICY_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+INSTANCE_PROFILE = "aws:iam/instanceProfile:InstanceProfile"
 STATEFUL_TYPES = (CLUSTER, GLOBAL_CLUSTER, KMS_KEY, SECRET)
 
 # Every kind of mutation, and the mandatory policy that must catch it.
@@ -145,6 +150,13 @@ KINDS: dict[str, str] = {
     "member engineVersion other major": "global-cluster-members-consistent",
     "managed master secret key removed": "secret-customer-managed-key",
     "managed master secret key AWS managed": "secret-customer-managed-key",
+    "proxy requireTls false": "rds-proxy-tls-required",
+    "proxy requireTls removed": "rds-proxy-tls-required",
+    "proxy defaultAuthScheme NONE": "rds-proxy-iam-auth",
+    "proxy defaultAuthScheme removed": "rds-proxy-iam-auth",
+    "fleet role + GetSecretValue on the master secret": "app-role-no-master-secret",
+    "fleet role policy -> GetSecretValue on *": "app-role-no-master-secret",
+    "fleet role + SecretsManagerReadWrite": "app-role-no-master-secret",
 }
 # The kinds about the master user secret RDS manages; they apply only where manageMasterUserPassword is on.
 MANAGED_SECRET_KINDS = {"managed master secret key removed", "managed master secret key AWS managed"}
@@ -722,6 +734,48 @@ def managed_secret_mutations(stack: CapturedStack) -> Iterator[Mutation]:
                         findings=[(database.urn, "masterUserSecretKmsKeyId")])
 
 
+def proxy_mutations(stack: CapturedStack) -> Iterator[Mutation]:
+    for proxy in stack.of_type(PROXY):
+        for kind, what, replacement in [
+            ("proxy requireTls false", "requireTls false", changed(proxy, setter(requireTls=False))),
+            ("proxy requireTls removed", "requireTls unset", changed(proxy, dropped=["requireTls"])),
+            ("proxy defaultAuthScheme NONE", 'defaultAuthScheme "NONE"', changed(proxy, setter(defaultAuthScheme="NONE"))),
+            ("proxy defaultAuthScheme removed", "defaultAuthScheme unset", changed(proxy, dropped=["defaultAuthScheme"])),
+        ]:
+            yield _mutation(stack, kind, proxy, what, replaced=[replacement])
+
+
+def _read_secret_document(resource: str) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": resource}]})
+
+
+def fleet_role_mutations(stack: CapturedStack) -> Iterator[Mutation]:
+    """The role of each launch template's instance profile reads the master secret: an inline policy
+    naming it (by its ARN, or by dependency while the ARN is unknown), its own policy widened to *,
+    or an AWS managed policy that reads every secret."""
+    secrets = stack.of_type(SECRET)
+    for template in stack.of_type(LAUNCH_TEMPLATE):
+        for profile in stack.deps(template, "iamInstanceProfile", INSTANCE_PROFILE):
+            for role in stack.deps(profile, "role", ROLE):
+                for secret in secrets:
+                    grant = added(stack, role, ROLE_POLICY, f"{role.name}-read-{secret.name}", {}, {"role": role})
+                    grant.inputs["policy"] = grant.outputs["policy"] = (
+                        _read_secret_document(secret.outputs["arn"]) if secret.outputs.get("arn") else UNKNOWN)
+                    grant.property_dependencies["policy"] = [secret.urn]
+                    grant.dependencies = sorted({*grant.dependencies, secret.urn})
+                    yield _mutation(stack, "fleet role + GetSecretValue on the master secret", role,
+                                    f"added {grant.name}", added_=[grant])
+                for policy in stack.referencing(role, ROLE_POLICY, "role"):
+                    yield _mutation(stack, "fleet role policy -> GetSecretValue on *", policy,
+                                    "policy allows secretsmanager:GetSecretValue on *",
+                                    replaced=[changed(policy, setter(policy=_read_secret_document("*")))])
+                attachment = added(stack, role, ROLE_POLICY_ATTACHMENT, f"{role.name}-secrets-read-write",
+                                   {"policyArn": "arn:aws:iam::aws:policy/SecretsManagerReadWrite"}, {"role": role})
+                yield _mutation(stack, "fleet role + SecretsManagerReadWrite", role, f"added {attachment.name}",
+                                added_=[attachment])
+
+
 GENERATORS = [
     cluster_mutations,
     global_cluster_mutations,
@@ -741,6 +795,8 @@ GENERATORS = [
     multi_az_mutations,
     global_member_mutations,
     managed_secret_mutations,
+    proxy_mutations,
+    fleet_role_mutations,
 ]
 # What runs on each captured stack: everything on prod; on dev only the managed-secret kinds,
 # which prod has no resource for (see the module docstring).

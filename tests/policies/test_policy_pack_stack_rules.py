@@ -562,6 +562,10 @@ def failing_stack(policy: str) -> list[Resource]:
         return global_database("update", secondary_key="east")[0].resources
     if policy == "global-cluster-members-consistent":
         return global_database("update", secondary_version="15.8")[0].resources
+    if policy == "app-role-no-master-secret":
+        from test_policy_pack_access_rules import fleet
+
+        return fleet("update", grant="star")[0].resources
     return [resource(KMS_KEY, "unprotected", {"enableKeyRotation": True})]
 
 
@@ -573,6 +577,7 @@ STACK_POLICIES = [
     "global-cluster-regional-keys",
     "global-cluster-members-consistent",
     "stateful-resources-protected",
+    "app-role-no-master-secret",
 ]
 
 

@@ -1,0 +1,73 @@
+"""BreakGlassAccess: the operators' path to the master user, which never goes to the fleet."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+
+def role_name(role_arn: str) -> str:
+    """``NAME`` of ``arn:aws:iam::ACCOUNT:role/PATH/NAME``: what ``RolePolicyAttachment`` takes."""
+    return role_arn.rsplit("/", 1)[-1]
+
+
+def break_glass_policy(secrets: dict[str, tuple[str, str]]) -> str:
+    """Read of the master secret in each region, and decrypt with that region's key only when
+    Secrets Manager of that region asks (``kms:ViaService``). ``secrets``: region -> (secret ARN, key ARN)."""
+    statements = [{
+        "Sid": "ReadMasterSecret",
+        "Effect": "Allow",
+        "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+        "Resource": sorted({secret for secret, _ in secrets.values()}),
+    }]
+    for region, (_, key) in sorted(secrets.items()):
+        statements.append({
+            "Sid": "DecryptMasterSecret" + "".join(part.capitalize() for part in region.split("-")),
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": key,
+            "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
+        })
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+@dataclass
+class BreakGlassAccessArgs:
+    name_prefix: str
+    """``<project>-<stack>``: the policy's description."""
+    secrets: dict[str, tuple[pulumi.Input[str], pulumi.Input[str]]]
+    """Region -> (ARN of the master secret readable there, ARN of the key that encrypts it)."""
+    operator_role_arns: list[str] = field(default_factory=list)
+    """Roles the policy is attached to (``operatorRoleArns``); empty leaves it for operators to attach by hand."""
+
+
+class BreakGlassAccess(pulumi.ComponentResource):
+    """A managed policy granting read of the database master secret, attached to the operator roles
+    named in the settings only. Applications and the fleet log in with IAM tokens instead."""
+
+    policy_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: BreakGlassAccessArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("aurora-platform:access:BreakGlassAccess", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        regions = sorted(args.secrets)
+        flat = [value for region in regions for value in args.secrets[region]]
+        policy = aws.iam.Policy(
+            f"{name}-master-secret",
+            description=f"{args.name_prefix}: break-glass read of the database master secret (operators only, never the fleet)",
+            policy=pulumi.Output.all(*flat).apply(
+                lambda v: break_glass_policy({region: (v[2 * i], v[2 * i + 1]) for i, region in enumerate(regions)})),
+            opts=child,
+        )
+        for role_arn in args.operator_role_arns:
+            aws.iam.RolePolicyAttachment(
+                f"{name}-{role_name(role_arn)}",
+                role=role_name(role_arn),
+                policy_arn=policy.arn,
+                opts=child,
+            )
+        self.policy_arn = policy.arn
+        self.register_outputs({"policy_arn": self.policy_arn})

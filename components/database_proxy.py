@@ -1,0 +1,234 @@
+"""DatabaseProxy: RDS Proxy in front of one Aurora cluster, with end-to-end IAM authentication."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aurora_cluster import AuroraCluster
+from components.settings import APPLICATION_USER_RE, ENGINE_PORTS
+
+ENGINE_FAMILIES = {"aurora-postgresql": "POSTGRESQL", "aurora-mysql": "MYSQL"}
+# A proxy name: a letter, then letters, digits and hyphens, no "--", no trailing hyphen, at most
+# 60 characters (CreateDBProxy's DBProxyName; the read-only endpoint appends "-ro").
+PROXY_NAME_MAX = 60
+
+
+def db_user_arns(region: str, account: str, resource_id: str, users: list[str] | tuple[str, ...],
+                 partition: str = "aws") -> list[str]:
+    """The ``rds-db:connect`` resources of ``users`` on a cluster (``cluster-...``) or proxy (``prx-...``),
+    as https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/UsingWithRDS.IAMDBAuth.IAMPolicy.html
+    spells them."""
+    return [f"arn:{partition}:rds-db:{region}:{account}:dbuser:{resource_id}/{user}" for user in users]
+
+
+def proxy_resource_id(proxy_arn: str) -> str:
+    """``prx-...`` from ``arn:aws:rds:REGION:ACCOUNT:db-proxy:prx-...``: what ``rds-db:connect`` names."""
+    return proxy_arn.rsplit(":", 1)[-1]
+
+
+@dataclass
+class DatabaseProxyArgs:
+    name: str
+    """Proxy name (``<project>-<stack>-<region>``); the read-only endpoint is ``<name>-ro``."""
+    region: str
+    """Region of the proxy and its cluster (the ``rds-db:connect`` resource ARNs)."""
+    cluster: AuroraCluster
+    """The cluster the proxy fronts: its security group admits the proxy, its instances are the targets."""
+    vpc_id: pulumi.Input[str]
+    """VPC of the proxy's security group: the cluster's VPC."""
+    subnet_ids: list[pulumi.Input[str]]
+    """Subnets of the proxy's endpoints, in at least two AZs: the private (application) tier, whose
+    NACL passes the replies the database tier's NACL sends on ephemeral ports."""
+    application_users: list[str] = field(default_factory=lambda: ["app"])
+    """Database users the proxy may log in as (its role's ``rds-db:connect``), created by ``deploy bootstrap-users``."""
+    idle_client_timeout: int = 1800
+    """Seconds an idle client connection stays open (1-28800)."""
+    max_connections_percent: int = 90
+    """Pool limit, in percent of the database's ``max_connections`` (1-100)."""
+    max_idle_connections_percent: int = 45
+    """Idle connections kept open, in percent of ``max_connections`` (0 to ``max_connections_percent``)."""
+    connection_borrow_timeout: int = 120
+    """Seconds a client waits for a pooled connection at the pool limit (0-300)."""
+    read_only_endpoint: bool | None = None
+    """A ``READ_ONLY`` endpoint to the readers; ``None`` creates one where the cluster has readers."""
+
+    def __post_init__(self):
+        problems = []
+        if not self.name[:1].isalpha() or "--" in self.name or self.name.endswith("-") or len(self.name) > PROXY_NAME_MAX \
+                or not all(c.isalnum() or c == "-" for c in self.name):
+            problems.append(f"name {self.name!r} must start with a letter and hold up to {PROXY_NAME_MAX} letters, "
+                            "digits and single hyphens, not ending in one")
+        if not self.application_users:
+            problems.append("application_users must name at least one database user")
+        for user in self.application_users:
+            if not APPLICATION_USER_RE.fullmatch(user):
+                problems.append(f"application_users: {user!r} is not 1-32 letters, digits or underscores starting with a letter")
+        for field_name, value, low, high in (
+            ("idle_client_timeout", self.idle_client_timeout, 1, 28800),
+            ("max_connections_percent", self.max_connections_percent, 1, 100),
+            ("max_idle_connections_percent", self.max_idle_connections_percent, 0, self.max_connections_percent),
+            ("connection_borrow_timeout", self.connection_borrow_timeout, 0, 300),
+        ):
+            if not low <= value <= high:
+                problems.append(f"{field_name} must be {low} to {high}, not {value}")
+        if len(self.subnet_ids) < 2:
+            problems.append("subnet_ids must list subnets in at least two availability zones")
+        if problems:
+            raise ValueError("invalid DatabaseProxyArgs: " + "; ".join(problems))
+
+
+class DatabaseProxy(pulumi.ComponentResource):
+    """RDS Proxy for one cluster: TLS required, end-to-end IAM authentication (clients and the proxy
+    both authenticate with IAM, no secret per user), its own security group, a read/write and a
+    read-only endpoint. Callers admit their security groups with ``allow_access_from`` and grant
+    their roles ``rds-db:connect`` on ``connect_resource_arns``."""
+
+    proxy: aws.rds.Proxy
+    security_group: aws.ec2.SecurityGroup
+    role: aws.iam.Role
+    endpoint: pulumi.Output[str]
+    read_only_endpoint: pulumi.Output[str] | None
+    arn: pulumi.Output[str]
+    name: pulumi.Output[str]
+    security_group_id: pulumi.Output[str]
+    connect_resource_arns: pulumi.Output[list[str]]
+    port: int
+
+    def __init__(self, name: str, args: DatabaseProxyArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("aurora-platform:database:DatabaseProxy", name, None, opts)
+        cluster = args.cluster
+        if cluster.instance_count == 0:
+            raise ValueError(f"DatabaseProxy {name}: cluster {cluster.identifier} has no instances to route to")
+        self._name = name
+        child = pulumi.ResourceOptions(parent=self)
+        self.port = port = ENGINE_PORTS[cluster.engine]
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        identity = aws.get_caller_identity_output(opts=invoke)
+        partition = aws.get_partition_output(opts=invoke)
+
+        # Ingress rules are separate resources (none inline): callers add theirs with allow_access_from.
+        self.security_group = aws.ec2.SecurityGroup(
+            f"{name}-proxy",
+            vpc_id=args.vpc_id,
+            description=f"RDS Proxy {args.name}: engine port from admitted security groups; egress to the database only",
+            revoke_rules_on_delete=True,
+            tags={"Name": f"{args.name}-proxy"},
+            opts=child,
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-to-database",
+            security_group_id=self.security_group.id,
+            referenced_security_group_id=cluster.security_group_id,
+            ip_protocol="tcp",
+            from_port=port,
+            to_port=port,
+            description="database engine port",
+            opts=child,
+        )
+        # The other half: the database admits the proxy, on its engine port only.
+        cluster.allow_access_from(f"{name}-admitted", self.security_group.id, description=f"engine port from RDS Proxy {args.name}")
+
+        # With end-to-end IAM authentication the proxy logs in to the database with its role:
+        # rds-db:connect on the cluster's resource id for each application user, and nothing else
+        # (no Secrets Manager read; https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-proxy-iam-setup.html).
+        self.role = aws.iam.Role(
+            f"{name}-proxy",
+            description=f"RDS Proxy {args.name}: IAM login to {cluster.identifier} as the application users",
+            assume_role_policy=json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"Service": "rds.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+            }),
+            opts=child,
+        )
+        role_policy = aws.iam.RolePolicy(
+            f"{name}-proxy-connect",
+            role=self.role.name,
+            policy=pulumi.Output.all(partition.partition, identity.account_id, cluster.cluster_resource_id).apply(
+                lambda v: json.dumps({
+                    "Version": "2012-10-17",
+                    "Statement": [{"Sid": "ConnectAsApplicationUsers", "Effect": "Allow", "Action": "rds-db:connect",
+                                   "Resource": db_user_arns(args.region, v[1], v[2], args.application_users, v[0])}],
+                })),
+            opts=child,
+        )
+
+        self.proxy = aws.rds.Proxy(
+            name,
+            name=args.name,
+            engine_family=ENGINE_FAMILIES[cluster.engine],
+            role_arn=self.role.arn,
+            vpc_subnet_ids=args.subnet_ids,
+            vpc_security_group_ids=[self.security_group.id],
+            require_tls=True,
+            default_auth_scheme="IAM_AUTH",
+            idle_client_timeout=args.idle_client_timeout,
+            debug_logging=False,  # would log SQL text, bind values included
+            tags={"Name": args.name},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
+        )
+        target_group = aws.rds.ProxyDefaultTargetGroup(
+            f"{name}-default",
+            db_proxy_name=self.proxy.name,
+            connection_pool_config=aws.rds.ProxyDefaultTargetGroupConnectionPoolConfigArgs(
+                max_connections_percent=args.max_connections_percent,
+                max_idle_connections_percent=args.max_idle_connections_percent,
+                connection_borrow_timeout=args.connection_borrow_timeout,
+            ),
+            opts=child,
+        )
+        # Registered once the instances exist: a target without instances has nothing to route to.
+        aws.rds.ProxyTarget(
+            f"{name}-cluster",
+            db_proxy_name=self.proxy.name,
+            target_group_name=target_group.name,
+            db_cluster_identifier=cluster.cluster_identifier,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(cluster.instances)),
+        )
+
+        has_readers = cluster.instance_count > 1 or cluster.global_secondary
+        self.read_only_endpoint = None
+        if args.read_only_endpoint if args.read_only_endpoint is not None else has_readers:
+            read_only = aws.rds.ProxyEndpoint(
+                f"{name}-read-only",
+                db_proxy_name=self.proxy.name,
+                db_proxy_endpoint_name=f"{args.name}-ro",
+                target_role="READ_ONLY",
+                vpc_subnet_ids=args.subnet_ids,
+                vpc_security_group_ids=[self.security_group.id],
+                tags={"Name": f"{args.name}-ro"},
+                opts=child,
+            )
+            self.read_only_endpoint = read_only.endpoint
+
+        self.endpoint = self.proxy.endpoint
+        self.arn = self.proxy.arn
+        self.name = self.proxy.name
+        self.security_group_id = self.security_group.id
+        self.connect_resource_arns = pulumi.Output.all(partition.partition, identity.account_id, self.proxy.arn).apply(
+            lambda v: db_user_arns(args.region, v[1], proxy_resource_id(v[2]), args.application_users, v[0]))
+        self.register_outputs({
+            "endpoint": self.endpoint,
+            "read_only_endpoint": self.read_only_endpoint,
+            "arn": self.arn,
+            "name": self.name,
+            "security_group_id": self.security_group_id,
+            "connect_resource_arns": self.connect_resource_arns,
+        })
+
+    def allow_access_from(self, name: str, source_security_group_id: pulumi.Input[str],
+                          description: str = "engine port from an application security group") -> aws.vpc.SecurityGroupIngressRule:
+        """Admit one application security group to the proxy's endpoints, on the engine port only."""
+        return aws.vpc.SecurityGroupIngressRule(
+            name,
+            security_group_id=self.security_group.id,
+            referenced_security_group_id=source_security_group_id,
+            ip_protocol="tcp",
+            from_port=self.port,
+            to_port=self.port,
+            description=description,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
