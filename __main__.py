@@ -5,6 +5,7 @@ import pulumi_aws as aws
 
 from components.aurora_cluster import AuroraCluster, AuroraClusterArgs
 from components.break_glass import BreakGlassAccess, BreakGlassAccessArgs
+from components.database_backup import BackupRegion, DatabaseBackup, DatabaseBackupArgs, daily_schedule_after
 from components.database_proxy import DatabaseProxy, DatabaseProxyArgs
 from components.global_database import GlobalDatabase, GlobalDatabaseArgs, GlobalMember
 from components.instance_fleet import InstanceFleet, InstanceFleetArgs
@@ -22,11 +23,12 @@ db = settings.database
 prefix = f"{project}-{stack}"
 secondary_settings = {s.region: s for s in (settings.global_database.secondary_regions if settings.global_database else ())}
 
-# One explicit provider, key and network per region.
+# One explicit provider, key and network per region; a backup copy region outside the member
+# regions (a single-region stack's backupCopyRegion) gets a provider and a key for its vault only.
 providers: dict[str, aws.Provider] = {}
 keys: dict[str, RegionKey] = {}
 networks: dict[str, Network] = {}
-for region in settings.regions:
+for region in settings.regions + settings.backup_only_regions:
     secondary = secondary_settings.get(region)
     providers[region] = aws.Provider(
         f"aws-{region}",
@@ -40,6 +42,8 @@ for region in settings.regions:
                       protect=settings.protect_resources),
         opts=in_region,
     )
+    if region not in settings.regions:
+        continue
     networks[region] = Network(
         f"network-{region}",
         NetworkArgs(
@@ -227,6 +231,45 @@ for region, cluster in clusters.items():
         opts=pulumi.ResourceOptions(provider=providers[region]),
     )
 
+# AWS Backup: a vault per region involved, a plan and selection per writer-capable region, copies
+# to the other region's vault, vault lock and restore testing as the settings say.
+backup = None
+if settings.backup.enabled:
+    backup_settings = settings.backup
+    writer_capable = set(settings.writer_capable_regions)
+    backup = DatabaseBackup(
+        f"backup-{prefix}",
+        DatabaseBackupArgs(
+            name_prefix=prefix,
+            primary_region=primary_region,
+            regions=[
+                BackupRegion(
+                    region=region,
+                    provider=providers[region],
+                    kms_key_arn=keys[region].arn,
+                    cluster_arns=[clusters[region].cluster_arn] if region in writer_capable else [],
+                    db_subnet_group_name=networks[region].db_subnet_group_name if region in networks else None,
+                    security_group_ids=[clusters[region].security_group_id] if region in clusters else [],
+                )
+                for region in settings.regions + settings.backup_only_regions
+                if region in writer_capable or region == backup_settings.copy_region
+            ],
+            copy_region=backup_settings.copy_region,
+            daily_retention_days=backup_settings.daily_retention_days,
+            continuous=backup_settings.continuous,
+            continuous_retention_days=backup_settings.continuous_retention_days,
+            copy_retention_days=backup_settings.copy_retention_days,
+            schedule=daily_schedule_after(db.preferred_backup_window),
+            vault_lock=backup_settings.vault_lock,
+            vault_lock_min_retention_days=backup_settings.vault_lock_min_retention_days,
+            vault_lock_max_retention_days=backup_settings.vault_lock_max_retention_days,
+            vault_lock_changeable_days=backup_settings.vault_lock_changeable_days,
+            restore_testing=backup_settings.restore_testing,
+            protect=settings.protect_resources,
+        ),
+        opts=pulumi.ResourceOptions(provider=providers[primary_region]),
+    )
+
 primary = clusters[primary_region]
 pulumi.export("primaryRegion", primary_region)
 pulumi.export("writerRegion", settings.writer_region)
@@ -250,6 +293,9 @@ pulumi.export("proxyReadOnlyEndpoint", writer_proxy.read_only_endpoint if writer
 pulumi.export("proxyArn", writer_proxy.arn if writer_proxy else None)
 pulumi.export("applicationUsers", list(access.application_users))
 pulumi.export("breakGlassPolicyArn", break_glass.policy_arn)
+pulumi.export("backupVaultArns", backup.vault_arns if backup else None)
+pulumi.export("backupVaultNames", backup.vault_names if backup else None)
+pulumi.export("backupPlanIds", backup.plan_ids if backup else None)
 if global_database:
     pulumi.export("globalClusterIdentifier", global_database.global_cluster_identifier)
     pulumi.export("globalWriterEndpoint", global_database.global_writer_endpoint)

@@ -22,7 +22,8 @@ class RegionKeyArgs:
 
 
 def key_policy(account_id: str, region: str, partition: str = "aws") -> str:
-    """The account administers the key; AWS services of this region use it on the account's behalf only."""
+    """The account administers the key; AWS services of this region (RDS, Secrets Manager, EC2, AWS Backup,
+    CloudWatch Logs, the alarm and event publishers) use it on the account's behalf only."""
     root = f"arn:{partition}:iam::{account_id}:root"
     use_actions = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
     return json.dumps({
@@ -36,9 +37,14 @@ def key_policy(account_id: str, region: str, partition: str = "aws") -> str:
                 "Resource": "*",
             },
             {
-                # RDS (storage, Performance Insights, managed master secret), Secrets Manager and
+                # RDS (storage, Performance Insights, managed master secret), Secrets Manager,
                 # EC2 (EBS volumes of the fleet, launched by the Auto Scaling service-linked role)
-                # use the key through grants, for callers of this account only.
+                # and AWS Backup (the region's backup vault; RDS itself re-encrypts the Aurora
+                # snapshots AWS Backup copies into this region) use the key through grants, for
+                # callers of this account only: kms:ViaService names the service endpoint of this
+                # region the request came through, kms:CallerAccount the account of the caller
+                # (https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service,
+                # https://docs.aws.amazon.com/aws-backup/latest/devguide/encryption.html).
                 "Sid": "ServicesOfThisAccountAndRegion",
                 "Effect": "Allow",
                 "Principal": {"AWS": "*"},
@@ -51,6 +57,7 @@ def key_policy(account_id: str, region: str, partition: str = "aws") -> str:
                             f"rds.{region}.amazonaws.com",
                             f"secretsmanager.{region}.amazonaws.com",
                             f"ec2.{region}.amazonaws.com",
+                            f"backup.{region}.amazonaws.com",
                         ],
                     }
                 },

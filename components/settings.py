@@ -224,6 +224,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("alarmReplicaLagMs", "integer", 2000, "Alarm when a reader's AuroraReplicaLag exceeds this many milliseconds (readers only).", "monitoring"),
     Setting("alarmGlobalReplicationLagMs", "integer", 5000, "Alarm when AuroraGlobalDBReplicationLag of a member outside the writer region exceeds this many milliseconds.", "monitoring"),
     Setting("alarmDeadlocksPerSecond", "integer", 1, "Aurora MySQL: alarm when Deadlocks per second exceed this.", "monitoring"),
+    # backup (AWS Backup)
+    Setting("backupPlan", "boolean", True, "AWS Backup of the writer-capable clusters: a vault per region involved encrypted with that region's key, a plan and a selection naming the clusters (required in production).", "backup"),
+    Setting("backupDailyRetentionDays", "integer", 35, "Retention of the daily AWS Backup snapshots in the cluster's own region (1-36500 days).", "backup"),
+    Setting("backupContinuous", "boolean", True, "Continuous AWS Backup of the clusters: point-in-time restore from the vault for up to backupContinuousRetentionDays.", "backup"),
+    Setting("backupContinuousRetentionDays", "integer", 14, "Retention of the continuous backup, the vault's point-in-time-restore window (1-35 days).", "backup"),
+    Setting("backupCopyRegion", "string", "", "Region the daily snapshots are copied to; empty: the first secondary region of a global stack, no copy for a single-region stack. Not the primary region.", "backup"),
+    Setting("backupCopyRetentionDays", "integer", 35, "Retention of the copies in the other region's vault (1-36500 days).", "backup"),
+    Setting("backupVaultLock", "boolean", True, "AWS Backup Vault Lock on every vault: recovery points cannot be deleted before their retention ends (required in production).", "backup"),
+    Setting("backupVaultLockMinRetentionDays", "integer", 7, "Vault lock minimum retention (1-36500 days); every backup and copy rule must keep its recovery points at least this long.", "backup"),
+    Setting("backupVaultLockMaxRetentionDays", "integer", 365, "Vault lock maximum retention (minimum to 36500 days); no rule may keep its recovery points longer.", "backup"),
+    Setting("backupVaultLockChangeableDays", "integer", 3, "Days (3-36500) before the vault lock becomes immutable (compliance mode); 0 keeps it in governance mode, removable by privileged users.", "backup"),
+    Setting("backupRestoreTesting", "boolean", True, "AWS Backup restore testing: a weekly restore of the newest recovery point of each cluster, validated and deleted by AWS Backup.", "backup"),
     # global database
     Setting("globalDatabase", "object", None, "Aurora Global Database: {writerRegion, writeForwarding, secondaryRegions: [{region, vpcCidr, instances, instanceClass, azCount, standbyFleetDesiredCapacity}]}. Unset: a regional cluster only.", "global"),
 )
@@ -333,6 +345,21 @@ class MonitoringSettings:
 
 
 @dataclass(frozen=True)
+class BackupSettings:
+    enabled: bool
+    daily_retention_days: int
+    continuous: bool
+    continuous_retention_days: int
+    copy_region: str  # "" when the recovery points are not copied to another region
+    copy_retention_days: int
+    vault_lock: bool
+    vault_lock_min_retention_days: int
+    vault_lock_max_retention_days: int
+    vault_lock_changeable_days: int  # 0: governance mode (no lock date)
+    restore_testing: bool
+
+
+@dataclass(frozen=True)
 class SecondaryRegionSettings:
     region: str
     vpc_cidr: str
@@ -362,6 +389,7 @@ class Settings:
     fleet: FleetSettings
     monitoring: MonitoringSettings
     global_database: GlobalDatabaseSettings | None = None
+    backup: BackupSettings | None = None
     access: AccessSettings = field(default_factory=AccessSettings)
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
@@ -374,6 +402,19 @@ class Settings:
         """Primary region first, then every secondary region."""
         secondaries = self.global_database.secondary_regions if self.global_database else ()
         return (self.primary_region,) + tuple(s.region for s in secondaries)
+
+    @property
+    def writer_capable_regions(self) -> tuple[str, ...]:
+        """Regions whose cluster can hold the writer: the primary and every secondary with instances."""
+        secondaries = self.global_database.secondary_regions if self.global_database else ()
+        return (self.primary_region,) + tuple(s.region for s in secondaries if s.instance_count > 0)
+
+    @property
+    def backup_only_regions(self) -> tuple[str, ...]:
+        """A copy region outside the stack's member regions: it gets a provider, a key and a vault only."""
+        if self.backup and self.backup.enabled and self.backup.copy_region and self.backup.copy_region not in self.regions:
+            return (self.backup.copy_region,)
+        return ()
 
 
 def fleet_architecture(instance_type: str) -> str:
@@ -794,6 +835,7 @@ def parse_settings(raw: Mapping[str, Any], stack: str) -> Settings:
     )
 
     global_db = _parse_global(r, primary_region, primary_net, database, az_count)
+    backup = _parse_backup(r, primary_region, global_db, production)
     access = _parse_access(r, database, global_db)
 
     if r.problems:
@@ -825,6 +867,7 @@ def parse_settings(raw: Mapping[str, Any], stack: str) -> Settings:
         fleet=fleet,
         monitoring=monitoring,
         global_database=global_db,
+        backup=backup,
         access=access,
         warnings=tuple(warnings),
     )
@@ -993,6 +1036,78 @@ def _parse_access(r: _Reader, database: DatabaseSettings, global_db: GlobalDatab
         fleet_direct_database_access=r.boolean("fleetDirectDatabaseAccess"),
         application_users=users,
         operator_role_arns=roles,
+    )
+
+
+# AWS Backup limits. Snapshot retention: up to 100 years (36500 days), the longest vault lock
+# maximum ("The longest maximum retention period you can specify is 36500 days"; "The shortest
+# minimum retention period you can specify is 1 day": PutBackupVaultLockConfiguration in the
+# botocore service model backup/2018-11-15). Continuous backups: 1 to 35 days
+# (https://docs.aws.amazon.com/aws-backup/latest/devguide/point-in-time-recovery-retention-period.html).
+# A vault lock's ChangeableForDays must be 3 or more: AWS enforces a 72-hour cooling-off period
+# (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-backup-backupvault-lockconfigurationtype.html).
+BACKUP_MAX_RETENTION_DAYS = 36500
+CONTINUOUS_MAX_RETENTION_DAYS = 35
+VAULT_LOCK_MIN_CHANGEABLE_DAYS = 3
+
+
+def _parse_backup(r: _Reader, primary_region: str, global_db: GlobalDatabaseSettings | None,
+                  production: bool) -> BackupSettings:
+    enabled = r.boolean("backupPlan")
+    daily = r.integer("backupDailyRetentionDays", 1, BACKUP_MAX_RETENTION_DAYS)
+    continuous = r.boolean("backupContinuous")
+    continuous_days = r.integer("backupContinuousRetentionDays", 1, CONTINUOUS_MAX_RETENTION_DAYS)
+    copy_days = r.integer("backupCopyRetentionDays", 1, BACKUP_MAX_RETENTION_DAYS)
+    lock = r.boolean("backupVaultLock")
+    lock_min = r.integer("backupVaultLockMinRetentionDays", 1, BACKUP_MAX_RETENTION_DAYS)
+    lock_max = r.integer("backupVaultLockMaxRetentionDays", 1, BACKUP_MAX_RETENTION_DAYS)
+    changeable = r.integer("backupVaultLockChangeableDays", 0, BACKUP_MAX_RETENTION_DAYS)
+    restore_testing = r.boolean("backupRestoreTesting")
+    if 0 < changeable < VAULT_LOCK_MIN_CHANGEABLE_DAYS:
+        r.fail("backupVaultLockChangeableDays", changeable,
+               f"allowed: 0 (governance mode) or {VAULT_LOCK_MIN_CHANGEABLE_DAYS} to {BACKUP_MAX_RETENTION_DAYS} "
+               "(AWS enforces a 72-hour cooling-off period before a vault lock becomes immutable)")
+
+    copy_region = r.string("backupCopyRegion")
+    if copy_region and not REGION_RE.match(copy_region):
+        r.fail("backupCopyRegion", copy_region, "expected an AWS region name such as us-west-2, or empty")
+        copy_region = ""
+    elif copy_region == primary_region:
+        r.fail("backupCopyRegion", copy_region,
+               "equals the primary region (aws:region); copies must go to another region to survive its loss")
+        copy_region = ""
+    elif not copy_region and global_db and global_db.secondary_regions:
+        copy_region = global_db.secondary_regions[0].region
+
+    if enabled and lock:
+        if lock_min > lock_max:
+            r.fail("backupVaultLockMinRetentionDays", lock_min,
+                   f"must not exceed backupVaultLockMaxRetentionDays ({lock_max})")
+        else:
+            # A locked vault fails every backup or copy job whose retention lies outside [min, max].
+            rules = [("backupDailyRetentionDays", daily)]
+            if continuous:
+                rules.append(("backupContinuousRetentionDays", continuous_days))
+            if copy_region:
+                rules.append(("backupCopyRetentionDays", copy_days))
+            for key, days in rules:
+                if not lock_min <= days <= lock_max:
+                    r.fail(key, days, f"the vault lock admits retentions of {lock_min} to {lock_max} days "
+                                      "(backupVaultLockMinRetentionDays to backupVaultLockMaxRetentionDays); "
+                                      "AWS Backup fails jobs outside them")
+
+    if production:
+        for key, value in (("backupPlan", enabled), ("backupVaultLock", lock)):
+            if not value:
+                r.fail(key, value, "allowed in a production stack (production: true): true")
+        if enabled and not copy_region:
+            r.fail("backupCopyRegion", "", "a production stack copies its backups to another region: "
+                                           "set a region other than aws:region")
+    return BackupSettings(
+        enabled=enabled, daily_retention_days=daily, continuous=continuous,
+        continuous_retention_days=continuous_days, copy_region=copy_region, copy_retention_days=copy_days,
+        vault_lock=lock, vault_lock_min_retention_days=lock_min, vault_lock_max_retention_days=lock_max,
+        vault_lock_changeable_days=changeable, restore_testing=restore_testing,
     )
 
 

@@ -26,7 +26,7 @@ def fake_id(type_: str, name: str) -> str:
         "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "sg-", "aws:ec2/networkAcl:NetworkAcl": "acl-",
         "aws:ec2/defaultNetworkAcl:DefaultNetworkAcl": "acl-", "aws:ec2/flowLog:FlowLog": "fl-",
     }
-    if type_ == "aws:kms/key:Key":
+    if type_ in ("aws:kms/key:Key", "aws:backup/plan:Plan", "aws:backup/selection:Selection"):
         return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
     prefix = prefixes.get(type_)
     return f"{prefix}{digest[:17]}" if prefix is not None else f"{name}-id"
@@ -112,6 +112,15 @@ def computed_state(type_: str, name: str, resource_id: str, region: str, inputs:
         state.update(name="default")  # the only target group a proxy has
     elif type_ == "aws:cloudwatch/logGroup:LogGroup":
         state.update(arn=f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{inputs.get('name', name)}")
+    elif type_ == "aws:backup/vault:Vault":
+        vault = inputs.get("name") or name
+        state.update(arn=f"arn:aws:backup:{region}:{ACCOUNT_ID}:backup-vault:{vault}", name=vault)
+    elif type_ == "aws:backup/plan:Plan":
+        state.update(arn=f"arn:aws:backup:{region}:{ACCOUNT_ID}:backup-plan:{resource_id}",
+                     version=hashlib.sha256(f"version/{name}".encode()).hexdigest()[:32])
+    elif type_ == "aws:backup/restoreTestingPlan:RestoreTestingPlan":
+        plan = inputs.get("name") or name
+        state.update(arn=f"arn:aws:backup:{region}:{ACCOUNT_ID}:restore-testing-plan:{plan}-{resource_id[-8:]}", name=plan)
     return state
 
 
@@ -158,6 +167,12 @@ REPLACING_PROPERTIES: dict[str, frozenset[str]] = {
     "aws:rds/clusterParameterGroup:ClusterParameterGroup": frozenset({"name", "namePrefix", "family", "description"}),
     "aws:rds/parameterGroup:ParameterGroup": frozenset({"name", "namePrefix", "family", "description"}),
     "aws:rds/subnetGroup:SubnetGroup": frozenset({"name", "namePrefix"}),
+    # backup/vault.go, backup/vault_lock_configuration.go, backup/selection.go (no update: every argument)
+    "aws:backup/vault:Vault": frozenset({"name", "kmsKeyArn"}),
+    "aws:backup/vaultLockConfiguration:VaultLockConfiguration": frozenset({
+        "backupVaultName", "changeableForDays", "maxRetentionDays", "minRetentionDays"}),
+    "aws:backup/selection:Selection": frozenset({
+        "name", "conditions", "iamRoleArn", "notResources", "planId", "selectionTags", "resources"}),
     # kms/key.go, kms/alias.go
     "aws:kms/key:Key": frozenset({"customKeyStoreId", "customerMasterKeySpec", "keyUsage", "multiRegion", "xksKeyId"}),
     "aws:kms/alias:Alias": frozenset({"name", "namePrefix"}),

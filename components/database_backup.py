@@ -1,0 +1,317 @@
+"""DatabaseBackup: AWS Backup for the Aurora clusters, with copies in another region and locked vaults.
+
+Aurora's automated backups live and die with the cluster's region and account settings: a bad
+write replicates to every global member in a second, and a deleted cluster takes its automated
+backups along unless they were retained. AWS Backup keeps recovery points apart from the
+clusters, in vaults whose lock stops anyone in the account from deleting them early, and copies
+them to a vault in another region.
+
+Per region involved (every writer-capable cluster's region, plus the copy region):
+
+- a backup vault encrypted with that region's customer managed key;
+- with ``vault_lock``: a vault lock with minimum and maximum retention (compliance mode after
+  ``vault_lock_changeable_days``, governance mode with 0);
+- where the region holds writer-capable clusters: a backup plan with a daily snapshot rule and
+  (``continuous``) a continuous-backup rule, the daily rule copying to the vault of the other
+  region with its own retention; a selection naming the clusters by ARN; with
+  ``restore_testing``, a restore testing plan and selection for them.
+
+Backup plans and selections are regional (a plan backs up resources of its own region), so a
+global database gets one plan per writer-capable member region. The plan in the copy region copies
+back to the primary region, so that after a switchover the writer's backups still leave its region.
+
+Aurora is not a resource type AWS Backup manages fully: its snapshots stay encrypted with the
+cluster's key, and a cross-region copy is re-encrypted with the key of the destination vault
+("Encryption for backups in AWS Backup",
+https://docs.aws.amazon.com/aws-backup/latest/devguide/encryption.html; "Creating backup copies
+across AWS Regions", https://docs.aws.amazon.com/aws-backup/latest/devguide/cross-region-backup.html).
+AWS Backup supports continuous backup and point-in-time restore for Aurora ("Feature availability
+by resource", https://docs.aws.amazon.com/aws-backup/latest/devguide/backup-feature-availability.html#features-by-resource;
+"Continuous backups and point-in-time restore",
+https://docs.aws.amazon.com/aws-backup/latest/devguide/point-in-time-recovery.html). A copy of a
+continuous backup to another region becomes a snapshot, so the copy action sits on the daily rule.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+# AWS's managed policies for the AWS Backup service role: backups, and restores (restore testing
+# restores and deletes the test cluster with it). Nothing else is attached.
+# https://docs.aws.amazon.com/aws-backup/latest/devguide/iam-service-roles.html
+MANAGED_POLICIES = ("AWSBackupServiceRolePolicyForBackup", "AWSBackupServiceRolePolicyForRestores")
+# Limits of AWS Backup (components/settings.py cites them).
+MAX_RETENTION_DAYS = 36500
+MAX_CONTINUOUS_RETENTION_DAYS = 35
+MIN_CHANGEABLE_DAYS = 3
+# AWS Backup's resource type of an Aurora cluster in restore testing selections
+# (https://docs.aws.amazon.com/aws-backup/latest/devguide/API_RestoreTestingSelectionForCreate.html).
+AURORA_RESOURCE_TYPE = "Aurora"
+RESTORE_TESTING_SCHEDULE = "cron(0 8 ? * SAT *)"  # weekly, Saturday 08:00 UTC
+# A selection may name at most 30 protected resource ARNs (same reference).
+MAX_RESTORE_TESTING_ARNS = 30
+
+
+def vault_name(name_prefix: str, region: str) -> str:
+    """The vault of a region: ``<project>-<stack>-<region>``. ``deploy restore-drill`` finds it by this name."""
+    return f"{name_prefix}-{region}"
+
+
+def daily_schedule_after(backup_window: str) -> str:
+    """A daily cron expression one hour after RDS's backup window ``hh:mm-hh:mm`` ends, so the
+    AWS Backup snapshot job does not start while RDS takes its own automated backup."""
+    match = re.fullmatch(r"(\d{2}):(\d{2})-(\d{2}):(\d{2})", backup_window)
+    if not match:
+        raise ValueError(f"backup window {backup_window!r}: expected hh24:mi-hh24:mi")
+    hour, minute = (int(match[3]) + 1) % 24, int(match[4])
+    return f"cron({minute} {hour} ? * * *)"
+
+
+@dataclass
+class BackupRegion:
+    """One region of the backup: its provider and key, and the clusters backed up there."""
+
+    region: str
+    provider: aws.Provider
+    """The region's explicit provider: vaults, plans and selections are regional."""
+    kms_key_arn: pulumi.Input[str]
+    """The region's customer managed key (its policy lets AWS Backup of this account use it)."""
+    cluster_arns: list[pulumi.Input[str]] = field(default_factory=list)
+    """Writer-capable clusters of the region, selected by ARN; empty for a vault that only receives copies."""
+    db_subnet_group_name: pulumi.Input[str] | None = None
+    """Subnet group restore tests restore into (AWS Backup would otherwise infer the default VPC)."""
+    security_group_ids: list[pulumi.Input[str]] = field(default_factory=list)
+    """Security groups of restore-test clusters: the cluster's DB security group."""
+
+
+@dataclass
+class DatabaseBackupArgs:
+    name_prefix: str
+    """``<project>-<stack>``: vaults are ``<prefix>-<region>``, plans and selections follow."""
+    primary_region: str
+    """The stack's primary region (``aws:region``)."""
+    regions: list[BackupRegion]
+    """Every region involved: the writer-capable clusters' regions and the copy region."""
+    copy_region: str = ""
+    """Region whose vault receives a copy of every daily snapshot; empty for no copy. Its own plan
+    (if it holds clusters) copies to the primary region. Never the primary region."""
+    daily_retention_days: int = 35
+    """Days a daily snapshot stays in its own region's vault (1-36500)."""
+    continuous: bool = True
+    """A continuous-backup rule: point-in-time restore from the vault."""
+    continuous_retention_days: int = 14
+    """Days of the continuous backup (1-35)."""
+    copy_retention_days: int = 35
+    """Days a copy stays in the other region's vault (1-36500)."""
+    schedule: str = "cron(0 5 ? * * *)"
+    """Cron expression (UTC) of the daily rule; see ``daily_schedule_after``."""
+    vault_lock: bool = False
+    """Lock every vault: no recovery point can be deleted before its retention ends."""
+    vault_lock_min_retention_days: int = 7
+    vault_lock_max_retention_days: int = 365
+    vault_lock_changeable_days: int = 3
+    """Days until the lock becomes immutable (3 or more); 0 for governance mode (no lock date)."""
+    restore_testing: bool = False
+    """A weekly AWS Backup restore test of each region's clusters."""
+    protect: bool = True
+    """Pulumi ``protect`` on vaults and vault locks."""
+
+    def __post_init__(self):
+        problems = []
+        regions = [r.region for r in self.regions]
+        if self.primary_region not in regions:
+            problems.append(f"primary_region {self.primary_region!r} is not among regions {regions}")
+        if self.copy_region == self.primary_region:
+            problems.append(f"copy_region {self.copy_region!r} equals the primary region; copies must leave it")
+        elif self.copy_region and self.copy_region not in regions:
+            problems.append(f"copy_region {self.copy_region!r} needs a BackupRegion (provider and key); got {regions}")
+        for name, days, high in (("daily_retention_days", self.daily_retention_days, MAX_RETENTION_DAYS),
+                                 ("continuous_retention_days", self.continuous_retention_days, MAX_CONTINUOUS_RETENTION_DAYS),
+                                 ("copy_retention_days", self.copy_retention_days, MAX_RETENTION_DAYS)):
+            if not 1 <= days <= high:
+                problems.append(f"{name} = {days}: allowed 1 to {high}")
+        if self.vault_lock:
+            low, high = self.vault_lock_min_retention_days, self.vault_lock_max_retention_days
+            if not 1 <= low <= high <= MAX_RETENTION_DAYS:
+                problems.append(f"vault lock retention {low} to {high}: needs 1 <= min <= max <= {MAX_RETENTION_DAYS}")
+            if 0 < self.vault_lock_changeable_days < MIN_CHANGEABLE_DAYS:
+                problems.append(f"vault_lock_changeable_days = {self.vault_lock_changeable_days}: 0 or at least {MIN_CHANGEABLE_DAYS}")
+        for region in self.regions:
+            if self.restore_testing and len(region.cluster_arns) > MAX_RESTORE_TESTING_ARNS:
+                problems.append(f"{region.region}: a restore testing selection names at most {MAX_RESTORE_TESTING_ARNS} clusters")
+        if problems:
+            raise ValueError("DatabaseBackupArgs: " + "; ".join(problems))
+
+    def copy_destination(self, region: str) -> str | None:
+        """The region a plan in ``region`` copies to: the copy region, or from there the primary."""
+        if not self.copy_region:
+            return None
+        return self.copy_region if region != self.copy_region else self.primary_region
+
+
+def _service_name(name_prefix: str, region: str) -> str:
+    """Restore testing names allow letters, digits and underscores only (at most 50)."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", f"{name_prefix}_{region}")[:50]
+
+
+class DatabaseBackup(pulumi.ComponentResource):
+    """AWS Backup vaults, plans, selections, vault locks and restore tests for the stack's clusters."""
+
+    vault_arns: dict[str, pulumi.Output[str]]
+    vault_names: dict[str, pulumi.Output[str]]
+    plan_ids: dict[str, pulumi.Output[str]]
+    role_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: DatabaseBackupArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("aurora-platform:backup:DatabaseBackup", name, None, opts)
+        by_region = {r.region: r for r in args.regions}
+        primary_provider = by_region[args.primary_region].provider
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self, provider=primary_provider))
+
+        self.role = aws.iam.Role(
+            f"{name}-role",
+            description=f"AWS Backup service role of {args.name_prefix}: backups, copies, restores and restore tests",
+            assume_role_policy=json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"},
+                               "Action": "sts:AssumeRole"}],
+            }),
+            opts=pulumi.ResourceOptions(parent=self, provider=primary_provider),
+        )
+        attachments = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-{policy}",
+                role=self.role.name,
+                policy_arn=partition.partition.apply(lambda p, policy=policy: f"arn:{p}:iam::aws:policy/service-role/{policy}"),
+                opts=pulumi.ResourceOptions(parent=self, provider=primary_provider),
+            )
+            for policy in MANAGED_POLICIES
+        ]
+
+        self.vaults: dict[str, aws.backup.Vault] = {}
+        self.vault_locks: dict[str, aws.backup.VaultLockConfiguration] = {}
+        for region in args.regions:
+            in_region = pulumi.ResourceOptions(parent=self, provider=region.provider)
+            vault = aws.backup.Vault(
+                f"{name}-{region.region}",
+                name=vault_name(args.name_prefix, region.region),
+                kms_key_arn=region.kms_key_arn,
+                force_destroy=False,  # a vault holding recovery points is never deleted with them
+                opts=pulumi.ResourceOptions.merge(in_region, pulumi.ResourceOptions(protect=args.protect)),
+            )
+            self.vaults[region.region] = vault
+            if args.vault_lock:
+                self.vault_locks[region.region] = aws.backup.VaultLockConfiguration(
+                    f"{name}-{region.region}-lock",
+                    backup_vault_name=vault.name,
+                    min_retention_days=args.vault_lock_min_retention_days,
+                    max_retention_days=args.vault_lock_max_retention_days,
+                    changeable_for_days=args.vault_lock_changeable_days or None,
+                    opts=pulumi.ResourceOptions.merge(in_region, pulumi.ResourceOptions(protect=args.protect)),
+                )
+
+        self.plans: dict[str, aws.backup.Plan] = {}
+        self.selections: dict[str, aws.backup.Selection] = {}
+        self.restore_testing_plans: dict[str, aws.backup.RestoreTestingPlan] = {}
+        for region in args.regions:
+            if not region.cluster_arns:
+                continue
+            in_region = pulumi.ResourceOptions(parent=self, provider=region.provider)
+            vault = self.vaults[region.region]
+            destination = args.copy_destination(region.region)
+            copy_actions = []
+            if destination:
+                copy_actions.append(aws.backup.PlanRuleCopyActionArgs(
+                    destination_vault_arn=self.vaults[destination].arn,
+                    lifecycle=aws.backup.PlanRuleCopyActionLifecycleArgs(delete_after=args.copy_retention_days),
+                ))
+            rules = [aws.backup.PlanRuleArgs(
+                rule_name="daily",
+                target_vault_name=vault.name,
+                schedule=args.schedule,
+                start_window=60,  # AWS Backup: at least 60 minutes
+                lifecycle=aws.backup.PlanRuleLifecycleArgs(delete_after=args.daily_retention_days),
+                copy_actions=copy_actions,
+            )]
+            if args.continuous:
+                rules.append(aws.backup.PlanRuleArgs(
+                    rule_name="continuous",
+                    target_vault_name=vault.name,
+                    schedule=args.schedule,
+                    start_window=60,
+                    enable_continuous_backup=True,
+                    lifecycle=aws.backup.PlanRuleLifecycleArgs(delete_after=args.continuous_retention_days),
+                ))
+            # A locked destination vault refuses copies outside its retention range, so the plan
+            # waits for the locks it writes into.
+            locks = [self.vault_locks[r] for r in (region.region, destination) if r and r in self.vault_locks]
+            plan = aws.backup.Plan(
+                f"{name}-{region.region}-plan",
+                name=f"{args.name_prefix}-{region.region}",
+                rules=rules,
+                opts=pulumi.ResourceOptions.merge(in_region, pulumi.ResourceOptions(depends_on=locks)),
+            )
+            self.plans[region.region] = plan
+            self.selections[region.region] = aws.backup.Selection(
+                f"{name}-{region.region}-clusters",
+                name=f"{args.name_prefix}-clusters",
+                plan_id=plan.id,
+                iam_role_arn=self.role.arn,
+                resources=list(region.cluster_arns),
+                opts=pulumi.ResourceOptions.merge(in_region, pulumi.ResourceOptions(depends_on=attachments)),
+            )
+            if args.restore_testing:
+                self._restore_testing(name, args, region, vault, in_region, attachments)
+
+        self.vault_arns = {region: vault.arn for region, vault in self.vaults.items()}
+        self.vault_names = {region: vault.name for region, vault in self.vaults.items()}
+        self.plan_ids = {region: plan.id for region, plan in self.plans.items()}
+        self.role_arn = self.role.arn
+        self.register_outputs({
+            "vault_arns": self.vault_arns,
+            "vault_names": self.vault_names,
+            "plan_ids": self.plan_ids,
+            "role_arn": self.role_arn,
+        })
+
+    def _restore_testing(self, name: str, args: DatabaseBackupArgs, region: BackupRegion, vault: aws.backup.Vault,
+                         in_region: pulumi.ResourceOptions, attachments: list) -> None:
+        point_types = ["SNAPSHOT"] + (["CONTINUOUS"] if args.continuous else [])
+        plan = aws.backup.RestoreTestingPlan(
+            f"{name}-{region.region}-restore-testing",
+            name=_service_name(args.name_prefix, region.region),
+            schedule_expression=RESTORE_TESTING_SCHEDULE,
+            start_window_hours=24,
+            recovery_point_selection=aws.backup.RestoreTestingPlanRecoveryPointSelectionArgs(
+                algorithm="LATEST_WITHIN_WINDOW",
+                include_vaults=[vault.arn],
+                recovery_point_types=point_types,
+                selection_window_days=min(7, args.daily_retention_days),
+            ),
+            opts=in_region,
+        )
+        self.restore_testing_plans[region.region] = plan
+        overrides: dict[str, pulumi.Input[str]] = {}
+        # Without overrides AWS Backup restores into the default VPC, which this platform's
+        # accounts need not have ("Restore testing inferred metadata",
+        # https://docs.aws.amazon.com/aws-backup/latest/devguide/restore-testing-inferred-metadata.html).
+        if region.db_subnet_group_name is not None:
+            overrides["dbsubnetgroupname"] = region.db_subnet_group_name
+        if region.security_group_ids:
+            overrides["vpcsecuritygroupids"] = pulumi.Output.all(*region.security_group_ids).apply(json.dumps)
+        aws.backup.RestoreTestingSelection(
+            f"{name}-{region.region}-restore-testing-clusters",
+            name="clusters",
+            restore_testing_plan_name=plan.name,
+            protected_resource_type=AURORA_RESOURCE_TYPE,
+            protected_resource_arns=list(region.cluster_arns),
+            iam_role_arn=self.role.arn,
+            restore_metadata_overrides=overrides or None,
+            validation_window_hours=1,
+            opts=pulumi.ResourceOptions.merge(in_region, pulumi.ResourceOptions(depends_on=attachments)),
+        )
