@@ -12,7 +12,7 @@ from components.instance_fleet import InstanceFleet, InstanceFleetArgs
 from components.monitoring import DatabaseMonitoring, DatabaseMonitoringArgs
 from components.network import Network, NetworkArgs
 from components.region_key import RegionKey, RegionKeyArgs
-from components.settings import load_settings
+from components.settings import data_api_supported, load_settings
 
 settings = load_settings()  # raises SettingsError (printed without a traceback) before any resource
 for warning in settings.warnings:
@@ -100,6 +100,7 @@ cluster_args = AuroraClusterArgs(
     reader_auto_scaling_cpu_target=db.reader_auto_scaling_cpu_target,
     apply_immediately=db.apply_immediately,
     upgrade_target_version=db.engine_upgrade_target or None,
+    data_api=data_api_supported(db.engine, db.engine_version),  # for `deploy bootstrap-users`
     protect=settings.protect_resources,
 )
 

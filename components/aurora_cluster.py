@@ -126,6 +126,9 @@ class AuroraClusterArgs:
     """A secondary member: no credentials, no database name, replicates from the primary."""
     global_write_forwarding: bool = False
     """Forward writes from this member to the global writer (engine permitting; not for the writer)."""
+    data_api: bool = False
+    """Enable the RDS Data API (HTTP endpoint), which ``deploy bootstrap-users`` uses; only where the
+    engine version has it (``settings.data_api_supported``). Never on a global secondary."""
     protect: bool = True
     """Pulumi ``protect`` on the cluster."""
     depends_on: list[pulumi.Resource] = field(default_factory=list)
@@ -291,6 +294,7 @@ class AuroraCluster(pulumi.ComponentResource):
             serverlessv2_scaling_configuration=serverless,
             global_cluster_identifier=args.global_cluster_identifier,
             enable_global_write_forwarding=True if member and args.global_write_forwarding else None,
+            enable_http_endpoint=True if args.data_api and not args.global_secondary else None,
             apply_immediately=args.apply_immediately,
             tags={"Name": args.identifier},
             **credentials,

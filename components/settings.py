@@ -670,6 +670,22 @@ def _write_forwarding_supported(engine: str, version: str) -> bool:
     return min_minor is not None and int(m[2]) >= min_minor
 
 
+# RDS Data API on Aurora provisioned and Serverless v2 clusters: Aurora PostgreSQL 13.11+, 14.8+,
+# 15.3+, 16.1+, 17.4+ (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Concepts.Aurora_Fea_Regions_DB-eng.Feature.Data_API.html;
+# a few regions lack it); Aurora MySQL 3.07+ (not confirmed there, see README).
+_PG_DATA_API_MIN_MINOR = {13: 11, 14: 8, 15: 3, 16: 1, 17: 4}
+_MYSQL_DATA_API_MIN_MINOR = 7
+
+
+def data_api_supported(engine: str, version: str) -> bool:
+    """Whether ``deploy bootstrap-users`` can reach a cluster of this engine version through the Data API."""
+    if engine == "aurora-mysql":
+        m = MYSQL_VERSION_RE.match(version)
+        return m is not None and int(m[1]) >= _MYSQL_DATA_API_MIN_MINOR
+    m = POSTGRES_VERSION_RE.match(version)
+    return m is not None and int(m[2]) >= _PG_DATA_API_MIN_MINOR.get(int(m[1]), 10**6)
+
+
 def parse_settings(raw: Mapping[str, Any], stack: str) -> Settings:
     """Validate the raw config map (keys ``aurora-platform:<key>`` and ``aws:region``)."""
     r = _Reader(raw)

@@ -1,0 +1,228 @@
+"""`python -m deploy bootstrap-users --stack S`: create the application database users
+(``applicationUsers``) on the writer cluster through the RDS Data API, logged in as the master
+user with the master secret. They log in with IAM authentication tokens only:
+
+- Aurora PostgreSQL: ``CREATE ROLE "<user>" LOGIN``, ``GRANT rds_iam TO "<user>"``, then
+  ``CONNECT`` on the application database and ``USAGE, CREATE`` on its ``public`` schema
+  (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/UsingWithRDS.IAMDBAuth.DBAccounts.html);
+- Aurora MySQL: ``CREATE USER '<user>'@'%' IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'``
+  and ``SELECT, INSERT, UPDATE, DELETE`` on the application database.
+
+Idempotent: it reads which users exist (and, on PostgreSQL, which hold ``rds_iam``) before it
+changes anything, creates only what is missing and prints every change. Everything is checked
+before the first mutating statement, and it refuses (exit 2) when: the stack is unknown, its
+engine and version have no Data API (``components.settings.data_api_supported``), the writer
+region's cluster is not the one the program enables the Data API on, the cluster is missing,
+not tagged as this stack's, not ``available`` or without its HTTP endpoint, the master secret is
+missing, or there are no AWS credentials. Exit 1 when AWS refuses a call; the message then
+lists the statements still to run by hand.
+
+The caller needs ``rds:DescribeDBClusters``, ``secretsmanager:DescribeSecret``,
+``rds-data:ExecuteStatement`` on the cluster and read of the master secret (the break-glass
+policy, ``breakGlassPolicyArn``).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from deploy.cli import EXIT_FAILED, EXIT_OK
+from deploy.stack_access import CommandRefused, refused_by_aws, resolve_settings, run_refusable, short_stack_name
+
+HELP = "create the IAM-authenticated application database users on the writer through the RDS Data API"
+PROJECT = "aurora-platform"
+
+
+@dataclass
+class Plan:
+    """What the command will run, per user: the statements and a line saying what they change."""
+    statements: list[tuple[str, str]] = field(default_factory=list)  # (sql, what it changes)
+    unchanged: list[str] = field(default_factory=list)
+
+
+def quoted_identifier(engine: str, user: str) -> str:
+    """A user name validated by the settings (letters, digits, underscores), quoted for the engine."""
+    from components.settings import APPLICATION_USER_RE
+
+    if not APPLICATION_USER_RE.fullmatch(user):  # the settings guarantee it; never build SQL from anything else
+        raise CommandRefused(f"applicationUsers: {user!r} is not a plain identifier")
+    return f'"{user}"' if engine == "aurora-postgresql" else f"'{user}'@'%'"
+
+
+def existing_users_sql(engine: str) -> str:
+    if engine == "aurora-postgresql":
+        return ("SELECT rolname, pg_has_role(rolname, 'rds_iam', 'MEMBER') FROM pg_roles "
+                "WHERE rolname = ANY(string_to_array(:names, ','))")
+    return "SELECT user, plugin FROM mysql.user WHERE host = '%' AND FIND_IN_SET(user, :names)"
+
+
+def plan_for(engine: str, database: str, users: list[str], existing: dict[str, bool]) -> Plan:
+    """``existing``: user -> whether it already logs in with IAM (PostgreSQL: holds rds_iam;
+    MySQL: uses AWSAuthenticationPlugin)."""
+    plan = Plan()
+    for user in users:
+        name = quoted_identifier(engine, user)
+        if engine == "aurora-postgresql":
+            if user not in existing:
+                plan.statements += [
+                    (f"CREATE ROLE {name} LOGIN", f"created role {user} (LOGIN, no password)"),
+                    (f"GRANT rds_iam TO {name}", f"granted rds_iam to {user} (IAM authentication)"),
+                    (f'GRANT CONNECT ON DATABASE "{database}" TO {name}', f"granted CONNECT on database {database} to {user}"),
+                    (f"GRANT USAGE, CREATE ON SCHEMA public TO {name}", f"granted USAGE, CREATE on schema public to {user}"),
+                ]
+            elif not existing[user]:
+                plan.statements.append((f"GRANT rds_iam TO {name}", f"granted rds_iam to existing role {user}"))
+            else:
+                plan.unchanged.append(f"role {user} exists and holds rds_iam: nothing to do")
+        else:
+            if user not in existing:
+                plan.statements += [
+                    (f"CREATE USER {name} IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'",
+                     f"created user {user}@% (AWSAuthenticationPlugin)"),
+                    (f"GRANT SELECT, INSERT, UPDATE, DELETE ON `{database}`.* TO {name}",
+                     f"granted SELECT, INSERT, UPDATE, DELETE on {database}.* to {user}@%"),
+                ]
+            elif not existing[user]:
+                raise CommandRefused(
+                    f"user {user}@% exists but logs in with a password plugin, not AWSAuthenticationPlugin; this command "
+                    f"does not change an existing user's authentication. Run `ALTER USER {name} IDENTIFIED WITH "
+                    "AWSAuthenticationPlugin AS 'RDS'` as the master user if that is intended")
+            else:
+                plan.unchanged.append(f"user {user}@% exists with AWSAuthenticationPlugin: nothing to do")
+    return plan
+
+
+def _field(value: dict) -> Any:
+    """The value of one Data API field ({"stringValue": ...}, {"booleanValue": ...}, {"isNull": true})."""
+    return None if value.get("isNull") else next(iter(value.values()), None)
+
+
+def read_existing(data, cluster_arn: str, secret_arn: str, database: str, engine: str, users: list[str]) -> dict[str, bool]:
+    response = data.execute_statement(
+        resourceArn=cluster_arn, secretArn=secret_arn, database=database, sql=existing_users_sql(engine),
+        parameters=[{"name": "names", "value": {"stringValue": ",".join(users)}}])
+    existing: dict[str, bool] = {}
+    for record in response.get("records") or []:
+        name, second = (_field(value) for value in record[:2])
+        existing[str(name)] = second is True if engine == "aurora-postgresql" else second == "AWSAuthenticationPlugin"
+    return existing
+
+
+def check_cluster(cluster: dict, stack: str, identifier: str) -> None:
+    tags = {tag.get("Key"): tag.get("Value") for tag in cluster.get("TagList") or []}
+    if tags.get("project") != PROJECT or tags.get("stack") != stack:
+        raise CommandRefused(
+            f"cluster {identifier} is not tagged project={PROJECT}, stack={stack} (its tags: {tags or 'none'}); "
+            "this command only touches clusters this program created")
+    if cluster.get("Status") != "available":
+        raise CommandRefused(f"cluster {identifier} is {cluster.get('Status')!r}, not 'available'; wait "
+                             f"(`aws rds wait db-cluster-available --db-cluster-identifier {identifier}`) and run again")
+    if not cluster.get("HttpEndpointEnabled"):
+        raise CommandRefused(
+            f"cluster {identifier} has no Data API (HttpEndpointEnabled is false): run `python -m deploy up --stack {stack}`, "
+            "which enables it on supported engine versions, then run this command again")
+
+
+def master_secret_arn(cluster: dict, secrets, secret_name: str | None) -> str:
+    """The RDS-managed secret of a regional cluster, or the program's secret of a global database."""
+    managed = (cluster.get("MasterUserSecret") or {}).get("SecretArn")
+    if managed:
+        return managed
+    if secret_name is None:
+        raise CommandRefused(f"cluster {cluster.get('DBClusterIdentifier')} reports no master user secret")
+    from botocore.exceptions import ClientError
+
+    try:
+        return secrets.describe_secret(SecretId=secret_name)["ARN"]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            raise CommandRefused(f"the master secret {secret_name} does not exist in this region") from None
+        raise
+
+
+def clients(region: str, endpoint_url: str | None):
+    import boto3
+
+    session = boto3.session.Session()  # credentials resolved now, not cached from an earlier default session
+    return tuple(session.client(service, region_name=region, endpoint_url=endpoint_url)
+                 for service in ("rds", "secretsmanager", "rds-data"))
+
+
+def run(args) -> int:
+    return run_refusable(lambda: bootstrap(args))
+
+
+def bootstrap(args, *, make_clients=clients, out: TextIO | None = None) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    from components.settings import data_api_supported
+
+    out = out or sys.stdout
+    settings = resolve_settings(args.stack)
+    stack = short_stack_name(args.stack)
+    db = settings.database
+    if not data_api_supported(db.engine, db.engine_version):
+        raise CommandRefused(
+            f"stack {stack}: {db.engine} {db.engine_version} has no RDS Data API, which this command runs the SQL "
+            "through (aurora-postgresql 13.11+, 14.8+, 15.3+, 16.1+, 17.4+; aurora-mysql 3.07+). Upgrade "
+            "(`python -m deploy upgrade`), or create the users by hand as README: Application users shows")
+    region = settings.writer_region
+    if region != settings.primary_region:
+        raise CommandRefused(
+            f"stack {stack}: the writer is in {region}, and the program enables the Data API on the cluster of "
+            f"{settings.primary_region} (where the stack was created) only. The users replicate to every member: "
+            f"run this command while {settings.primary_region} holds the writer, or create them by hand on the writer")
+    identifier = f"{PROJECT}-{stack}-{region}"
+    users = list(settings.access.application_users)
+    secret_name = f"{PROJECT}-{stack}/master" if settings.global_database else None
+    rds, secrets, data = make_clients(region, getattr(args, "endpoint_url", None))
+    try:
+        found = rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"]
+    except NoCredentialsError:
+        raise CommandRefused("no AWS credentials: configure them (the operators' break-glass role) and run again") from None
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "DBClusterNotFoundFault":
+            raise CommandRefused(f"stack {stack}: cluster {identifier} does not exist in {region}; "
+                                 f"create it with `python -m deploy up --stack {stack}`") from None
+        raise refused_by_aws(error) from None
+    except BotoCoreError as error:
+        raise CommandRefused(f"could not reach RDS: {error}", EXIT_FAILED) from None
+    cluster = found[0]
+    check_cluster(cluster, stack, identifier)
+    try:
+        secret_arn = master_secret_arn(cluster, secrets, secret_name)
+        existing = read_existing(data, cluster["DBClusterArn"], secret_arn, db.database_name, db.engine, users)
+    except ClientError as error:
+        raise refused_by_aws(error) from None
+    plan = plan_for(db.engine, db.database_name, users, existing)
+    for line in plan.unchanged:
+        print(line, file=out)
+    if not plan.statements:
+        print(f"{identifier}: every application user is in place; nothing changed", file=out)
+        return EXIT_OK
+    if args.dry_run:
+        for sql, _ in plan.statements:
+            print(f"would run on {identifier}/{db.database_name}: {sql}", file=out)
+        return EXIT_OK
+    for done, (sql, what) in enumerate(plan.statements):
+        try:
+            data.execute_statement(resourceArn=cluster["DBClusterArn"], secretArn=secret_arn,
+                                   database=db.database_name, sql=sql)
+        except (ClientError, BotoCoreError) as error:
+            left = "\n".join(f"  {statement};" for statement, _ in plan.statements[done:])
+            reason = refused_by_aws(error) if isinstance(error, ClientError) else error
+            raise CommandRefused(
+                f"{reason}\nstopped after {done} of {len(plan.statements)} statements; run the command again (it "
+                f"skips what exists), or run the rest as the master user on {identifier}:\n{left}", EXIT_FAILED) from None
+        print(what, file=out)
+    return EXIT_OK
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("bootstrap-users", help=HELP, description=HELP)
+    parser.add_argument("--stack", required=True, help="stack name (Pulumi.<stack>.yaml)")
+    parser.add_argument("--dry-run", action="store_true", help="read which users exist and print the SQL, without running it")
+    parser.add_argument("--endpoint-url", help="send every AWS call to this endpoint (a local emulator such as moto_server)")
+    parser.set_defaults(func=run)

@@ -1,0 +1,275 @@
+"""`deploy bootstrap-users` on the moto server, with botocore's Stubber where moto lacks an answer.
+
+What moto has and lacks (moto/rds/models.py, moto/rdsdata/models.py): it answers
+DescribeDBClusters, but reports ``HttpEndpointEnabled`` false for every provisioned cluster
+(it enables the Data API on a few Serverless v1 versions only), so a cluster with the Data API
+on is a Stubber answer. Its rds-data ExecuteStatement runs no SQL: it returns the results queued
+through ``/moto-api/static/rds-data/statement-results`` (or no records) and keeps no record a
+test could read back, so the statements the command runs are asserted with a Stubber on the
+rds-data client. Secrets Manager is moto's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import urllib.request
+from types import SimpleNamespace
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+
+from components.settings import parse_settings
+from deploy import bootstrap_users, cli
+from deploy.bootstrap_users import bootstrap, existing_users_sql
+from deploy.stack_access import CommandRefused
+from deploy.stack_config import load_stack_config
+
+ACCOUNT = "123456789012"
+PROD_CLUSTER = "aurora-platform-prod-us-east-1"
+PROD_ARN = f"arn:aws:rds:us-east-1:{ACCOUNT}:cluster:{PROD_CLUSTER}"
+TAGS = [{"Key": "project", "Value": "aurora-platform"}, {"Key": "stack", "Value": "prod"}]
+
+
+def args(stack: str = "prod", dry_run: bool = False, endpoint_url: str | None = None):
+    return SimpleNamespace(stack=stack, dry_run=dry_run, endpoint_url=endpoint_url)
+
+
+def cluster_answer(**overrides) -> dict:
+    cluster = {"DBClusterIdentifier": PROD_CLUSTER, "DBClusterArn": PROD_ARN, "Status": "available",
+               "HttpEndpointEnabled": True, "TagList": TAGS, "Engine": "aurora-postgresql"}
+    return {"DBClusters": [{**cluster, **overrides}]}
+
+
+def make_master_secret(moto: str) -> str:
+    secrets = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=moto)
+    return secrets.create_secret(Name="aurora-platform-prod/master", SecretString=json.dumps({"password": "x"}))["ARN"]
+
+
+class Stubs:
+    """Stubbed RDS and rds-data clients plus moto's Secrets Manager, as the command's clients."""
+
+    def __init__(self, moto: str, rds_answer: dict | None = None):
+        self.rds = boto3.client("rds", region_name="us-east-1")
+        self.data = boto3.client("rds-data", region_name="us-east-1")
+        self.secrets = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=moto)
+        self.rds_stub, self.data_stub = Stubber(self.rds), Stubber(self.data)
+        self.rds_stub.add_response("describe_db_clusters", rds_answer or cluster_answer(),
+                                   {"DBClusterIdentifier": PROD_CLUSTER})
+
+    def expect_read(self, secret_arn: str, records: list) -> None:
+        self.data_stub.add_response("execute_statement", {"records": records}, {
+            "resourceArn": PROD_ARN, "secretArn": secret_arn, "database": "app",
+            "sql": existing_users_sql("aurora-postgresql"),
+            "parameters": [{"name": "names", "value": {"stringValue": "app"}}]})
+
+    def expect_statement(self, secret_arn: str, sql: str) -> None:
+        self.data_stub.add_response("execute_statement", {"numberOfRecordsUpdated": 0},
+                                    {"resourceArn": PROD_ARN, "secretArn": secret_arn, "database": "app", "sql": sql})
+
+    def run(self, **kwargs) -> tuple[int, str]:
+        out = io.StringIO()
+        with self.rds_stub, self.data_stub:
+            code = bootstrap(args(**kwargs), make_clients=lambda region, url: (self.rds, self.secrets, self.data), out=out)
+            self.data_stub.assert_no_pending_responses()
+        return code, out.getvalue()
+
+
+CREATE_APP = [
+    'CREATE ROLE "app" LOGIN',
+    'GRANT rds_iam TO "app"',
+    'GRANT CONNECT ON DATABASE "app" TO "app"',
+    'GRANT USAGE, CREATE ON SCHEMA public TO "app"',
+]
+
+
+def test_creates_the_missing_user_with_rds_iam_and_prints_each_change(moto):
+    secret_arn = make_master_secret(moto)
+    stubs = Stubs(moto)
+    stubs.expect_read(secret_arn, [])
+    for sql in CREATE_APP:
+        stubs.expect_statement(secret_arn, sql)
+
+    code, out = stubs.run()
+
+    assert code == 0
+    assert out.splitlines() == [
+        "created role app (LOGIN, no password)", "granted rds_iam to app (IAM authentication)",
+        "granted CONNECT on database app to app", "granted USAGE, CREATE on schema public to app"]
+
+
+def test_second_run_changes_nothing(moto):
+    secret_arn = make_master_secret(moto)
+    stubs = Stubs(moto)
+    stubs.expect_read(secret_arn, [[{"stringValue": "app"}, {"booleanValue": True}]])
+
+    code, out = stubs.run()
+
+    assert code == 0
+    assert "role app exists and holds rds_iam: nothing to do" in out
+    assert f"{PROD_CLUSTER}: every application user is in place; nothing changed" in out
+
+
+def test_existing_role_without_rds_iam_only_gets_the_grant(moto):
+    secret_arn = make_master_secret(moto)
+    stubs = Stubs(moto)
+    stubs.expect_read(secret_arn, [[{"stringValue": "app"}, {"booleanValue": False}]])
+    stubs.expect_statement(secret_arn, 'GRANT rds_iam TO "app"')
+
+    assert stubs.run() == (0, "granted rds_iam to existing role app\n")
+
+
+def test_dry_run_reads_and_prints_the_sql_only(moto):
+    secret_arn = make_master_secret(moto)
+    stubs = Stubs(moto)
+    stubs.expect_read(secret_arn, [])
+
+    code, out = stubs.run(dry_run=True)
+
+    assert code == 0
+    assert out.splitlines() == [f"would run on {PROD_CLUSTER}/app: {sql}" for sql in CREATE_APP]
+
+
+def test_a_statement_refused_half_way_says_what_is_left(moto):
+    secret_arn = make_master_secret(moto)
+    stubs = Stubs(moto)
+    stubs.expect_read(secret_arn, [])
+    stubs.expect_statement(secret_arn, CREATE_APP[0])
+    stubs.data_stub.add_client_error("execute_statement", "BadRequestException", "permission denied", 400)
+
+    with pytest.raises(CommandRefused) as refused:
+        stubs.run()
+
+    assert refused.value.code == 1
+    message = str(refused.value)
+    assert "stopped after 1 of 4 statements" in message and "permission denied" in message
+    assert all(f"  {sql};" in message for sql in CREATE_APP[1:]) and f"  {CREATE_APP[0]};" not in message
+
+
+def test_the_read_query_through_moto_rds_data(moto):
+    """rds-data is moto's here: the command's read gets the result queued in the emulator."""
+    secret_arn = make_master_secret(moto)
+    queued = {"region": "us-east-1", "results": [{"records": [[{"stringValue": "app"}, {"booleanValue": True}]]}]}
+    request = urllib.request.Request(f"{moto}/moto-api/static/rds-data/statement-results", method="POST",
+                                     data=json.dumps(queued).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 201
+    rds = boto3.client("rds", region_name="us-east-1")
+    secrets = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=moto)
+    data = boto3.client("rds-data", region_name="us-east-1", endpoint_url=moto)
+    out = io.StringIO()
+    with Stubber(rds) as rds_stub:
+        rds_stub.add_response("describe_db_clusters", cluster_answer(), {"DBClusterIdentifier": PROD_CLUSTER})
+        code = bootstrap(args(), make_clients=lambda region, url: (rds, secrets, data), out=out)
+    assert code == 0 and "nothing changed" in out.getvalue()
+    assert secret_arn.startswith("arn:aws:secretsmanager:us-east-1:")
+
+
+# ---- refusals: exit 2 before any statement ------------------------------------------------------
+
+
+def refused(capsys, *argv: str) -> str:
+    assert cli.main(["bootstrap-users", *argv]) == 2
+    return capsys.readouterr().err
+
+
+def test_unknown_stack_is_refused(capsys):
+    assert "--stack staging" in refused(capsys, "--stack", "staging")
+
+
+def test_missing_cluster_is_refused(moto, capsys):
+    err = refused(capsys, "--stack", "dev", "--endpoint-url", moto)
+    assert "cluster aurora-platform-dev-us-east-2 does not exist in us-east-2" in err
+
+
+def test_cluster_without_the_data_api_is_refused(moto, capsys):
+    """moto reports HttpEndpointEnabled false for a provisioned cluster, as AWS does before `pulumi up` enables it."""
+    rds = boto3.client("rds", region_name="us-east-2", endpoint_url=moto)
+    rds.create_db_cluster(DBClusterIdentifier="aurora-platform-dev-us-east-2", Engine="aurora-postgresql",
+                          EngineVersion="16.6", MasterUsername="dbadmin", ManageMasterUserPassword=True,
+                          EnableHttpEndpoint=True, Tags=[{"Key": "project", "Value": "aurora-platform"},
+                                                         {"Key": "stack", "Value": "dev"}])
+    err = refused(capsys, "--stack", "dev", "--endpoint-url", moto)
+    assert "has no Data API (HttpEndpointEnabled is false)" in err and "python -m deploy up --stack dev" in err
+
+
+def test_cluster_not_created_by_this_stack_is_refused(moto, capsys):
+    rds = boto3.client("rds", region_name="us-east-2", endpoint_url=moto)
+    rds.create_db_cluster(DBClusterIdentifier="aurora-platform-dev-us-east-2", Engine="aurora-postgresql",
+                          EngineVersion="16.6", MasterUsername="dbadmin", MasterUserPassword="not-ours-123")
+    err = refused(capsys, "--stack", "dev", "--endpoint-url", moto)
+    assert "is not tagged project=aurora-platform, stack=dev" in err and "only touches clusters this program created" in err
+
+
+def test_no_credentials_is_refused(moto, monkeypatch, capsys):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    err = refused(capsys, "--stack", "dev", "--endpoint-url", moto)
+    assert "no AWS credentials" in err
+
+
+@pytest.mark.parametrize(("engine", "version"), [("aurora-postgresql", "16.0"), ("aurora-postgresql", "13.9"),
+                                                  ("aurora-mysql", "8.0.mysql_aurora.3.06.0")])
+def test_engine_version_without_the_data_api_is_refused(monkeypatch, capsys, engine, version):
+    raw = {**load_stack_config("dev"), "aurora-platform:engine": engine, "aurora-platform:engineVersion": version}
+    if engine == "aurora-mysql":
+        raw["aurora-platform:instanceClass"] = "db.r7g.large"
+    monkeypatch.setattr(bootstrap_users, "resolve_settings", lambda stack: parse_settings(raw, "dev"))
+    err = refused(capsys, "--stack", "dev")
+    assert f"{engine} {version} has no RDS Data API" in err and "README: Application users" in err
+
+
+def test_writer_outside_the_primary_region_is_refused(monkeypatch, capsys):
+    prod = parse_settings(load_stack_config("prod"), "prod")
+    moved = dataclasses.replace(prod, global_database=dataclasses.replace(prod.global_database, writer_region="us-west-2"))
+    monkeypatch.setattr(bootstrap_users, "resolve_settings", lambda stack: moved)
+    err = refused(capsys, "--stack", "prod")
+    assert "the writer is in us-west-2" in err and "us-east-1" in err
+
+
+def test_mysql_statements_and_that_sql_is_built_from_validated_names_only():
+    plan = bootstrap_users.plan_for("aurora-mysql", "app", ["app", "reporting"], {"reporting": True})
+    assert [sql for sql, _ in plan.statements] == [
+        "CREATE USER 'app'@'%' IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'",
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON `app`.* TO 'app'@'%'"]
+    assert plan.unchanged == ["user reporting@% exists with AWSAuthenticationPlugin: nothing to do"]
+    with pytest.raises(CommandRefused, match="logs in with a password plugin"):
+        bootstrap_users.plan_for("aurora-mysql", "app", ["app"], {"app": False})
+    with pytest.raises(CommandRefused, match="not a plain identifier"):
+        bootstrap_users.quoted_identifier("aurora-postgresql", 'app"; DROP TABLE x; --')
+
+
+def test_stubbed_calls_name_the_cluster_and_secret(moto):
+    """The read names the writer cluster's ARN and the global secret's ARN in that region."""
+    secret_arn = make_master_secret(moto)
+    stubs = Stubs(moto)
+    stubs.data_stub.add_response("execute_statement", {"records": []}, {
+        "resourceArn": PROD_ARN, "secretArn": secret_arn, "database": "app", "sql": ANY, "parameters": ANY})
+    code, out = stubs.run(dry_run=True)
+    assert code == 0 and out.count("would run on") == 4
+
+
+@pytest.mark.parametrize(("engine", "version", "supported"), [
+    ("aurora-postgresql", "16.6", True), ("aurora-postgresql", "16.0", False), ("aurora-postgresql", "13.11", True),
+    ("aurora-postgresql", "13.10", False), ("aurora-postgresql", "17.4", True), ("aurora-postgresql", "17.2", False),
+    ("aurora-mysql", "8.0.mysql_aurora.3.07.0", True), ("aurora-mysql", "8.0.mysql_aurora.3.06.1", False),
+])
+def test_data_api_versions(engine, version, supported):
+    from components.settings import data_api_supported
+
+    assert data_api_supported(engine, version) is supported
+
+
+def test_the_program_enables_the_data_api_on_the_creation_region_cluster_only():
+    from tests.conftest import captured
+
+    prod, dev = captured("prod"), captured("dev")
+    assert {c.name: c.inputs.get("enableHttpEndpoint") for c in prod.by_type("aws:rds/cluster:Cluster")} == {
+        "aurora-us-east-1": True, "aurora-us-west-2": None}
+    assert [c.inputs.get("enableHttpEndpoint") for c in dev.by_type("aws:rds/cluster:Cluster")] == [True]
+    from deploy.capture import run_program
+
+    old = run_program("dev", "update", overrides={"aurora-platform:engineVersion": "15.2"})
+    assert [c.inputs.get("enableHttpEndpoint") for c in old.by_type("aws:rds/cluster:Cluster")] == [None]
