@@ -39,3 +39,8 @@ IAM_ROLE_POLICY_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 IAM_POLICY = "aws:iam/policy:Policy"
 IAM_INSTANCE_PROFILE = "aws:iam/instanceProfile:InstanceProfile"
 ECS_TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
+
+BACKUP_VAULT = "aws:backup/vault:Vault"
+BACKUP_VAULT_LOCK = "aws:backup/vaultLockConfiguration:VaultLockConfiguration"
+BACKUP_PLAN = "aws:backup/plan:Plan"
+BACKUP_SELECTION = "aws:backup/selection:Selection"

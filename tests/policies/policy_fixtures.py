@@ -26,6 +26,8 @@ DEV_ADVISORY = frozenset(
         "rds-enhanced-monitoring",
         "stateful-resources-protected",
         "rds-instance-class-allowed",
+        "rds-cluster-backup-plan",
+        "backup-vault-locked",
     }
 )
 

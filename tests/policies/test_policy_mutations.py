@@ -77,6 +77,10 @@ LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 SNS_TOPIC = "aws:sns/topic:Topic"
 SECRET = "aws:secretsmanager/secret:Secret"
 DB_INSTANCE = "aws:rds/instance:Instance"
+BACKUP_VAULT = "aws:backup/vault:Vault"
+BACKUP_VAULT_LOCK = "aws:backup/vaultLockConfiguration:VaultLockConfiguration"
+BACKUP_PLAN = "aws:backup/plan:Plan"
+BACKUP_SELECTION = "aws:backup/selection:Selection"
 PROXY = "aws:rds/proxy:Proxy"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
@@ -150,6 +154,13 @@ KINDS: dict[str, str] = {
     "member engineVersion other major": "global-cluster-members-consistent",
     "managed master secret key removed": "secret-customer-managed-key",
     "managed master secret key AWS managed": "secret-customer-managed-key",
+    "vault kmsKeyArn removed": "backup-vault-customer-managed-key",
+    "vault kmsKeyArn AWS managed": "backup-vault-customer-managed-key",
+    "cluster removed from its backup selection": "rds-cluster-backup-plan",
+    "backup plan copy action removed": "rds-cluster-backup-plan",
+    "backup copy action -> own region's vault": "rds-cluster-backup-plan",
+    "vault lock detached from its vault": "backup-vault-locked",
+    "vault lock minRetentionDays removed": "backup-vault-locked",
     "proxy requireTls false": "rds-proxy-tls-required",
     "proxy requireTls removed": "rds-proxy-tls-required",
     "proxy defaultAuthScheme NONE": "rds-proxy-iam-auth",
@@ -776,6 +787,54 @@ def fleet_role_mutations(stack: CapturedStack) -> Iterator[Mutation]:
                                 added_=[attachment])
 
 
+def backup_mutations(stack: CapturedStack) -> Iterator[Mutation]:
+    """AWS Backup: vaults on the AWS managed key, clusters left out of a plan that copies to another
+    region, vaults without a lock or a minimum retention."""
+    for vault in stack.of_type(BACKUP_VAULT):
+        yield _mutation(stack, "vault kmsKeyArn removed", vault, "kmsKeyArn unset",
+                        replaced=[changed(vault, dropped=["kmsKeyArn"])], findings=[(vault.urn, "kmsKeyArn is not set")])
+        yield _mutation(stack, "vault kmsKeyArn AWS managed", vault, "kmsKeyArn alias/aws/backup",
+                        replaced=[changed(vault, setter(kmsKeyArn="arn:aws:kms:us-east-1:123456789012:alias/aws/backup"))],
+                        findings=[(vault.urn, "AWS managed key of AWS Backup")])
+        for lock in stack.referencing(vault, BACKUP_VAULT_LOCK, "backupVaultName"):
+            yield _mutation(stack, "vault lock detached from its vault", lock, "backupVaultName of another vault",
+                            replaced=[changed(lock, setter(backupVaultName="some-other-vault"), dropped=["backupVaultName"])],
+                            findings=[(vault.urn, "has no vault lock")])
+            yield _mutation(stack, "vault lock minRetentionDays removed", lock, "minRetentionDays unset",
+                            replaced=[changed(lock, dropped=["minRetentionDays"])],
+                            findings=[(vault.urn, "minRetentionDays not set")])
+    for selection in stack.of_type(BACKUP_SELECTION):
+        clusters = stack.deps(selection, "resources", CLUSTER)
+        findings = [(cluster.urn, "no AWS Backup selection names it") for cluster in clusters]
+        yield _mutation(stack, "cluster removed from its backup selection", selection, "resources []",
+                        replaced=[changed(selection, setter(resources=[]), dropped=["resources"])], findings=findings)
+        for plan in stack.deps(selection, "planId", BACKUP_PLAN):
+            own_vaults = [v for v in stack.of_type(BACKUP_VAULT) if v.provider == plan.provider]
+            copying = [(cluster.urn, "no rule of its plan copies") for cluster in clusters]
+
+            def without_copies(props: dict[str, Any]) -> None:
+                props["rules"] = [{**rule, "copyActions": []} for rule in props.get("rules") or []]
+
+            no_copies = changed(plan, without_copies)
+            no_copies.property_dependencies["rules"] = [v.urn for v in own_vaults]
+            yield _mutation(stack, "backup plan copy action removed", plan, "copyActions []",
+                            replaced=[no_copies], findings=copying)
+            own = own_vaults[0]
+
+            def to_own_vault(props: dict[str, Any], own: CapturedResource = own) -> None:
+                props["rules"] = [
+                    {**rule, "copyActions": [{**action, "destinationVaultArn": own.outputs.get("arn") or UNKNOWN}
+                                             for action in rule.get("copyActions") or []]}
+                    for rule in props.get("rules") or []
+                ]
+
+            same_region = changed(plan, to_own_vault)
+            same_region.property_dependencies["rules"] = [own.urn]
+            yield _mutation(stack, "backup copy action -> own region's vault", plan, f"copies into {own.name}",
+                            replaced=[same_region],
+                            findings=[(cluster.urn, "") for cluster in clusters])
+
+
 GENERATORS = [
     cluster_mutations,
     global_cluster_mutations,
@@ -797,6 +856,7 @@ GENERATORS = [
     managed_secret_mutations,
     proxy_mutations,
     fleet_role_mutations,
+    backup_mutations,
 ]
 # What runs on each captured stack: everything on prod; on dev only the managed-secret kinds,
 # which prod has no resource for (see the module docstring).

@@ -272,6 +272,11 @@ PREVIEW_CASES = [
     PreviewCase(
         "rds-instance-class-allowed", resource(CLUSTER_INSTANCE, "class-unknown", {"instanceClass": UNKNOWN}), True
     ),
+    PreviewCase(
+        "backup-vault-customer-managed-key",
+        resource("aws:backup/vault:Vault", "key-unknown", {"name": "orders", "kmsKeyArn": UNKNOWN}),
+        False,
+    ),
 ]
 
 
@@ -325,6 +330,7 @@ ALL_UNKNOWN = [
             ("aws:cloudwatch/logGroup:LogGroup", ["kmsKeyId"]),
             ("aws:sns/topic:Topic", ["kmsMasterKeyId"]),
             ("aws:secretsmanager/secret:Secret", ["kmsKeyId"]),
+            ("aws:backup/vault:Vault", ["kmsKeyArn"]),
         ]
     )
 ]

@@ -364,6 +364,12 @@ CASES = [
         }),
         ("masterUserSecretKmsKeyId is not set", "instance's region"),
     ),
+    Case(
+        "backup-vault-customer-managed-key",
+        resource("aws:backup/vault:Vault", "orders-vault", {"name": "orders-vault"}),
+        resource("aws:backup/vault:Vault", "orders-vault-ok", {"name": "orders-vault-ok", "kmsKeyArn": KEY_ARN}),
+        ("kmsKeyArn", "aws/backup", "kms_key_arn"),
+    ),
 ]
 
 # Classes allowed in prod; dev allows any class (see test_dev_allows_any_instance_class).

@@ -566,6 +566,10 @@ def failing_stack(policy: str) -> list[Resource]:
         from test_policy_pack_access_rules import fleet
 
         return fleet("update", grant="star")[0].resources
+    if policy in ("rds-cluster-backup-plan", "backup-vault-locked"):
+        from test_policy_pack_backup_rules import backed_up
+
+        return backed_up("update", selected=False, locked=False)[0].resources
     return [resource(KMS_KEY, "unprotected", {"enableKeyRotation": True})]
 
 
@@ -577,6 +581,8 @@ STACK_POLICIES = [
     "global-cluster-regional-keys",
     "global-cluster-members-consistent",
     "stateful-resources-protected",
+    "rds-cluster-backup-plan",
+    "backup-vault-locked",
     "app-role-no-master-secret",
 ]
 
