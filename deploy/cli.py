@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "deploy.check",
     "deploy.engine", "deploy.verify", "deploy.runbooks", "deploy.preflight", "deploy.upgrade",
     "deploy.bootstrap_users",
+    "deploy.restore_drill",
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DRIFT = 0, 1, 2, 3

@@ -1,0 +1,625 @@
+"""`python -m deploy restore-drill --stack S`: prove the backups restore, and measure how long it takes.
+
+Two drills:
+
+- point-in-time (default): ``RestoreDBClusterToPointInTime`` of the writer cluster (the
+  cluster of ``writerRegion``) into a temporary cluster beside it: the same DB subnet group,
+  security groups, KMS key and cluster parameter group, to the latest restorable time or
+  ``--to-time``. This drills a bad write or a dropped table.
+- ``--from-vault REGION``: the newest completed recovery point of the stack's AWS Backup vault
+  in REGION (``<project>-<stack>-<region>``, see components/database_backup.py), restored with
+  ``StartRestoreJob`` into REGION's network (the subnet group, security groups of the stack's
+  cluster there, and the vault's key). This drills the loss of the writer region without the
+  Global Database, or the loss of the cluster and its automated backups. A copy region that holds
+  no cluster of the stack needs ``--db-subnet-group-name`` and ``--vpc-security-group-ids``.
+
+Then one instance (the region's configured class, or ``--instance-class``) is added and the
+command waits, with boto3's ``db_cluster_available`` / ``db_instance_available`` waiters, until
+it is available. It prints the restored cluster, the RTO (from the first restore call until the
+instance is available) and the RPO (the age of the restored point when the drill started), and
+deletes the instance and the cluster (final snapshot skipped) unless ``--keep``.
+
+Safe by construction: the temporary cluster is named ``drill-<stack>-<region>-<UTC time>`` and
+tagged ``restore-drill=<its name>`` (and ``restore-drill-source``, ``project``, ``stack``). Every
+check is made before the first restore call: the settings, the region, ``--to-time`` inside the
+restorable window, the source cluster exists and carries the stack's ``project``/``stack`` tags,
+the drill's names are free, the vault and a completed recovery point exist. Nothing is deleted
+that does not carry the drill tag with its own name: a cluster the drill did not create is
+refused (exit 2), also through ``--delete`` (finishing a drill kept with ``--keep``). On a failure,
+a timeout or Ctrl-C the command deletes what it created, and when that fails too, prints the
+``aws rds`` commands that finish the clean-up by hand.
+
+Exit codes: 0 restored (and deleted), 1 AWS refused a call, a wait timed out, the vault holds
+no completed recovery point or the run was interrupted, 2 refused input.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from deploy.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from deploy.stack_access import CommandRefused, refused_by_aws, resolve_settings, run_refusable, short_stack_name
+
+HELP = ("restore the writer cluster to a point in time (or the newest recovery point of a backup vault) into "
+        "a temporary cluster, measure RTO and RPO, then delete it")
+PROJECT = "aurora-platform"
+DRILL_PREFIX = "drill-"
+DRILL_TAG = "restore-drill"
+SOURCE_TAG = "restore-drill-source"
+AURORA = "Aurora"  # AWS Backup's resource type of Aurora clusters
+
+
+class DrillFailed(Exception):
+    """The drill stopped after it changed something (exit 1); clean-up follows."""
+
+
+@dataclass
+class Created:
+    """What the drill made, in creation order; clean-up deletes it in reverse."""
+
+    region: str
+    cluster: str | None = None
+    instance: str | None = None
+
+
+@dataclass
+class Report:
+    stack: str
+    mode: str  # point-in-time | vault
+    region: str
+    source_cluster: str | None
+    recovery_point: str | None
+    restored_to: str
+    rpo_seconds: float
+    rto_seconds: float | None = None
+    restored_cluster: str | None = None
+    restored_instance: str | None = None
+    endpoint: str | None = None
+    deleted: bool = False
+    kept: bool = False
+    status: str = "ok"
+    errors: list[str] = field(default_factory=list)
+    manual_cleanup: list[str] = field(default_factory=list)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 time with its zone (``2026-12-01T20:15:00Z``, ``...+01:00``)."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise CommandRefused(f"--to-time {text!r}: expected an ISO 8601 time with a zone, e.g. 2026-12-01T20:15:00Z") from None
+    if moment.tzinfo is None:
+        raise CommandRefused(f"--to-time {text!r}: give the zone (Z for UTC), e.g. 2026-12-01T20:15:00Z")
+    return moment
+
+
+def drill_identifier(stack: str, region: str, now: datetime) -> str:
+    """``drill-<stack>-<region>-<yyyymmddhhmmss>``: a letter first, at most 63 characters, lower case."""
+    stamp = now.astimezone(UTC).strftime("%Y%m%d%H%M%S")
+    head = f"{DRILL_PREFIX}{short_stack_name(stack)}-{region}".lower()[: 63 - len(stamp) - 1].rstrip("-")
+    return f"{head}-{stamp}".replace("--", "-")
+
+
+def is_drill(identifier: str, tags: list[dict]) -> bool:
+    """Created by a drill: the name has the drill prefix and the drill tag carries that very name."""
+    values = {tag.get("Key"): tag.get("Value") for tag in tags or []}
+    return identifier.startswith(DRILL_PREFIX) and values.get(DRILL_TAG) == identifier
+
+
+def manual_commands(created: Created) -> list[str]:
+    """The ``aws rds`` commands that finish a clean-up the drill could not complete."""
+    commands = []
+    if created.instance:
+        commands += [f"aws rds delete-db-instance --region {created.region} --db-instance-identifier "
+                     f"{created.instance} --skip-final-snapshot",
+                     f"aws rds wait db-instance-deleted --region {created.region} --db-instance-identifier "
+                     f"{created.instance}"]
+    if created.cluster:
+        commands.append(f"aws rds delete-db-cluster --region {created.region} --db-cluster-identifier "
+                        f"{created.cluster} --skip-final-snapshot")
+    return commands
+
+
+# ---------------------------------------------------------------------------------------
+# Reading what is there (no change).
+# ---------------------------------------------------------------------------------------
+
+def find_cluster(rds, identifier: str) -> dict | None:
+    try:
+        return rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0]
+    except rds.exceptions.DBClusterNotFoundFault:
+        return None
+
+
+def find_instance(rds, identifier: str) -> dict | None:
+    try:
+        return rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
+    except rds.exceptions.DBInstanceNotFoundFault:
+        return None
+
+
+def cluster_tags(rds, cluster: dict) -> list[dict]:
+    return cluster.get("TagList") or rds.list_tags_for_resource(ResourceName=cluster["DBClusterArn"]).get("TagList", [])
+
+
+def stack_cluster(rds, identifier: str, region: str, short: str) -> dict:
+    """The stack's cluster in ``region``, or a refusal: missing, or not tagged as this stack's."""
+    cluster = find_cluster(rds, identifier)
+    if cluster is None:
+        raise CommandRefused(f"cluster {identifier} does not exist in {region}; is stack {short} deployed there?")
+    tags = {t.get("Key"): t.get("Value") for t in cluster_tags(rds, cluster)}
+    if tags.get("project") != PROJECT or tags.get("stack") != short:
+        raise CommandRefused(f"cluster {identifier} in {region} is not tagged project={PROJECT}, stack={short}: "
+                             "not this stack's cluster, the drill does not restore it")
+    return cluster
+
+
+def newest_recovery_point(backup, vault: str, region: str, short: str) -> dict:
+    """The newest completed Aurora recovery point of one of the stack's clusters in ``vault``."""
+    try:
+        backup.describe_backup_vault(BackupVaultName=vault)
+    except backup.exceptions.ResourceNotFoundException:
+        raise CommandRefused(f"backup vault {vault} does not exist in {region}; the stack's vaults are in the regions "
+                             "of its writer-capable clusters and its backupCopyRegion (with backupPlan: true)") from None
+    stack_prefix = f":cluster:{PROJECT}-{short}-"
+    points = [
+        point
+        for page in backup.get_paginator("list_recovery_points_by_backup_vault").paginate(
+            BackupVaultName=vault, ByResourceType=AURORA)
+        for point in page.get("RecoveryPoints", [])
+        if point.get("Status") == "COMPLETED" and stack_prefix in (point.get("ResourceArn") or "")
+    ]
+    if not points:
+        raise CommandRefused(f"backup vault {vault} in {region} holds no completed recovery point of stack {short}'s "
+                             f"clusters: check the plan's jobs (aws backup list-backup-jobs --region {region}; "
+                             f"list-copy-jobs for copies)", EXIT_FAILED)
+    return max(points, key=lambda point: point["CreationDate"])
+
+
+# ---------------------------------------------------------------------------------------
+# The drill.
+# ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the drill needs, decided before its first change."""
+
+    mode: str
+    region: str
+    source_cluster: str | None
+    identifier: str
+    instance_identifier: str
+    instance_class: str
+    engine: str
+    subnet_group: str
+    security_groups: tuple[str, ...]
+    kms_key: str | None
+    parameter_group: str | None
+    serverless_scaling: dict | None
+    restored_to: datetime
+    to_time: datetime | None = None
+    recovery_point: dict | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+
+
+class Drill:
+    def __init__(self, plan: Plan, rds, backup, *, timeout: float, poll_interval: float,
+                 clock: Callable[[], float], sleep: Callable[[float], None], out: TextIO):
+        self.plan, self.rds, self.backup = plan, rds, backup
+        self.timeout, self.poll_interval, self.clock, self.sleep, self.out = timeout, poll_interval, clock, sleep, out
+        self.created = Created(region=plan.region)
+
+    @property
+    def tags(self) -> list[dict]:
+        return [{"Key": key, "Value": value} for key, value in self.plan.tags]
+
+    def waiter_config(self) -> dict:
+        delay = max(int(self.poll_interval), 1) if self.poll_interval >= 1 else 1
+        return {"Delay": delay, "MaxAttempts": max(int(self.timeout // delay), 1)}
+
+    def wait(self, name: str, what: str, **params) -> None:
+        from botocore.exceptions import WaiterError
+
+        try:
+            self.rds.get_waiter(name).wait(WaiterConfig=self.waiter_config(), **params)
+        except WaiterError as error:
+            reason = getattr(error, "last_response", {}) or {}
+            if "Error" in reason:
+                raise DrillFailed(f"waiting for {what}: {reason['Error'].get('Code')}: {reason['Error'].get('Message')}") from None
+            raise DrillFailed(f"{what} not available within {self.timeout:g} s (--timeout)") from None
+
+    def restore(self) -> None:
+        plan = self.plan
+        if plan.mode == "point-in-time":
+            params = dict(
+                DBClusterIdentifier=plan.identifier, SourceDBClusterIdentifier=plan.source_cluster,
+                DBSubnetGroupName=plan.subnet_group, VpcSecurityGroupIds=list(plan.security_groups),
+                DeletionProtection=False, CopyTagsToSnapshot=False, Tags=self.tags)
+            if plan.kms_key:
+                params["KmsKeyId"] = plan.kms_key
+            if plan.parameter_group:
+                params["DBClusterParameterGroupName"] = plan.parameter_group
+            if plan.serverless_scaling:
+                params["ServerlessV2ScalingConfiguration"] = plan.serverless_scaling
+            if plan.to_time:
+                params["RestoreToTime"] = plan.to_time
+            else:
+                params["UseLatestRestorableTime"] = True
+            self.created.cluster = plan.identifier  # from here on clean-up looks for it
+            self.rds.restore_db_cluster_to_point_in_time(**params)
+        else:
+            self._restore_from_vault()
+        self.wait("db_cluster_available", f"restored cluster {plan.identifier}", DBClusterIdentifier=plan.identifier)
+
+    def _restore_from_vault(self) -> None:
+        plan, point = self.plan, self.plan.recovery_point
+        metadata = self.backup.get_recovery_point_restore_metadata(
+            BackupVaultName=point["BackupVaultName"], RecoveryPointArn=point["RecoveryPointArn"]).get("RestoreMetadata", {})
+        # The recovery point's own metadata, with the drill's name, network and key in place of the source's.
+        overrides = {"DBClusterIdentifier": plan.identifier, "DBSubnetGroupName": plan.subnet_group,
+                     "VpcSecurityGroupIds": json.dumps(list(plan.security_groups)), "DeletionProtection": "false",
+                     "CopyTagsToSnapshot": "false"}
+        if plan.kms_key:
+            overrides["KmsKeyId"] = plan.kms_key
+        if plan.parameter_group:
+            overrides["DBClusterParameterGroupName"] = plan.parameter_group
+        lowered = {key.lower(): key for key in metadata}
+        for key, value in overrides.items():
+            metadata.pop(lowered.get(key.lower(), key), None)
+            metadata[key] = value
+        self.created.cluster = plan.identifier
+        job = self.backup.start_restore_job(RecoveryPointArn=point["RecoveryPointArn"], IamRoleArn=point["IamRoleArn"],
+                                            ResourceType=AURORA, Metadata=metadata)["RestoreJobId"]
+        # AWS Backup has no waiter for restore jobs: poll DescribeRestoreJob.
+        deadline = self.clock() + self.timeout
+        while True:
+            described = self.backup.describe_restore_job(RestoreJobId=job)
+            status = described.get("Status")
+            if status == "COMPLETED":
+                break
+            if status in ("ABORTED", "FAILED"):
+                raise DrillFailed(f"restore job {job} {status}: {described.get('StatusMessage', '')}")
+            if self.clock() >= deadline:
+                raise DrillFailed(f"restore job {job} still {status} after {self.timeout:g} s (--timeout); "
+                                  f"aws backup describe-restore-job --region {plan.region} --restore-job-id {job}")
+            self.sleep(self.poll_interval)
+        created = described.get("CreatedResourceArn") or ""
+        if not created.endswith(f":cluster:{plan.identifier}"):
+            raise DrillFailed(f"restore job {job} created {created or 'nothing'}, not cluster {plan.identifier}")
+        # AWS Backup's restore takes no tags: the drill tags the cluster its job created.
+        self.rds.add_tags_to_resource(ResourceName=created, Tags=self.tags)
+        if plan.serverless_scaling:
+            self.wait("db_cluster_available", f"restored cluster {plan.identifier}", DBClusterIdentifier=plan.identifier)
+            self.rds.modify_db_cluster(DBClusterIdentifier=plan.identifier, ApplyImmediately=True,
+                                       ServerlessV2ScalingConfiguration=plan.serverless_scaling)
+
+    def add_instance(self) -> dict:
+        plan = self.plan
+        self.created.instance = plan.instance_identifier
+        self.rds.create_db_instance(
+            DBInstanceIdentifier=plan.instance_identifier, DBClusterIdentifier=plan.identifier,
+            DBInstanceClass=plan.instance_class, Engine=plan.engine, PubliclyAccessible=False, Tags=self.tags)
+        self.wait("db_instance_available", f"instance {plan.instance_identifier}",
+                  DBInstanceIdentifier=plan.instance_identifier)
+        return find_cluster(self.rds, plan.identifier) or {}
+
+    def clean_up(self) -> list[str]:
+        """Delete what the drill created, newest first; the errors, empty when everything is gone."""
+        errors = []
+        if self.created.instance:
+            try:
+                delete_drill_instance(self.rds, self.created.instance)
+                self.wait("db_instance_deleted", f"deletion of instance {self.created.instance}",
+                          DBInstanceIdentifier=self.created.instance)
+                self.created.instance = None
+            except Exception as error:  # reported, and printed as commands to finish by hand
+                errors.append(f"deleting instance {self.created.instance}: {error}")
+                return errors
+        if self.created.cluster:
+            try:
+                delete_drill_cluster(self.rds, self.created.cluster)
+                self.wait("db_cluster_deleted", f"deletion of cluster {self.created.cluster}",
+                          DBClusterIdentifier=self.created.cluster)
+                self.created.cluster = None
+            except Exception as error:
+                errors.append(f"deleting cluster {self.created.cluster}: {error}")
+        return errors
+
+
+def delete_drill_instance(rds, identifier: str) -> None:
+    instance = find_instance(rds, identifier)
+    if instance is None:
+        return
+    tags = instance.get("TagList") or rds.list_tags_for_resource(ResourceName=instance["DBInstanceArn"]).get("TagList", [])
+    cluster = instance.get("DBClusterIdentifier") or ""
+    # The drill's instance carries its cluster's drill tag and both names have the drill prefix.
+    if not (identifier.startswith(DRILL_PREFIX) and is_drill(cluster, tags)):
+        raise CommandRefused(f"instance {identifier} was not created by a restore drill (no {DRILL_TAG}={cluster} "
+                             "tag): not deleting it")
+    rds.delete_db_instance(DBInstanceIdentifier=identifier, SkipFinalSnapshot=True, DeleteAutomatedBackups=True)
+
+
+def delete_drill_cluster(rds, identifier: str) -> None:
+    cluster = find_cluster(rds, identifier)
+    if cluster is None:
+        return
+    if not is_drill(identifier, cluster_tags(rds, cluster)):
+        raise CommandRefused(f"cluster {identifier} was not created by a restore drill (no {DRILL_TAG}={identifier} "
+                             "tag): not deleting it")
+    rds.delete_db_cluster(DBClusterIdentifier=identifier, SkipFinalSnapshot=True)
+
+
+# ---------------------------------------------------------------------------------------
+# Planning (every check before the first change).
+# ---------------------------------------------------------------------------------------
+
+def _region_instance_class(settings, region: str) -> str:
+    secondary = next((s for s in (settings.global_database.secondary_regions if settings.global_database else ())
+                      if s.region == region), None)
+    return secondary.instance_class if secondary else settings.database.instance_class
+
+
+def drill_region(args, settings) -> str:
+    """The region the drill restores in, after the checks that need no AWS call."""
+    short = short_stack_name(args.stack)
+    if args.from_vault and args.to_time:
+        raise CommandRefused("--to-time is for the point-in-time drill; --from-vault restores the vault's newest "
+                             "recovery point. Give one of them")
+    region = args.from_vault or settings.writer_region
+    if args.from_vault:
+        if not settings.backup or not settings.backup.enabled:
+            raise CommandRefused(f"--from-vault {region}: stack {short} has backupPlan: false, so it has no backup vaults")
+        vault_regions = set(settings.writer_capable_regions) | ({settings.backup.copy_region} - {""})
+        if region not in vault_regions:
+            raise CommandRefused(f"--from-vault {region}: not a region of stack {short}'s backup vaults; allowed: "
+                                 f"{', '.join(sorted(vault_regions))}")
+    if args.to_time:
+        parse_time(args.to_time)
+    return region
+
+
+def plan_drill(args, settings, rds, backup, now: datetime) -> Plan:
+    short = short_stack_name(args.stack)
+    prefix = f"{PROJECT}-{short}"
+    region = drill_region(args, settings)
+    identifier = drill_identifier(args.stack, region, now)
+    instance_identifier = f"{identifier[:61]}-1"
+    for name, found in ((identifier, find_cluster(rds, identifier)), (instance_identifier, find_instance(rds, instance_identifier))):
+        if found is not None:
+            raise CommandRefused(f"{name} already exists in {region} and the drill does not touch what it did not "
+                                 "create; run it again in a second")
+    tags = ((DRILL_TAG, identifier), ("project", PROJECT), ("stack", short))
+    home = f"{prefix}-{region}" if region in settings.regions else None
+    if args.from_vault:
+        return _plan_from_vault(args, settings, rds, backup, now, region, home, identifier, instance_identifier, tags)
+
+    source = stack_cluster(rds, home, region, short)
+    latest, earliest = source.get("LatestRestorableTime"), source.get("EarliestRestorableTime")
+    to_time = parse_time(args.to_time) if args.to_time else None
+    if to_time and latest and earliest and not earliest <= to_time <= latest:
+        raise CommandRefused(f"--to-time {iso(to_time)}: outside the restorable window of {home}, "
+                             f"{iso(earliest)} to {iso(latest)}")
+    restored_to = to_time or latest or now
+    return Plan(
+        mode="point-in-time", region=region, source_cluster=home, identifier=identifier,
+        instance_identifier=instance_identifier,
+        instance_class=args.instance_class or _region_instance_class(settings, region), engine=source["Engine"],
+        subnet_group=source["DBSubnetGroup"], security_groups=tuple(g["VpcSecurityGroupId"] for g in source.get("VpcSecurityGroups", [])),
+        kms_key=source.get("KmsKeyId"), parameter_group=source.get("DBClusterParameterGroup"),
+        serverless_scaling=_scaling(source), restored_to=restored_to, to_time=to_time,
+        tags=(*tags, (SOURCE_TAG, home)),
+    )
+
+
+def _scaling(cluster: dict) -> dict | None:
+    scaling = cluster.get("ServerlessV2ScalingConfiguration")
+    return {"MinCapacity": scaling["MinCapacity"], "MaxCapacity": scaling["MaxCapacity"]} if scaling else None
+
+
+def _plan_from_vault(args, settings, rds, backup, now, region, home, identifier, instance_identifier, tags) -> Plan:
+    from components.database_backup import vault_name
+
+    short = short_stack_name(args.stack)
+    vault = vault_name(f"{PROJECT}-{short}", region)
+    point = newest_recovery_point(backup, vault, region, short)
+    if not point.get("IamRoleArn"):
+        raise CommandRefused(f"recovery point {point['RecoveryPointArn']} names no IAM role to restore it with")
+    if home:
+        network = stack_cluster(rds, home, region, short)
+        subnet_group = args.db_subnet_group_name or network["DBSubnetGroup"]
+        groups = tuple(args.vpc_security_group_ids or [g["VpcSecurityGroupId"] for g in network.get("VpcSecurityGroups", [])])
+        parameter_group, scaling = network.get("DBClusterParameterGroup"), _scaling(network)
+    else:
+        if not (args.db_subnet_group_name and args.vpc_security_group_ids):
+            raise CommandRefused(f"--from-vault {region}: stack {short} has no network in {region} (a copy region "
+                                 "only); give --db-subnet-group-name and --vpc-security-group-ids of the network "
+                                 "to restore into")
+        subnet_group, groups = args.db_subnet_group_name, tuple(args.vpc_security_group_ids)
+        parameter_group, scaling = None, None
+    key = backup.describe_backup_vault(BackupVaultName=vault).get("EncryptionKeyArn")
+    return Plan(
+        mode="vault", region=region, source_cluster=(point.get("ResourceArn") or "").rsplit(":", 1)[-1] or None,
+        identifier=identifier, instance_identifier=instance_identifier,
+        instance_class=args.instance_class or _region_instance_class(settings, region),
+        engine=settings.database.engine, subnet_group=subnet_group, security_groups=groups, kms_key=key,
+        parameter_group=parameter_group, serverless_scaling=scaling, restored_to=point["CreationDate"],
+        recovery_point=point, tags=(*tags, (SOURCE_TAG, point["RecoveryPointArn"].rsplit(":", 1)[-1])),
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Command line.
+# ---------------------------------------------------------------------------------------
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("restore-drill", help=HELP, description=HELP)
+    parser.add_argument("--stack", required=True, help="stack name (Pulumi.<stack>.yaml)")
+    parser.add_argument("--to-time", metavar="ISO8601",
+                        help="restore to this time (with zone, e.g. 2026-12-01T20:15:00Z); default: latest restorable")
+    parser.add_argument("--from-vault", metavar="REGION",
+                        help="restore the newest completed recovery point of the stack's backup vault in REGION")
+    parser.add_argument("--instance-class", help="class of the drill's instance; default: the region's configured class")
+    parser.add_argument("--db-subnet-group-name", help="--from-vault into a region without the stack's cluster: subnet group")
+    parser.add_argument("--vpc-security-group-ids", nargs="+", metavar="SG",
+                        help="--from-vault into a region without the stack's cluster: security groups")
+    parser.add_argument("--keep", action="store_true", help="keep the restored cluster (delete it later with --delete)")
+    parser.add_argument("--delete", metavar="DRILL_CLUSTER",
+                        help="only delete a cluster an earlier drill kept (refused for anything else)")
+    parser.add_argument("--region", help="with --delete: the cluster's region (default: the writer region)")
+    parser.add_argument("--timeout", type=float, default=7200, metavar="SECONDS",
+                        help="give up a wait after SECONDS (default 7200)")
+    parser.add_argument("--poll-interval", type=float, default=30, metavar="SECONDS",
+                        help="seconds between polls (default 30)")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON (for CI, to record RTO over time)")
+    parser.add_argument("--endpoint-url", help="AWS endpoint, e.g. a local emulator")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    return run_refusable(lambda: run_drill(args))
+
+
+def boto_client(service: str, region: str, endpoint_url: str | None):
+    import boto3
+
+    return boto3.client(service, region_name=region, endpoint_url=endpoint_url)
+
+
+def run_drill(args, *, client: Callable[[str, str], Any] | None = None, now: Callable[[], datetime] = lambda: datetime.now(UTC),
+              clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+              out: TextIO | None = None) -> int:
+    """The command; ``client(service, region)`` returns a boto3 client (boto3 with --endpoint-url by default)."""
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    out = out or sys.stdout
+    if args.timeout <= 0 or args.poll_interval <= 0:
+        raise CommandRefused(f"--timeout {args.timeout:g} / --poll-interval {args.poll_interval:g}: expected positive seconds")
+    settings = resolve_settings(args.stack)
+    clients = functools.cache(client or (lambda service, region: boto_client(service, region, args.endpoint_url)))
+    try:
+        if args.delete:
+            return _delete_kept(args, settings, clients, out)
+        started_at = now()
+        region = drill_region(args, settings)
+        rds = clients("rds", region)
+        backup = clients("backup", region) if args.from_vault else None
+        plan = plan_drill(args, settings, rds, backup, started_at)
+    except NoCredentialsError:
+        raise CommandRefused("no AWS credentials: configure them and run the command again") from None
+    except ClientError as error:
+        raise refused_by_aws(error) from None
+    except BotoCoreError as error:
+        raise CommandRefused(f"could not reach AWS: {error}", EXIT_FAILED) from None
+
+    report = Report(stack=short_stack_name(args.stack), mode=plan.mode, region=plan.region,
+                    source_cluster=plan.source_cluster,
+                    recovery_point=plan.recovery_point["RecoveryPointArn"] if plan.recovery_point else None,
+                    restored_to=iso(plan.restored_to), rpo_seconds=round((started_at - plan.restored_to).total_seconds(), 1),
+                    restored_cluster=plan.identifier, restored_instance=plan.instance_identifier)
+    drill = Drill(plan, rds, backup, timeout=args.timeout, poll_interval=args.poll_interval, clock=clock, sleep=sleep, out=out)
+    if not args.json:
+        source = plan.source_cluster if plan.mode == "point-in-time" else plan.recovery_point["RecoveryPointArn"]
+        print(f"restore drill {plan.identifier}: {plan.mode} restore of {source} in {plan.region}", file=out)
+    start = clock()
+    failure: str | None = None
+    try:
+        drill.restore()
+        cluster = drill.add_instance()
+        report.rto_seconds = round(clock() - start, 1)
+        report.endpoint = cluster.get("Endpoint")
+    except DrillFailed as error:
+        failure = str(error)
+    except ClientError as error:
+        failure = str(refused_by_aws(error))
+    except (BotoCoreError, CommandRefused) as error:
+        failure = str(error)
+    except KeyboardInterrupt:
+        failure = "interrupted (Ctrl-C)"
+
+    if failure or not args.keep:
+        try:
+            errors = drill.clean_up()
+        except KeyboardInterrupt:
+            errors = ["clean-up interrupted (Ctrl-C)"]
+        report.deleted = not errors and not (drill.created.cluster or drill.created.instance)
+        report.errors = ([failure] if failure else []) + errors
+        if errors:
+            report.manual_cleanup = manual_commands(drill.created)
+    else:
+        report.kept = True
+    if report.errors:
+        report.status = "failed"
+    _print(report, args.json, out)
+    return EXIT_FAILED if report.errors else EXIT_OK
+
+
+def _delete_kept(args, settings, clients, out: TextIO) -> int:
+    region = args.region or settings.writer_region
+    rds = clients("rds", region)
+    identifier = args.delete
+    cluster = find_cluster(rds, identifier)
+    if cluster is None:
+        raise CommandRefused(f"--delete {identifier}: no such cluster in {region}")
+    if not is_drill(identifier, cluster_tags(rds, cluster)):
+        raise CommandRefused(f"--delete {identifier}: not created by a restore drill (no {DRILL_TAG}={identifier} tag "
+                             f"and {DRILL_PREFIX} prefix); the drill deletes only its own clusters")
+    plan = Plan(mode="delete", region=region, source_cluster=None, identifier=identifier, instance_identifier="",
+                instance_class="", engine="", subnet_group="", security_groups=(), kms_key=None, parameter_group=None,
+                serverless_scaling=None, restored_to=datetime.now(UTC))
+    drill = Drill(plan, rds, None, timeout=args.timeout, poll_interval=args.poll_interval, clock=time.monotonic,
+                  sleep=time.sleep, out=out)
+    members = [m["DBInstanceIdentifier"] for m in cluster.get("DBClusterMembers", [])]
+    errors = []
+    for member in members:  # the drill adds one instance; any other must be the drill's too
+        drill.created.instance, drill.created.cluster = member, None
+        errors += drill.clean_up()
+    drill.created.instance, drill.created.cluster = None, identifier
+    if not errors:
+        errors += drill.clean_up()
+    if errors:
+        drill.created.instance = members[-1] if members else None
+        print("error: " + "; ".join(errors), file=sys.stderr)
+        print("finish by hand:\n  " + "\n  ".join(manual_commands(Created(region, identifier, drill.created.instance))),
+              file=sys.stderr)
+        return EXIT_FAILED
+    print(f"deleted drill cluster {identifier} in {region}" + (f" and its instances {', '.join(members)}" if members else ""),
+          file=out)
+    return EXIT_OK
+
+
+def _print(report: Report, as_json: bool, out: TextIO) -> None:
+    if as_json:
+        print(json.dumps(asdict(report), indent=2), file=out)
+        return
+    lines = [
+        f"  restored to        {report.restored_to}" + (" (recovery point)" if report.mode == "vault" else ""),
+        f"  RPO                {report.rpo_seconds:g} s (age of the restored point when the drill started)",
+        f"  RTO                {report.rto_seconds:g} s (first restore call to the instance available)"
+        if report.rto_seconds is not None else "  RTO                not measured (the drill did not finish)",
+        f"  restored cluster   {report.restored_cluster}" + (f" ({report.endpoint})" if report.endpoint else ""),
+    ]
+    if report.kept:
+        lines.append(f"  kept               delete it with: python -m deploy restore-drill --stack {report.stack} "
+                     f"--delete {report.restored_cluster} --region {report.region}")
+    else:
+        lines.append(f"  deleted            {'yes (final snapshot skipped)' if report.deleted else 'NO'}")
+    for error in report.errors:
+        lines.append(f"  error              {error}")
+    if report.manual_cleanup:
+        lines.append("  finish the clean-up by hand:")
+        lines += [f"    {command}" for command in report.manual_cleanup]
+    print("\n".join(lines), file=out)
+
+
+__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "register", "run_drill"]

@@ -1,0 +1,389 @@
+"""`deploy restore-drill` against the moto server.
+
+moto implements what the point-in-time drill calls (RestoreDBClusterToPointInTime, CreateDBInstance,
+the describes behind boto3's waiters, AddTagsToResource, the deletes). For AWS Backup moto has
+DescribeBackupVault but neither ListRecoveryPointsByBackupVault, GetRecoveryPointRestoreMetadata,
+StartRestoreJob nor DescribeRestoreJob, so the vault drills run their backup client through
+botocore's Stubber (with the answers AWS's API reference describes), and the restore job's cluster
+is created in moto when the stubbed StartRestoreJob is called, as AWS Backup would. A cluster
+that never becomes available is not something moto can produce (its clusters are available on
+the second read), so the timeout test stubs RDS too. Failures and Ctrl-C are injected by a thin
+wrapper around the moto client that raises on one call.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import ANY, Stubber
+
+from components.database_backup import vault_name
+from deploy import cli
+from deploy.restore_drill import DRILL_TAG, drill_identifier, run_drill
+from deploy.stack_access import run_refusable
+from tests.deploy.aws_deployment import build
+from tests.test_settings import settings_of
+
+# The drill's start: a minute after this module loads, so that moto's latest restorable time (its
+# clock at the describe) lies before it, as AWS's does.
+NOW = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)
+
+
+def args_of(*argv: str):
+    return cli.build_parser().parse_args(["restore-drill", *argv, "--poll-interval", "1"])
+
+
+def deployed(moto, stack: str) -> dict:
+    """The stack built in moto, its clusters tagged as the program's provider default tags do."""
+    settings = settings_of(stack)
+    outputs = build(moto, settings)
+    for region, member in outputs["regions"].items():
+        client(moto, "rds", region).add_tags_to_resource(ResourceName=member["clusterArn"], Tags=[
+            {"Key": "project", "Value": "aurora-platform"}, {"Key": "stack", "Value": stack}])
+    return outputs
+
+
+def client(moto, service: str, region: str):
+    return boto3.client(service, region_name=region, endpoint_url=moto)
+
+
+class Failing:
+    """The moto client, except that ``operation`` raises ``error``."""
+
+    def __init__(self, inner, operation: str, error: BaseException):
+        self.inner, self.operation, self.error = inner, operation, error
+
+    def __getattr__(self, name):
+        if name == self.operation:
+            def fail(**_params):
+                raise self.error
+            return fail
+        return getattr(self.inner, name)
+
+
+def refused(operation: str) -> ClientError:
+    return ClientError({"Error": {"Code": "InsufficientDBInstanceCapacity", "Message": "no capacity"}}, operation)
+
+
+def drill(args, clients, out: io.StringIO) -> int:
+    return run_refusable(lambda: run_drill(args, client=clients, now=lambda: NOW, sleep=lambda _s: None, out=out))
+
+
+def cluster_ids(moto, region: str) -> set[str]:
+    return {c["DBClusterIdentifier"] for c in client(moto, "rds", region).describe_db_clusters()["DBClusters"]}
+
+
+# --- point-in-time ------------------------------------------------------------------------------
+
+
+def test_point_in_time_drill_restores_beside_the_writer_reports_and_deletes(moto, capsys):
+    deployed(moto, "dev")
+    out = io.StringIO()
+
+    code = drill(args_of("--stack", "dev", "--json"), lambda s, r: client(moto, s, r), out)
+
+    report = json.loads(out.getvalue())
+    assert code == 0, report["errors"]
+    identifier = drill_identifier("dev", "us-east-2", NOW)
+    assert report["restored_cluster"] == identifier and report["mode"] == "point-in-time"
+    assert report["source_cluster"] == "aurora-platform-dev-us-east-2"
+    assert report["rto_seconds"] >= 0 and report["deleted"] is True and report["errors"] == []
+    restored_to = datetime.fromisoformat(report["restored_to"].replace("Z", "+00:00"))
+    assert 0 < report["rpo_seconds"] <= 60 and abs(report["rpo_seconds"] - (NOW - restored_to).total_seconds()) < 1
+    assert cluster_ids(moto, "us-east-2") == {"aurora-platform-dev-us-east-2"}  # the drill's cluster is gone
+    print(out.getvalue())
+
+
+def test_kept_drill_cluster_has_the_writers_network_and_key_and_the_drill_tags(moto):
+    outputs = deployed(moto, "dev")
+    rds = client(moto, "rds", "us-east-2")
+    source = rds.describe_db_clusters(DBClusterIdentifier="aurora-platform-dev-us-east-2")["DBClusters"][0]
+    out = io.StringIO()
+
+    code = drill(args_of("--stack", "dev", "--keep"), lambda s, r: client(moto, s, r), out)
+
+    assert code == 0, out.getvalue()
+    identifier = drill_identifier("dev", "us-east-2", NOW)
+    restored = rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0]
+    assert [g["VpcSecurityGroupId"] for g in restored["VpcSecurityGroups"]] == [outputs["dbSecurityGroupId"]]
+    assert restored["KmsKeyId"] == source["KmsKeyId"] and restored["DeletionProtection"] is False
+    tags = {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(ResourceName=restored["DBClusterArn"])["TagList"]}
+    assert tags[DRILL_TAG] == identifier and tags["restore-drill-source"] == "aurora-platform-dev-us-east-2"
+    assert [m["DBInstanceIdentifier"] for m in restored["DBClusterMembers"]] == [f"{identifier}-1"]
+    assert f"--delete {identifier} --region us-east-2" in out.getvalue()
+
+    again = io.StringIO()
+    assert drill(args_of("--stack", "dev", "--delete", identifier), lambda s, r: client(moto, s, r), again) == 0
+    assert cluster_ids(moto, "us-east-2") == {"aurora-platform-dev-us-east-2"}
+
+
+def test_delete_refuses_a_cluster_the_drill_did_not_create(moto, capsys):
+    deployed(moto, "dev")
+
+    code = drill(args_of("--stack", "dev", "--delete", "aurora-platform-dev-us-east-2"), lambda s, r: client(moto, s, r),
+                 io.StringIO())
+
+    assert code == 2
+    assert "not created by a restore drill" in capsys.readouterr().err
+    assert cluster_ids(moto, "us-east-2") == {"aurora-platform-dev-us-east-2"}
+
+
+def test_a_failure_after_the_restore_deletes_the_drill_cluster(moto):
+    deployed(moto, "dev")
+    out = io.StringIO()
+
+    def clients(service, region):
+        inner = client(moto, service, region)
+        return Failing(inner, "create_db_instance", refused("CreateDBInstance")) if service == "rds" else inner
+
+    code = drill(args_of("--stack", "dev"), clients, out)
+
+    assert code == 1
+    assert "AWS refused CreateDBInstance: InsufficientDBInstanceCapacity" in out.getvalue()
+    assert "deleted            yes" in out.getvalue()
+    assert cluster_ids(moto, "us-east-2") == {"aurora-platform-dev-us-east-2"}
+
+
+def test_ctrl_c_deletes_the_drill_cluster(moto):
+    deployed(moto, "dev")
+    out = io.StringIO()
+
+    def clients(service, region):
+        inner = client(moto, service, region)
+        return Failing(inner, "create_db_instance", KeyboardInterrupt()) if service == "rds" else inner
+
+    assert drill(args_of("--stack", "dev"), clients, out) == 1
+    assert "interrupted (Ctrl-C)" in out.getvalue()
+    assert cluster_ids(moto, "us-east-2") == {"aurora-platform-dev-us-east-2"}
+
+
+def test_a_failed_clean_up_prints_the_commands_to_finish_it(moto):
+    deployed(moto, "dev")
+    out = io.StringIO()
+
+    class Refusing(Failing):
+        def __getattr__(self, name):
+            if name == "create_db_instance":
+                raise_ = refused("CreateDBInstance")
+
+                def fail(**_params):
+                    raise raise_
+                return fail
+            return super().__getattr__(name)
+
+    def clients(service, region):
+        inner = client(moto, service, region)
+        return Refusing(inner, "delete_db_cluster", refused("DeleteDBCluster")) if service == "rds" else inner
+
+    assert drill(args_of("--stack", "dev"), clients, out) == 1
+    identifier = drill_identifier("dev", "us-east-2", NOW)
+    text = out.getvalue()
+    assert "deleted            NO" in text
+    assert f"aws rds delete-db-cluster --region us-east-2 --db-cluster-identifier {identifier} --skip-final-snapshot" in text
+    assert identifier in cluster_ids(moto, "us-east-2")  # left for the operator, named
+
+
+def test_a_name_already_taken_is_refused_before_any_change(moto, capsys):
+    deployed(moto, "dev")
+    identifier = drill_identifier("dev", "us-east-2", NOW)
+    client(moto, "rds", "us-east-2").create_db_cluster(DBClusterIdentifier=identifier, Engine="aurora-postgresql",
+                                                       MasterUsername="someone", MasterUserPassword="a-password-0")
+
+    assert drill(args_of("--stack", "dev"), lambda s, r: client(moto, s, r), io.StringIO()) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert identifier in cluster_ids(moto, "us-east-2")  # not touched
+
+
+@pytest.mark.parametrize("to_time,says", [
+    ("2020-01-01T00:00:00Z", "outside the restorable window"),
+    ("2026-12-01 20:00", "give the zone"),
+    ("yesterday", "expected an ISO 8601 time"),
+])
+def test_to_time_outside_the_window_or_malformed_is_refused(moto, capsys, to_time, says):
+    deployed(moto, "dev")
+
+    assert drill(args_of("--stack", "dev", "--to-time", to_time), lambda s, r: client(moto, s, r), io.StringIO()) == 2
+    assert says in capsys.readouterr().err
+    assert cluster_ids(moto, "us-east-2") == {"aurora-platform-dev-us-east-2"}
+
+
+def test_a_cluster_without_the_stacks_tags_is_not_restored(moto, capsys):
+    build(moto, settings_of("dev"))  # no project/stack tags
+
+    assert drill(args_of("--stack", "dev"), lambda s, r: client(moto, s, r), io.StringIO()) == 2
+    assert "is not tagged project=aurora-platform, stack=dev" in capsys.readouterr().err
+
+
+def test_a_restore_that_never_becomes_available_times_out_and_is_deleted():
+    """Stubber: moto's clusters are available on their second read, so a timeout needs stubbed answers."""
+    identifier = drill_identifier("dev", "us-east-2", NOW)
+    rds = boto3.client("rds", region_name="us-east-2", aws_access_key_id="x", aws_secret_access_key="x")
+    stub = Stubber(rds)
+    not_found = {"service_error_code": "DBClusterNotFoundFault", "http_status_code": 404}
+    source = {"DBClusterIdentifier": "aurora-platform-dev-us-east-2", "Engine": "aurora-postgresql",
+              "DBClusterArn": "arn:aws:rds:us-east-2:123456789012:cluster:aurora-platform-dev-us-east-2",
+              "DBSubnetGroup": "db", "VpcSecurityGroups": [{"VpcSecurityGroupId": "sg-0123456789abcdef0"}],
+              "KmsKeyId": "arn:aws:kms:us-east-2:123456789012:key/k", "DBClusterParameterGroup": "tls",
+              "LatestRestorableTime": NOW - timedelta(minutes=5), "EarliestRestorableTime": NOW - timedelta(days=3),
+              "TagList": [{"Key": "project", "Value": "aurora-platform"}, {"Key": "stack", "Value": "dev"}]}
+    drill_cluster = {"DBClusterIdentifier": identifier, "Status": "creating",
+                     "DBClusterArn": f"arn:aws:rds:us-east-2:123456789012:cluster:{identifier}",
+                     "TagList": [{"Key": DRILL_TAG, "Value": identifier}]}
+    stub.add_client_error("describe_db_clusters", **not_found)
+    stub.add_client_error("describe_db_instances", service_error_code="DBInstanceNotFound", http_status_code=404)
+    stub.add_response("describe_db_clusters", {"DBClusters": [source]})
+    stub.add_response("restore_db_cluster_to_point_in_time", {"DBCluster": drill_cluster},
+                      {"DBClusterIdentifier": identifier, "SourceDBClusterIdentifier": source["DBClusterIdentifier"],
+                       "DBSubnetGroupName": "db", "VpcSecurityGroupIds": ["sg-0123456789abcdef0"],
+                       "KmsKeyId": source["KmsKeyId"], "DBClusterParameterGroupName": "tls",
+                       "DeletionProtection": False, "CopyTagsToSnapshot": False, "Tags": ANY,
+                       "UseLatestRestorableTime": True})
+    for _ in range(2):  # --timeout 2 at one poll a second: two reads, both still creating
+        stub.add_response("describe_db_clusters", {"DBClusters": [drill_cluster]})
+    stub.add_response("describe_db_clusters", {"DBClusters": [drill_cluster]})  # clean-up checks the drill tag
+    stub.add_response("delete_db_cluster", {"DBCluster": drill_cluster},
+                      {"DBClusterIdentifier": identifier, "SkipFinalSnapshot": True})
+    stub.add_client_error("describe_db_clusters", **not_found)  # db_cluster_deleted
+    out = io.StringIO()
+
+    with stub:
+        code = drill(args_of("--stack", "dev", "--timeout", "2"), lambda s, r: rds, out)
+        stub.assert_no_pending_responses()
+
+    assert code == 1
+    assert f"restored cluster {identifier} not available within 2 s (--timeout)" in out.getvalue()
+    assert "deleted            yes" in out.getvalue()
+
+
+# --- from a vault -----------------------------------------------------------------------------------
+
+
+def vault_stub(moto, region: str, *, points: list[dict] | None = None, missing_vault: bool = False):
+    """The backup client of ``region`` with Stubber answers; StartRestoreJob creates the cluster in moto."""
+    backup = boto3.client("backup", region_name=region, aws_access_key_id="x", aws_secret_access_key="x")
+    stub = Stubber(backup)
+    vault = vault_name("aurora-platform-prod", region)
+    vault_arn = f"arn:aws:backup:{region}:123456789012:backup-vault:{vault}"
+    key = f"arn:aws:kms:{region}:123456789012:key/vault-key"
+    if missing_vault:
+        stub.add_client_error("describe_backup_vault", service_error_code="ResourceNotFoundException",
+                              http_status_code=404, expected_params={"BackupVaultName": vault})
+        return backup, stub
+    stub.add_response("describe_backup_vault", {"BackupVaultName": vault, "BackupVaultArn": vault_arn,
+                                                "EncryptionKeyArn": key}, {"BackupVaultName": vault})
+    role = "arn:aws:iam::123456789012:role/backup-aurora-platform-prod-role-0a1b2c3"
+    if points is None:
+        points = [
+            {"RecoveryPointArn": f"arn:aws:rds:{region}:123456789012:cluster-snapshot:awsbackup:job-{n}",
+             "BackupVaultName": vault, "ResourceArn": "arn:aws:rds:us-east-1:123456789012:cluster:aurora-platform-prod-us-east-1",
+             "ResourceType": "Aurora", "IamRoleArn": role, "Status": status, "CreationDate": NOW - timedelta(hours=hours)}
+            for n, status, hours in ((1, "COMPLETED", 30), (2, "COMPLETED", 6), (3, "PARTIAL", 1))
+        ]
+    stub.add_response("list_recovery_points_by_backup_vault", {"RecoveryPoints": points},
+                      {"BackupVaultName": vault, "ByResourceType": "Aurora"})
+    if not any(p["Status"] == "COMPLETED" for p in points):
+        return backup, stub
+    newest = f"arn:aws:rds:{region}:123456789012:cluster-snapshot:awsbackup:job-2"
+    identifier = drill_identifier("prod", region, NOW)
+    stub.add_response("describe_backup_vault", {"BackupVaultName": vault, "BackupVaultArn": vault_arn,
+                                                "EncryptionKeyArn": key}, {"BackupVaultName": vault})
+    stub.add_response("get_recovery_point_restore_metadata", {
+        "RecoveryPointArn": newest, "RestoreMetadata": {"engine": "aurora-postgresql", "dbclusteridentifier": "aurora-platform-prod-us-east-1",
+                                                        "vpcsecuritygroupids": '["sg-source"]'}},
+        {"BackupVaultName": vault, "RecoveryPointArn": newest})
+    stub.add_response("start_restore_job", {"RestoreJobId": "restore-1"},
+                      {"RecoveryPointArn": newest, "IamRoleArn": role, "ResourceType": "Aurora", "Metadata": ANY})
+    stub.add_response("describe_restore_job", {"RestoreJobId": "restore-1", "Status": "RUNNING"}, {"RestoreJobId": "restore-1"})
+    stub.add_response("describe_restore_job", {
+        "RestoreJobId": "restore-1", "Status": "COMPLETED",
+        "CreatedResourceArn": f"arn:aws:rds:{region}:123456789012:cluster:{identifier}"}, {"RestoreJobId": "restore-1"})
+    started: dict = {}
+
+    def restore_job_creates_the_cluster(params, **_kwargs):
+        metadata = params["Metadata"]
+        started.update(metadata)
+        client(moto, "rds", region).create_db_cluster(
+            DBClusterIdentifier=metadata["DBClusterIdentifier"], Engine="aurora-postgresql",
+            DBSubnetGroupName=metadata["DBSubnetGroupName"], VpcSecurityGroupIds=json.loads(metadata["VpcSecurityGroupIds"]),
+            KmsKeyId=metadata["KmsKeyId"], StorageEncrypted=True, MasterUsername="restored", MasterUserPassword="a-password-0")
+
+    backup.meta.events.register("provide-client-params.backup.StartRestoreJob", restore_job_creates_the_cluster)
+    backup.started = started
+    return backup, stub
+
+
+def test_vault_drill_restores_the_newest_completed_recovery_point_into_that_regions_network(moto):
+    outputs = deployed(moto, "prod")
+    backup, stub = vault_stub(moto, "us-west-2")
+    out = io.StringIO()
+
+    with stub:
+        code = drill(args_of("--stack", "prod", "--from-vault", "us-west-2", "--json"),
+                     lambda s, r: backup if s == "backup" else client(moto, s, r), out)
+        stub.assert_no_pending_responses()
+
+    report = json.loads(out.getvalue())
+    assert code == 0, report["errors"]
+    assert report["mode"] == "vault" and report["region"] == "us-west-2"
+    assert report["recovery_point"].endswith("job-2")  # the newest COMPLETED one
+    assert report["rpo_seconds"] == 6 * 3600 and report["deleted"] is True
+    metadata = backup.started
+    west = outputs["regions"]["us-west-2"]
+    assert json.loads(metadata["VpcSecurityGroupIds"]) == [west["dbSecurityGroupId"]]
+    assert "vpcsecuritygroupids" not in metadata  # the source's network is replaced, not doubled
+    assert metadata["KmsKeyId"] == "arn:aws:kms:us-west-2:123456789012:key/vault-key"
+    assert metadata["DeletionProtection"] == "false"
+    assert cluster_ids(moto, "us-west-2") == {"aurora-platform-prod-us-west-2"}
+
+
+def test_a_missing_vault_is_refused_before_any_change(moto, capsys):
+    deployed(moto, "prod")
+    backup, stub = vault_stub(moto, "us-west-2", missing_vault=True)
+
+    with stub:
+        code = drill(args_of("--stack", "prod", "--from-vault", "us-west-2"),
+                     lambda s, r: backup if s == "backup" else client(moto, s, r), io.StringIO())
+
+    assert code == 2
+    assert "backup vault aurora-platform-prod-us-west-2 does not exist in us-west-2" in capsys.readouterr().err
+    assert cluster_ids(moto, "us-west-2") == {"aurora-platform-prod-us-west-2"}
+
+
+def test_a_vault_without_a_completed_recovery_point_fails_before_any_change(moto, capsys):
+    deployed(moto, "prod")
+    partial = [{"RecoveryPointArn": "arn:aws:rds:us-west-2:123456789012:cluster-snapshot:awsbackup:job-9",
+                "ResourceArn": "arn:aws:rds:us-east-1:123456789012:cluster:aurora-platform-prod-us-east-1",
+                "Status": "PARTIAL", "CreationDate": NOW}]
+    backup, stub = vault_stub(moto, "us-west-2", points=partial)
+
+    with stub:
+        code = drill(args_of("--stack", "prod", "--from-vault", "us-west-2"),
+                     lambda s, r: backup if s == "backup" else client(moto, s, r), io.StringIO())
+
+    assert code == 1
+    assert "holds no completed recovery point of stack prod's clusters" in capsys.readouterr().err
+    assert cluster_ids(moto, "us-west-2") == {"aurora-platform-prod-us-west-2"}
+
+
+@pytest.mark.parametrize("argv,says", [
+    (["--stack", "prod", "--from-vault", "eu-west-1"], "not a region of stack prod's backup vaults; allowed: us-east-1, us-west-2"),
+    (["--stack", "prod", "--from-vault", "us-west-2", "--to-time", "2026-12-01T20:00:00Z"], "--to-time is for the point-in-time drill"),
+    (["--stack", "dev", "--timeout", "0"], "expected positive seconds"),
+    (["--stack", "nope"], "unknown stack 'nope'"),
+])
+def test_refused_input_exits_2_without_aws(argv, says, capsys):
+    def no_aws(service, region):
+        raise AssertionError(f"no AWS call expected ({service} {region})")
+
+    assert drill(args_of(*argv), no_aws, io.StringIO()) == 2
+    assert says in capsys.readouterr().err
+
+
+def test_the_command_is_registered_with_the_driver():
+    args = cli.build_parser().parse_args(["restore-drill", "--stack", "prod", "--from-vault", "us-west-2", "--keep", "--json"])
+    assert (args.from_vault, args.keep, args.json, args.timeout) == ("us-west-2", True, True, 7200)
