@@ -96,6 +96,11 @@ def computed_state(type_: str, name: str, resource_id: str, region: str, inputs:
         body = hashlib.sha256(f"password/{name}".encode()).hexdigest()
         special = (inputs.get("overrideSpecial") or "!")[:1]
         state = {"result": f"aA1{special}{body}"[: max(int(inputs.get("length", 16)), 4)]}
+    elif type_ == "aws:ec2/vpc:Vpc":
+        # The default network ACL, security group and main route table AWS creates with every VPC.
+        state.update(defaultNetworkAclId=fake_id("aws:ec2/defaultNetworkAcl:DefaultNetworkAcl", name),
+                     defaultSecurityGroupId=fake_id("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", name),
+                     mainRouteTableId=fake_id("aws:ec2/routeTable:RouteTable", f"{name}-main"))
     elif type_ == "aws:ec2/launchTemplate:LaunchTemplate":
         state.update(latestVersion=1, defaultVersion=1)
     elif type_ == "aws:rds/proxy:Proxy":

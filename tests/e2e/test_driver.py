@@ -37,6 +37,8 @@ def test_dev_preview_up_refresh_drift_and_destroy(engine):
     clusters = [r for r in created if r["type"] == "aws:rds/cluster:Cluster"]
     assert len(clusters) == 1 and clusters[0]["outputs"]["endpoint"].endswith(".rds.amazonaws.com")
 
+    # The program does not fight its own deployment: a preview right after the up changes nothing.
+    assert_ok(engine.pulumi("preview", "--stack", "dev", "--expect-no-changes"))
     refresh = assert_ok(engine.deploy("refresh", "--stack", "dev"))
     assert "no drift" in refresh.stdout
 
@@ -61,6 +63,10 @@ def prod_engine(pulumi_cli, tmp_path_factory):
     engine = new_engine(tmp_path_factory.mktemp("prod"))
     assert_ok(engine.deploy("up", "--stack", "prod"))
     return engine
+
+
+def test_prod_preview_after_up_changes_nothing(prod_engine):
+    assert_ok(prod_engine.pulumi("preview", "--stack", "prod", "--expect-no-changes"))
 
 
 def test_prod_up_then_destroy_is_refused_for_protected_resources(prod_engine):
