@@ -510,11 +510,13 @@ def run_drill(args, *, client: Callable[[str, str], Any] | None = None, now: Cal
     try:
         if args.delete:
             return _delete_kept(args, settings, clients, out)
-        started_at = now()
         region = drill_region(args, settings)
         rds = clients("rds", region)
         backup = clients("backup", region) if args.from_vault else None
-        plan = plan_drill(args, settings, rds, backup, started_at)
+        plan = plan_drill(args, settings, rds, backup, now())
+        # RPO: the age of the restored point when the restore starts. A restorable time a clock
+        # puts after that moment counts as no loss, never as a negative age.
+        started_at = now()
     except NoCredentialsError:
         raise CommandRefused("no AWS credentials: configure them and run the command again") from None
     except ClientError as error:
@@ -525,7 +527,8 @@ def run_drill(args, *, client: Callable[[str, str], Any] | None = None, now: Cal
     report = Report(stack=short_stack_name(args.stack), mode=plan.mode, region=plan.region,
                     source_cluster=plan.source_cluster,
                     recovery_point=plan.recovery_point["RecoveryPointArn"] if plan.recovery_point else None,
-                    restored_to=iso(plan.restored_to), rpo_seconds=round((started_at - plan.restored_to).total_seconds(), 1),
+                    restored_to=iso(plan.restored_to),
+                    rpo_seconds=max(round((started_at - plan.restored_to).total_seconds(), 1), 0.0),
                     restored_cluster=plan.identifier, restored_instance=plan.instance_identifier)
     drill = Drill(plan, rds, backup, timeout=args.timeout, poll_interval=args.poll_interval, clock=clock, sleep=sleep, out=out)
     if not args.json:
