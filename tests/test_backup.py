@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import functools
 import json
+import subprocess
+import sys
 
 import pytest
 
 from components.database_backup import MANAGED_POLICIES, daily_schedule_after, vault_name
 from components.settings import SettingsError, parse_settings
 from deploy.capture import run_program
-from deploy.stack_config import load_stack_config
+from deploy.stack_access import arn_region
+from deploy.stack_config import PROJECT_DIR, load_stack_config
 from tests.conftest import captured
 from tests.helpers import key_arns, region_of
 from tests.test_settings import settings_of
@@ -190,3 +193,29 @@ def test_production_single_region_stack_must_copy_elsewhere():
         parse_settings(raw, "prod")
     raw["aurora-platform:backupCopyRegion"] = "us-east-2"
     assert parse_settings(raw, "prod").backup_only_regions == ("us-east-2",)
+
+
+@pytest.mark.parametrize("mode", ["preview", "update"])
+def test_deploy_check_prod_json_lists_locked_vaults_in_two_regions_a_copying_plan_and_the_selections(mode):
+    result = subprocess.run([sys.executable, "-m", "deploy", "check", "--stack", "prod", "--json", "--mode", mode],
+                            cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    resources = json.loads(result.stdout)["resources"]
+
+    def of_type(type_):
+        return [r for r in resources if r["type"] == type_]
+
+    vaults = {r["inputs"]["name"]: r["inputs"] for r in of_type(VAULT)}
+    assert set(vaults) == {"aurora-platform-prod-us-east-1", "aurora-platform-prod-us-west-2"}
+    assert all("kmsKeyArn" in inputs for inputs in vaults.values())
+    assert {r["inputs"]["backupVaultName"] for r in of_type(LOCK)} == set(vaults)
+    assert all(r["inputs"]["resources"] for r in of_type(SELECTION)) and len(of_type(SELECTION)) == 2
+    plans = {r["name"]: r["inputs"] for r in of_type(PLAN)}
+    east = plans["backup-aurora-platform-prod-us-east-1-plan"]["rules"][0]
+    assert east["copyActions"] and east["copyActions"][0]["lifecycle"] == {"deleteAfter": 35.0}
+    if mode == "update":
+        assert {arn_region(v["kmsKeyArn"]) for v in vaults.values()} == {"us-east-1", "us-west-2"}
+        assert east["copyActions"][0]["destinationVaultArn"] == (
+            "arn:aws:backup:us-west-2:123456789012:backup-vault:aurora-platform-prod-us-west-2")
+        assert {r["inputs"]["resources"][0] for r in of_type(SELECTION)} == {
+            f"arn:aws:rds:{region}:123456789012:cluster:aurora-platform-prod-{region}" for region in ("us-east-1", "us-west-2")}
