@@ -25,11 +25,16 @@ cluster's key, and a cross-region copy is re-encrypted with the key of the desti
 ("Encryption for backups in AWS Backup",
 https://docs.aws.amazon.com/aws-backup/latest/devguide/encryption.html; "Creating backup copies
 across AWS Regions", https://docs.aws.amazon.com/aws-backup/latest/devguide/cross-region-backup.html).
-AWS Backup supports continuous backup and point-in-time restore for Aurora ("Feature availability
-by resource", https://docs.aws.amazon.com/aws-backup/latest/devguide/backup-feature-availability.html#features-by-resource;
+AWS Backup supports continuous backup and point-in-time restore for Aurora, 1 to 35 days, with one
+continuous recovery point per cluster ("Feature availability by resource",
+https://docs.aws.amazon.com/aws-backup/latest/devguide/backup-feature-availability.html#features-by-resource;
 "Continuous backups and point-in-time restore",
-https://docs.aws.amazon.com/aws-backup/latest/devguide/point-in-time-recovery.html). A copy of a
-continuous backup to another region becomes a snapshot, so the copy action sits on the daily rule.
+https://docs.aws.amazon.com/aws-backup/latest/devguide/point-in-time-recovery.html; "Changing your
+retention period", https://docs.aws.amazon.com/aws-backup/latest/devguide/point-in-time-recovery-retention-period.html).
+A copy of a continuous backup to another region becomes a snapshot ("Copy a backup",
+https://docs.aws.amazon.com/aws-backup/latest/devguide/recov-point-create-a-copy.html), so the
+copy action sits on the daily rule. AWS Backup automates either cross-account or cross-region
+copies of Aurora snapshots, not both in sequence (same page): this component copies across regions.
 """
 
 from __future__ import annotations
