@@ -234,10 +234,12 @@ class Drill:
         try:
             self.rds.get_waiter(name).wait(WaiterConfig=self.waiter_config(), **params)
         except WaiterError as error:
-            reason = getattr(error, "last_response", {}) or {}
-            if "Error" in reason:
-                raise DrillFailed(f"waiting for {what}: {reason['Error'].get('Code')}: {reason['Error'].get('Message')}") from None
-            raise DrillFailed(f"{what} not available within {self.timeout:g} s (--timeout)") from None
+            reason = str(error.kwargs.get("reason", ""))
+            if "Max attempts exceeded" in reason:
+                raise DrillFailed(f"{what} not available within {self.timeout:g} s (--timeout)") from None
+            failure = (error.last_response or {}).get("Error", {})
+            detail = f"{failure.get('Code')}: {failure.get('Message')}" if failure else reason
+            raise DrillFailed(f"waiting for {what}: {detail}") from None
 
     def restore(self) -> None:
         plan = self.plan

@@ -219,8 +219,13 @@ def test_a_cluster_without_the_stacks_tags_is_not_restored(moto, capsys):
     assert "is not tagged project=aurora-platform, stack=dev" in capsys.readouterr().err
 
 
-def test_a_restore_that_never_becomes_available_times_out_and_is_deleted():
-    """Stubber: moto's clusters are available on their second read, so a timeout needs stubbed answers."""
+@pytest.mark.parametrize("statuses,says", [
+    (["creating", "creating"], "not available within 2 s (--timeout)"),  # --timeout 2, one poll a second
+    (["incompatible-restore"], "Waiter encountered a terminal failure state"),
+])
+def test_a_restore_that_does_not_become_available_fails_and_is_deleted(statuses, says):
+    """Stubber: moto's clusters are available on their second read, so a timeout or a failed restore
+    needs stubbed answers."""
     identifier = drill_identifier("dev", "us-east-2", NOW)
     rds = boto3.client("rds", region_name="us-east-2", aws_access_key_id="x", aws_secret_access_key="x")
     stub = Stubber(rds)
@@ -243,8 +248,8 @@ def test_a_restore_that_never_becomes_available_times_out_and_is_deleted():
                        "KmsKeyId": source["KmsKeyId"], "DBClusterParameterGroupName": "tls",
                        "DeletionProtection": False, "CopyTagsToSnapshot": False, "Tags": ANY,
                        "UseLatestRestorableTime": True})
-    for _ in range(2):  # --timeout 2 at one poll a second: two reads, both still creating
-        stub.add_response("describe_db_clusters", {"DBClusters": [drill_cluster]})
+    for status in statuses:
+        stub.add_response("describe_db_clusters", {"DBClusters": [{**drill_cluster, "Status": status}]})
     stub.add_response("describe_db_clusters", {"DBClusters": [drill_cluster]})  # clean-up checks the drill tag
     stub.add_response("delete_db_cluster", {"DBCluster": drill_cluster},
                       {"DBClusterIdentifier": identifier, "SkipFinalSnapshot": True})
@@ -256,7 +261,7 @@ def test_a_restore_that_never_becomes_available_times_out_and_is_deleted():
         stub.assert_no_pending_responses()
 
     assert code == 1
-    assert f"restored cluster {identifier} not available within 2 s (--timeout)" in out.getvalue()
+    assert f"restored cluster {identifier}" in out.getvalue() and says in out.getvalue()
     assert "deleted            yes" in out.getvalue()
 
 
