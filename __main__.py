@@ -100,6 +100,7 @@ cluster_args = AuroraClusterArgs(
     reader_auto_scaling_cpu_target=db.reader_auto_scaling_cpu_target,
     apply_immediately=db.apply_immediately,
     upgrade_target_version=db.engine_upgrade_target or None,
+    secret_rotation_days=settings.access.master_password_rotation_days,
     data_api=data_api_supported(db.engine, db.engine_version),  # for `deploy bootstrap-users`
     protect=settings.protect_resources,
 )
@@ -134,6 +135,7 @@ if settings.global_database:
             deletion_protection=db.deletion_protection,
             protect=settings.protect_resources,
             secret_recovery_window_days=30 if settings.production else 7,
+            master_password=settings.access.master_password or None,  # set by `deploy rotate-password`
         ),
     )
     clusters = global_database.members

@@ -126,6 +126,9 @@ class AuroraClusterArgs:
     """A secondary member: no credentials, no database name, replicates from the primary."""
     global_write_forwarding: bool = False
     """Forward writes from this member to the global writer (engine permitting; not for the writer)."""
+    secret_rotation_days: int | None = 7
+    """Days between rotations of the RDS-managed master secret (Secrets Manager rotates it; no Lambda:
+    the secret is managed by RDS). ``None`` leaves RDS's default schedule. Ignored with ``master_password``."""
     data_api: bool = False
     """Enable the RDS Data API (HTTP endpoint), which ``deploy bootstrap-users`` uses; only where the
     engine version has it (``settings.data_api_supported``). Never on a global secondary."""
@@ -377,6 +380,16 @@ class AuroraCluster(pulumi.ComponentResource):
             self.secret_arn = pulumi.Output.from_input(args.master_secret_arn) if args.master_secret_arn else None
         else:
             self.secret_arn = self.cluster.master_user_secrets.apply(lambda s: s[0].secret_arn if s else None)
+            if args.secret_rotation_days is not None:
+                # A secret RDS manages rotates without a Lambda function; Secrets Manager takes the schedule:
+                # https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotate-secrets_managed.html
+                aws.secretsmanager.SecretRotation(
+                    f"{name}-master-secret-rotation",
+                    secret_id=self.secret_arn,
+                    rotation_rules=aws.secretsmanager.SecretRotationRotationRulesArgs(
+                        automatically_after_days=args.secret_rotation_days),
+                    opts=child,
+                )
         self.cluster_identifier = self.cluster.cluster_identifier
         self.cluster_arn = self.cluster.arn
         self.cluster_resource_id = self.cluster.cluster_resource_id

@@ -94,6 +94,10 @@ class GlobalDatabaseArgs:
     """Pulumi ``protect`` on the global cluster, every member cluster and the secret."""
     secret_recovery_window_days: int = 30
     """Days a deleted master secret stays recoverable (0 deletes at once; dev only)."""
+    master_password: pulumi.Input[str] | None = None
+    """The password ``deploy rotate-password`` set (the ``masterPassword`` secret config value): the
+    stack's config is then the source of truth, so a later ``pulumi up`` writes this one, never the
+    generated one again, to the primary cluster and the secret. ``None``: the generated password."""
 
     def __post_init__(self):
         regions = [self.primary.region] + [s.region for s in self.secondaries]
@@ -150,6 +154,8 @@ class GlobalDatabase(pulumi.ComponentResource):
         password = random.RandomPassword(
             f"{name}-master-password", length=40, special=True, override_special=PASSWORD_SPECIALS,
             min_lower=1, min_upper=1, min_numeric=1, opts=pulumi.ResourceOptions(parent=self))
+        master_password = (pulumi.Output.secret(args.master_password) if args.master_password is not None
+                           else password.result)
         self.secret = aws.secretsmanager.Secret(
             f"{name}-master",
             name=f"{args.identifier}/master",
@@ -182,7 +188,7 @@ class GlobalDatabase(pulumi.ComponentResource):
 
         self.primary = AuroraCluster(
             f"aurora-{primary.region}",
-            member_args(primary, master_password=password.result, master_secret_arn=self.secret.arn),
+            member_args(primary, master_password=master_password, master_secret_arn=self.secret.arn),
             opts=in_primary,
         )
         self.secondaries = {}
@@ -210,7 +216,7 @@ class GlobalDatabase(pulumi.ComponentResource):
             f"{name}-master",
             secret_id=self.secret.id,
             secret_string=pulumi.Output.secret(pulumi.Output.all(
-                password.result,
+                master_password,
                 {region: pulumi.Output.all(c.writer_endpoint, c.reader_endpoint, c.cluster_identifier)
                  for region, c in self.members.items()},
             ).apply(lambda v: master_secret_json(base, v[0], v[1], writer_region))),

@@ -215,6 +215,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("proxyConnectionBorrowTimeout", "integer", 120, "Seconds a client waits for a pooled connection while the pool is at its limit (0-300).", "access"),
     Setting("fleetDirectDatabaseAccess", "boolean", False, "With the proxy on, also keep the fleet's direct path to the cluster (the DB security group admits the fleet, rds-db:connect on the cluster). Without the proxy the fleet always connects directly.", "access"),
     Setting("applicationUsers", "array", ["app"], "Database users applications log in as with IAM tokens: 1-32 letters, digits or underscores, starting with a letter, not the master user or a reserved name; `deploy bootstrap-users` creates them.", "access"),
+    Setting("masterPasswordRotationDays", "integer", 7, "Regional clusters: days between rotations of the RDS-managed master secret (1-1000); Secrets Manager rotates it on that schedule.", "access"),
+    Setting("masterPassword", "string", "", "Global database only: the master password `deploy rotate-password` set last, as an encrypted (secret) config value; empty keeps the generated one. Never set it in clear.", "access"),
     Setting("operatorRoleArns", "array", [], "Break-glass: IAM roles (arn:aws:iam::ACCOUNT:role/NAME) given read of the master secret and decrypt through Secrets Manager. Never the fleet.", "access"),
     # monitoring
     Setting("alarmEmail", "string", "", "E-mail address subscribed to the alarm topic (AWS asks it to confirm); empty for none.", "monitoring"),
@@ -331,6 +333,8 @@ class AccessSettings:
     fleet_direct_database_access: bool = False
     application_users: tuple[str, ...] = ("app",)
     operator_role_arns: tuple[str, ...] = ()
+    master_password_rotation_days: int = 7
+    master_password: str = field(default="", repr=False)  # a secret: never printed
 
 
 @dataclass(frozen=True)
@@ -1039,6 +1043,17 @@ def _parse_access(r: _Reader, database: DatabaseSettings, global_db: GlobalDatab
             r.fail("applicationUsers", user, "is the master user; applications get users of their own")
         elif user.lower() in RESERVED_DATABASE_USERS:
             r.fail("applicationUsers", user, f"a reserved or well-known name; not one of {', '.join(RESERVED_DATABASE_USERS)}")
+    password = r.raw.get(_q("masterPassword")) or ""
+    if not isinstance(password, str):
+        r.problems.append(f"{_q('masterPassword')}: expected a string (set it with `python -m deploy rotate-password`)")
+        password = ""
+    elif password and global_db is None:
+        r.problems.append(f"{_q('masterPassword')}: set, but the stack has no globalDatabase; a regional cluster's "
+                          "password is the RDS-managed secret's (masterPasswordRotationDays). Remove it")
+    elif password and not (8 <= len(password) <= 99 and all(c.isalnum() or c in "!#$%^&*()-_=+[]{}<>:?" for c in password)):
+        # The value is a secret: the message never shows it.
+        r.problems.append(f"{_q('masterPassword')}: (secret, not shown) must be 8-99 characters of letters, digits "
+                          "and !#$%^&*()-_=+[]{}<>:? (RDS refuses '/', '@', '\"' and spaces)")
     roles = r.string_list("operatorRoleArns")
     for role in roles:
         if not ROLE_ARN_RE.fullmatch(role):
@@ -1052,6 +1067,8 @@ def _parse_access(r: _Reader, database: DatabaseSettings, global_db: GlobalDatab
         fleet_direct_database_access=r.boolean("fleetDirectDatabaseAccess"),
         application_users=users,
         operator_role_arns=roles,
+        master_password_rotation_days=r.integer("masterPasswordRotationDays", 1, 1000),
+        master_password=password,
     )
 
 

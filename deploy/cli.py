@@ -16,7 +16,7 @@ import sys
 COMMAND_MODULES = (
     "deploy.check",
     "deploy.engine", "deploy.verify", "deploy.runbooks", "deploy.preflight", "deploy.upgrade",
-    "deploy.bootstrap_users",
+    "deploy.bootstrap_users", "deploy.rotate_password",
     "deploy.restore_drill",
 )
 

@@ -272,6 +272,14 @@ PREVIEW_CASES = [
     PreviewCase(
         "rds-instance-class-allowed", resource(CLUSTER_INSTANCE, "class-unknown", {"instanceClass": UNKNOWN}), True
     ),
+    PreviewCase("rds-proxy-tls-required", resource("aws:rds/proxy:Proxy", "tls-unknown", {
+        "engineFamily": "POSTGRESQL", "requireTls": UNKNOWN, "defaultAuthScheme": "IAM_AUTH"}), True),
+    PreviewCase("rds-proxy-tls-required", resource("aws:rds/proxy:Proxy", "role-unknown", {
+        "engineFamily": "POSTGRESQL", "requireTls": True, "defaultAuthScheme": "IAM_AUTH", "roleArn": UNKNOWN}), False),
+    PreviewCase("rds-proxy-iam-auth", resource("aws:rds/proxy:Proxy", "scheme-unknown", {
+        "engineFamily": "POSTGRESQL", "requireTls": True, "defaultAuthScheme": UNKNOWN}), True),
+    PreviewCase("rds-proxy-iam-auth", resource("aws:rds/proxy:Proxy", "subnets-unknown", {
+        "engineFamily": "POSTGRESQL", "requireTls": True, "defaultAuthScheme": "IAM_AUTH", "vpcSubnetIds": UNKNOWN}), False),
     PreviewCase(
         "backup-vault-customer-managed-key",
         resource("aws:backup/vault:Vault", "key-unknown", {"name": "orders", "kmsKeyArn": UNKNOWN}),
@@ -331,6 +339,7 @@ ALL_UNKNOWN = [
             ("aws:sns/topic:Topic", ["kmsMasterKeyId"]),
             ("aws:secretsmanager/secret:Secret", ["kmsKeyId"]),
             ("aws:backup/vault:Vault", ["kmsKeyArn"]),
+            ("aws:rds/proxy:Proxy", ["requireTls", "defaultAuthScheme", "auths"]),
         ]
     )
 ]

@@ -1,0 +1,229 @@
+"""`python -m deploy rotate-password --stack S`: rotate the database master password.
+
+- Regional stack (RDS manages the master secret): ``RotateSecret`` on the cluster's managed
+  secret (Secrets Manager rotates it on RDS's behalf, no Lambda function), then it waits until
+  the secret's ``AWSCURRENT`` version is a new one and the cluster is ``available``. The program's
+  schedule (``masterPasswordRotationDays``) keeps rotating it.
+- Global database (the program generates the password, RDS cannot manage it on members): a new
+  password is generated here and the stack's encrypted config becomes the source of truth for it:
+  1. ``masterPassword`` is set as a secret config value of the stack (Automation API), so the
+     next ``pulumi up`` writes this password, never the generated one, to the cluster and the secret;
+  2. ``ModifyDBCluster`` sets it on the writer cluster (the members follow: one global database);
+  3. it waits until the cluster is ``available``;
+  4. ``PutSecretValue`` writes the secret with the new password (the rest of its value unchanged)
+     and it confirms that the new version is ``AWSCURRENT``; the replicas follow.
+
+Everything is checked before the first change: the stack and its settings, the writer cluster
+(exists, tagged as this stack's, ``available``), the master secret (exists, readable), and for a
+global database that the stack opens through the Automation API (the Pulumi CLI is needed to
+write the config). Refused input exits 2; AWS refusing a call or a timeout exits 1, and the
+message says how to finish by hand. Commit ``Pulumi.<stack>.yaml`` afterwards (the value is
+encrypted by the stack's secrets provider).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets as random_source
+import string
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from deploy.cli import EXIT_FAILED, EXIT_OK
+from deploy.stack_access import (
+    CommandRefused,
+    open_stack,
+    refused_by_aws,
+    resolve_settings,
+    run_refusable,
+    short_stack_name,
+)
+
+HELP = "rotate the database master password (RDS-managed secret, or the global database's generated secret)"
+PROJECT = "aurora-platform"
+CONFIG_KEY = "masterPassword"
+# The characters the program's generated passwords use: RDS refuses '/', '@', '"' and spaces.
+SPECIALS = "!#$%^&*()-_=+[]{}<>:?"
+PASSWORD_LENGTH = 40
+
+
+def new_password(length: int = PASSWORD_LENGTH) -> str:
+    """A random password with a lower, an upper, a digit and a special, from the allowed characters."""
+    alphabet = string.ascii_letters + string.digits + SPECIALS
+    while True:
+        candidate = "".join(random_source.choice(alphabet) for _ in range(length))
+        if (any(c.islower() for c in candidate) and any(c.isupper() for c in candidate)
+                and any(c.isdigit() for c in candidate) and any(c in SPECIALS for c in candidate)):
+            return candidate
+
+
+def current_version(secret: dict) -> str | None:
+    return next((version for version, stages in (secret.get("VersionIdsToStages") or {}).items()
+                 if "AWSCURRENT" in stages), None)
+
+
+class Waiter:
+    """Polls ``check`` every ``interval`` seconds until it returns true or ``timeout`` passes."""
+
+    def __init__(self, timeout: float, interval: float, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic):
+        self.timeout, self.interval, self.sleep, self.clock = timeout, interval, sleep, clock
+
+    def until(self, check: Callable[[], bool], what: str, how: str) -> None:
+        deadline = self.clock() + self.timeout
+        while not check():
+            if self.clock() >= deadline:
+                raise CommandRefused(f"timed out after {self.timeout:g}s waiting until {what}; {how}", EXIT_FAILED)
+            self.sleep(self.interval)
+
+
+def read_cluster(rds, identifier: str, stack: str) -> dict:
+    from botocore.exceptions import ClientError
+
+    try:
+        cluster = rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "DBClusterNotFoundFault":
+            raise CommandRefused(f"stack {stack}: cluster {identifier} does not exist; nothing to rotate") from None
+        raise
+    tags = {tag.get("Key"): tag.get("Value") for tag in cluster.get("TagList") or []}
+    if tags.get("project") != PROJECT or tags.get("stack") != stack:
+        raise CommandRefused(f"cluster {identifier} is not tagged project={PROJECT}, stack={stack} (its tags: "
+                             f"{tags or 'none'}); this command only touches clusters this program created")
+    if cluster.get("Status") != "available":
+        raise CommandRefused(f"cluster {identifier} is {cluster.get('Status')!r}, not 'available'; wait "
+                             f"(`aws rds wait db-cluster-available --db-cluster-identifier {identifier}`) and run again")
+    return cluster
+
+
+def clients(region: str, endpoint_url: str | None):
+    import boto3
+
+    session = boto3.session.Session()
+    return tuple(session.client(service, region_name=region, endpoint_url=endpoint_url) for service in ("rds", "secretsmanager"))
+
+
+def set_config_secret(stack_name: str, value: str) -> None:
+    """``masterPassword`` as a secret config value of the stack, through the Automation API."""
+    from pulumi import automation as auto
+
+    stack = open_stack(stack_name)
+    stack.set_config(f"{PROJECT}:{CONFIG_KEY}", auto.ConfigValue(value=value, secret=True))
+
+
+def check_stack_opens(stack_name: str) -> None:
+    open_stack(stack_name)
+
+
+def run(args) -> int:
+    return run_refusable(lambda: rotate(args))
+
+
+def rotate(args, *, make_clients=clients, write_config: Callable[[str, str], None] = set_config_secret,
+           check_config: Callable[[str], None] = check_stack_opens, waiter: Waiter | None = None,
+           out: TextIO | None = None) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    out = out or sys.stdout
+    if args.timeout <= 0 or args.poll_interval <= 0:
+        raise CommandRefused(f"--timeout {args.timeout:g} / --poll-interval {args.poll_interval:g}: expected positive seconds")
+    waiter = waiter or Waiter(args.timeout, args.poll_interval)
+    settings = resolve_settings(args.stack)
+    stack = short_stack_name(args.stack)
+    region = settings.writer_region
+    identifier = f"{PROJECT}-{stack}-{region}"
+    rds, secrets = make_clients(region, getattr(args, "endpoint_url", None))
+    try:
+        cluster = read_cluster(rds, identifier, stack)
+        if settings.global_database is None:
+            return _rotate_managed(args, cluster, identifier, secrets, rds, waiter, out)
+        return _rotate_global(args, stack, cluster, identifier, rds, secrets, waiter, write_config, check_config, out)
+    except NoCredentialsError:
+        raise CommandRefused("no AWS credentials: configure them (the operators' break-glass role) and run again") from None
+    except ClientError as error:
+        raise refused_by_aws(error) from None
+    except BotoCoreError as error:
+        raise CommandRefused(f"could not reach AWS: {error}", EXIT_FAILED) from None
+
+
+def _rotate_managed(args, cluster: dict, identifier: str, secrets, rds, waiter: Waiter, out: TextIO) -> int:
+    secret_arn = (cluster.get("MasterUserSecret") or {}).get("SecretArn")
+    if not secret_arn:
+        raise CommandRefused(f"cluster {identifier} has no RDS-managed master secret (MasterUserSecret); "
+                             "a regional cluster of this program always has one: run `pulumi up` first")
+    before = current_version(secrets.describe_secret(SecretId=secret_arn))
+    if args.dry_run:
+        print(f"would RotateSecret {secret_arn} (AWSCURRENT is version {before}) and wait for a new version", file=out)
+        return EXIT_OK
+    secrets.rotate_secret(SecretId=secret_arn)
+    print(f"asked Secrets Manager to rotate {secret_arn}", file=out)
+    how = (f"the rotation may still be under way: watch `aws secretsmanager describe-secret --secret-id {secret_arn}` "
+           "until AWSCURRENT moves to a new version")
+    state: dict[str, Any] = {}
+
+    def rotated() -> bool:
+        state["version"] = current_version(secrets.describe_secret(SecretId=secret_arn))
+        return state["version"] not in (None, before)
+
+    waiter.until(rotated, f"{secret_arn} has a new AWSCURRENT version", how)
+    waiter.until(lambda: rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0].get("Status") == "available",
+                 f"cluster {identifier} is available", f"watch `aws rds describe-db-clusters --db-cluster-identifier {identifier}`")
+    print(f"rotated: {secret_arn} AWSCURRENT is version {state['version']} (was {before}); {identifier} is available",
+          file=out)
+    return EXIT_OK
+
+
+def _rotate_global(args, stack: str, cluster: dict, identifier: str, rds, secrets, waiter: Waiter,
+                   write_config, check_config, out: TextIO) -> int:
+    secret_name = f"{PROJECT}-{stack}/master"
+    from botocore.exceptions import ClientError
+
+    try:
+        current = json.loads(secrets.get_secret_value(SecretId=secret_name)["SecretString"])
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            raise CommandRefused(f"the master secret {secret_name} does not exist in {cluster['DBClusterArn'].split(':')[3]}") from None
+        raise
+    except (KeyError, ValueError):
+        raise CommandRefused(f"the master secret {secret_name} holds no JSON value; restore it with `pulumi up` first") from None
+    if not isinstance(current, dict) or "password" not in current:
+        raise CommandRefused(f"the master secret {secret_name} holds no password field; restore it with `pulumi up` first")
+    check_config(args.stack)  # the Pulumi CLI and the stack are there before anything changes
+    if args.dry_run:
+        print(f"would set {PROJECT}:{CONFIG_KEY} (secret) on stack {stack}, ModifyDBCluster {identifier} "
+              f"MasterUserPassword, wait until available, PutSecretValue {secret_name}", file=out)
+        return EXIT_OK
+
+    password = new_password()
+    write_config(args.stack, password)
+    print(f"set {PROJECT}:{CONFIG_KEY} (encrypted) in Pulumi.{stack}.yaml: the next `pulumi up` keeps this password", file=out)
+    finish = (f"the stack's config holds the new password: `python -m deploy up --stack {stack}` sets it on the "
+              f"cluster and the secret and finishes the rotation")
+    try:
+        rds.modify_db_cluster(DBClusterIdentifier=identifier, MasterUserPassword=password, ApplyImmediately=True)
+    except ClientError as error:
+        raise CommandRefused(f"{refused_by_aws(error)}; {finish}", EXIT_FAILED) from None
+    print(f"set the new master password on {identifier}", file=out)
+    waiter.until(lambda: rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0].get("Status") == "available",
+                 f"cluster {identifier} is available", finish)
+    try:
+        version = secrets.put_secret_value(SecretId=secret_name, SecretString=json.dumps({**current, "password": password}))["VersionId"]
+    except ClientError as error:
+        raise CommandRefused(f"{refused_by_aws(error)}; {finish}", EXIT_FAILED) from None
+    if current_version(secrets.describe_secret(SecretId=secret_name)) != version:
+        raise CommandRefused(f"{secret_name}: version {version} is not AWSCURRENT; {finish}", EXIT_FAILED)
+    print(f"rotated: {secret_name} AWSCURRENT is version {version} (replicas follow); {identifier} is available. "
+          f"Commit Pulumi.{stack}.yaml", file=out)
+    return EXIT_OK
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("rotate-password", help=HELP, description=HELP)
+    parser.add_argument("--stack", required=True, help="stack name (Pulumi.<stack>.yaml)")
+    parser.add_argument("--dry-run", action="store_true", help="make the read-only checks and print the changes, without making them")
+    parser.add_argument("--endpoint-url", help="send every AWS call to this endpoint (a local emulator such as moto_server)")
+    parser.add_argument("--timeout", type=float, default=1800, metavar="SECONDS", help="give up waiting after SECONDS (default 1800)")
+    parser.add_argument("--poll-interval", type=float, default=15, metavar="SECONDS", help="seconds between polls (default 15)")
+    parser.set_defaults(func=run)

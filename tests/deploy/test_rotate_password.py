@@ -1,0 +1,196 @@
+"""`deploy rotate-password` on the moto server, with botocore's Stubber where moto lacks an answer.
+
+The global database path runs on moto's RDS (DescribeDBClusters, ModifyDBCluster with a new
+MasterUserPassword) and Secrets Manager (GetSecretValue, PutSecretValue, DescribeSecret); the
+stack config write (Automation API, needs the Pulumi CLI) is a recording stand-in. The regional
+path is stubbed: moto reports a MasterUserSecret for a cluster with ManageMasterUserPassword but
+creates no such secret in its Secrets Manager, so RotateSecret on it has nothing to rotate.
+A refusal by AWS half-way is stubbed too (moto accepts every password).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from types import SimpleNamespace
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from deploy import cli, rotate_password
+from deploy.rotate_password import SPECIALS, Waiter, new_password, rotate
+from deploy.stack_access import CommandRefused
+
+PROD_CLUSTER = "aurora-platform-prod-us-east-1"
+DEV_CLUSTER = "aurora-platform-dev-us-east-2"
+SECRET = "aurora-platform-prod/master"
+V0, V1, V2 = ("a" * 32, "b" * 32, "c" * 32)  # Secrets Manager version ids are 32-64 characters
+PROD_TAGS = [{"Key": "project", "Value": "aurora-platform"}, {"Key": "stack", "Value": "prod"}]
+
+
+def args(stack="prod", dry_run=False, endpoint_url=None):
+    return SimpleNamespace(stack=stack, dry_run=dry_run, endpoint_url=endpoint_url, timeout=5, poll_interval=0.01)
+
+
+def no_wait() -> Waiter:
+    return Waiter(timeout=5, interval=0, sleep=lambda seconds: None)
+
+
+class Config:
+    """Stands in for the Automation API: records the secret config values written."""
+
+    def __init__(self):
+        self.written: list[tuple[str, str]] = []
+        self.checked: list[str] = []
+
+    def write(self, stack: str, value: str) -> None:
+        self.written.append((stack, value))
+
+    def check(self, stack: str) -> None:
+        self.checked.append(stack)
+
+
+def moto_global(moto: str, tags=PROD_TAGS, secret: bool = True):
+    rds = boto3.client("rds", region_name="us-east-1", endpoint_url=moto)
+    secrets = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=moto)
+    rds.create_db_cluster(DBClusterIdentifier=PROD_CLUSTER, Engine="aurora-postgresql", EngineVersion="16.6",
+                          MasterUsername="dbadmin", MasterUserPassword="generated-Passw0rd!", Tags=tags)
+    value = {"engine": "postgres", "host": "h.cluster-x.us-east-1.rds.amazonaws.com", "username": "dbadmin",
+             "password": "generated-Passw0rd!", "dbname": "app", "port": 5432, "dbClusterIdentifier": PROD_CLUSTER}
+    if secret:
+        secrets.create_secret(Name=SECRET, SecretString=json.dumps(value))
+    return rds, secrets, value
+
+
+def test_global_rotation_sets_config_then_cluster_then_secret(moto):
+    rds, secrets, before = moto_global(moto)
+    config, out = Config(), io.StringIO()
+
+    code = rotate(args(), make_clients=lambda region, url: (rds, secrets), write_config=config.write,
+                  check_config=config.check, waiter=no_wait(), out=out)
+
+    assert code == 0
+    ((stack, password),) = config.written
+    assert stack == "prod" and config.checked == ["prod"]
+    assert len(password) == 40 and password != before["password"]
+    after = json.loads(secrets.get_secret_value(SecretId=SECRET)["SecretString"])
+    assert after == {**before, "password": password}  # only the password changed
+    described = secrets.describe_secret(SecretId=SECRET)
+    assert len(described["VersionIdsToStages"]) == 2
+    assert rds.describe_db_clusters(DBClusterIdentifier=PROD_CLUSTER)["DBClusters"][0]["Status"] == "available"
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("set aurora-platform:masterPassword (encrypted) in Pulumi.prod.yaml")
+    assert lines[1] == f"set the new master password on {PROD_CLUSTER}"
+    assert lines[2].startswith(f"rotated: {SECRET} AWSCURRENT is version ") and "Commit Pulumi.prod.yaml" in lines[2]
+    assert password not in out.getvalue()
+
+
+def test_global_dry_run_changes_nothing(moto):
+    rds, secrets, before = moto_global(moto)
+    config, out = Config(), io.StringIO()
+    assert rotate(args(dry_run=True), make_clients=lambda region, url: (rds, secrets), write_config=config.write,
+                  check_config=config.check, waiter=no_wait(), out=out) == 0
+    assert config.written == [] and config.checked == ["prod"]
+    assert json.loads(secrets.get_secret_value(SecretId=SECRET)["SecretString"]) == before
+    assert "would set aurora-platform:masterPassword" in out.getvalue()
+
+
+def test_global_cluster_refusing_the_password_says_how_to_finish(moto):
+    _, secrets, before = moto_global(moto)
+    rds = boto3.client("rds", region_name="us-east-1")
+    config = Config()
+    with Stubber(rds) as stub:
+        stub.add_response("describe_db_clusters", {"DBClusters": [{
+            "DBClusterIdentifier": PROD_CLUSTER, "DBClusterArn": f"arn:aws:rds:us-east-1:123456789012:cluster:{PROD_CLUSTER}",
+            "Status": "available", "TagList": PROD_TAGS}]}, {"DBClusterIdentifier": PROD_CLUSTER})
+        stub.add_client_error("modify_db_cluster", "InvalidDBClusterStateFault", "cluster is busy", 400)
+        with pytest.raises(CommandRefused) as refused:
+            rotate(args(), make_clients=lambda region, url: (rds, secrets), write_config=config.write,
+                   check_config=config.check, waiter=no_wait(), out=io.StringIO())
+    assert refused.value.code == 1
+    assert "InvalidDBClusterStateFault" in str(refused.value)
+    assert "`python -m deploy up --stack prod` sets it on the cluster and the secret" in str(refused.value)
+    assert len(config.written) == 1  # the config was written first: the next up finishes the rotation
+    assert json.loads(secrets.get_secret_value(SecretId=SECRET)["SecretString"]) == before
+
+
+def test_regional_rotation_rotates_the_managed_secret_and_waits_for_the_new_version():
+    secret_arn = "arn:aws:secretsmanager:us-east-2:123456789012:secret:rds!cluster-1234-AbCdEf"
+    rds, secrets = boto3.client("rds", region_name="us-east-2"), boto3.client("secretsmanager", region_name="us-east-2")
+    cluster = {"DBClusterIdentifier": DEV_CLUSTER, "Status": "available", "MasterUserSecret": {"SecretArn": secret_arn},
+               "TagList": [{"Key": "project", "Value": "aurora-platform"}, {"Key": "stack", "Value": "dev"}]}
+    versions = lambda current: {"ARN": secret_arn, "VersionIdsToStages": {current: ["AWSCURRENT"], V0: ["AWSPREVIOUS"]}}  # noqa: E731
+    out = io.StringIO()
+    with Stubber(rds) as rds_stub, Stubber(secrets) as secrets_stub:
+        rds_stub.add_response("describe_db_clusters", {"DBClusters": [cluster]}, {"DBClusterIdentifier": DEV_CLUSTER})
+        secrets_stub.add_response("describe_secret", versions(V1), {"SecretId": secret_arn})
+        secrets_stub.add_response("rotate_secret", {"ARN": secret_arn, "VersionId": V2}, {"SecretId": secret_arn})
+        secrets_stub.add_response("describe_secret", versions(V1), {"SecretId": secret_arn})  # still rotating
+        secrets_stub.add_response("describe_secret", versions(V2), {"SecretId": secret_arn})
+        rds_stub.add_response("describe_db_clusters", {"DBClusters": [cluster]}, {"DBClusterIdentifier": DEV_CLUSTER})
+        code = rotate(args("dev"), make_clients=lambda region, url: (rds, secrets), waiter=no_wait(), out=out)
+        secrets_stub.assert_no_pending_responses()
+    assert code == 0
+    assert out.getvalue().splitlines()[-1] == (
+        f"rotated: {secret_arn} AWSCURRENT is version {V2} (was {V1}); {DEV_CLUSTER} is available")
+
+
+def test_regional_rotation_that_does_not_finish_times_out_with_how_to_watch():
+    secret_arn = "arn:aws:secretsmanager:us-east-2:123456789012:secret:rds!cluster-1234-AbCdEf"
+    rds, secrets = boto3.client("rds", region_name="us-east-2"), boto3.client("secretsmanager", region_name="us-east-2")
+    cluster = {"DBClusterIdentifier": DEV_CLUSTER, "Status": "available", "MasterUserSecret": {"SecretArn": secret_arn},
+               "TagList": [{"Key": "project", "Value": "aurora-platform"}, {"Key": "stack", "Value": "dev"}]}
+    ticks = iter(range(100))
+    waiter = Waiter(timeout=2, interval=1, sleep=lambda s: None, clock=lambda: next(ticks))
+    with Stubber(rds) as rds_stub, Stubber(secrets) as secrets_stub:
+        rds_stub.add_response("describe_db_clusters", {"DBClusters": [cluster]}, {"DBClusterIdentifier": DEV_CLUSTER})
+        secrets_stub.add_response("describe_secret", {"VersionIdsToStages": {V1: ["AWSCURRENT"]}}, {"SecretId": secret_arn})
+        secrets_stub.add_response("rotate_secret", {"ARN": secret_arn}, {"SecretId": secret_arn})
+        for _ in range(3):
+            secrets_stub.add_response("describe_secret", {"VersionIdsToStages": {V1: ["AWSCURRENT"]}}, {"SecretId": secret_arn})
+        with pytest.raises(CommandRefused) as refused:
+            rotate(args("dev"), make_clients=lambda region, url: (rds, secrets), waiter=waiter, out=io.StringIO())
+    assert refused.value.code == 1 and "aws secretsmanager describe-secret" in str(refused.value)
+
+
+def refused(capsys, *argv: str) -> str:
+    assert cli.main(["rotate-password", *argv]) == 2
+    return capsys.readouterr().err
+
+
+def test_unknown_stack_is_refused(capsys):
+    assert "--stack staging" in refused(capsys, "--stack", "staging")
+
+
+def test_missing_cluster_is_refused(moto, capsys):
+    assert f"cluster {PROD_CLUSTER} does not exist" in refused(capsys, "--stack", "prod", "--endpoint-url", moto)
+
+
+def test_cluster_of_another_owner_is_refused(moto, capsys):
+    moto_global(moto, tags=[])
+    assert "is not tagged project=aurora-platform, stack=prod" in refused(capsys, "--stack", "prod", "--endpoint-url", moto)
+
+
+def test_missing_global_secret_is_refused_before_any_change(moto, monkeypatch, capsys):
+    moto_global(moto, secret=False)
+    monkeypatch.setattr(rotate_password, "check_stack_opens", lambda stack: pytest.fail("checked the stack too early"))
+    assert f"the master secret {SECRET} does not exist" in refused(capsys, "--stack", "prod", "--endpoint-url", moto)
+
+
+def test_no_credentials_is_refused(moto, monkeypatch, capsys):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    assert "no AWS credentials" in refused(capsys, "--stack", "prod", "--endpoint-url", moto)
+
+
+def test_bad_timeouts_are_refused(capsys):
+    assert "expected positive seconds" in refused(capsys, "--stack", "prod", "--timeout", "0")
+
+
+def test_generated_passwords_hold_every_class_and_only_allowed_characters():
+    for _ in range(50):
+        password = new_password()
+        assert len(password) == 40 and not set(password) - set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" + SPECIALS)
+        assert any(c.islower() for c in password) and any(c.isupper() for c in password)
+        assert any(c.isdigit() for c in password) and any(c in SPECIALS for c in password)
