@@ -56,6 +56,9 @@ class CapturedResource:
     property_dependencies: dict[str, list[str]]
     id: str = ""
     additional_secret_outputs: list[str] = field(default_factory=list)
+    # The request's alias specs (``aliases``, as dicts: name, type, parentUrn, ...) and, from a
+    # monitor without alias specs, its ``aliasURNs`` as {"urn": ...}.
+    aliases: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -150,6 +153,7 @@ class _CapturingMonitor(pulumi_mocks.MockMonitor):
             property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
             id=response.id,
             additional_secret_outputs=list(request.additionalSecretOutputs),
+            aliases=[json_format.MessageToDict(a) for a in request.aliases] + [{"urn": u} for u in request.aliasURNs],
         )
         self.captured.append(resource)
         if self.on_resource is not None:

@@ -84,17 +84,35 @@ def test_next_major_on_dev_is_an_in_place_modify_with_groups_of_the_new_family()
     changed = {k for k in set(old.inputs) | set(new.inputs) if old.inputs.get(k) != new.inputs.get(k)}
     assert changed == {"engineVersion", "dbClusterParameterGroupName", "dbInstanceParameterGroupName"}
     assert (new.urn, new.delete_before_replace) == (old.urn, False)
-    for old_i, new_i in zip(before.by_type(INSTANCE), after.by_type(INSTANCE), strict=True):
-        assert old_i.urn == new_i.urn
+    # Paired by URN: the capture records registrations as the SDK's worker threads make them,
+    # in no fixed order.
+    old_instances = {i.urn: i for i in before.by_type(INSTANCE)}
+    new_instances = {i.urn: i for i in after.by_type(INSTANCE)}
+    assert old_instances and set(old_instances) == set(new_instances)
+    for urn, new_i in new_instances.items():
+        old_i = old_instances[urn]
         assert {k for k in new_i.inputs if old_i.inputs.get(k) != new_i.inputs.get(k)} == {"dbParameterGroupName"}
 
 
+def alias_names(resource) -> list[str]:
+    return [a.get("spec", {}).get("name") for a in resource.aliases]
+
+
 def test_parameter_groups_keep_their_state_from_before_the_family_was_in_their_name():
-    """An alias keeps the groups a stack already has: no churn on the first update after this change."""
-    group = captured("dev").one(CLUSTER_GROUP, "aurora-us-east-2-cluster-aurora-postgresql16")
-    assert group.inputs["family"] == "aurora-postgresql16"
-    assert dev_with(engineUpgradeTarget=NEXT_MAJOR).one(
-        CLUSTER_GROUP, "aurora-us-east-2-cluster-aurora-postgresql17").inputs["family"] == "aurora-postgresql17"
+    """An alias keeps the groups a stack already has: no churn on the first update after this change.
+    The aliases are read from the registration request, as the engine receives them."""
+    capture = captured("dev")
+    for type_, kind in ((CLUSTER_GROUP, "cluster"), (INSTANCE_GROUP, "instance")):
+        group = capture.one(type_, f"aurora-us-east-2-{kind}-aurora-postgresql16")
+        assert group.inputs["family"] == "aurora-postgresql16"
+        assert alias_names(group) == [f"aurora-us-east-2-{kind}"]
+    prepared = dev_with(engineUpgradeTarget=NEXT_MAJOR)
+    for type_, kind in ((CLUSTER_GROUP, "cluster"), (INSTANCE_GROUP, "instance")):
+        assert alias_names(prepared.one(type_, f"aurora-us-east-2-{kind}-aurora-postgresql16")) == [
+            f"aurora-us-east-2-{kind}"]
+        # The groups of the prepared family are new: no alias could claim the current groups' state.
+        target = prepared.one(type_, f"aurora-us-east-2-{kind}-aurora-postgresql17")
+        assert (target.inputs["family"], target.aliases) == ("aurora-postgresql17", [])
 
 
 def test_upgrade_target_declares_groups_of_its_family_beside_the_current_ones():
