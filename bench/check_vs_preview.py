@@ -51,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--stack", default="prod")
     args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error(f"--runs {args.runs}: expected at least 1")
     if not cli_path().is_file():
         raise SystemExit(f"no Pulumi CLI at {cli_path()}: {BUILD_HINT}")
 

@@ -141,15 +141,18 @@ def invoke(token: str, region: str) -> dict[str, Any]:
 
 
 # Input properties whose change makes the provider replace the resource (the provider's
-# Diff reports them in `replaces`), for the types this program declares. Read from the
-# schemas the providers are bridged from: `ForceNew: true` in hashicorp/terraform-provider-aws
-# (internal/service/<service>/<resource>.go) and `RequiresReplace` in
-# hashicorp/terraform-provider-random (internal/provider/resource_*.go). Conditional
-# replacements are left out where this program never meets the condition: storageType
-# replaces only outside Aurora engines (customdiff.ForceNewIf in rds/cluster.go), a subnet's
-# ipv6CidrBlock, a VPC's instanceTenancy, a security group rule's change of source kind.
-# A type that is not listed replaces on no property (routes, alarms, policies, dashboards...
-# update in place), which is true of their AWS resources as far as this program uses them.
+# Diff reports them in `replaces`). Read from the schemas the providers are bridged from:
+# `ForceNew: true` in hashicorp/terraform-provider-aws (internal/service/<service>/<resource>.go)
+# and `RequiresReplace` in hashicorp/terraform-provider-random (internal/provider/resource_*.go).
+# Conditional replacements are left out where this program never meets the condition:
+# storageType replaces only outside Aurora engines (customdiff.ForceNewIf in rds/cluster.go),
+# a subnet's ipv6CidrBlock, a VPC's instanceTenancy, a security group rule's change of source
+# kind. The table covers the stateful types (clusters, instances, global cluster, keys,
+# secrets), the network and IAM types around them, and the types named below; a type it does
+# not list is answered as replacing on no property, which holds for routes and policies that
+# update in place but not for every other type (a rename of a dashboard, an event
+# subscription or a VPC endpoint's service replaces it on AWS), so the end-to-end tests'
+# "nothing replaced" checks speak for the listed types only.
 REPLACING_PROPERTIES: dict[str, frozenset[str]] = {
     # rds/cluster.go
     "aws:rds/cluster:Cluster": frozenset({
@@ -208,6 +211,8 @@ REPLACING_PROPERTIES: dict[str, frozenset[str]] = {
     "aws:iam/rolePolicy:RolePolicy": frozenset({"role", "name", "namePrefix"}),
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": frozenset({"role", "policyArn"}),
     "aws:iam/instanceProfile:InstanceProfile": frozenset({"name", "namePrefix", "path"}),
+    # cloudwatch/metric_alarm.go
+    "aws:cloudwatch/metricAlarm:MetricAlarm": frozenset({"name"}),
     # logs/group.go, sns/topic.go
     "aws:cloudwatch/logGroup:LogGroup": frozenset({"name", "namePrefix", "logGroupClass"}),
     "aws:sns/topic:Topic": frozenset({"name", "namePrefix", "fifoTopic"}),

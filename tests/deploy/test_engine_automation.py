@@ -10,6 +10,7 @@ state). The full driver on deployed stacks is in tests/e2e/test_driver.py.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +29,11 @@ def project(tmp_path, monkeypatch):
         pytest.fail(f"no Pulumi CLI at {cli_path()}: {BUILD_HINT}", pytrace=False)
     copy = copy_project(Path(__file__).resolve().parents[2], tmp_path / "project")
     env = engine_environment(tmp_path)
-    # The Automation API in this process finds the CLI and the backend through the environment.
+    # The Automation API in this process finds the CLI and the backend through the environment,
+    # and nothing of the caller's own Pulumi or AWS setup (a Cloud token, a profile) leaks in.
+    for key in list(os.environ):
+        if key.startswith(("PULUMI_", "AWS_")) and key not in env:
+            monkeypatch.delenv(key)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return copy, env

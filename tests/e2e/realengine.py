@@ -39,7 +39,9 @@ def engine_environment(home: Path) -> dict[str, str]:
         "PULUMI_CONFIG_PASSPHRASE": "e2e-tests-only",
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        "PULUMI_DEBUG_COMMANDS": "true",  # enables --event-log, the engine event stream the Automation API reads
+        # The CLI takes --event-log (the engine's event stream, as the Automation API reads it)
+        # only with debug commands on; the tests' own `pulumi preview` calls use it.
+        "PULUMI_DEBUG_COMMANDS": "true",
         # The language host built here runs the interpreter named here (see the script for why a wrapper).
         "PULUMI_PYTHON_CMD": str(Path(__file__).resolve().parent / "python-for-language-host"),
         "AURORA_E2E_PYTHON": sys.executable,

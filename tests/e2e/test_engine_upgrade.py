@@ -1,5 +1,5 @@
 """A major engine version change after an `up`, previewed by the real Pulumi engine with the
-provider doubles (tests/e2e/realengine.py): the cluster is updated in place, the parameter
+provider doubles (realengine.py): the cluster is updated in place, the parameter
 groups of the new family are created before it and the old ones deleted after it."""
 
 from __future__ import annotations
@@ -8,8 +8,7 @@ import json
 
 import pytest
 
-from tests.e2e.conftest import new_engine
-from tests.e2e.realengine import BUILD_HINT, cli_path, preview_args
+from tests.e2e.realengine import preview_args
 
 pytestmark = pytest.mark.e2e
 
@@ -17,10 +16,7 @@ STATEFUL = ("aws:rds/cluster:Cluster", "aws:rds/clusterInstance:ClusterInstance"
             "aws:secretsmanager/secret:Secret")
 
 
-def test_next_major_after_an_up_previews_an_update_of_the_cluster_not_a_replacement(tmp_path):
-    if not cli_path().is_file():
-        pytest.fail(f"no Pulumi CLI at {cli_path()}: {BUILD_HINT}", pytrace=False)
-    engine = new_engine(tmp_path)
+def test_next_major_after_an_up_previews_an_update_of_the_cluster_not_a_replacement(engine, tmp_path):
     up = engine.deploy("up", "--stack", "dev")
     assert up.returncode == 0, up.stdout + up.stderr
     engine.pulumi("config", "set", "engineVersion", "17.4", "--stack", "dev", check=True)
