@@ -24,8 +24,9 @@ one).
   the version).
 - **Regional stack, ``--blue-green``**: ``CreateBlueGreenDeployment`` (target version and
   parameter groups), wait until ``AVAILABLE``, print the green endpoints. The switchover runs
-  with ``--switchover`` or on the next invocation; then the deployment is deleted and the old
-  blue cluster (renamed ``<cluster>-old1`` by RDS) kept, or deleted with ``--delete-blue``.
+  only with ``--switchover`` (a run without it, first or later, stops at the green endpoints);
+  then the deployment is deleted and the old blue cluster (renamed by RDS, found again by its
+  resource id) kept, or deleted with ``--delete-blue``.
 
 After the upgrade the command prints the settings change (``engineVersion`` V, clearing
 ``engineUpgradeTarget`` and ``preUpgradeSnapshot``) so the next ``pulumi up`` agrees with the
@@ -469,8 +470,9 @@ def register(subparsers) -> None:
     parser.add_argument("--blue-green", action="store_true",
                         help="regional stack: upgrade through an RDS Blue/Green deployment instead of in place")
     parser.add_argument("--switchover", action="store_true",
-                        help="with --blue-green: switch over as soon as the green environment is available "
-                             "(without it, the next invocation switches over)")
+                        help="with --blue-green: switch over once the green environment is available. Without it "
+                             "no run switches over, the first or a later one: each waits for green, prints its "
+                             "endpoints and stops; after testing green, run the command again with --switchover")
     blue = parser.add_mutually_exclusive_group()
     blue.add_argument("--keep-blue", dest="delete_blue", action="store_false", default=False,
                       help="with --blue-green: keep the old blue cluster after the switchover (default)")
@@ -639,10 +641,12 @@ def _steps(args, plan: Plan, settings) -> list[str]:
                      f"{plan.writer.identifier}: TargetEngineVersion={plan.target}, "
                      f"TargetDBClusterParameterGroupName={groups['cluster']}, TargetDBParameterGroupName={groups['instance']}")
         steps.append(f"{wait} until the deployment is AVAILABLE; print the green endpoints")
-        steps.append("SwitchoverBlueGreenDeployment " + ("now" if args.switchover else "on the next invocation")
-                     + f", {wait} until SWITCHOVER_COMPLETED")
-        steps.append("DeleteBlueGreenDeployment; " + ("delete" if args.delete_blue else "keep")
-                     + " the old blue cluster")
+        if args.switchover:
+            steps.append(f"SwitchoverBlueGreenDeployment, {wait} until SWITCHOVER_COMPLETED")
+            steps.append("DeleteBlueGreenDeployment; " + ("delete" if args.delete_blue else "keep")
+                         + " the old blue cluster")
+        else:
+            steps.append("stop: no switchover without --switchover (test green, then run again with it)")
     else:
         extra = ""
         if plan.major:
@@ -735,15 +739,20 @@ def _start_blue_green(args, settings, plan: Plan, rds_for, clock: Clock, now, ou
 
 def _continue_blue_green(args, settings, plan: Plan, deployment: dict, rds_for, clock: Clock, now, out: TextIO,
                          *, created: bool = False) -> int:
-    """Carry a Blue/Green deployment on from its state: wait until AVAILABLE, switch over (at once
-    with --switchover, else on the next invocation), wait until switched, delete the deployment."""
+    """Carry a Blue/Green deployment on from its state: wait until AVAILABLE, print the green
+    endpoints, switch over only with --switchover (whichever run it is: a run that finds the
+    deployment still provisioning, e.g. after a timeout, must not switch over before the operator
+    has seen and tested green), wait until switched, delete the deployment."""
     region = plan.writer.region
     rds = rds_for(region)
     deployment_id = deployment["BlueGreenDeploymentIdentifier"]
     status = deployment.get("Status")
     if args.dry_run:
+        steps = ("wait until SWITCHOVER_COMPLETED, delete the deployment" if status not in (BG_PROVISIONING, BG_AVAILABLE)
+                 else "wait until AVAILABLE, print the green endpoints, "
+                 + ("switch over, delete the deployment" if args.switchover else "stop (switch over with --switchover)"))
         print(f"dry run: Blue/Green deployment {deployment_id} is {status}; the command would carry it on "
-              "(wait, switch over, delete the deployment). No call made.", file=out)
+              f"({steps}). No call made.", file=out)
         return EXIT_OK
     wait = {"timeout": args.timeout, "poll_interval": args.poll_interval, "clock": clock, "out": out, "region": region}
     blue = plan.writer  # still the blue cluster unless the switchover already happened
@@ -753,8 +762,10 @@ def _continue_blue_green(args, settings, plan: Plan, deployment: dict, rds_for, 
         green = green_cluster(rds, deployment, region)
         print(f"green environment {green.identifier} on {green.engine_version} is available:\n"
               f"  writer endpoint {green.endpoint}\n  reader endpoint {green.reader_endpoint}", file=out, flush=True)
-        if created and not args.switchover:
-            print("Test the green environment, then switch over: run this command again (or with --switchover).\n"
+        if not args.switchover:
+            print(f"Test the green environment, then switch over: run this command again with --switchover "
+                  f"(`python -m deploy upgrade --stack {plan.stack} --engine-version {plan.target} --blue-green "
+                  "--switchover`).\n"
                   f"To give up instead: aws rds delete-blue-green-deployment --blue-green-deployment-identifier "
                   f"{deployment_id} --delete-target --region {region}", file=out)
             return EXIT_OK

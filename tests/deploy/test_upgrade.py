@@ -555,12 +555,40 @@ def test_blue_green_first_run_stops_at_the_green_endpoints(rds, capsys, tmp_path
     code, out, _ = run(["--stack", "dev", "--engine-version", "16.8", "--blue-green", "--outputs-file",
                         outputs_file(tmp_path, "dev")], rds, capsys)
     assert code == 0
-    assert "switch over: run this command again (or with --switchover)" in out
+    assert "switch over: run this command again with --switchover" in out
     assert "pulumi config set" not in out
 
 
+@pytest.mark.parametrize("found, polls", [("PROVISIONING", ("PROVISIONING", "AVAILABLE")), ("AVAILABLE", ("AVAILABLE",))],
+                         ids=["still provisioning", "available"])
+def test_a_later_blue_green_run_without_switchover_stops_at_the_green_endpoints(found, polls, rds, capsys, tmp_path):
+    """A run after a timeout (or any later run) that did not create the deployment shows green's
+    endpoints and stops: no SwitchoverBlueGreenDeployment is stubbed, so one would fail the test."""
+    stub = rds["us-east-2"]
+    expect_dev_state(rds)
+    expect_bg_lookup(stub, deployment(found))
+    for status in polls:
+        expect_bg_status(stub, status)
+    expect_green(stub)
+    code, out, err = run(["--stack", "dev", "--engine-version", "16.8", "--blue-green", "--outputs-file",
+                          outputs_file(tmp_path, "dev")], rds, capsys)
+    assert (code, err) == (0, "")
+    assert f"writer endpoint {GREEN}.cluster-c0ffee.us-east-2.rds.amazonaws.com" in out
+    assert "switch over: run this command again with --switchover" in out
+    assert "SwitchoverBlueGreenDeployment" not in out and "pulumi config set" not in out
+
+
+def test_blue_green_dry_run_of_a_found_deployment_says_whether_it_would_switch_over(rds, capsys, tmp_path):
+    expect_dev_state(rds)
+    expect_bg_lookup(rds["us-east-2"], deployment("AVAILABLE"))
+    code, out, _ = run(["--stack", "dev", "--engine-version", "16.8", "--blue-green", "--dry-run", "--outputs-file",
+                        outputs_file(tmp_path, "dev")], rds, capsys)
+    assert code == 0
+    assert "stop (switch over with --switchover)). No call made." in out
+
+
 def test_blue_green_switchover_timeout_exits_1_and_says_how_to_finish(rds, capsys, tmp_path):
-    """The second invocation finds the deployment AVAILABLE and switches over; it never completes."""
+    """The second invocation, with --switchover, finds the deployment AVAILABLE and switches over; it never completes."""
     stub = rds["us-east-2"]
     expect_dev_state(rds)
     expect_bg_lookup(stub, deployment("AVAILABLE"))
@@ -571,7 +599,7 @@ def test_blue_green_switchover_timeout_exits_1_and_says_how_to_finish(rds, capsy
     for _ in range(3):  # polls at 0, 25 and 30 seconds
         expect_bg_status(stub, "SWITCHOVER_IN_PROGRESS")
     time = FakeTime()
-    code, out, err = run(["--stack", "dev", "--engine-version", "16.8", "--blue-green", "--timeout", "30",
+    code, out, err = run(["--stack", "dev", "--engine-version", "16.8", "--blue-green", "--switchover", "--timeout", "30",
                           "--poll-interval", "25", "--outputs-file", outputs_file(tmp_path, "dev")], rds, capsys, time)
     assert code == 1
     assert time.sleeps == [25, 5]
