@@ -14,7 +14,7 @@ registers, not a second reading of the settings. Each finding names what to chan
 | ``upgrade-target`` | the stack's cluster exists and runs another version, of which ``engineVersion`` is not a valid upgrade target |
 | ``instance-class`` | a writer or reader class is not orderable for the engine and version in the region, or in a zone used |
 | ``fleet-instance-type`` | ``fleetInstanceType`` is not offered in a zone of the fleet's subnets |
-| ``quota`` | VPCs or Elastic IPs per region, or NAT gateways per zone, in use plus what the stack adds exceed the quota |
+| ``quota`` | VPCs or Elastic IPs per region, or NAT gateways per zone, in use plus what the stack adds exceed the quota (the stack's own, carrying its ``project`` and ``stack`` tags, are in use and not added again) |
 | ``name-taken`` | a cluster, instance, global cluster, parameter group, subnet group, KMS alias or log group name the stack creates is held by a resource that does not carry the stack's tags |
 | ``ami-parameter`` | the public SSM parameter of the fleet's AMI does not resolve in the region |
 | ``not-checked`` | AWS refused a read or gave no answer, so a check could not run (the message names the call) |
@@ -353,27 +353,52 @@ def eip_limit_from_ec2(ec2) -> float | None:
     return float(values[0]) if values else None
 
 
-def _quotaFinding(region: str, quota: tuple[str, str, str], where: str, in_use: int, adds: int, limit: float):
+def owned_count(items: Iterable[dict], stack_tags: dict[str, str]) -> int:
+    """How many of the EC2 descriptions ``items`` carry the stack's ``project`` and ``stack`` tags."""
+    return sum(owned_by_stack(_tags(item.get("Tags")), stack_tags) for item in items)
+
+
+def still_to_add(planned: int, owned: int) -> int:
+    """What the stack adds beyond what it already has: after its first `pulumi up` its own resources
+    are in use, and a later `up` keeps them rather than creating them again."""
+    return max(0, planned - owned)
+
+
+def _quotaFinding(region: str, quota: tuple[str, str, str], where: str, in_use: int, owned: int, adds: int,
+                  limit: float):
     service, code, name = quota
+    of_them = f" ({owned} of them this stack's)" if owned else ""
     return Finding("quota", region, f"{service}/{code}",
-                    f"{name}{where}: {in_use} in use + {adds} the stack adds = {in_use + adds} > quota {limit:g}; "
+                    f"{name}{where}: {in_use} in use{of_them} + {adds} the stack adds = {in_use + adds} > quota {limit:g}; "
                     f"request an increase (aws service-quotas request-service-quota-increase --service-code {service} "
                     f"--quota-code {code} --region {region}) or release unused ones"
                     + (", or set natStrategy: single" if code == NAT_QUOTA[1] else ""))
 
 
-def check_vpc_quota(plan: RegionPlan, ec2, service_quotas) -> list:
+# The quota checks: a finding only when the stack adds something (what it adds cannot be
+# refused when it adds nothing), and the stack's own resources in use are not added again.
+def check_vpc_quota(plan: RegionPlan, ec2, service_quotas, stack_tags: dict[str, str]) -> list:
     if not plan.vpcs:
+        return []
+    vpcs = _paginate(ec2, "describe_vpcs", "Vpcs")
+    owned = owned_count(vpcs, stack_tags)
+    adds = still_to_add(plan.vpcs, owned)
+    if not adds:
         return []
     limit = applied_quota(service_quotas, *VPC_QUOTA[:2])
     if limit is None:
         limit = default_quota(service_quotas, *VPC_QUOTA[:2])
-    in_use = len(_paginate(ec2, "describe_vpcs", "Vpcs"))
-    return [_quotaFinding(plan.region, VPC_QUOTA, "", in_use, plan.vpcs, limit)] if in_use + plan.vpcs > limit else []
+    in_use = len(vpcs)
+    return [_quotaFinding(plan.region, VPC_QUOTA, "", in_use, owned, adds, limit)] if in_use + adds > limit else []
 
 
-def check_eip_quota(plan: RegionPlan, ec2, service_quotas) -> list:
+def check_eip_quota(plan: RegionPlan, ec2, service_quotas, stack_tags: dict[str, str]) -> list:
     if not plan.eips:
+        return []
+    addresses = ec2.describe_addresses(Filters=[{"Name": "domain", "Values": ["vpc"]}])["Addresses"]
+    owned = owned_count(addresses, stack_tags)
+    adds = still_to_add(plan.eips, owned)
+    if not adds:
         return []
     limit = applied_quota(service_quotas, *EIP_QUOTA[:2])
     if limit is None:
@@ -382,25 +407,31 @@ def check_eip_quota(plan: RegionPlan, ec2, service_quotas) -> list:
         limit = eip_limit_from_ec2(ec2)
     if limit is None:
         limit = default_quota(service_quotas, *EIP_QUOTA[:2])
-    in_use = len(ec2.describe_addresses(Filters=[{"Name": "domain", "Values": ["vpc"]}])["Addresses"])
-    return [_quotaFinding(plan.region, EIP_QUOTA, "", in_use, plan.eips, limit)] if in_use + plan.eips > limit else []
+    in_use = len(addresses)
+    return [_quotaFinding(plan.region, EIP_QUOTA, "", in_use, owned, adds, limit)] if in_use + adds > limit else []
 
 
-def check_nat_quota(plan: RegionPlan, ec2, service_quotas) -> list:
-    """NAT gateways count per zone: the zone of each gateway is its subnet's."""
+def check_nat_quota(plan: RegionPlan, ec2, service_quotas, stack_tags: dict[str, str]) -> list:
+    """NAT gateways count per zone: the zone of each gateway is its subnet's. A gateway of the
+    stack's that is deleting still counts as in use, but is not one the stack keeps."""
     if not plan.nat_gateways:
         return []
-    limit = applied_quota(service_quotas, *NAT_QUOTA[:2])
-    if limit is None:
-        limit = default_quota(service_quotas, *NAT_QUOTA[:2])
     gateways = _paginate(ec2, "describe_nat_gateways", "NatGateways",
                          Filters=[{"Name": "state", "Values": list(NAT_STATES_COUNTED)}])
     subnet_ids = sorted({g["SubnetId"] for g in gateways if g.get("SubnetId")})
     subnets = _paginate(ec2, "describe_subnets", "Subnets", SubnetIds=subnet_ids) if subnet_ids else []
     subnet_zones = {s["SubnetId"]: s.get("AvailabilityZone") for s in subnets}
     in_use = Counter(subnet_zones.get(g.get("SubnetId")) for g in gateways)
-    return [_quotaFinding(plan.region, NAT_QUOTA, f" in {zone}", in_use[zone], adds, limit)
-            for zone, adds in sorted(plan.nat_gateways.items()) if in_use[zone] + adds > limit]
+    owned = Counter(subnet_zones.get(g.get("SubnetId")) for g in gateways
+                    if g.get("State") != "deleting" and owned_count([g], stack_tags))
+    adds = {zone: still_to_add(planned, owned[zone]) for zone, planned in sorted(plan.nat_gateways.items())}
+    if not any(adds.values()):
+        return []
+    limit = applied_quota(service_quotas, *NAT_QUOTA[:2])
+    if limit is None:
+        limit = default_quota(service_quotas, *NAT_QUOTA[:2])
+    return [_quotaFinding(plan.region, NAT_QUOTA, f" in {zone}", in_use[zone], owned[zone], added, limit)
+            for zone, added in adds.items() if added and in_use[zone] + added > limit]
 
 
 # Lookups of an existing resource by name: ``(tags, description)``, or None when the name is free.
@@ -557,7 +588,7 @@ def preflight_region(settings, plan: Plan, region: str, clients: Callable[[str, 
                          settings, region_plan, ec2, zones)
     service_quotas = clients("service-quotas", region)
     for quota, check in ((VPC_QUOTA, check_vpc_quota), (EIP_QUOTA, check_eip_quota), (NAT_QUOTA, check_nat_quota)):
-        findings += _guarded(region, f"{quota[0]}/{quota[1]}", check, region_plan, ec2, service_quotas)
+        findings += _guarded(region, f"{quota[0]}/{quota[1]}", check, region_plan, ec2, service_quotas, plan.stack_tags)
     findings += _guarded(region, "names", check_names, plan, region_plan, lambda service: clients(service, region))
     findings += _guarded(region, "GetParameter", check_ami_parameter, region_plan, clients("ssm", region))
     return findings

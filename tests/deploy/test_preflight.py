@@ -291,7 +291,7 @@ def _quota_findings(moto, plan, region="us-east-2"):
     clients = aws.Aws(moto)
     ec2, quotas = clients("ec2", region), clients("service-quotas", region)
     return [f for check in (preflight.check_vpc_quota, preflight.check_eip_quota, preflight.check_nat_quota)
-            for f in check(plan.regions[region], ec2, quotas)]
+            for f in check(plan.regions[region], ec2, quotas, plan.stack_tags)]
 
 
 def test_vpc_quota(moto, dev):
@@ -333,6 +333,80 @@ def test_nat_gateway_quota_counts_per_zone(moto, dev):
     found = [f for f in _quota_findings(moto, plan) if f.resource == "vpc/L-FE5A380F"]
     assert checks_of(found) == [("quota", "vpc/L-FE5A380F")]
     assert "in us-east-2a: 5 in use + 1" in found[0].message and "natStrategy" in found[0].message
+
+
+PROD_TAGS = {"project": "aurora-platform", "stack": "prod", "managed-by": "pulumi"}
+
+
+def _tag_spec(resource_type: str, tags: dict[str, str]) -> list[dict]:
+    return [{"ResourceType": resource_type, "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}]
+
+
+def _prod_network_in_use(ec2, zones=("us-east-1a", "us-east-1b", "us-east-1c"), tags=PROD_TAGS) -> str:
+    """What prod's `pulumi up` leaves in us-east-1: its VPC, an Elastic IP and a NAT gateway per
+    zone, all with the provider's default tags. Returns the VPC id."""
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16", TagSpecifications=_tag_spec("vpc", tags))["Vpc"]["VpcId"]
+    for i, zone in enumerate(zones):
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=zone)["Subnet"]["SubnetId"]
+        eip = ec2.allocate_address(Domain="vpc", TagSpecifications=_tag_spec("elastic-ip", tags))["AllocationId"]
+        ec2.create_nat_gateway(SubnetId=subnet, AllocationId=eip, TagSpecifications=_tag_spec("natgateway", tags))
+    return vpc
+
+
+def test_quota_does_not_count_the_stacks_own_resources_again(moto, prod):
+    """After prod's first `up` its own VPC, 3 Elastic IPs and 3 NAT gateways are in use in
+    us-east-1; preflight before the next `up` must not count them a second time as ones to add."""
+    _, plan = prod
+    ec2 = aws.Aws(moto)("ec2", "us-east-1")
+    _prod_network_in_use(ec2)
+    for i in range(3):  # with moto's default VPC and prod's: 5 VPCs, at the quota
+        ec2.create_vpc(CidrBlock=f"10.{100 + i}.0.0/16")
+    for _ in range(2):  # with prod's 3: 5 Elastic IPs, at the quota
+        ec2.allocate_address(Domain="vpc")
+    assert _quota_findings(moto, plan, "us-east-1") == []
+
+
+def test_quota_counts_foreign_resources_and_what_the_stack_still_adds(moto, prod):
+    """Resources of another stack (same project, other `stack` tag) or untagged ones count as in
+    use; the stack adds what it lacks: here the Elastic IP and NAT gateway of us-east-1c."""
+    _, plan = prod
+    ec2 = aws.Aws(moto)("ec2", "us-east-1")
+    vpc = _prod_network_in_use(ec2, zones=("us-east-1a", "us-east-1b"))
+    _prod_network_in_use(ec2, zones=(), tags={**PROD_TAGS, "stack": "dev"})  # another stack's VPC
+    for i in range(2):  # moto's default VPC, prod's, dev's and these two: 5 in use, prod adds none
+        ec2.create_vpc(CidrBlock=f"10.{100 + i}.0.0/16")
+    for _ in range(3):  # with prod's 2: 5 in use, and prod adds the one of us-east-1c
+        ec2.allocate_address(Domain="vpc")
+    subnet_c = ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.9.0/24", AvailabilityZone="us-east-1c")["Subnet"]["SubnetId"]
+    for _ in range(5):
+        ec2.create_nat_gateway(SubnetId=subnet_c, ConnectivityType="private",
+                               TagSpecifications=_tag_spec("natgateway", {**PROD_TAGS, "stack": "dev"}))
+    found = {f.resource: f.message for f in _quota_findings(moto, plan, "us-east-1")}
+    assert sorted(found) == ["ec2/L-0263D0A3", "vpc/L-FE5A380F"]
+    assert "Elastic IPs: 5 in use (2 of them this stack's) + 1 the stack adds = 6 > quota 5" in found["ec2/L-0263D0A3"]
+    assert "in us-east-1c: 5 in use + 1 the stack adds = 6 > quota 5" in found["vpc/L-FE5A380F"]
+
+
+def test_quota_a_deleting_nat_gateway_of_the_stack_is_not_kept(dev):
+    """Stubber: moto deletes a NAT gateway at once, never leaving it 'deleting'. The stack's
+    gateway that is deleting still counts against the zone's quota, and the stack adds a new one."""
+    _, plan = dev
+    ec2, ec2_stub = _stubbed("ec2")
+    quotas, quotas_stub = _stubbed("service-quotas")
+    own = [{"Key": k, "Value": v} for k, v in plan.stack_tags.items()]
+    ec2_stub.add_response("describe_nat_gateways", {"NatGateways": [
+        {"NatGatewayId": "nat-0", "SubnetId": "subnet-a", "State": "deleting", "Tags": own},
+        *({"NatGatewayId": f"nat-{i}", "SubnetId": "subnet-a", "State": "available"} for i in range(1, 5))]},
+        {"Filters": [{"Name": "state", "Values": ["pending", "available", "deleting"]}]})
+    ec2_stub.add_response("describe_subnets", {"Subnets": [{"SubnetId": "subnet-a", "AvailabilityZone": "us-east-2a"}]},
+                          {"SubnetIds": ["subnet-a"]})
+    quotas_stub.add_response("get_service_quota", {"Quota": {"Value": 5.0}},
+                             {"ServiceCode": "vpc", "QuotaCode": "L-FE5A380F"})
+    with ec2_stub, quotas_stub:
+        found = preflight.check_nat_quota(plan.regions["us-east-2"], ec2, quotas, plan.stack_tags)
+    ec2_stub.assert_no_pending_responses()
+    assert checks_of(found) == [("quota", "vpc/L-FE5A380F")]
+    assert "in us-east-2a: 5 in use + 1 the stack adds = 6 > quota 5" in found[0].message
 
 
 def _name_findings(moto, plan, region="us-east-2"):
