@@ -75,6 +75,7 @@ class Instance:
     identifier: str
     instance_class: str
     status: str
+    parameter_group: str = ""
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,8 @@ def read_cluster(rds, region: str, identifier: str) -> Cluster:
         engine_version=cluster.get("EngineVersion", ""),
         managed_master_secret=bool(cluster.get("MasterUserSecret")),
         deletion_protection=bool(cluster.get("DeletionProtection")),
-        instances=tuple(Instance(i["DBInstanceIdentifier"], i.get("DBInstanceClass", ""), i.get("DBInstanceStatus", ""))
+        instances=tuple(Instance(i["DBInstanceIdentifier"], i.get("DBInstanceClass", ""), i.get("DBInstanceStatus", ""),
+                                 next((g.get("DBParameterGroupName", "") for g in i.get("DBParameterGroups", [])), ""))
                         for i in instances),
         parameter_group=cluster.get("DBClusterParameterGroup", ""),
         endpoint=cluster.get("Endpoint", ""), reader_endpoint=cluster.get("ReaderEndpoint", ""),
@@ -330,17 +332,24 @@ def modify_in_place(rds, plan: Plan, *, apply_immediately: bool) -> dict:
 
 
 def attach_parameter_groups(rds_for: Callable[[str], Any], plan: Plan, clusters: list[Cluster], out: TextIO) -> None:
-    """After a global major upgrade: the program's groups of the new family on every member and instance."""
+    """After a global major upgrade: the program's groups of the new family on every member and
+    instance not on them yet (an interrupted run may have switched the cluster but not all of
+    its instances)."""
     for cluster in clusters:
         groups = plan.parameter_groups[cluster.region]
         rds = rds_for(cluster.region)
-        rds.modify_db_cluster(DBClusterIdentifier=cluster.identifier, DBClusterParameterGroupName=groups["cluster"],
-                              ApplyImmediately=True)
+        changed = []
+        if cluster.parameter_group != groups["cluster"]:
+            rds.modify_db_cluster(DBClusterIdentifier=cluster.identifier, DBClusterParameterGroupName=groups["cluster"],
+                                  ApplyImmediately=True)
+            changed.append(f"{cluster.identifier} -> {groups['cluster']}")
         for instance in cluster.instances:
-            rds.modify_db_instance(DBInstanceIdentifier=instance.identifier, DBParameterGroupName=groups["instance"],
-                                   ApplyImmediately=True)
-        print(f"parameter groups: {cluster.identifier} -> {groups['cluster']}, its instances -> {groups['instance']}",
-              file=out, flush=True)
+            if instance.parameter_group != groups["instance"]:
+                rds.modify_db_instance(DBInstanceIdentifier=instance.identifier, DBParameterGroupName=groups["instance"],
+                                       ApplyImmediately=True)
+                changed.append(f"{instance.identifier} -> {groups['instance']}")
+        if changed:
+            print(f"parameter groups: {'; '.join(changed)}", file=out, flush=True)
 
 
 def blue_green_name(cluster: str, target: str) -> str:
@@ -576,7 +585,9 @@ def _upgrade(args, settings, outputs, members, target, rds_for, clock: Clock, no
     if current == target:
         if is_global:  # upgraded already, or stopped half-way: wait for the members, then finish
             plan.major = parameter_group_family(engine, settings.database.engine_version) != plan.target_family
-            behind = [c.identifier for c in clusters if c.engine_version != target]
+            # A member on the target that is still upgrading or modifying must be waited for too:
+            # ModifyDBCluster on it (the parameter groups) fails with InvalidDBClusterStateFault.
+            behind = [c.identifier for c in clusters if c.engine_version != target or c.not_available()]
             print(f"global cluster {plan.global_cluster_id} already runs {engine} {target}"
                   + (f"; waiting for {', '.join(behind)}" if behind else ""), file=out, flush=True)
             if args.dry_run:
@@ -700,8 +711,7 @@ def _finish_global(args, settings, plan: Plan, outputs: dict, rds_for, clock: Cl
             raise CommandRefused(f"every member runs {plan.target}, but the stack declares no {plan.target_family} "
                                  f"parameter groups for {', '.join(missing)}: set engineVersion {plan.target}, clear "
                                  "engineUpgradeTarget and run `pulumi up`, which creates and attaches them", EXIT_FAILED)
-        stale = [c for c in final if c.parameter_group != plan.parameter_groups[c.region]["cluster"]]
-        attach_parameter_groups(rds_for, plan, stale, out)
+        attach_parameter_groups(rds_for, plan, final, out)
     print(f"upgrade complete: every member of {gid} runs {plan.target}.", file=out)
     return _record(args, settings, plan.target, out)
 

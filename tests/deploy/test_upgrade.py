@@ -117,10 +117,14 @@ def db_cluster(region: str, identifier: str, version: str = "16.6", status: str 
     return cluster
 
 
-def db_instances(identifier: str, instance_class: str, count: int = 2, statuses: tuple[str, ...] = ()) -> dict:
-    return {"DBInstances": [{"DBInstanceIdentifier": f"{identifier}-{i}", "DBInstanceClass": instance_class,
-                             "DBInstanceStatus": statuses[i - 1] if i <= len(statuses) else "available"}
-                            for i in range(1, count + 1)]}
+def db_instances(identifier: str, instance_class: str, count: int = 2, statuses: tuple[str, ...] = (),
+                 parameter_groups: tuple[str, ...] = ()) -> dict:
+    instances = [{"DBInstanceIdentifier": f"{identifier}-{i}", "DBInstanceClass": instance_class,
+                  "DBInstanceStatus": statuses[i - 1] if i <= len(statuses) else "available"}
+                 for i in range(1, count + 1)]
+    for instance, group in zip(instances, parameter_groups, strict=False):
+        instance["DBParameterGroups"] = [{"DBParameterGroupName": group, "ParameterApplyStatus": "in-sync"}]
+    return {"DBInstances": instances}
 
 
 def expect_cluster(stub: Stubber, region: str, identifier: str, instance_class: str, **kwargs) -> None:
@@ -239,34 +243,82 @@ def test_major_upgrade_of_a_global_stack_with_a_snapshot_attaches_the_new_family
     assert "the next `pulumi up` deletes the aurora-postgresql16 ones" in out
 
 
+def ours(region: str) -> dict[str, str]:
+    return groups("aurora-postgresql17", prefix=f"aurora-{region}")["aurora-postgresql17"]
+
+
+def member(stub, region, ident, status, version, group, instance_groups=(), instance_statuses=()):
+    cluster = {**db_cluster(region, ident, version, status, deletion_protection=True), "DBClusterParameterGroup": group}
+    stub.add_response("describe_db_clusters", {"DBClusters": [cluster]}, {"DBClusterIdentifier": ident})
+    stub.add_response("describe_db_instances",
+                      db_instances(ident, "db.r7g.xlarge", statuses=instance_statuses, parameter_groups=instance_groups),
+                      {"Filters": [{"Name": "db-cluster-id", "Values": [ident]}]})
+
+
 def test_a_global_major_upgrade_stopped_half_way_is_finished_by_running_the_command_again(rds, capsys, tmp_path):
     """The first run timed out: the global cluster is on 17.4, us-west-2 still upgrading, and
     us-east-1 on RDS's default group. The second run waits, attaches what is missing, records."""
     east, west = rds["us-east-1"], rds["us-west-2"]
-    ours = {r: groups("aurora-postgresql17", prefix=f"aurora-{r}")["aurora-postgresql17"] for r in ("us-east-1", "us-west-2")}
-
-    def member(stub, region, ident, status, version, group):
-        cluster = {**db_cluster(region, ident, version, status, deletion_protection=True), "DBClusterParameterGroup": group}
-        stub.add_response("describe_db_clusters", {"DBClusters": [cluster]}, {"DBClusterIdentifier": ident})
-        stub.add_response("describe_db_instances", db_instances(ident, "db.r7g.xlarge"),
-                          {"Filters": [{"Name": "db-cluster-id", "Values": [ident]}]})
-
+    west_groups = (ours("us-west-2")["instance"],) * 2
     member(east, "us-east-1", EAST, "available", "17.4", "default.aurora-postgresql17")
-    member(west, "us-west-2", WEST, "upgrading", "16.6", ours["us-west-2"]["cluster"])
+    member(west, "us-west-2", WEST, "upgrading", "16.6", ours("us-west-2")["cluster"], west_groups)
     east.add_response("describe_global_clusters", global_cluster(version="17.4"), {"GlobalClusterIdentifier": GID})
     member(east, "us-east-1", EAST, "available", "17.4", "default.aurora-postgresql17")
-    member(west, "us-west-2", WEST, "available", "17.4", ours["us-west-2"]["cluster"])
+    member(west, "us-west-2", WEST, "available", "17.4", ours("us-west-2")["cluster"], west_groups)
     east.add_response("modify_db_cluster", {"DBCluster": {}}, {"DBClusterIdentifier": EAST, "ApplyImmediately": True,
-                                                               "DBClusterParameterGroupName": ours["us-east-1"]["cluster"]})
+                                                               "DBClusterParameterGroupName": ours("us-east-1")["cluster"]})
     for i in (1, 2):
         east.add_response("modify_db_instance", {"DBInstance": {}},
-                          {"DBInstanceIdentifier": f"{EAST}-{i}", "DBParameterGroupName": ours["us-east-1"]["instance"],
+                          {"DBInstanceIdentifier": f"{EAST}-{i}", "DBParameterGroupName": ours("us-east-1")["instance"],
                            "ApplyImmediately": True})
     code, out, err = run(["--stack", "prod", "--engine-version", "17.4", "--outputs-file",
                           outputs_file(tmp_path, "prod", ("aurora-postgresql16", "aurora-postgresql17"))], rds, capsys)
     assert (code, err) == (0, "")
     assert f"global cluster aurora-platform-prod already runs aurora-postgresql 17.4; waiting for {WEST}" in out
     assert f"parameter groups: {EAST} -> " in out and f"parameter groups: {WEST}" not in out
+    assert "pulumi config set engineVersion 17.4 --stack prod" in out
+
+
+def test_finishing_a_global_upgrade_waits_for_members_on_the_target_that_are_not_available(rds, capsys, tmp_path):
+    """Every member already reports 17.4, but us-west-2 is still 'upgrading': ModifyDBCluster on
+    it would fail (InvalidDBClusterStateFault), so the command polls until it is available first."""
+    east, west = rds["us-east-1"], rds["us-west-2"]
+    east_groups, west_groups = (ours("us-east-1")["instance"],) * 2, (ours("us-west-2")["instance"],) * 2
+    member(east, "us-east-1", EAST, "available", "17.4", ours("us-east-1")["cluster"], east_groups)
+    member(west, "us-west-2", WEST, "upgrading", "17.4", "default.aurora-postgresql17", west_groups)
+    east.add_response("describe_global_clusters", global_cluster(version="17.4"), {"GlobalClusterIdentifier": GID})
+    member(east, "us-east-1", EAST, "available", "17.4", ours("us-east-1")["cluster"], east_groups)
+    member(west, "us-west-2", WEST, "upgrading", "17.4", "default.aurora-postgresql17", west_groups)
+    member(east, "us-east-1", EAST, "available", "17.4", ours("us-east-1")["cluster"], east_groups)
+    member(west, "us-west-2", WEST, "available", "17.4", "default.aurora-postgresql17", west_groups)
+    west.add_response("modify_db_cluster", {"DBCluster": {}}, {"DBClusterIdentifier": WEST, "ApplyImmediately": True,
+                                                               "DBClusterParameterGroupName": ours("us-west-2")["cluster"]})
+    time = FakeTime()
+    code, out, err = run(["--stack", "prod", "--engine-version", "17.4", "--poll-interval", "60", "--outputs-file",
+                          outputs_file(tmp_path, "prod", ("aurora-postgresql16", "aurora-postgresql17"))], rds, capsys, time)
+    assert (code, err) == (0, "")
+    assert time.sleeps == [60]
+    assert f"already runs aurora-postgresql 17.4; waiting for {WEST}" in out
+    assert out.index(f"[    60s] us-west-2      {WEST:<40} available") < out.index(f"parameter groups: {WEST} -> ")
+
+
+def test_finishing_a_global_upgrade_moves_instances_left_on_the_default_group(rds, capsys, tmp_path):
+    """An interrupted run switched the clusters' groups but not every instance's: the instances
+    still on RDS's default group get the program's, and nothing else is modified."""
+    east, west = rds["us-east-1"], rds["us-west-2"]
+    east_groups = (ours("us-east-1")["instance"], "default.aurora-postgresql17")
+    west_groups = (ours("us-west-2")["instance"],) * 2
+    member(east, "us-east-1", EAST, "available", "17.4", ours("us-east-1")["cluster"], east_groups)
+    member(west, "us-west-2", WEST, "available", "17.4", ours("us-west-2")["cluster"], west_groups)
+    east.add_response("describe_global_clusters", global_cluster(version="17.4"), {"GlobalClusterIdentifier": GID})
+    east.add_response("modify_db_instance", {"DBInstance": {}},
+                      {"DBInstanceIdentifier": f"{EAST}-2", "DBParameterGroupName": ours("us-east-1")["instance"],
+                       "ApplyImmediately": True})
+    code, out, err = run(["--stack", "prod", "--engine-version", "17.4", "--outputs-file",
+                          outputs_file(tmp_path, "prod", ("aurora-postgresql16", "aurora-postgresql17"))], rds, capsys)
+    assert (code, err) == (0, "")
+    assert f"parameter groups: {EAST}-2 -> {ours('us-east-1')['instance']}" in out
+    assert f"parameter groups: {WEST}" not in out and f"{EAST} -> " not in out
     assert "pulumi config set engineVersion 17.4 --stack prod" in out
 
 
