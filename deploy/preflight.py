@@ -19,8 +19,9 @@ registers, not a second reading of the settings. Each finding names what to chan
 | ``ami-parameter`` | the public SSM parameter of the fleet's AMI does not resolve in the region |
 | ``not-checked`` | AWS refused a read or gave no answer, so a check could not run (the message names the call) |
 
-Exit codes: 0 no finding, 1 any finding, 2 usage or settings error, no AWS credentials, or
-an endpoint that cannot be reached.
+Exit codes, as verify, upgrade and the runbooks use them: 0 no finding; 1 any finding, or AWS
+could not be reached or read (an endpoint that cannot be reached); 2 usage or settings error,
+or no AWS credentials.
 """
 
 from __future__ import annotations
@@ -642,7 +643,7 @@ def _run(args, clients: Callable[[str, str], Any] | None = None) -> int:
     except (EndpointConnectionError, ConnectTimeoutError) as error:
         where = f"--endpoint-url {args.endpoint_url}" if args.endpoint_url else "the AWS endpoint"
         raise CommandRefused(f"could not reach {where} ({error}); check the URL and the network, "
-                             "and run preflight again", EXIT_USAGE) from None
+                             "and run preflight again", EXIT_FAILED) from None
     except BotoCoreError as error:
         raise CommandRefused(f"could not read AWS: {error}", EXIT_FAILED) from None
     finally:

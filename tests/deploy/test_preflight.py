@@ -506,7 +506,8 @@ def test_refused_read_is_not_checked_and_the_rest_runs(dev):
 
 
 # ---------------------------------------------------------------------------------------
-# Usage errors and an unusable AWS: exit 2 with a message, no traceback.
+# Usage errors and no credentials exit 2, AWS out of reach exits 1 (as verify, upgrade and
+# the runbooks do); each with a message, no traceback.
 # ---------------------------------------------------------------------------------------
 
 def test_unknown_stack_is_a_usage_error(capsys):
@@ -540,12 +541,13 @@ def test_without_credentials_is_a_usage_error(moto_server, aws_env, monkeypatch,
     assert "no AWS credentials" in captured.err and "Traceback" not in captured.err and captured.out == ""
 
 
-def test_unreachable_endpoint_is_a_usage_error(aws_env, capsys):
+def test_unreachable_endpoint_is_a_failure_not_a_usage_error(aws_env, capsys):
     with socket.socket() as sock:  # a port nothing listens on once the socket is closed
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
-    assert cli.main(["preflight", "--stack", "dev", "--endpoint-url", url]) == 2
-    err = capsys.readouterr().err
+    assert cli.main(["preflight", "--stack", "dev", "--endpoint-url", url]) == 1
+    captured = capsys.readouterr()
+    err = captured.err
     assert f"could not reach --endpoint-url {url}" in err and "check the URL and the network" in err
-    assert "Traceback" not in err
+    assert "Traceback" not in err and captured.out == ""
