@@ -9,7 +9,8 @@ in use is not orderable for V (``DescribeOrderableDBInstanceOptions``); the glob
 member cluster or an instance is not ``available``; a major upgrade's parameter groups of the
 new family are not declared by the program yet (it prints the ``engineUpgradeTarget`` change
 that declares them); a production major upgrade has no fresh snapshot (``--snapshot`` takes
-one).
+one), or its ``preUpgradeSnapshot`` is not an ``available`` snapshot of the writer cluster
+(``DescribeDBClusterSnapshots``).
 
 - **Global stack**: ``ModifyGlobalCluster`` (``EngineVersion``, ``AllowMajorVersionUpgrade``)
   upgrades every member; the command waits until each member runs V and is available,
@@ -216,6 +217,33 @@ def check_available(clusters: list[Cluster], global_cluster: dict | None = None)
     if problems:
         raise CommandRefused("not every member is available: " + "; ".join(problems) +
                              ". Wait until they are (or finish what is under way) and run the command again")
+
+
+def check_recorded_snapshot(rds, cluster: Cluster, name: str, stack: str) -> dict:
+    """The ``preUpgradeSnapshot`` a production major upgrade relies on, as RDS reports it: it must
+    exist, be ``available`` and be a snapshot of the writer cluster (``DescribeDBClusterSnapshots``;
+    ``DBClusterSnapshotNotFoundFault`` is the model's error for an unknown identifier)."""
+    from botocore.exceptions import ClientError
+
+    redo = (f"take one with this command's --snapshot (or record a snapshot of {cluster.identifier}: "
+            f"pulumi config set preUpgradeSnapshot <id> --stack {stack})")
+    try:
+        found = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=name)["DBClusterSnapshots"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "DBClusterSnapshotNotFoundFault":
+            raise
+        found = []
+    if not found:
+        raise CommandRefused(f"preUpgradeSnapshot {name}: no such DB cluster snapshot in {cluster.region}; {redo}")
+    snapshot = found[0]
+    if snapshot.get("DBClusterIdentifier") != cluster.identifier:
+        raise CommandRefused(f"preUpgradeSnapshot {name} is a snapshot of {snapshot.get('DBClusterIdentifier')!r}, not "
+                             f"of the writer cluster {cluster.identifier}; {redo}")
+    if snapshot.get("Status") != AVAILABLE:
+        raise CommandRefused(f"preUpgradeSnapshot {name} is {snapshot.get('Status')!r}, not 'available': wait until it "
+                             f"is (`aws rds describe-db-cluster-snapshots --db-cluster-snapshot-identifier {name} "
+                             f"--region {cluster.region}`), or {redo}")
+    return snapshot
 
 
 def target_parameter_groups(plan: Plan, regions: dict[str, dict], settings) -> dict[str, dict[str, str]]:
@@ -615,6 +643,11 @@ def _upgrade(args, settings, outputs, members, target, rds_for, clock: Clock, no
         raise CommandRefused(f"a major upgrade of production stack {short_stack_name(stack)} needs a fresh snapshot: pass "
                              "--snapshot (the command takes one of the writer cluster and waits for it), or record one "
                              "in preUpgradeSnapshot")
+    recorded = settings.database.pre_upgrade_snapshot
+    if plan.major and settings.production and recorded and not args.snapshot:
+        snapshot = check_recorded_snapshot(rds_for(writer_region), plan.writer, recorded, stack)
+        print(f"preUpgradeSnapshot {recorded}: available, a snapshot of {plan.writer.identifier} taken "
+              f"{snapshot.get('SnapshotCreateTime', 'at an unknown time')}", file=out, flush=True)
 
     plan.steps = _steps(args, plan, settings)
     kind = "major" if plan.major else "minor"

@@ -331,6 +331,60 @@ def test_production_major_upgrade_without_a_snapshot_is_refused(rds, capsys, tmp
     assert "a major upgrade of production stack prod needs a fresh snapshot: pass --snapshot" in err
 
 
+@pytest.fixture
+def recorded_snapshot(monkeypatch):
+    """Prod's settings with preUpgradeSnapshot set, as Pulumi.prod.yaml would record it."""
+    from components.settings import parse_settings
+    from deploy.stack_config import load_stack_config
+
+    def settings(stack):
+        raw = {**load_stack_config("prod"), "aurora-platform:preUpgradeSnapshot": SNAPSHOT}
+        return parse_settings(raw, "prod")
+
+    monkeypatch.setattr(upgrade, "resolve_settings", settings)
+
+
+SNAPSHOT = f"{EAST}-before-17-4"
+
+
+@pytest.mark.parametrize("answer, message", [
+    (None, f"preUpgradeSnapshot {SNAPSHOT}: no such DB cluster snapshot in us-east-1"),
+    ({"DBClusterIdentifier": "some-other-cluster", "Status": "available"},
+     f"preUpgradeSnapshot {SNAPSHOT} is a snapshot of 'some-other-cluster', not of the writer cluster {EAST}"),
+    ({"DBClusterIdentifier": EAST, "Status": "creating"}, f"preUpgradeSnapshot {SNAPSHOT} is 'creating', not 'available'"),
+], ids=["missing", "of another cluster", "not available"])
+def test_a_recorded_pre_upgrade_snapshot_is_checked_against_rds_before_any_change(answer, message, recorded_snapshot,
+                                                                                  rds, capsys, tmp_path):
+    east = rds["us-east-1"]
+    expect_prod_state(rds)
+    expect_prod_checks(rds, "17.4", major=True)
+    if answer is None:
+        east.add_client_error("describe_db_cluster_snapshots", "DBClusterSnapshotNotFoundFault", "not found", 404,
+                              expected_params={"DBClusterSnapshotIdentifier": SNAPSHOT})
+    else:
+        east.add_response("describe_db_cluster_snapshots",
+                          {"DBClusterSnapshots": [{"DBClusterSnapshotIdentifier": SNAPSHOT, **answer}]},
+                          {"DBClusterSnapshotIdentifier": SNAPSHOT})
+    code, out, err = run(["--stack", "prod", "--engine-version", "17.4", "--outputs-file",
+                          outputs_file(tmp_path, "prod", ("aurora-postgresql16", "aurora-postgresql17"))], rds, capsys)
+    assert (code, out) == (2, "")
+    assert message in err
+    assert "--snapshot" in err
+
+
+def test_a_recorded_pre_upgrade_snapshot_of_the_writer_lets_the_upgrade_go_on(recorded_snapshot, rds, capsys, tmp_path):
+    expect_prod_state(rds)
+    expect_prod_checks(rds, "17.4", major=True)
+    rds["us-east-1"].add_response("describe_db_cluster_snapshots", {"DBClusterSnapshots": [
+        {"DBClusterSnapshotIdentifier": SNAPSHOT, "DBClusterIdentifier": EAST, "Status": "available",
+         "SnapshotCreateTime": datetime(2026, 12, 1, 20, 0, tzinfo=UTC)}]}, {"DBClusterSnapshotIdentifier": SNAPSHOT})
+    code, out, err = run(["--stack", "prod", "--engine-version", "17.4", "--dry-run", "--outputs-file",
+                          outputs_file(tmp_path, "prod", ("aurora-postgresql16", "aurora-postgresql17"))], rds, capsys)
+    assert (code, err) == (0, "")
+    assert f"preUpgradeSnapshot {SNAPSHOT}: available, a snapshot of {EAST} taken 2026-12-01 20:00:00+00:00" in out
+    assert "dry run: every check passed" in out
+
+
 def test_blue_green_is_refused_for_a_global_stack(rds, capsys, tmp_path):
     code, out, err = run(["--stack", "prod", "--engine-version", "16.8", "--blue-green",
                           "--outputs-file", outputs_file(tmp_path, "prod")], rds, capsys)
