@@ -338,14 +338,43 @@ def snapshot_identifier(cluster: str, target: str, now: datetime) -> str:
     return f"{cluster}-before-{target.replace('.', '-').replace('_', '-')}-{now:%Y%m%d%H%M}"
 
 
-def take_snapshot(rds, cluster: Cluster, target: str, *, now: datetime, out: TextIO) -> str:
+# States in which a cluster snapshot never becomes available: the failure acceptors of botocore's
+# DBClusterSnapshotAvailable waiter (botocore/data/rds/2014-10-31/waiters-2.json).
+SNAPSHOT_FAILED = ("deleted", "deleting", "failed", "incompatible-restore", "incompatible-parameters")
+
+
+def take_snapshot(rds, cluster: Cluster, target: str, *, now: datetime, out: TextIO, stack: str, timeout: float,
+                  poll_interval: float, clock: Clock) -> str:
+    """Create a manual snapshot of ``cluster`` and poll it (the command's --poll-interval and
+    --timeout) until available; a failure saying how to finish by hand when it fails or times out."""
     identifier = snapshot_identifier(cluster.identifier, target, now)
     print(f"snapshot: CreateDBClusterSnapshot {identifier} of {cluster.identifier}; waiting until available",
           file=out, flush=True)
     rds.create_db_cluster_snapshot(DBClusterSnapshotIdentifier=identifier, DBClusterIdentifier=cluster.identifier,
                                    Tags=[{"Key": "purpose", "Value": f"before upgrade to {target}"}])
-    rds.get_waiter("db_cluster_snapshot_available").wait(DBClusterSnapshotIdentifier=identifier,
-                                                         WaiterConfig={"Delay": 30, "MaxAttempts": 120})
+    watch = (f"`aws rds describe-db-cluster-snapshots --db-cluster-snapshot-identifier {identifier} --region "
+             f"{cluster.region}`")
+    finish = (f"Nothing was upgraded. Watch it with {watch}; once it is available, record it with `pulumi config set "
+              f"preUpgradeSnapshot {identifier} --stack {stack}` and run this command again without --snapshot")
+
+    def read() -> dict:
+        found = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=identifier)["DBClusterSnapshots"]
+        return found[0] if found else {}
+
+    def done(snapshot: dict) -> bool:
+        if snapshot.get("Status") in SNAPSHOT_FAILED:
+            raise CommandRefused(f"snapshot {identifier} is {snapshot.get('Status')!r}: it will not become available. "
+                                 f"Nothing was upgraded; see {watch}, then run this command again", EXIT_FAILED)
+        return snapshot.get("Status") == AVAILABLE
+
+    def progress(elapsed: float, snapshot: dict) -> list[str]:
+        percent = snapshot.get("PercentProgress")
+        return [f"[{elapsed:6.0f}s] snapshot {identifier} {snapshot.get('Status')}"
+                + (f" ({percent}%)" if percent is not None else "")]
+
+    poll_until(read, done, progress, timeout=timeout, poll_interval=poll_interval, clock=clock, out=out,
+               timed_out=lambda snapshot: f"snapshot {identifier} is {snapshot.get('Status')!r}, not 'available'. "
+                                          + finish)
     return identifier
 
 
@@ -658,7 +687,8 @@ def _upgrade(args, settings, outputs, members, target, rds_for, clock: Clock, no
         return EXIT_OK
 
     if args.snapshot:
-        snapshot = take_snapshot(rds_for(writer_region), plan.writer, target, now=now(), out=out)
+        snapshot = take_snapshot(rds_for(writer_region), plan.writer, target, now=now(), out=out, stack=stack,
+                                 timeout=args.timeout, poll_interval=args.poll_interval, clock=clock)
         print(f"snapshot {snapshot} is available (record it: pulumi config set preUpgradeSnapshot {snapshot} "
               f"--stack {stack})", file=out, flush=True)
     if is_global:
@@ -670,7 +700,7 @@ def _upgrade(args, settings, outputs, members, target, rds_for, clock: Clock, no
 
 def _steps(args, plan: Plan, settings) -> list[str]:
     wait = f"wait (poll every {args.poll_interval:g}s, up to {args.timeout:g}s)"
-    steps = [f"CreateDBClusterSnapshot of {plan.writer.identifier}, wait until available"] if args.snapshot else []
+    steps = [f"CreateDBClusterSnapshot of {plan.writer.identifier}, {wait} until available"] if args.snapshot else []
     if plan.global_cluster_id:
         steps.append(f"ModifyGlobalCluster {plan.global_cluster_id} EngineVersion={plan.target} "
                      f"AllowMajorVersionUpgrade={plan.major}")

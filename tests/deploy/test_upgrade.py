@@ -322,6 +322,47 @@ def test_finishing_a_global_upgrade_moves_instances_left_on_the_default_group(rd
     assert "pulumi config set engineVersion 17.4 --stack prod" in out
 
 
+def expect_snapshot_taken(east: Stubber, snapshot: str, statuses: tuple[str, ...]) -> None:
+    east.add_response("create_db_cluster_snapshot", {"DBClusterSnapshot": {"DBClusterSnapshotIdentifier": snapshot}},
+                      {"DBClusterSnapshotIdentifier": snapshot, "DBClusterIdentifier": EAST, "Tags": ANY})
+    for status in statuses:
+        east.add_response("describe_db_cluster_snapshots",
+                          {"DBClusterSnapshots": [{"DBClusterSnapshotIdentifier": snapshot, "Status": status,
+                                                   "PercentProgress": 40}]},
+                          {"DBClusterSnapshotIdentifier": snapshot})
+
+
+def test_the_snapshot_wait_follows_timeout_and_poll_interval_and_says_how_to_finish(rds, capsys, tmp_path):
+    """--snapshot polls with the command's --poll-interval up to --timeout (not a fixed 30 s x 120);
+    a snapshot still creating then is a timeout (exit 1) before any upgrade call, saying how to go on."""
+    expect_prod_state(rds)
+    expect_prod_checks(rds, "17.4", major=True)
+    snapshot = f"{EAST}-before-17-4-202612012100"
+    expect_snapshot_taken(rds["us-east-1"], snapshot, ("creating",) * 3)  # polls at 0, 40 and 50 seconds
+    time = FakeTime()
+    code, out, err = run(["--stack", "prod", "--engine-version", "17.4", "--snapshot", "--timeout", "50",
+                          "--poll-interval", "40", "--outputs-file",
+                          outputs_file(tmp_path, "prod", ("aurora-postgresql16", "aurora-postgresql17"))], rds, capsys, time)
+    assert code == 1
+    assert time.sleeps == [40, 10]
+    assert f"[    40s] snapshot {snapshot} creating (40%)" in out
+    assert f"timed out after 50s: snapshot {snapshot} is 'creating', not 'available'. Nothing was upgraded." in err
+    assert f"aws rds describe-db-cluster-snapshots --db-cluster-snapshot-identifier {snapshot} --region us-east-1" in err
+    assert f"pulumi config set preUpgradeSnapshot {snapshot} --stack prod` and run this command again without --snapshot" in err
+    assert "could not reach RDS" not in err and "ModifyGlobalCluster aurora-platform-prod: upgrading" not in out
+
+
+def test_a_snapshot_that_fails_stops_the_upgrade(rds, capsys, tmp_path):
+    expect_prod_state(rds)
+    expect_prod_checks(rds, "17.4", major=True)
+    snapshot = f"{EAST}-before-17-4-202612012100"
+    expect_snapshot_taken(rds["us-east-1"], snapshot, ("creating", "failed"))
+    code, _, err = run(["--stack", "prod", "--engine-version", "17.4", "--snapshot", "--outputs-file",
+                        outputs_file(tmp_path, "prod", ("aurora-postgresql16", "aurora-postgresql17"))], rds, capsys)
+    assert code == 1
+    assert f"snapshot {snapshot} is 'failed': it will not become available. Nothing was upgraded" in err
+
+
 def test_production_major_upgrade_without_a_snapshot_is_refused(rds, capsys, tmp_path):
     expect_prod_state(rds)
     expect_prod_checks(rds, "17.4", major=True)
@@ -427,7 +468,7 @@ def test_dry_run_checks_everything_and_makes_no_mutating_call(rds, capsys, tmp_p
     code, out, err = run(["--stack", "prod", "--engine-version", "17.4", "--snapshot", "--dry-run", "--outputs-file",
                           outputs_file(tmp_path, "prod", ("aurora-postgresql16", "aurora-postgresql17"))], rds, capsys)
     assert (code, err) == (0, "")
-    assert f"1. CreateDBClusterSnapshot of {EAST}, wait until available" in out
+    assert f"1. CreateDBClusterSnapshot of {EAST}, wait (poll every 30s, up to 7200s) until available" in out
     assert "2. ModifyGlobalCluster aurora-platform-prod EngineVersion=17.4 AllowMajorVersionUpgrade=True" in out
     assert f"until every member runs 17.4 and is available: {EAST} (us-east-1), {WEST} (us-west-2)" in out
     assert "4. ModifyDBCluster / ModifyDBInstance of every member: the program's aurora-postgresql17 parameter groups" in out
