@@ -69,6 +69,11 @@ BG_PROVISIONING, BG_AVAILABLE, BG_SWITCHING, BG_SWITCHED = (
     "PROVISIONING", "AVAILABLE", "SWITCHOVER_IN_PROGRESS", "SWITCHOVER_COMPLETED")
 BG_FAILED = ("INVALID_CONFIGURATION", "SWITCHOVER_FAILED", "PROVISIONING_FAILED", "DELETING")
 BG_LIMITATIONS = "https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/blue-green-deployments-considerations.html"
+# "Managing master user passwords with Secrets Manager isn't supported for ... Amazon RDS Blue/Green
+# Deployments" (Limitations for Secrets Manager integration with Amazon Aurora). Every regional
+# cluster this program creates has an RDS-managed master password, so --blue-green cannot run on them.
+MANAGED_SECRET_LIMITATIONS = ("https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/"
+                              "rds-secrets-manager.html#rds-secrets-manager-limitations")
 
 
 @dataclass(frozen=True)
@@ -534,7 +539,11 @@ def register(subparsers) -> None:
     parser.add_argument("--engine-version", required=True, metavar="V",
                         help="target engine version, minor included (e.g. 16.8, 17.4, 8.0.mysql_aurora.3.08.2)")
     parser.add_argument("--blue-green", action="store_true",
-                        help="regional stack: upgrade through an RDS Blue/Green deployment instead of in place")
+                        help="regional stack: upgrade through an RDS Blue/Green deployment instead of in place. "
+                             "Not for the clusters this program creates: AWS does not support Blue/Green on a "
+                             "cluster whose master password RDS manages in Secrets Manager, and every regional "
+                             "cluster here has one, so the command refuses it there; upgrade them in place. It "
+                             "works only on a cluster whose master password RDS does not manage")
     parser.add_argument("--switchover", action="store_true",
                         help="with --blue-green: switch over once the green environment is available. Without it "
                              "no run switches over, the first or a later one: each waits for green, prints its "
@@ -664,7 +673,10 @@ def _upgrade(args, settings, outputs, members, target, rds_for, clock: Clock, no
     if args.blue_green and plan.writer.managed_master_secret:
         raise CommandRefused(
             f"--blue-green: RDS does not create Blue/Green deployments of a cluster whose master password it manages in "
-            f"Secrets Manager, as {plan.writer.identifier}'s is ({BG_LIMITATIONS}). Upgrade in place: drop --blue-green")
+            f"Secrets Manager, as {plan.writer.identifier}'s is, like every regional cluster this program creates "
+            f"({BG_LIMITATIONS}, {MANAGED_SECRET_LIMITATIONS}). Upgrade in place instead: drop --blue-green "
+            f"(`python -m deploy upgrade --stack {plan.stack} --engine-version {plan.target}`, --dry-run first). "
+            "Blue/Green works only on a cluster whose master password RDS does not manage")
     if plan.major or args.blue_green:
         plan.parameter_groups = target_parameter_groups(plan, outputs.get("regions") or {}, settings)
     needs_snapshot = plan.major and settings.production and not settings.database.pre_upgrade_snapshot

@@ -778,7 +778,18 @@ def test_blue_green_is_refused_for_a_cluster_with_an_rds_managed_secret(rds, cap
                         outputs_file(tmp_path, "dev")], rds, capsys)
     assert code == 2
     assert "RDS does not create Blue/Green deployments of a cluster whose master password it manages" in err
-    assert "blue-green-deployments-considerations.html" in err
+    assert "blue-green-deployments-considerations.html" in err and "rds-secrets-manager.html" in err
+    assert ("Upgrade in place instead: drop --blue-green (`python -m deploy upgrade --stack dev --engine-version 16.8`"
+            in err)
+    assert "Blue/Green works only on a cluster whose master password RDS does not manage" in err
+
+
+def test_help_says_blue_green_cannot_run_on_the_clusters_this_program_creates(capsys):
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["upgrade", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "Not for the clusters this program creates" in text
+    assert "master password RDS manages in Secrets Manager" in text and "upgrade them in place" in text
 
 
 def test_blue_green_flags_without_blue_green_are_refused(rds, capsys, tmp_path):
