@@ -33,10 +33,13 @@ from typing import Any, TextIO
 
 from deploy.cli import EXIT_FAILED, EXIT_OK
 from deploy.stack_access import (
+    Clock,
     CommandRefused,
     arn_region,
     error_tail,
     open_stack,
+    poll_until,
+    rds_client,
     refused_by_aws,
     require_pulumi_cli,
     resolve_settings,
@@ -135,21 +138,16 @@ def wait_for_writer(rds, gid: str, to_region: str, *, timeout: float, poll_inter
                     sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
                     out: TextIO | None = None) -> dict:
     """Poll until the writer is in ``to_region`` and the global cluster is available again."""
-    out = out or sys.stdout
-    start = clock()
-    while True:
-        current = describe_global_cluster(rds, gid)
-        elapsed = clock() - start
-        print(progress_line(elapsed, current), file=out, flush=True)
-        if writer_region(current) == to_region and current.get("Status") == "available":
-            return current
-        if elapsed >= timeout:
-            raise CommandRefused(
-                f"timed out after {timeout:g}s: global cluster {gid} is {current.get('Status')!r} with the writer in "
+    def timed_out(current: dict) -> str:
+        return (f"global cluster {gid} is {current.get('Status')!r} with the writer in "
                 f"{writer_region(current) or 'no region'}. The operation may still be under way; watch it with "
-                f"`aws rds describe-global-clusters --global-cluster-identifier {gid} --region {to_region}`",
-                EXIT_FAILED)
-        sleep(min(poll_interval, max(timeout - elapsed, 0)))
+                f"`aws rds describe-global-clusters --global-cluster-identifier {gid} --region {to_region}`")
+
+    return poll_until(lambda: describe_global_cluster(rds, gid),
+                      lambda current: writer_region(current) == to_region and current.get("Status") == "available",
+                      lambda elapsed, current: [progress_line(elapsed, current)],
+                      timeout=timeout, poll_interval=poll_interval, clock=Clock(sleep=sleep, now=clock),
+                      out=out or sys.stdout, timed_out=timed_out)
 
 
 def topology_lines(global_cluster: dict) -> list[str]:
@@ -180,12 +178,6 @@ def apply_settings(stack: str, region: str) -> None:
     except auto.CommandError as error:
         raise CommandRefused(f"the writer moved, but setting {SETTING_KEY} failed; set it by hand:\n"
                              f"{settings_change(stack, region)}\n{error_tail(error)}", EXIT_FAILED) from None
-
-
-def rds_client(region: str, endpoint_url: str | None):
-    import boto3
-
-    return boto3.client("rds", region_name=region, endpoint_url=endpoint_url)
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """What the engine, verify and runbook commands share: turning ``--stack`` into the
 stack's validated settings, finding the Pulumi CLI, opening the stack through the
-Automation API and reading its outputs.
+Automation API and reading its outputs; and for the commands that call AWS, the RDS
+client, pagination and the poll-until-done loop of their waits.
 
 Every failure here is a ``CommandRefused`` carrying the exit code and one message; the
 commands print it without a traceback. Heavy imports (``pulumi.automation``, the
@@ -12,9 +13,11 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from deploy.cli import EXIT_FAILED, EXIT_USAGE
 from deploy.stack_config import PROJECT_DIR, UnknownStackError, load_stack_config
@@ -131,6 +134,42 @@ def stack_outputs(stack: str, outputs_file: str | None) -> dict[str, Any]:
     except auto.CommandError as error:
         raise CommandRefused(f"could not read the outputs of stack {stack}:\n{error_tail(error)}", EXIT_FAILED) from None
     return {key: value.value for key, value in outputs.items()}
+
+
+def rds_client(region: str, endpoint_url: str | None):
+    import boto3
+
+    return boto3.client("rds", region_name=region, endpoint_url=endpoint_url)
+
+
+def paginate(client, operation: str, key: str, **params) -> list[dict]:
+    """Every item under ``key`` of every page of ``operation``."""
+    items: list[dict] = []
+    for page in client.get_paginator(operation).paginate(**params):
+        items.extend(page.get(key, []))
+    return items
+
+
+@dataclass
+class Clock:
+    sleep: Callable[[float], None] = time.sleep
+    now: Callable[[], float] = time.monotonic
+
+
+def poll_until(read: Callable[[], Any], done: Callable[[Any], bool], progress: Callable[[float, Any], list[str]], *,
+               timeout: float, poll_interval: float, clock: Clock, out: TextIO, timed_out: Callable[[Any], str]) -> Any:
+    """Read, print progress, stop when ``done``; after ``timeout`` a failure (exit 1) with ``timed_out``'s message."""
+    start = clock.now()
+    while True:
+        state = read()
+        elapsed = clock.now() - start
+        for line in progress(elapsed, state):
+            print(line, file=out, flush=True)
+        if done(state):
+            return state
+        if elapsed >= timeout:
+            raise CommandRefused(f"timed out after {timeout:g}s: {timed_out(state)}", EXIT_FAILED)
+        clock.sleep(min(poll_interval, max(timeout - elapsed, 0)))
 
 
 def run_refusable(func: Callable[[], int]) -> int:

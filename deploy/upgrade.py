@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import functools
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -50,10 +49,14 @@ from typing import Any, TextIO
 
 from deploy.cli import EXIT_FAILED, EXIT_OK
 from deploy.stack_access import (
+    Clock,
     CommandRefused,
     arn_region,
     error_tail,
     open_stack,
+    paginate,
+    poll_until,
+    rds_client,
     refused_by_aws,
     require_pulumi_cli,
     resolve_settings,
@@ -166,10 +169,6 @@ def read_cluster(rds, region: str, identifier: str) -> Cluster:
         parameter_group=cluster.get("DBClusterParameterGroup", ""),
         endpoint=cluster.get("Endpoint", ""), reader_endpoint=cluster.get("ReaderEndpoint", ""),
     )
-
-
-def paginate(client, operation: str, key: str, **params) -> list[dict]:
-    return [item for page in client.get_paginator(operation).paginate(**params) for item in page.get(key, [])]
 
 
 def upgrade_target(rds, engine: str, current: str, target: str) -> dict:
@@ -289,28 +288,6 @@ def stack_clusters(outputs: dict, settings) -> list[tuple[str, str]]:
 # ---------------------------------------------------------------------------------------
 # Waiting.
 # ---------------------------------------------------------------------------------------
-
-@dataclass
-class Clock:
-    sleep: Callable[[float], None] = time.sleep
-    now: Callable[[], float] = time.monotonic
-
-
-def poll_until(read: Callable[[], Any], done: Callable[[Any], bool], progress: Callable[[float, Any], list[str]], *,
-               timeout: float, poll_interval: float, clock: Clock, out: TextIO, timed_out: Callable[[Any], str]) -> Any:
-    """Read, print progress, stop when ``done``; after ``timeout`` a failure with ``timed_out``'s message."""
-    start = clock.now()
-    while True:
-        state = read()
-        elapsed = clock.now() - start
-        for line in progress(elapsed, state):
-            print(line, file=out, flush=True)
-        if done(state):
-            return state
-        if elapsed >= timeout:
-            raise CommandRefused(f"timed out after {timeout:g}s: {timed_out(state)}", EXIT_FAILED)
-        clock.sleep(min(poll_interval, max(timeout - elapsed, 0)))
-
 
 def wait_for_version(rds_for: Callable[[str], Any], clusters: list[Cluster], target: str, *, timeout: float,
                      poll_interval: float, clock: Clock, out: TextIO, how_to_finish: str) -> list[Cluster]:
@@ -521,12 +498,6 @@ def apply_settings(stack: str, settings, target: str) -> None:
     except auto.CommandError as error:
         raise CommandRefused(f"the clusters run {target}, but changing the settings failed; change them by hand:\n"
                              f"{settings_change(stack, settings, target)}\n{error_tail(error)}", EXIT_FAILED) from None
-
-
-def rds_client(region: str, endpoint_url: str | None):
-    import boto3
-
-    return boto3.client("rds", region_name=region, endpoint_url=endpoint_url)
 
 
 # ---------------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ from deploy.stack_access import (
     short_stack_name,
     stack_outputs,
 )
+from deploy.stack_access import paginate as _paginate  # preflight imports it from here
 
 OPEN_CIDRS = ("0.0.0.0/0", "::/0")
 CHECKS = (
@@ -113,13 +114,6 @@ def region_intents(settings, outputs: dict[str, Any]) -> tuple[list[RegionIntent
 # ---------------------------------------------------------------------------------------
 # The checks. ``clients(service, region)`` returns a boto3 client.
 # ---------------------------------------------------------------------------------------
-
-def _paginate(client, operation: str, key: str, **params) -> list[dict]:
-    items: list[dict] = []
-    for page in client.get_paginator(operation).paginate(**params):
-        items.extend(page.get(key, []))
-    return items
-
 
 def check_cluster(settings, intent: RegionIntent, rds) -> list[Finding]:
     from botocore.exceptions import ClientError
