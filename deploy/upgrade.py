@@ -27,7 +27,13 @@ one), or its ``preUpgradeSnapshot`` is not an ``available`` snapshot of the writ
   parameter groups), wait until ``AVAILABLE``, print the green endpoints. The switchover runs
   only with ``--switchover`` (a run without it, first or later, stops at the green endpoints);
   then the deployment is deleted and the old blue cluster (renamed by RDS, found again by its
-  resource id) kept, or deleted with ``--delete-blue``.
+  resource id) kept, or deleted with ``--delete-blue``. This path cannot run on the clusters
+  this program creates: their master password is RDS-managed, which AWS does not support for
+  Blue/Green (``MANAGED_SECRET_LIMITATIONS``), so the command refuses it there.
+
+A regional stack can also be upgraded without this command: change ``engineVersion`` and run
+``pulumi up`` (an in-place modify with the new family's groups; README: Upgrading the engine).
+A global database cannot: its members ignore ``engineVersion``.
 
 After the upgrade the command prints the settings change (``engineVersion`` V, clearing
 ``engineUpgradeTarget`` and ``preUpgradeSnapshot``) so the next ``pulumi up`` agrees with the
@@ -535,7 +541,8 @@ def register(subparsers) -> None:
     parser.add_argument("--dry-run", action="store_true",
                         help="make the read-only checks and print the calls and waits, without making them")
     parser.add_argument("--apply", action="store_true",
-                        help="set engineVersion (and clear engineUpgradeTarget) through the Automation API afterwards")
+                        help="set engineVersion, and clear engineUpgradeTarget and preUpgradeSnapshot where set, "
+                             "through the Automation API afterwards (without it the command prints that change)")
     parser.add_argument("--timeout", type=float, default=7200, metavar="SECONDS",
                         help="give up waiting after SECONDS per wait (default 7200)")
     parser.add_argument("--poll-interval", type=float, default=30, metavar="SECONDS",
@@ -713,7 +720,8 @@ def _steps(args, plan: Plan, settings) -> list[str]:
                      f"AllowMajorVersionUpgrade={plan.major} ApplyImmediately={args.apply_immediately}{extra}")
         if args.apply_immediately:
             steps.append(f"{wait} until {plan.writer.identifier} runs {plan.target} and is available")
-    steps.append("set engineVersion through the Automation API" if args.apply else "print the settings change")
+    steps.append("set engineVersion (clear engineUpgradeTarget and preUpgradeSnapshot where set) through the Automation API"
+                 if args.apply else "print the settings change")
     return steps
 
 

@@ -790,6 +790,7 @@ def test_help_says_blue_green_cannot_run_on_the_clusters_this_program_creates(ca
     text = " ".join(capsys.readouterr().out.split())
     assert "Not for the clusters this program creates" in text
     assert "master password RDS manages in Secrets Manager" in text and "upgrade them in place" in text
+    assert "set engineVersion, and clear engineUpgradeTarget and preUpgradeSnapshot where set" in text
 
 
 def test_blue_green_flags_without_blue_green_are_refused(rds, capsys, tmp_path):
