@@ -606,6 +606,31 @@ def test_apply_sets_engine_version_through_the_automation_api(rds, capsys, tmp_p
     assert "set engineVersion = 16.8 on stack dev" in out
 
 
+def test_apply_also_clears_the_upgrade_target_and_the_recorded_snapshot(rds, capsys, tmp_path, monkeypatch):
+    from components.settings import parse_settings
+    from deploy.stack_config import load_stack_config
+
+    calls = []
+
+    class FakeStack:
+        def set_config(self, key, value, *, path=False):
+            calls.append(("set", key, value.value))
+
+        def remove_config(self, key, *, path=False):
+            calls.append(("rm", key))
+
+    raw = {**load_stack_config("dev"), "aurora-platform:engineUpgradeTarget": "16.8",
+           "aurora-platform:preUpgradeSnapshot": f"{DEV}-before-16-8"}
+    monkeypatch.setattr(upgrade, "resolve_settings", lambda stack: parse_settings(raw, "dev"))
+    monkeypatch.setattr(upgrade, "require_pulumi_cli", lambda: "/usr/bin/pulumi")
+    monkeypatch.setattr(upgrade, "open_stack", lambda stack: FakeStack())
+    expect_dev_state(rds, version="16.8")
+    code, _, _ = run(["--stack", "dev", "--engine-version", "16.8", "--apply", "--outputs-file",
+                      outputs_file(tmp_path, "dev")], rds, capsys)
+    assert code == 0
+    assert calls == [("set", "engineVersion", "16.8"), ("rm", "engineUpgradeTarget"), ("rm", "preUpgradeSnapshot")]
+
+
 def test_aws_refusing_the_modify_is_a_failure(rds, capsys, tmp_path):
     stub = rds["us-east-2"]
     expect_dev_state(rds)
