@@ -167,9 +167,16 @@ def test_bad_access_setting_is_one_clear_message(overrides, message):
 
 def test_write_forwarding_leaves_room_for_forwarded_connections():
     gdb = {"writeForwarding": True, "secondaryRegions": [{"region": "us-west-2", "vpcCidr": "10.1.0.0/16"}]}
-    capture = run_program("prod", "update", overrides={"aurora-platform:globalDatabase": json.dumps(gdb)})
+    forwarding = {"aurora-platform:globalDatabase": json.dumps(gdb)}
+    with pytest.raises(SettingsError) as caught:
+        run_program("prod", "preview", overrides={**forwarding, "aurora-platform:proxyMaxConnectionsPercent": "91"})
+    assert "proxyMaxConnectionsPercent = 91" in str(caught.value)
+    capture = run_program("prod", "update", overrides={**forwarding, "aurora-platform:proxyMaxConnectionsPercent": "90"})
     groups = capture.by_type(TARGET_GROUP)
-    assert len(groups) == 2 and all(g.inputs["connectionPoolConfig"]["maxConnectionsPercent"] <= 90 for g in groups)
+    assert len(groups) == 2 and {g.inputs["connectionPoolConfig"]["maxConnectionsPercent"] for g in groups} == {90}
+    # Without write forwarding the whole pool may go to the proxy.
+    capture = run_program("prod", "update", overrides={"aurora-platform:proxyMaxConnectionsPercent": "100"})
+    assert {g.inputs["connectionPoolConfig"]["maxConnectionsPercent"] for g in capture.by_type(TARGET_GROUP)} == {100}
 
 
 def test_break_glass_policy_reads_the_master_secret_and_goes_only_to_operator_roles():
