@@ -98,11 +98,12 @@ def read_cluster(rds, identifier: str, stack: str) -> dict:
     return cluster
 
 
-def clients(region: str, endpoint_url: str | None):
+def client(service: str, region: str, endpoint_url: str | None):
+    """One AWS client of ``service`` in ``region``, from a new session: credentials are resolved
+    now, not cached by boto3's default session from an earlier call."""
     import boto3
 
-    session = boto3.session.Session()
-    return tuple(session.client(service, region_name=region, endpoint_url=endpoint_url) for service in ("rds", "secretsmanager"))
+    return boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint_url)
 
 
 def set_config_secret(stack_name: str, value: str) -> None:
@@ -121,7 +122,7 @@ def run(args) -> int:
     return run_refusable(lambda: rotate(args))
 
 
-def rotate(args, *, make_clients=clients, write_config: Callable[[str, str], None] = set_config_secret,
+def rotate(args, *, make_client=client, write_config: Callable[[str, str], None] = set_config_secret,
            check_config: Callable[[str], None] = check_stack_opens, waiter: Waiter | None = None,
            out: TextIO | None = None) -> int:
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
@@ -133,8 +134,22 @@ def rotate(args, *, make_clients=clients, write_config: Callable[[str, str], Non
     settings = resolve_settings(args.stack)
     stack = short_stack_name(args.stack)
     region = settings.writer_region
+    if settings.global_database is not None and region != settings.primary_region:
+        # The program writes masterPassword to the member of the creation region (aws:region) only,
+        # the primary it created with credentials (components/global_database.py); while another
+        # region holds the writer that member is a secondary, which carries no password.
+        raise CommandRefused(
+            f"stack {stack}: globalDatabase.writerRegion is {region}, not {settings.primary_region} (aws:region, where "
+            f"the global database and its master secret were created). The program sets masterPassword on the "
+            f"{settings.primary_region} member only, a secondary now, so the next `pulumi up` could not apply a rotated "
+            f"password. Switch the writer back to {settings.primary_region} (README: DR runbook) and rotate then")
     identifier = f"{PROJECT}-{stack}-{region}"
-    rds, secrets = make_clients(region, getattr(args, "endpoint_url", None))
+    endpoint_url = getattr(args, "endpoint_url", None)
+    # ModifyDBCluster goes to the writer cluster; Secrets Manager to the secret's primary region, the
+    # creation region: "A replica secret can't be updated independently from its primary secret"
+    # (https://docs.aws.amazon.com/secretsmanager/latest/userguide/standalone-secret.html).
+    rds = make_client("rds", region, endpoint_url)
+    secrets = make_client("secretsmanager", settings.primary_region if settings.global_database else region, endpoint_url)
     try:
         cluster = read_cluster(rds, identifier, stack)
         if settings.global_database is None:

@@ -33,6 +33,17 @@ def args(stack="prod", dry_run=False, endpoint_url=None):
     return SimpleNamespace(stack=stack, dry_run=dry_run, endpoint_url=endpoint_url, timeout=5, poll_interval=0.01)
 
 
+def pick(rds, secrets, asked: list | None = None):
+    """A client factory answering with the given clients, each only in its own region."""
+    def make(service: str, region: str, url):
+        client = {"rds": rds, "secretsmanager": secrets}[service]
+        assert client.meta.region_name == region, f"{service} asked for in {region}, the client is in {client.meta.region_name}"
+        if asked is not None:
+            asked.append((service, region))
+        return client
+    return make
+
+
 def no_wait() -> Waiter:
     return Waiter(timeout=5, interval=0, sleep=lambda seconds: None)
 
@@ -67,7 +78,7 @@ def test_global_rotation_sets_config_then_cluster_then_secret(moto):
     rds, secrets, before = moto_global(moto)
     config, out = Config(), io.StringIO()
 
-    code = rotate(args(), make_clients=lambda region, url: (rds, secrets), write_config=config.write,
+    code = rotate(args(), make_client=pick(rds, secrets), write_config=config.write,
                   check_config=config.check, waiter=no_wait(), out=out)
 
     assert code == 0
@@ -86,10 +97,37 @@ def test_global_rotation_sets_config_then_cluster_then_secret(moto):
     assert password not in out.getvalue()
 
 
+def test_global_rotation_uses_the_secret_in_the_creation_region_and_the_writer_cluster(moto):
+    rds, secrets, _ = moto_global(moto)
+    asked: list = []
+    assert rotate(args(dry_run=True), make_client=pick(rds, secrets, asked), write_config=Config().write,
+                  check_config=Config().check, waiter=no_wait(), out=io.StringIO()) == 0
+    assert asked == [("rds", "us-east-1"), ("secretsmanager", "us-east-1")]
+
+
+def test_global_rotation_after_a_switchover_is_refused_before_any_call(moto, monkeypatch):
+    import dataclasses
+
+    from deploy.stack_access import resolve_settings
+
+    settings = resolve_settings("prod")
+    moved = dataclasses.replace(settings, global_database=dataclasses.replace(settings.global_database, writer_region="us-west-2"))
+    monkeypatch.setattr(rotate_password, "resolve_settings", lambda stack: moved)
+    west_rds = boto3.client("rds", region_name="us-west-2", endpoint_url=moto)
+    east_secrets = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=moto)
+    config = Config()
+    with pytest.raises(CommandRefused) as refused:
+        rotate(args(), make_client=pick(west_rds, east_secrets), write_config=config.write, check_config=config.check,
+               waiter=no_wait(), out=io.StringIO())
+    assert refused.value.code == 2
+    assert "globalDatabase.writerRegion is us-west-2, not us-east-1" in str(refused.value)
+    assert config.written == [] and config.checked == []
+
+
 def test_global_dry_run_changes_nothing(moto):
     rds, secrets, before = moto_global(moto)
     config, out = Config(), io.StringIO()
-    assert rotate(args(dry_run=True), make_clients=lambda region, url: (rds, secrets), write_config=config.write,
+    assert rotate(args(dry_run=True), make_client=pick(rds, secrets), write_config=config.write,
                   check_config=config.check, waiter=no_wait(), out=out) == 0
     assert config.written == [] and config.checked == ["prod"]
     assert json.loads(secrets.get_secret_value(SecretId=SECRET)["SecretString"]) == before
@@ -106,7 +144,7 @@ def test_global_cluster_refusing_the_password_says_how_to_finish(moto):
             "Status": "available", "TagList": PROD_TAGS}]}, {"DBClusterIdentifier": PROD_CLUSTER})
         stub.add_client_error("modify_db_cluster", "InvalidDBClusterStateFault", "cluster is busy", 400)
         with pytest.raises(CommandRefused) as refused:
-            rotate(args(), make_clients=lambda region, url: (rds, secrets), write_config=config.write,
+            rotate(args(), make_client=pick(rds, secrets), write_config=config.write,
                    check_config=config.check, waiter=no_wait(), out=io.StringIO())
     assert refused.value.code == 1
     assert "InvalidDBClusterStateFault" in str(refused.value)
@@ -129,7 +167,7 @@ def test_regional_rotation_rotates_the_managed_secret_and_waits_for_the_new_vers
         secrets_stub.add_response("describe_secret", versions(V1), {"SecretId": secret_arn})  # still rotating
         secrets_stub.add_response("describe_secret", versions(V2), {"SecretId": secret_arn})
         rds_stub.add_response("describe_db_clusters", {"DBClusters": [cluster]}, {"DBClusterIdentifier": DEV_CLUSTER})
-        code = rotate(args("dev"), make_clients=lambda region, url: (rds, secrets), waiter=no_wait(), out=out)
+        code = rotate(args("dev"), make_client=pick(rds, secrets), waiter=no_wait(), out=out)
         secrets_stub.assert_no_pending_responses()
     assert code == 0
     assert out.getvalue().splitlines()[-1] == (
@@ -150,7 +188,7 @@ def test_regional_rotation_that_does_not_finish_times_out_with_how_to_watch():
         for _ in range(3):
             secrets_stub.add_response("describe_secret", {"VersionIdsToStages": {V1: ["AWSCURRENT"]}}, {"SecretId": secret_arn})
         with pytest.raises(CommandRefused) as refused:
-            rotate(args("dev"), make_clients=lambda region, url: (rds, secrets), waiter=waiter, out=io.StringIO())
+            rotate(args("dev"), make_client=pick(rds, secrets), waiter=waiter, out=io.StringIO())
     assert refused.value.code == 1 and "aws secretsmanager describe-secret" in str(refused.value)
 
 
