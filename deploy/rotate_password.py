@@ -9,7 +9,8 @@
   1. ``masterPassword`` is set as a secret config value of the stack (Automation API), so the
      next ``pulumi up`` writes this password, never the generated one, to the cluster and the secret;
   2. ``ModifyDBCluster`` sets it on the writer cluster (the members follow: one global database);
-  3. it waits until the cluster is ``available``;
+  3. it waits until RDS has applied it (no ``MasterUserPassword`` left in ``PendingModifiedValues``)
+     and the cluster is ``available``;
   4. ``PutSecretValue`` writes the secret with the new password (the rest of its value unchanged)
      and it confirms that the new version is ``AWSCURRENT``; the replicas follow.
 
@@ -27,14 +28,15 @@ import json
 import secrets as random_source
 import string
 import sys
-import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
 from deploy.cli import EXIT_FAILED, EXIT_OK
 from deploy.stack_access import (
+    Clock,
     CommandRefused,
     open_stack,
+    poll_until,
     refused_by_aws,
     resolve_settings,
     run_refusable,
@@ -64,19 +66,39 @@ def current_version(secret: dict) -> str | None:
                  if "AWSCURRENT" in stages), None)
 
 
-class Waiter:
-    """Polls ``check`` every ``interval`` seconds until it returns true or ``timeout`` passes."""
+class Wait:
+    """``stack_access.poll_until`` with this command's --timeout, --poll-interval and output."""
 
-    def __init__(self, timeout: float, interval: float, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic):
-        self.timeout, self.interval, self.sleep, self.clock = timeout, interval, sleep, clock
+    def __init__(self, timeout: float, poll_interval: float, clock: Clock, out: TextIO):
+        self.timeout, self.poll_interval, self.clock, self.out = timeout, poll_interval, clock, out
 
-    def until(self, check: Callable[[], bool], what: str, how: str) -> None:
-        deadline = self.clock() + self.timeout
-        while not check():
-            if self.clock() >= deadline:
-                raise CommandRefused(f"timed out after {self.timeout:g}s waiting until {what}; {how}", EXIT_FAILED)
-            self.sleep(self.interval)
+    def until(self, read: Callable[[], Any], done: Callable[[Any], bool], what: str, how: str) -> Any:
+        return poll_until(read, done, lambda elapsed, state: [], timeout=self.timeout, poll_interval=self.poll_interval,
+                          clock=self.clock, out=self.out, timed_out=lambda state: f"waiting until {what}; {how}")
+
+
+def describe_cluster(rds, identifier: str) -> dict:
+    return rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0]
+
+
+def password_applied(rds, identifier: str, wait: Wait, how: str) -> None:
+    """Wait until RDS has applied a new MasterUserPassword, then until the cluster is ``available``.
+
+    Right after ``ModifyDBCluster`` the cluster can still be ``available`` with the password under
+    ``PendingModifiedValues`` (ClusterPendingModifiedValues.MasterUserPassword:
+    https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ClusterPendingModifiedValues.html),
+    so ``available`` alone does not mean done: the change is applied once it is no longer pending,
+    or once the cluster was seen in another status (``resetting-master-credentials``)."""
+    seen = {"busy": False}
+
+    def done(cluster: dict) -> bool:
+        if cluster.get("Status") != "available":
+            seen["busy"] = True
+            return False
+        return seen["busy"] or "MasterUserPassword" not in (cluster.get("PendingModifiedValues") or {})
+
+    wait.until(lambda: describe_cluster(rds, identifier), done,
+               f"cluster {identifier} has applied the new master password and is available", how)
 
 
 def read_cluster(rds, identifier: str, stack: str) -> dict:
@@ -123,14 +145,14 @@ def run(args) -> int:
 
 
 def rotate(args, *, make_client=client, write_config: Callable[[str, str], None] = set_config_secret,
-           check_config: Callable[[str], None] = check_stack_opens, waiter: Waiter | None = None,
+           check_config: Callable[[str], None] = check_stack_opens, clock: Clock | None = None,
            out: TextIO | None = None) -> int:
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
     out = out or sys.stdout
     if args.timeout <= 0 or args.poll_interval <= 0:
         raise CommandRefused(f"--timeout {args.timeout:g} / --poll-interval {args.poll_interval:g}: expected positive seconds")
-    waiter = waiter or Waiter(args.timeout, args.poll_interval)
+    waiter = Wait(args.timeout, args.poll_interval, clock or Clock(), out)
     settings = resolve_settings(args.stack)
     stack = short_stack_name(args.stack)
     region = settings.writer_region
@@ -163,7 +185,7 @@ def rotate(args, *, make_client=client, write_config: Callable[[str, str], None]
         raise CommandRefused(f"could not reach AWS: {error}", EXIT_FAILED) from None
 
 
-def _rotate_managed(args, cluster: dict, identifier: str, secrets, rds, waiter: Waiter, out: TextIO) -> int:
+def _rotate_managed(args, cluster: dict, identifier: str, secrets, rds, waiter: Wait, out: TextIO) -> int:
     secret_arn = (cluster.get("MasterUserSecret") or {}).get("SecretArn")
     if not secret_arn:
         raise CommandRefused(f"cluster {identifier} has no RDS-managed master secret (MasterUserSecret); "
@@ -182,15 +204,15 @@ def _rotate_managed(args, cluster: dict, identifier: str, secrets, rds, waiter: 
         state["version"] = current_version(secrets.describe_secret(SecretId=secret_arn))
         return state["version"] not in (None, before)
 
-    waiter.until(rotated, f"{secret_arn} has a new AWSCURRENT version", how)
-    waiter.until(lambda: rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0].get("Status") == "available",
+    waiter.until(rotated, bool, f"{secret_arn} has a new AWSCURRENT version", how)
+    waiter.until(lambda: describe_cluster(rds, identifier), lambda cluster: cluster.get("Status") == "available",
                  f"cluster {identifier} is available", f"watch `aws rds describe-db-clusters --db-cluster-identifier {identifier}`")
     print(f"rotated: {secret_arn} AWSCURRENT is version {state['version']} (was {before}); {identifier} is available",
           file=out)
     return EXIT_OK
 
 
-def _rotate_global(args, stack: str, cluster: dict, identifier: str, rds, secrets, waiter: Waiter,
+def _rotate_global(args, stack: str, cluster: dict, identifier: str, rds, secrets, waiter: Wait,
                    write_config, check_config, out: TextIO) -> int:
     secret_name = f"{PROJECT}-{stack}/master"
     from botocore.exceptions import ClientError
@@ -221,8 +243,7 @@ def _rotate_global(args, stack: str, cluster: dict, identifier: str, rds, secret
     except ClientError as error:
         raise CommandRefused(f"{refused_by_aws(error)}; {finish}", EXIT_FAILED) from None
     print(f"set the new master password on {identifier}", file=out)
-    waiter.until(lambda: rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0].get("Status") == "available",
-                 f"cluster {identifier} is available", finish)
+    password_applied(rds, identifier, waiter, finish)
     try:
         version = secrets.put_secret_value(SecretId=secret_name, SecretString=json.dumps({**current, "password": password}))["VersionId"]
     except ClientError as error:

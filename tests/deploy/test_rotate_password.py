@@ -19,8 +19,8 @@ import pytest
 from botocore.stub import Stubber
 
 from deploy import cli, rotate_password
-from deploy.rotate_password import SPECIALS, Waiter, new_password, rotate
-from deploy.stack_access import CommandRefused
+from deploy.rotate_password import SPECIALS, new_password, rotate
+from deploy.stack_access import Clock, CommandRefused
 
 PROD_CLUSTER = "aurora-platform-prod-us-east-1"
 DEV_CLUSTER = "aurora-platform-dev-us-east-2"
@@ -44,8 +44,8 @@ def pick(rds, secrets, asked: list | None = None):
     return make
 
 
-def no_wait() -> Waiter:
-    return Waiter(timeout=5, interval=0, sleep=lambda seconds: None)
+def no_wait() -> Clock:
+    return Clock(sleep=lambda seconds: None)
 
 
 class Config:
@@ -79,7 +79,7 @@ def test_global_rotation_sets_config_then_cluster_then_secret(moto):
     config, out = Config(), io.StringIO()
 
     code = rotate(args(), make_client=pick(rds, secrets), write_config=config.write,
-                  check_config=config.check, waiter=no_wait(), out=out)
+                  check_config=config.check, clock=no_wait(), out=out)
 
     assert code == 0
     ((stack, password),) = config.written
@@ -101,7 +101,7 @@ def test_global_rotation_uses_the_secret_in_the_creation_region_and_the_writer_c
     rds, secrets, _ = moto_global(moto)
     asked: list = []
     assert rotate(args(dry_run=True), make_client=pick(rds, secrets, asked), write_config=Config().write,
-                  check_config=Config().check, waiter=no_wait(), out=io.StringIO()) == 0
+                  check_config=Config().check, clock=no_wait(), out=io.StringIO()) == 0
     assert asked == [("rds", "us-east-1"), ("secretsmanager", "us-east-1")]
 
 
@@ -118,7 +118,7 @@ def test_global_rotation_after_a_switchover_is_refused_before_any_call(moto, mon
     config = Config()
     with pytest.raises(CommandRefused) as refused:
         rotate(args(), make_client=pick(west_rds, east_secrets), write_config=config.write, check_config=config.check,
-               waiter=no_wait(), out=io.StringIO())
+               clock=no_wait(), out=io.StringIO())
     assert refused.value.code == 2
     assert "globalDatabase.writerRegion is us-west-2, not us-east-1" in str(refused.value)
     assert config.written == [] and config.checked == []
@@ -128,7 +128,7 @@ def test_global_dry_run_changes_nothing(moto):
     rds, secrets, before = moto_global(moto)
     config, out = Config(), io.StringIO()
     assert rotate(args(dry_run=True), make_client=pick(rds, secrets), write_config=config.write,
-                  check_config=config.check, waiter=no_wait(), out=out) == 0
+                  check_config=config.check, clock=no_wait(), out=out) == 0
     assert config.written == [] and config.checked == ["prod"]
     assert json.loads(secrets.get_secret_value(SecretId=SECRET)["SecretString"]) == before
     assert "would set aurora-platform:masterPassword" in out.getvalue()
@@ -145,11 +145,51 @@ def test_global_cluster_refusing_the_password_says_how_to_finish(moto):
         stub.add_client_error("modify_db_cluster", "InvalidDBClusterStateFault", "cluster is busy", 400)
         with pytest.raises(CommandRefused) as refused:
             rotate(args(), make_client=pick(rds, secrets), write_config=config.write,
-                   check_config=config.check, waiter=no_wait(), out=io.StringIO())
+                   check_config=config.check, clock=no_wait(), out=io.StringIO())
     assert refused.value.code == 1
     assert "InvalidDBClusterStateFault" in str(refused.value)
     assert "`python -m deploy up --stack prod` sets it on the cluster and the secret" in str(refused.value)
     assert len(config.written) == 1  # the config was written first: the next up finishes the rotation
+    assert json.loads(secrets.get_secret_value(SecretId=SECRET)["SecretString"]) == before
+
+
+def test_global_rotation_waits_until_rds_has_applied_the_pending_password(moto):
+    """Stubber for RDS: moto applies a new password at once and never reports it pending."""
+    _, secrets, before = moto_global(moto)
+    rds = boto3.client("rds", region_name="us-east-1")
+    cluster = {"DBClusterIdentifier": PROD_CLUSTER, "DBClusterArn": f"arn:aws:rds:us-east-1:123456789012:cluster:{PROD_CLUSTER}",
+               "Status": "available", "TagList": PROD_TAGS}
+    pending = {**cluster, "PendingModifiedValues": {"MasterUserPassword": "****"}}
+    config, out = Config(), io.StringIO()
+    with Stubber(rds) as stub:
+        stub.add_response("describe_db_clusters", {"DBClusters": [cluster]}, {"DBClusterIdentifier": PROD_CLUSTER})
+        stub.add_response("modify_db_cluster", {"DBCluster": pending})
+        for _ in range(2):  # still available, the password not applied yet: not done
+            stub.add_response("describe_db_clusters", {"DBClusters": [pending]}, {"DBClusterIdentifier": PROD_CLUSTER})
+        stub.add_response("describe_db_clusters", {"DBClusters": [cluster]}, {"DBClusterIdentifier": PROD_CLUSTER})
+        assert rotate(args(), make_client=pick(rds, secrets), write_config=config.write, check_config=config.check,
+                      clock=no_wait(), out=out) == 0
+        stub.assert_no_pending_responses()
+    ((_, password),) = config.written
+    assert json.loads(secrets.get_secret_value(SecretId=SECRET)["SecretString"])["password"] == password
+
+
+def test_global_rotation_that_rds_never_applies_times_out_before_the_secret(moto):
+    _, secrets, before = moto_global(moto)
+    rds = boto3.client("rds", region_name="us-east-1")
+    cluster = {"DBClusterIdentifier": PROD_CLUSTER, "DBClusterArn": f"arn:aws:rds:us-east-1:123456789012:cluster:{PROD_CLUSTER}",
+               "Status": "available", "TagList": PROD_TAGS, "PendingModifiedValues": {"MasterUserPassword": "****"}}
+    ticks = iter(range(100))
+    with Stubber(rds) as stub:
+        stub.add_response("describe_db_clusters", {"DBClusters": [cluster]}, {"DBClusterIdentifier": PROD_CLUSTER})
+        stub.add_response("modify_db_cluster", {"DBCluster": cluster})
+        for _ in range(2):
+            stub.add_response("describe_db_clusters", {"DBClusters": [cluster]}, {"DBClusterIdentifier": PROD_CLUSTER})
+        with pytest.raises(CommandRefused) as refused:
+            rotate(SimpleNamespace(**{**vars(args()), "timeout": 2}), make_client=pick(rds, secrets),
+                   write_config=Config().write, check_config=Config().check,
+                   clock=Clock(sleep=lambda s: None, now=lambda: next(ticks)), out=io.StringIO())
+    assert refused.value.code == 1 and "has applied the new master password" in str(refused.value)
     assert json.loads(secrets.get_secret_value(SecretId=SECRET)["SecretString"]) == before
 
 
@@ -167,7 +207,7 @@ def test_regional_rotation_rotates_the_managed_secret_and_waits_for_the_new_vers
         secrets_stub.add_response("describe_secret", versions(V1), {"SecretId": secret_arn})  # still rotating
         secrets_stub.add_response("describe_secret", versions(V2), {"SecretId": secret_arn})
         rds_stub.add_response("describe_db_clusters", {"DBClusters": [cluster]}, {"DBClusterIdentifier": DEV_CLUSTER})
-        code = rotate(args("dev"), make_client=pick(rds, secrets), waiter=no_wait(), out=out)
+        code = rotate(args("dev"), make_client=pick(rds, secrets), clock=no_wait(), out=out)
         secrets_stub.assert_no_pending_responses()
     assert code == 0
     assert out.getvalue().splitlines()[-1] == (
@@ -180,15 +220,17 @@ def test_regional_rotation_that_does_not_finish_times_out_with_how_to_watch():
     cluster = {"DBClusterIdentifier": DEV_CLUSTER, "Status": "available", "MasterUserSecret": {"SecretArn": secret_arn},
                "TagList": [{"Key": "project", "Value": "aurora-platform"}, {"Key": "stack", "Value": "dev"}]}
     ticks = iter(range(100))
-    waiter = Waiter(timeout=2, interval=1, sleep=lambda s: None, clock=lambda: next(ticks))
+    clock = Clock(sleep=lambda s: None, now=lambda: next(ticks))
     with Stubber(rds) as rds_stub, Stubber(secrets) as secrets_stub:
         rds_stub.add_response("describe_db_clusters", {"DBClusters": [cluster]}, {"DBClusterIdentifier": DEV_CLUSTER})
         secrets_stub.add_response("describe_secret", {"VersionIdsToStages": {V1: ["AWSCURRENT"]}}, {"SecretId": secret_arn})
         secrets_stub.add_response("rotate_secret", {"ARN": secret_arn}, {"SecretId": secret_arn})
-        for _ in range(3):
+        for _ in range(2):
             secrets_stub.add_response("describe_secret", {"VersionIdsToStages": {V1: ["AWSCURRENT"]}}, {"SecretId": secret_arn})
         with pytest.raises(CommandRefused) as refused:
-            rotate(args("dev"), make_client=pick(rds, secrets), waiter=waiter, out=io.StringIO())
+            rotate(SimpleNamespace(**{**vars(args("dev")), "timeout": 2}), make_client=pick(rds, secrets), clock=clock,
+                   out=io.StringIO())
+        secrets_stub.assert_no_pending_responses()
     assert refused.value.code == 1 and "aws secretsmanager describe-secret" in str(refused.value)
 
 
