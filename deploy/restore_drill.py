@@ -67,6 +67,10 @@ class Created:
     region: str
     cluster: str | None = None
     instance: str | None = None
+    # --from-vault: the AWS Backup restore job creating ``cluster`` until the drill has seen it
+    # finish (COMPLETED and tagged, or ABORTED/FAILED), and the ARN of the cluster it creates.
+    restore_job: str | None = None
+    cluster_arn: str | None = None
 
 
 @dataclass
@@ -117,9 +121,25 @@ def is_drill(identifier: str, tags: list[dict]) -> bool:
     return identifier.startswith(DRILL_PREFIX) and values.get(DRILL_TAG) == identifier
 
 
+UNKNOWN_JOB = "?"  # interrupted during StartRestoreJob: a job may have started, its id is unknown
+
+
 def manual_commands(created: Created) -> list[str]:
     """The ``aws rds`` commands that finish a clean-up the drill could not complete."""
     commands = []
+    if created.restore_job == UNKNOWN_JOB:
+        commands.append(f"aws backup list-restore-jobs --region {created.region} --by-resource-type {AURORA} "
+                        f"--query 'RestoreJobs[?contains(CreatedResourceArn || ``, `{created.cluster}`)]'"
+                        "  # a restore job may have started; find it and wait for it as below")
+    elif created.restore_job:
+        commands.append(f"aws backup describe-restore-job --region {created.region} --restore-job-id "
+                        f"{created.restore_job}  # wait until Status is COMPLETED (or FAILED/ABORTED: nothing to delete)")
+    if created.restore_job and created.cluster:
+        # The job creates the cluster without the drill's tags; tag it so that `--delete` accepts it too.
+        arn = created.cluster_arn or f"$(aws rds describe-db-clusters --region {created.region} --db-cluster-identifier " \
+            f"{created.cluster} --query 'DBClusters[0].DBClusterArn' --output text)"
+        commands.append(f"aws rds add-tags-to-resource --region {created.region} --resource-name {arn} "
+                        f"--tags Key={DRILL_TAG},Value={created.cluster}")
     if created.instance:
         commands += [f"aws rds delete-db-instance --region {created.region} --db-instance-identifier "
                      f"{created.instance} --skip-final-snapshot",
@@ -281,8 +301,20 @@ class Drill:
             metadata.pop(lowered.get(key.lower(), key), None)
             metadata[key] = value
         self.created.cluster = plan.identifier
-        job = self.backup.start_restore_job(RecoveryPointArn=point["RecoveryPointArn"], IamRoleArn=point["IamRoleArn"],
-                                            ResourceType=AURORA, Metadata=metadata)["RestoreJobId"]
+        # The cluster the job creates: the recovery point's partition and account, the drill's region and name.
+        fields = point["RecoveryPointArn"].split(":")  # arn:partition:service:region:account:...
+        partition, account = (fields[1], fields[4]) if len(fields) > 5 else ("", "")
+        if partition and account:
+            self.created.cluster_arn = f"arn:{partition}:rds:{plan.region}:{account}:cluster:{plan.identifier}"
+        try:
+            job = self.backup.start_restore_job(RecoveryPointArn=point["RecoveryPointArn"], IamRoleArn=point["IamRoleArn"],
+                                                ResourceType=AURORA, Metadata=metadata)["RestoreJobId"]
+        except KeyboardInterrupt:
+            self.created.restore_job = UNKNOWN_JOB  # the request may have reached AWS Backup
+            raise
+        # From here until the job is seen to finish, clean-up asks AWS Backup about it: a job still
+        # running creates the cluster later, untagged, however often clean-up finds no cluster now.
+        self.created.restore_job = job
         # AWS Backup has no waiter for restore jobs: poll DescribeRestoreJob.
         deadline = self.clock() + self.timeout
         while True:
@@ -301,6 +333,7 @@ class Drill:
             raise DrillFailed(f"restore job {job} created {created or 'nothing'}, not cluster {plan.identifier}")
         # AWS Backup's restore takes no tags: the drill tags the cluster its job created.
         self.rds.add_tags_to_resource(ResourceName=created, Tags=self.tags)
+        self.created.restore_job, self.created.cluster_arn = None, created
         if plan.serverless_scaling:
             self.wait("db_cluster_available", f"restored cluster {plan.identifier}", DBClusterIdentifier=plan.identifier)
             self.rds.modify_db_cluster(DBClusterIdentifier=plan.identifier, ApplyImmediately=True,
@@ -316,9 +349,45 @@ class Drill:
                   DBInstanceIdentifier=plan.instance_identifier)
         return find_cluster(self.rds, plan.identifier) or {}
 
+    def settle_restore_job(self) -> str | None:
+        """Before a vault drill's clean-up: what its restore job did. None when clean-up may go on (the job
+        failed, or completed and its cluster now carries the drill's tags); else why it may not."""
+        job, identifier = self.created.restore_job, self.created.cluster
+        if job == UNKNOWN_JOB:
+            return (f"interrupted while starting the restore job: AWS Backup may still create cluster {identifier} "
+                    "(without the drill's tags)")
+        try:
+            described = self.backup.describe_restore_job(RestoreJobId=job)
+        except Exception as error:
+            return f"reading restore job {job}: {error}"
+        # DescribeRestoreJob's Status: PENDING | RUNNING | COMPLETED | ABORTED | FAILED (botocore's backup model).
+        status = described.get("Status")
+        if status in ("ABORTED", "FAILED"):
+            self.created.restore_job = None
+            return None
+        if status != "COMPLETED":
+            return (f"restore job {job} is still {status}: it will create cluster {identifier} without the drill's "
+                    "tags after the drill gave up; wait for it, then delete the cluster")
+        created = described.get("CreatedResourceArn") or ""
+        if not created.endswith(f":cluster:{identifier}"):
+            return f"restore job {job} created {created or 'nothing'}, not cluster {identifier}: not deleting it"
+        try:
+            cluster = find_cluster(self.rds, identifier)
+            # Our job created it (its ARN is the job's CreatedResourceArn), so it is the drill's: tag it as such.
+            if cluster is not None and not is_drill(identifier, cluster_tags(self.rds, cluster)):
+                self.rds.add_tags_to_resource(ResourceName=created, Tags=self.tags)
+        except Exception as error:
+            return f"tagging cluster {identifier}, created by restore job {job}: {error}"
+        self.created.restore_job, self.created.cluster_arn = None, created
+        return None
+
     def clean_up(self) -> list[str]:
         """Delete what the drill created, newest first; the errors, empty when everything is gone."""
         errors = []
+        if self.created.restore_job and self.created.cluster:
+            problem = self.settle_restore_job()
+            if problem:
+                return [problem]
         if self.created.instance:
             try:
                 delete_drill_instance(self.rds, self.created.instance)

@@ -268,8 +268,11 @@ def test_a_restore_that_does_not_become_available_fails_and_is_deleted(statuses,
 # --- from a vault -----------------------------------------------------------------------------------
 
 
-def vault_stub(moto, region: str, *, points: list[dict] | None = None, missing_vault: bool = False):
-    """The backup client of ``region`` with Stubber answers; StartRestoreJob creates the cluster in moto."""
+def vault_stub(moto, region: str, *, points: list[dict] | None = None, missing_vault: bool = False,
+               job_statuses: tuple[str, ...] = ("RUNNING", "COMPLETED"), creates_cluster: bool = True):
+    """The backup client of ``region`` with Stubber answers; StartRestoreJob creates the cluster in moto
+    (unless not ``creates_cluster``: a job still running has created nothing yet), and DescribeRestoreJob
+    answers ``job_statuses`` in turn."""
     backup = boto3.client("backup", region_name=region, aws_access_key_id="x", aws_secret_access_key="x")
     stub = Stubber(backup)
     vault = vault_name("aurora-platform-prod", region)
@@ -303,15 +306,17 @@ def vault_stub(moto, region: str, *, points: list[dict] | None = None, missing_v
         {"BackupVaultName": vault, "RecoveryPointArn": newest})
     stub.add_response("start_restore_job", {"RestoreJobId": "restore-1"},
                       {"RecoveryPointArn": newest, "IamRoleArn": role, "ResourceType": "Aurora", "Metadata": ANY})
-    stub.add_response("describe_restore_job", {"RestoreJobId": "restore-1", "Status": "RUNNING"}, {"RestoreJobId": "restore-1"})
-    stub.add_response("describe_restore_job", {
-        "RestoreJobId": "restore-1", "Status": "COMPLETED",
-        "CreatedResourceArn": f"arn:aws:rds:{region}:123456789012:cluster:{identifier}"}, {"RestoreJobId": "restore-1"})
+    for status in job_statuses:
+        created = {"CreatedResourceArn": f"arn:aws:rds:{region}:123456789012:cluster:{identifier}"} if status == "COMPLETED" else {}
+        stub.add_response("describe_restore_job", {"RestoreJobId": "restore-1", "Status": status, **created},
+                          {"RestoreJobId": "restore-1"})
     started: dict = {}
 
     def restore_job_creates_the_cluster(params, **_kwargs):
         metadata = params["Metadata"]
         started.update(metadata)
+        if not creates_cluster:
+            return
         client(moto, "rds", region).create_db_cluster(
             DBClusterIdentifier=metadata["DBClusterIdentifier"], Engine="aurora-postgresql",
             DBSubnetGroupName=metadata["DBSubnetGroupName"], VpcSecurityGroupIds=json.loads(metadata["VpcSecurityGroupIds"]),
@@ -344,6 +349,84 @@ def test_vault_drill_restores_the_newest_completed_recovery_point_into_that_regi
     assert metadata["KmsKeyId"] == "arn:aws:kms:us-west-2:123456789012:key/vault-key"
     assert metadata["DeletionProtection"] == "false"
     assert cluster_ids(moto, "us-west-2") == {"aurora-platform-prod-us-west-2"}
+
+
+class FakeClock:
+    """Monotonic seconds that advance only when the drill sleeps."""
+
+    def __init__(self):
+        self.seconds = 0.0
+
+    def __call__(self) -> float:
+        return self.seconds
+
+    def sleep(self, seconds: float) -> None:
+        self.seconds += seconds
+
+
+def vault_drill(moto, backup, out: io.StringIO, *argv: str, sleep=None) -> int:
+    clock = FakeClock()
+    return run_refusable(lambda: run_drill(
+        args_of("--stack", "prod", "--from-vault", "us-west-2", *argv),
+        client=lambda s, r: backup if s == "backup" else client(moto, s, r), now=lambda: NOW, clock=clock,
+        sleep=sleep or clock.sleep, out=out))
+
+
+def interrupt(_seconds: float) -> None:
+    raise KeyboardInterrupt
+
+
+def test_a_restore_job_still_running_at_the_timeout_is_reported_not_deleted_with_the_commands(moto):
+    """Stubber for AWS Backup (moto has no restore jobs): the job runs past --timeout and has created no
+    cluster yet; AWS Backup creates it later, untagged. Clean-up must not call that deleted."""
+    deployed(moto, "prod")
+    backup, stub = vault_stub(moto, "us-west-2", job_statuses=("RUNNING",) * 4, creates_cluster=False)
+    identifier = drill_identifier("prod", "us-west-2", NOW)
+    out = io.StringIO()
+
+    with stub:
+        code = vault_drill(moto, backup, out, "--timeout", "2")  # reads at 0, 1, 2 s, then clean-up's read
+        stub.assert_no_pending_responses()
+
+    text = out.getvalue()
+    assert code == 1
+    assert "deleted            NO" in text and "restore job restore-1 is still RUNNING" in text
+    assert "aws backup describe-restore-job --region us-west-2 --restore-job-id restore-1" in text
+    assert (f"aws rds add-tags-to-resource --region us-west-2 --resource-name "
+            f"arn:aws:rds:us-west-2:123456789012:cluster:{identifier} --tags Key={DRILL_TAG},Value={identifier}") in text
+    assert f"aws rds delete-db-cluster --region us-west-2 --db-cluster-identifier {identifier} --skip-final-snapshot" in text
+
+
+def test_ctrl_c_during_the_restore_job_tags_and_deletes_the_cluster_the_job_completed(moto):
+    """Stubber for AWS Backup: Ctrl-C while the job runs; when clean-up asks, the job has COMPLETED and
+    created the cluster (in moto, without the drill's tags): our job's CreatedResourceArn, so the drill
+    tags it and deletes it."""
+    deployed(moto, "prod")
+    backup, stub = vault_stub(moto, "us-west-2", job_statuses=("RUNNING", "COMPLETED"))
+    identifier = drill_identifier("prod", "us-west-2", NOW)
+    out = io.StringIO()
+
+    with stub:
+        code = vault_drill(moto, backup, out, sleep=interrupt)
+        stub.assert_no_pending_responses()
+
+    assert code == 1
+    assert "interrupted (Ctrl-C)" in out.getvalue() and "deleted            yes" in out.getvalue()
+    assert identifier not in cluster_ids(moto, "us-west-2")
+
+
+def test_ctrl_c_during_start_restore_job_is_not_reported_deleted(moto):
+    """Stubber for AWS Backup; Ctrl-C raised by StartRestoreJob itself: the job may have started."""
+    deployed(moto, "prod")
+    backup, stub = vault_stub(moto, "us-west-2", job_statuses=())
+    out = io.StringIO()
+
+    with stub:
+        code = vault_drill(moto, Failing(backup, "start_restore_job", KeyboardInterrupt()), out)
+
+    text = out.getvalue()
+    assert code == 1
+    assert "deleted            NO" in text and "aws backup list-restore-jobs --region us-west-2" in text
 
 
 def test_a_missing_vault_is_refused_before_any_change(moto, capsys):
