@@ -45,7 +45,14 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from deploy.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from deploy.stack_access import CommandRefused, refused_by_aws, resolve_settings, run_refusable, short_stack_name
+from deploy.stack_access import (
+    CommandRefused,
+    arn_region,
+    refused_by_aws,
+    resolve_settings,
+    run_refusable,
+    short_stack_name,
+)
 
 HELP = ("restore the writer cluster to a point in time (or the newest recovery point of a backup vault) into "
         "a temporary cluster, measure RTO and RPO, then delete it")
@@ -548,6 +555,9 @@ def register(subparsers) -> None:
     parser.add_argument("--delete", metavar="DRILL_CLUSTER",
                         help="only delete a cluster an earlier drill kept (refused for anything else)")
     parser.add_argument("--region", help="with --delete: the cluster's region (default: the writer region)")
+    parser.add_argument("--restore-job-id", metavar="JOB",
+                        help="with --delete: the AWS Backup restore job of a --from-vault drill that stopped before "
+                             "tagging its cluster; the cluster is accepted if that job created it")
     parser.add_argument("--timeout", type=float, default=7200, metavar="SECONDS",
                         help="give up a wait after SECONDS (default 7200)")
     parser.add_argument("--poll-interval", type=float, default=30, metavar="SECONDS",
@@ -645,6 +655,9 @@ def _delete_kept(args, settings, clients, out: TextIO) -> int:
     cluster = find_cluster(rds, identifier)
     if cluster is None:
         raise CommandRefused(f"--delete {identifier}: no such cluster in {region}")
+    if not is_drill(identifier, cluster_tags(rds, cluster)) and args.restore_job_id:
+        _tag_if_created_by(clients("backup", region), rds, cluster, args.restore_job_id)
+        cluster = find_cluster(rds, identifier) or cluster
     if not is_drill(identifier, cluster_tags(rds, cluster)):
         raise CommandRefused(f"--delete {identifier}: not created by a restore drill (no {DRILL_TAG}={identifier} tag "
                              f"and {DRILL_PREFIX} prefix); the drill deletes only its own clusters")
@@ -670,6 +683,21 @@ def _delete_kept(args, settings, clients, out: TextIO) -> int:
     print(f"deleted drill cluster {identifier} in {region}" + (f" and its instances {', '.join(members)}" if members else ""),
           file=out)
     return EXIT_OK
+
+
+def _tag_if_created_by(backup, rds, cluster: dict, job: str) -> None:
+    """A drill-named cluster that restore job ``job`` created (its CreatedResourceArn) gets the drill tag;
+    anything else is refused."""
+    identifier = cluster["DBClusterIdentifier"]
+    try:
+        described = backup.describe_restore_job(RestoreJobId=job)
+    except backup.exceptions.ResourceNotFoundException:
+        raise CommandRefused(f"--restore-job-id {job}: no such restore job in {arn_region(cluster['DBClusterArn'])}") from None
+    if not (identifier.startswith(DRILL_PREFIX) and described.get("Status") == "COMPLETED"
+            and described.get("CreatedResourceArn") == cluster["DBClusterArn"]):
+        raise CommandRefused(f"--delete {identifier}: restore job {job} is {described.get('Status')} and created "
+                             f"{described.get('CreatedResourceArn') or 'nothing'}, not this drill cluster; not deleting it")
+    rds.add_tags_to_resource(ResourceName=cluster["DBClusterArn"], Tags=[{"Key": DRILL_TAG, "Value": identifier}])
 
 
 def _print(report: Report, as_json: bool, out: TextIO) -> None:

@@ -429,6 +429,34 @@ def test_ctrl_c_during_start_restore_job_is_not_reported_deleted(moto):
     assert "deleted            NO" in text and "aws backup list-restore-jobs --region us-west-2" in text
 
 
+@pytest.mark.parametrize("created_by_the_job", [True, False])
+def test_delete_accepts_an_untagged_drill_cluster_only_with_the_restore_job_that_created_it(moto, capsys,
+                                                                                              created_by_the_job):
+    """Stubber for DescribeRestoreJob (moto has none); the cluster, untagged as a job leaves it, in moto."""
+    deployed(moto, "prod")
+    identifier = drill_identifier("prod", "us-west-2", NOW)
+    rds = client(moto, "rds", "us-west-2")
+    arn = rds.create_db_cluster(DBClusterIdentifier=identifier, Engine="aurora-postgresql", MasterUsername="restored",
+                                MasterUserPassword="a-password-0")["DBCluster"]["DBClusterArn"]
+    backup = boto3.client("backup", region_name="us-west-2", aws_access_key_id="x", aws_secret_access_key="x")
+    stub = Stubber(backup)
+    created = arn if created_by_the_job else arn.replace(identifier, "aurora-platform-prod-us-west-2")
+    stub.add_response("describe_restore_job", {"RestoreJobId": "restore-1", "Status": "COMPLETED",
+                                               "CreatedResourceArn": created}, {"RestoreJobId": "restore-1"})
+
+    with stub:
+        code = drill(args_of("--stack", "prod", "--delete", identifier, "--region", "us-west-2",
+                             "--restore-job-id", "restore-1"),
+                     lambda s, r: backup if s == "backup" else client(moto, s, r), io.StringIO())
+        stub.assert_no_pending_responses()
+
+    if created_by_the_job:
+        assert code == 0 and identifier not in cluster_ids(moto, "us-west-2")
+    else:
+        assert code == 2 and "not this drill cluster" in capsys.readouterr().err
+        assert identifier in cluster_ids(moto, "us-west-2")
+
+
 def test_a_missing_vault_is_refused_before_any_change(moto, capsys):
     deployed(moto, "prod")
     backup, stub = vault_stub(moto, "us-west-2", missing_vault=True)
