@@ -6,7 +6,8 @@
   schedule (``masterPasswordRotationDays``) keeps rotating it.
 - Global database (the program generates the password, RDS cannot manage it on members): a new
   password is generated here and the stack's encrypted config becomes the source of truth for it:
-  1. ``masterPassword`` is set as a secret config value of the stack (Automation API), so the
+  1. ``masterPassword`` is set as a secret config value of the stack (``pulumi config set --secret``,
+     the value on stdin, not in argv), so the
      next ``pulumi up`` writes this password, never the generated one, to the cluster and the secret;
   2. ``ModifyDBCluster`` sets it on the writer cluster (the members follow: one global database);
   3. it waits until RDS has applied it (no ``MasterUserPassword`` left in ``PendingModifiedValues``)
@@ -17,7 +18,7 @@
 Everything is checked before the first change: the stack and its settings, the writer cluster
 (exists, tagged as this stack's, ``available``), the master secret (exists, readable), and for a
 global database that the stack opens through the Automation API (the Pulumi CLI is needed to
-write the config). Refused input exits 2; AWS refusing a call or a timeout exits 1, and the
+write the config) and that a passphrase secrets provider has its passphrase. Refused input exits 2; AWS refusing a call or a timeout exits 1, and the
 message says how to finish by hand. Commit ``Pulumi.<stack>.yaml`` afterwards (the value is
 encrypted by the stack's secrets provider).
 """
@@ -25,10 +26,13 @@ encrypted by the stack's secrets provider).
 from __future__ import annotations
 
 import json
+import os
 import secrets as random_source
 import string
+import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TextIO
 
 from deploy.cli import EXIT_FAILED, EXIT_OK
@@ -38,10 +42,12 @@ from deploy.stack_access import (
     open_stack,
     poll_until,
     refused_by_aws,
+    require_pulumi_cli,
     resolve_settings,
     run_refusable,
     short_stack_name,
 )
+from deploy.stack_config import PROJECT_DIR
 
 HELP = "rotate the database master password (RDS-managed secret, or the global database's generated secret)"
 PROJECT = "aurora-platform"
@@ -128,16 +134,57 @@ def client(service: str, region: str, endpoint_url: str | None):
     return boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint_url)
 
 
-def set_config_secret(stack_name: str, value: str) -> None:
-    """``masterPassword`` as a secret config value of the stack, through the Automation API."""
-    from pulumi import automation as auto
+SECRETS_HINT = ("is the stack's secrets provider configured? The passphrase provider needs PULUMI_CONFIG_PASSPHRASE "
+                "or PULUMI_CONFIG_PASSPHRASE_FILE; a cloud KMS provider (`secretsprovider:` in Pulumi.<stack>.yaml) "
+                "needs credentials that may encrypt with its key")
 
-    stack = open_stack(stack_name)
-    stack.set_config(f"{PROJECT}:{CONFIG_KEY}", auto.ConfigValue(value=value, secret=True))
+
+def set_config_secret(stack_name: str, value: str, *, work_dir: Path = PROJECT_DIR) -> None:
+    """``masterPassword`` as a secret config value of the stack: ``pulumi config set --secret <key>``
+    with the value on stdin (the CLI reads it there when the command line has none), so that it is not
+    in the process's argv (``/proc/<pid>/cmdline``), where the Automation API's ``set_config`` puts it."""
+    cli = require_pulumi_cli()
+    result = subprocess.run(
+        [cli, "config", "set", "--secret", "--non-interactive", "--stack", stack_name, f"{PROJECT}:{CONFIG_KEY}"],
+        input=value, text=True, capture_output=True, cwd=str(work_dir), check=False)
+    if result.returncode != 0:
+        tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-10:])
+        raise CommandRefused(
+            f"could not write {PROJECT}:{CONFIG_KEY} to the config of stack {stack_name}: {SECRETS_HINT}.\n{tail}\n"
+            "Nothing has changed yet: not the config, the cluster or the secret. Run the command again once the "
+            "secrets provider can encrypt.", EXIT_FAILED)
+
+
+def uses_passphrase(stack_file: dict, backend_url: Callable[[], str]) -> bool:
+    """Whether the stack encrypts with the passphrase provider: ``secretsprovider: passphrase``, or no
+    ``secretsprovider`` and either an ``encryptionsalt`` (the passphrase provider's) or a self-managed
+    backend (file, S3...), whose default provider is the passphrase one; Pulumi Cloud's is its own service
+    (https://www.pulumi.com/docs/concepts/secrets/)."""
+    provider = stack_file.get("secretsprovider")
+    if provider is not None:
+        return provider == "passphrase"
+    return "encryptionsalt" in stack_file or not backend_url().startswith(("https://", "http://"))
+
+
+def check_secrets_provider(stack_name: str, backend_url: Callable[[], str], *, env=os.environ,
+                           work_dir: Path = PROJECT_DIR) -> None:
+    """Refuse (exit 2) before any change when the stack's passphrase provider has no passphrase."""
+    import yaml
+
+    short = short_stack_name(stack_name)
+    stack_file = yaml.safe_load((work_dir / f"Pulumi.{short}.yaml").read_text()) or {}
+    if uses_passphrase(stack_file, backend_url) and not (env.get("PULUMI_CONFIG_PASSPHRASE")
+                                                          or env.get("PULUMI_CONFIG_PASSPHRASE_FILE")):
+        raise CommandRefused(
+            f"stack {short} encrypts its secrets with the passphrase provider and neither PULUMI_CONFIG_PASSPHRASE "
+            f"nor PULUMI_CONFIG_PASSPHRASE_FILE is set: the new password could not be stored in Pulumi.{short}.yaml. "
+            "Set one and run again; nothing has changed")
 
 
 def check_stack_opens(stack_name: str) -> None:
-    open_stack(stack_name)
+    """The Pulumi CLI opens the stack, and its secrets provider can encrypt (passphrase set)."""
+    stack = open_stack(stack_name)
+    check_secrets_provider(stack_name, lambda: stack.workspace.who_am_i().url or "")
 
 
 def run(args) -> int:

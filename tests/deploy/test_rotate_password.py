@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+from pathlib import Path
 from types import SimpleNamespace
 
 import boto3
@@ -274,3 +277,74 @@ def test_generated_passwords_hold_every_class_and_only_allowed_characters():
         assert len(password) == 40 and not set(password) - set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" + SPECIALS)
         assert any(c.islower() for c in password) and any(c.isupper() for c in password)
         assert any(c.isdigit() for c in password) and any(c in SPECIALS for c in password)
+
+
+PULUMI_BIN = Path(__file__).resolve().parents[2] / ".tools" / "bin"
+
+
+@pytest.fixture
+def pulumi_project(tmp_path, monkeypatch):
+    """A project of this name on a file backend with a stack `rehearsal` (passphrase provider)."""
+    monkeypatch.setenv("PATH", f"{PULUMI_BIN}:{os.environ['PATH']}")
+    monkeypatch.setenv("PULUMI_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PULUMI_BACKEND_URL", (tmp_path / "state").as_uri())
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "rehearsal passphrase")
+    monkeypatch.setenv("PULUMI_SKIP_UPDATE_CHECK", "1")
+    monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE_FILE", raising=False)
+    (tmp_path / "state").mkdir()
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text("name: aurora-platform\nruntime: python\n")
+    subprocess.run(["pulumi", "stack", "init", "rehearsal", "--non-interactive"], cwd=project, check=True, capture_output=True)
+    return project
+
+
+def test_config_write_passes_the_password_on_stdin_not_in_argv(pulumi_project, monkeypatch):
+    calls: list[list[str]] = []
+    real_run = subprocess.run
+
+    def recording_run(argv, **kwargs):
+        calls.append(list(argv))
+        return real_run(argv, **kwargs)
+
+    monkeypatch.setattr(rotate_password.subprocess, "run", recording_run)
+    password = new_password()
+    rotate_password.set_config_secret("rehearsal", password, work_dir=pulumi_project)
+    ((argv),) = calls
+    assert password not in " ".join(argv) and argv[-1] == "aurora-platform:masterPassword"
+    assert "secure:" in (pulumi_project / "Pulumi.rehearsal.yaml").read_text()
+    assert password not in (pulumi_project / "Pulumi.rehearsal.yaml").read_text()
+    stored = real_run(["pulumi", "config", "get", "--stack", "rehearsal", "aurora-platform:masterPassword"],
+                      cwd=pulumi_project, capture_output=True, text=True, check=True).stdout.strip()
+    assert stored == password
+
+
+def test_config_write_the_secrets_provider_refuses_is_a_failure_with_a_hint(pulumi_project, monkeypatch):
+    rotate_password.set_config_secret("rehearsal", new_password(), work_dir=pulumi_project)  # the salt is there now
+    monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE")
+    with pytest.raises(CommandRefused) as refused:
+        rotate_password.set_config_secret("rehearsal", new_password(), work_dir=pulumi_project)
+    assert refused.value.code == 1
+    assert "is the stack's secrets provider configured?" in str(refused.value)
+    assert "PULUMI_CONFIG_PASSPHRASE" in str(refused.value) and "Nothing has changed yet" in str(refused.value)
+
+
+@pytest.mark.parametrize(("stack_file", "backend", "env", "refused"), [
+    ("encryptionsalt: v1:abc\nconfig: {}\n", "https://api.pulumi.com", {}, True),
+    ("encryptionsalt: v1:abc\nconfig: {}\n", "https://api.pulumi.com", {"PULUMI_CONFIG_PASSPHRASE": "p"}, False),
+    ("encryptionsalt: v1:abc\n", "file:///state", {"PULUMI_CONFIG_PASSPHRASE_FILE": "/run/p"}, False),
+    ("secretsprovider: passphrase\n", "https://api.pulumi.com", {}, True),
+    ("config: {}\n", "file:///state", {}, True),  # a self-managed backend defaults to the passphrase provider
+    ("config: {}\n", "s3://bucket", {}, True),
+    ("config: {}\n", "https://api.pulumi.com", {}, False),  # Pulumi Cloud encrypts
+    ("secretsprovider: awskms://alias/pulumi\nencryptedkey: abc\n", "s3://bucket", {}, False),
+])
+def test_a_passphrase_provider_without_a_passphrase_is_refused_before_any_change(tmp_path, stack_file, backend, env, refused):
+    (tmp_path / "Pulumi.rehearsal.yaml").write_text(stack_file)
+    check = lambda: rotate_password.check_secrets_provider("rehearsal", lambda: backend, env=env, work_dir=tmp_path)  # noqa: E731
+    if not refused:
+        check()
+        return
+    with pytest.raises(CommandRefused) as caught:
+        check()
+    assert caught.value.code == 2 and "PULUMI_CONFIG_PASSPHRASE" in str(caught.value)
