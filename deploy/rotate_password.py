@@ -274,6 +274,10 @@ def _rotate_global(args, stack: str, cluster: dict, identifier: str, rds, secret
         raise CommandRefused(f"the master secret {secret_name} holds no JSON value; restore it with `pulumi up` first") from None
     if not isinstance(current, dict) or "password" not in current:
         raise CommandRefused(f"the master secret {secret_name} holds no password field; restore it with `pulumi up` first")
+    # A rehearsal against an emulator (--endpoint-url) leaves the real stack's config alone unless asked.
+    rehearsal = bool(getattr(args, "endpoint_url", None)) and not getattr(args, "write_stack_config", False)
+    if rehearsal:
+        write_config = check_config = lambda *unused: None  # noqa: E731
     check_config(args.stack)  # the Pulumi CLI and the stack are there before anything changes
     if args.dry_run:
         print(f"would set {PROJECT}:{CONFIG_KEY} (secret) on stack {stack}, ModifyDBCluster {identifier} "
@@ -282,7 +286,12 @@ def _rotate_global(args, stack: str, cluster: dict, identifier: str, rds, secret
 
     password = new_password()
     write_config(args.stack, password)
-    print(f"set {PROJECT}:{CONFIG_KEY} (encrypted) in Pulumi.{stack}.yaml: the next `pulumi up` keeps this password", file=out)
+    if rehearsal:
+        print(f"rehearsal against {args.endpoint_url}: {PROJECT}:{CONFIG_KEY} is NOT written to Pulumi.{stack}.yaml "
+              "(--write-stack-config writes it)", file=out)
+    else:
+        print(f"set {PROJECT}:{CONFIG_KEY} (encrypted) in Pulumi.{stack}.yaml: the next `pulumi up` keeps this password",
+              file=out)
     finish = (f"the stack's config holds the new password: `python -m deploy up --stack {stack}` sets it on the "
               f"cluster and the secret and finishes the rotation")
     try:
@@ -306,7 +315,10 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("rotate-password", help=HELP, description=HELP)
     parser.add_argument("--stack", required=True, help="stack name (Pulumi.<stack>.yaml)")
     parser.add_argument("--dry-run", action="store_true", help="make the read-only checks and print the changes, without making them")
-    parser.add_argument("--endpoint-url", help="send every AWS call to this endpoint (a local emulator such as moto_server)")
+    parser.add_argument("--endpoint-url", help="send every AWS call to this endpoint (a local emulator such as moto_server); "
+                        "a global database's new password is then not written to the stack config")
+    parser.add_argument("--write-stack-config", action="store_true",
+                        help="with --endpoint-url: write the new masterPassword to the stack config all the same")
     parser.add_argument("--timeout", type=float, default=1800, metavar="SECONDS", help="give up waiting after SECONDS (default 1800)")
     parser.add_argument("--poll-interval", type=float, default=15, metavar="SECONDS", help="seconds between polls (default 15)")
     parser.set_defaults(func=run)

@@ -32,8 +32,9 @@ V0, V1, V2 = ("a" * 32, "b" * 32, "c" * 32)  # Secrets Manager version ids are 3
 PROD_TAGS = [{"Key": "project", "Value": "aurora-platform"}, {"Key": "stack", "Value": "prod"}]
 
 
-def args(stack="prod", dry_run=False, endpoint_url=None):
-    return SimpleNamespace(stack=stack, dry_run=dry_run, endpoint_url=endpoint_url, timeout=5, poll_interval=0.01)
+def args(stack="prod", dry_run=False, endpoint_url=None, write_stack_config=False):
+    return SimpleNamespace(stack=stack, dry_run=dry_run, endpoint_url=endpoint_url, write_stack_config=write_stack_config,
+                           timeout=5, poll_interval=0.01)
 
 
 def pick(rds, secrets, asked: list | None = None):
@@ -125,6 +126,24 @@ def test_global_rotation_after_a_switchover_is_refused_before_any_call(moto, mon
     assert refused.value.code == 2
     assert "globalDatabase.writerRegion is us-west-2, not us-east-1" in str(refused.value)
     assert config.written == [] and config.checked == []
+
+
+def test_a_rehearsal_against_an_emulator_leaves_the_stack_config_alone(moto):
+    rds, secrets, before = moto_global(moto)
+    config, out = Config(), io.StringIO()
+    assert rotate(args(endpoint_url=moto), make_client=pick(rds, secrets), write_config=config.write,
+                  check_config=config.check, clock=no_wait(), out=out) == 0
+    assert config.written == [] and config.checked == []
+    assert f"rehearsal against {moto}: aurora-platform:masterPassword is NOT written" in out.getvalue()
+    assert json.loads(secrets.get_secret_value(SecretId=SECRET)["SecretString"])["password"] != before["password"]
+
+
+def test_a_rehearsal_writes_the_stack_config_only_when_asked(moto):
+    rds, secrets, _ = moto_global(moto)
+    config = Config()
+    assert rotate(args(endpoint_url=moto, write_stack_config=True), make_client=pick(rds, secrets),
+                  write_config=config.write, check_config=config.check, clock=no_wait(), out=io.StringIO()) == 0
+    assert len(config.written) == 1 and config.checked == ["prod"]
 
 
 def test_global_dry_run_changes_nothing(moto):
