@@ -192,8 +192,26 @@ def stack_cluster(rds, identifier: str, region: str, short: str) -> dict:
     return cluster
 
 
+def is_snapshot_point(point: dict) -> bool:
+    """A snapshot recovery point, not the continuous (point-in-time) one.
+
+    AWS Backup keeps an Aurora cluster's snapshot backups (and their copies) as RDS cluster snapshots,
+    so their recovery point ARN is the snapshot's, ``arn:aws:rds:<region>:<account>:cluster-snapshot:
+    awsbackup:...``; the continuous backup is one recovery point that AWS Backup updates while the chain
+    lasts, with an AWS Backup ARN (``arn:aws:backup:...:recovery-point:continuous:...``), and a
+    ``CreationDate`` of when the chain began (https://docs.aws.amazon.com/aws-backup/latest/devguide/
+    point-in-time-recovery.html: "The continuous backup plan creates one continuous recovery point and
+    updates that recovery point whenever the job runs"). Restoring it needs a restore time, and its
+    CreationDate says nothing about its RPO, so the vault drill restores snapshots only.
+    ListRecoveryPointsByBackupVault has no field naming the kind (botocore's backup model,
+    RecoveryPointByBackupVault), hence the ARN.
+    """
+    fields = (point.get("RecoveryPointArn") or "").split(":")
+    return len(fields) > 6 and fields[0] == "arn" and fields[2] == "rds" and fields[5] == "cluster-snapshot"
+
+
 def newest_recovery_point(backup, vault: str, region: str, short: str) -> dict:
-    """The newest completed Aurora recovery point of one of the stack's clusters in ``vault``."""
+    """The newest completed Aurora snapshot recovery point of one of the stack's clusters in ``vault``."""
     try:
         backup.describe_backup_vault(BackupVaultName=vault)
     except backup.exceptions.ResourceNotFoundException:
@@ -206,10 +224,11 @@ def newest_recovery_point(backup, vault: str, region: str, short: str) -> dict:
             BackupVaultName=vault, ByResourceType=AURORA)
         for point in page.get("RecoveryPoints", [])
         if point.get("Status") == "COMPLETED" and stack_prefix in (point.get("ResourceArn") or "")
+        and is_snapshot_point(point)
     ]
     if not points:
         raise CommandRefused(f"backup vault {vault} in {region} holds no completed recovery point of stack {short}'s "
-                             f"clusters: check the plan's jobs (aws backup list-backup-jobs --region {region}; "
+                             f"clusters (snapshots; the continuous recovery point is not drilled here): check the plan's jobs (aws backup list-backup-jobs --region {region}; "
                              f"list-copy-jobs for copies)", EXIT_FAILED)
     return max(points, key=lambda point: point["CreationDate"])
 

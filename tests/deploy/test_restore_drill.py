@@ -268,7 +268,8 @@ def test_a_restore_that_does_not_become_available_fails_and_is_deleted(statuses,
 # --- from a vault -----------------------------------------------------------------------------------
 
 
-def vault_stub(moto, region: str, *, points: list[dict] | None = None, missing_vault: bool = False,
+def vault_stub(moto, region: str, *, points: list[dict] | None = None, extra_points: tuple[dict, ...] = (),
+               missing_vault: bool = False,
                job_statuses: tuple[str, ...] = ("RUNNING", "COMPLETED"), creates_cluster: bool = True):
     """The backup client of ``region`` with Stubber answers; StartRestoreJob creates the cluster in moto
     (unless not ``creates_cluster``: a job still running has created nothing yet), and DescribeRestoreJob
@@ -292,6 +293,7 @@ def vault_stub(moto, region: str, *, points: list[dict] | None = None, missing_v
              "ResourceType": "Aurora", "IamRoleArn": role, "Status": status, "CreationDate": NOW - timedelta(hours=hours)}
             for n, status, hours in ((1, "COMPLETED", 30), (2, "COMPLETED", 6), (3, "PARTIAL", 1))
         ]
+    points = [*points, *extra_points]
     stub.add_response("list_recovery_points_by_backup_vault", {"RecoveryPoints": points},
                       {"BackupVaultName": vault, "ByResourceType": "Aurora"})
     if not any(p["Status"] == "COMPLETED" for p in points):
@@ -455,6 +457,28 @@ def test_delete_accepts_an_untagged_drill_cluster_only_with_the_restore_job_that
     else:
         assert code == 2 and "not this drill cluster" in capsys.readouterr().err
         assert identifier in cluster_ids(moto, "us-west-2")
+
+
+def test_vault_drill_skips_the_continuous_recovery_point(moto):
+    """Stubber for AWS Backup: the continuous point (an AWS Backup ARN, CreationDate when its chain
+    began, here more recent than the snapshots) is not the one restored."""
+    deployed(moto, "prod")
+    continuous = {
+        "RecoveryPointArn": "arn:aws:backup:us-west-2:123456789012:recovery-point:continuous:cluster-abc-1a2b3c4d",
+        "BackupVaultName": vault_name("aurora-platform-prod", "us-west-2"),
+        "ResourceArn": "arn:aws:rds:us-west-2:123456789012:cluster:aurora-platform-prod-us-west-2",
+        "ResourceType": "Aurora", "IamRoleArn": "arn:aws:iam::123456789012:role/backup", "Status": "COMPLETED",
+        "CreationDate": NOW - timedelta(minutes=30)}
+    backup, stub = vault_stub(moto, "us-west-2", extra_points=(continuous,))
+    out = io.StringIO()
+
+    with stub:
+        code = vault_drill(moto, backup, out, "--json")
+        stub.assert_no_pending_responses()
+
+    report = json.loads(out.getvalue())
+    assert code == 0, report["errors"]
+    assert report["recovery_point"].endswith("job-2") and report["rpo_seconds"] == 6 * 3600
 
 
 def test_a_missing_vault_is_refused_before_any_change(moto, capsys):
