@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import secrets as random_source
+import shutil
 import string
 import subprocess
 import sys
@@ -181,6 +182,28 @@ def check_secrets_provider(stack_name: str, backend_url: Callable[[], str], *, e
             "Set one and run again; nothing has changed")
 
 
+def uncommitted_changes(stack_name: str, *, work_dir: Path = PROJECT_DIR) -> str:
+    """``git status --porcelain`` of ``Pulumi.<stack>.yaml``: empty when it is committed, or when there
+    is no git or the project is not a git work tree."""
+    git = shutil.which("git")
+    if git is None:
+        return ""
+    inside = subprocess.run([git, "-C", str(work_dir), "rev-parse", "--is-inside-work-tree"],
+                            capture_output=True, text=True, check=False)
+    if inside.returncode != 0 or inside.stdout.strip() != "true":
+        return ""
+    status = subprocess.run([git, "-C", str(work_dir), "status", "--porcelain", "--", f"Pulumi.{short_stack_name(stack_name)}.yaml"],
+                            capture_output=True, text=True, check=False)
+    return status.stdout.strip()
+
+
+def commit_reminder(stack: str) -> str:
+    return (f"COMMIT Pulumi.{stack}.yaml NOW, before any other `pulumi up` or `deploy up` of this stack: "
+            f"`git add Pulumi.{stack}.yaml && git commit -m \"Rotate the {stack} master password\"` and push it. A "
+            "checkout without it deploys the generated password and resets the cluster and the secret to it. Every "
+            "preview, up and refresh of the stack now needs its secrets provider (passphrase or KMS key).")
+
+
 def check_stack_opens(stack_name: str) -> None:
     """The Pulumi CLI opens the stack, and its secrets provider can encrypt (passphrase set)."""
     stack = open_stack(stack_name)
@@ -193,7 +216,7 @@ def run(args) -> int:
 
 def rotate(args, *, make_client=client, write_config: Callable[[str, str], None] = set_config_secret,
            check_config: Callable[[str], None] = check_stack_opens, clock: Clock | None = None,
-           out: TextIO | None = None) -> int:
+           git_changes: Callable[[str], str] | None = None, out: TextIO | None = None) -> int:
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
     out = out or sys.stdout
@@ -214,6 +237,12 @@ def rotate(args, *, make_client=client, write_config: Callable[[str, str], None]
             f"password. Switch the writer back to {settings.primary_region} (README: DR runbook) and rotate then")
     identifier = f"{PROJECT}-{stack}-{region}"
     endpoint_url = getattr(args, "endpoint_url", None)
+    writes_config = settings.global_database is not None and not (endpoint_url and not getattr(args, "write_stack_config", False))
+    changes = (git_changes or uncommitted_changes)(args.stack) if writes_config else ""
+    if changes:
+        # The rotated password must reach every checkout as one committed change of the stack file.
+        raise CommandRefused(f"Pulumi.{stack}.yaml has uncommitted changes ({changes}): commit or discard them first, "
+                             "so that the rotation is one commit of its own that every checkout gets")
     # ModifyDBCluster goes to the writer cluster; Secrets Manager to the secret's primary region, the
     # creation region: "A replica secret can't be updated independently from its primary secret"
     # (https://docs.aws.amazon.com/secretsmanager/latest/userguide/standalone-secret.html).
@@ -293,7 +322,7 @@ def _rotate_global(args, stack: str, cluster: dict, identifier: str, rds, secret
         print(f"set {PROJECT}:{CONFIG_KEY} (encrypted) in Pulumi.{stack}.yaml: the next `pulumi up` keeps this password",
               file=out)
     finish = (f"the stack's config holds the new password: `python -m deploy up --stack {stack}` sets it on the "
-              f"cluster and the secret and finishes the rotation")
+              f"cluster and the secret and finishes the rotation. {commit_reminder(stack)}")
     try:
         rds.modify_db_cluster(DBClusterIdentifier=identifier, MasterUserPassword=password, ApplyImmediately=True)
     except ClientError as error:
@@ -306,8 +335,9 @@ def _rotate_global(args, stack: str, cluster: dict, identifier: str, rds, secret
         raise CommandRefused(f"{refused_by_aws(error)}; {finish}", EXIT_FAILED) from None
     if current_version(secrets.describe_secret(SecretId=secret_name)) != version:
         raise CommandRefused(f"{secret_name}: version {version} is not AWSCURRENT; {finish}", EXIT_FAILED)
-    print(f"rotated: {secret_name} AWSCURRENT is version {version} (replicas follow); {identifier} is available. "
-          f"Commit Pulumi.{stack}.yaml", file=out)
+    print(f"rotated: {secret_name} AWSCURRENT is version {version} (replicas follow); {identifier} is available", file=out)
+    if not rehearsal:
+        print(commit_reminder(stack), file=out)
     return EXIT_OK
 
 

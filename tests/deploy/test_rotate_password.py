@@ -37,6 +37,15 @@ def args(stack="prod", dry_run=False, endpoint_url=None, write_stack_config=Fals
                            timeout=5, poll_interval=0.01)
 
 
+uncommitted_changes = rotate_password.uncommitted_changes
+
+
+@pytest.fixture(autouse=True)
+def committed_stack_file(monkeypatch):
+    """Pulumi.<stack>.yaml as committed (another engineer's edit in this work tree must not decide a test)."""
+    monkeypatch.setattr(rotate_password, "uncommitted_changes", lambda stack: "")
+
+
 def pick(rds, secrets, asked: list | None = None):
     """A client factory answering with the given clients, each only in its own region."""
     def make(service: str, region: str, url):
@@ -97,7 +106,8 @@ def test_global_rotation_sets_config_then_cluster_then_secret(moto):
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("set aurora-platform:masterPassword (encrypted) in Pulumi.prod.yaml")
     assert lines[1] == f"set the new master password on {PROD_CLUSTER}"
-    assert lines[2].startswith(f"rotated: {SECRET} AWSCURRENT is version ") and "Commit Pulumi.prod.yaml" in lines[2]
+    assert lines[2].startswith(f"rotated: {SECRET} AWSCURRENT is version ")
+    assert lines[3].startswith("COMMIT Pulumi.prod.yaml NOW, before any other `pulumi up`")
     assert password not in out.getvalue()
 
 
@@ -144,6 +154,29 @@ def test_a_rehearsal_writes_the_stack_config_only_when_asked(moto):
     assert rotate(args(endpoint_url=moto, write_stack_config=True), make_client=pick(rds, secrets),
                   write_config=config.write, check_config=config.check, clock=no_wait(), out=io.StringIO()) == 0
     assert len(config.written) == 1 and config.checked == ["prod"]
+
+
+def test_global_rotation_with_uncommitted_changes_in_the_stack_file_is_refused_before_any_call(moto):
+    config = Config()
+    with pytest.raises(CommandRefused) as refused:
+        rotate(args(), make_client=lambda *a: pytest.fail("called AWS"), write_config=config.write,
+               check_config=config.check, clock=no_wait(), git_changes=lambda stack: "M Pulumi.prod.yaml", out=io.StringIO())
+    assert refused.value.code == 2 and "Pulumi.prod.yaml has uncommitted changes (M Pulumi.prod.yaml)" in str(refused.value)
+    assert config.written == [] and config.checked == []
+
+
+def test_uncommitted_changes_reads_git_status_of_the_stack_file(tmp_path):
+    git = lambda *argv: subprocess.run(["git", "-C", str(tmp_path), *argv], check=True, capture_output=True)  # noqa: E731
+    assert uncommitted_changes("prod", work_dir=tmp_path) == ""  # not a git work tree
+    git("init", "-q")
+    (tmp_path / "Pulumi.prod.yaml").write_text("config: {}\n")
+    assert uncommitted_changes("prod", work_dir=tmp_path) == "?? Pulumi.prod.yaml"
+    git("add", "Pulumi.prod.yaml")
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "stack")
+    assert uncommitted_changes("org/prod", work_dir=tmp_path) == ""
+    (tmp_path / "Pulumi.prod.yaml").write_text("config: {a: b}\n")
+    (tmp_path / "Pulumi.dev.yaml").write_text("config: {}\n")  # another stack's file does not count
+    assert uncommitted_changes("prod", work_dir=tmp_path) == "M Pulumi.prod.yaml"
 
 
 def test_global_dry_run_changes_nothing(moto):
