@@ -9,7 +9,9 @@ user with the master secret. They log in with IAM authentication tokens only:
   and ``SELECT, INSERT, UPDATE, DELETE`` on the application database.
 
 Idempotent: it reads which users exist (and, on PostgreSQL, which hold ``rds_iam``) before it
-changes anything, creates only what is missing and prints every change. Everything is checked
+changes anything, creates only what is missing, issues every user's ``GRANT`` statements on every
+run (a no-op for a privilege held; so a run stopped half-way is finished by the next) and prints
+every statement it ran. Everything is checked
 before the first mutating statement, and it refuses (exit 2) when: the stack is unknown, its
 engine and version have no Data API (``components.settings.data_api_supported``), the writer
 region's cluster is not the one the program enables the Data API on, the cluster is missing,
@@ -60,29 +62,38 @@ def existing_users_sql(engine: str) -> str:
 
 def plan_for(engine: str, database: str, users: list[str], existing: dict[str, bool]) -> Plan:
     """``existing``: user -> whether it already logs in with IAM (PostgreSQL: holds rds_iam;
-    MySQL: uses AWSAuthenticationPlugin)."""
+    MySQL: uses AWSAuthenticationPlugin).
+
+    A user is created only when missing, but its privileges are granted on every run: ``GRANT`` of a
+    privilege the user holds already changes nothing on either engine, and a run stopped after the
+    ``CREATE`` would otherwise leave a user that logs in but may not reach the database, for good."""
     plan = Plan()
     for user in users:
         name = quoted_identifier(engine, user)
         if engine == "aurora-postgresql":
+            grants = [
+                (f'GRANT CONNECT ON DATABASE "{database}" TO {name}', f"granted CONNECT on database {database} to {user}"),
+                (f"GRANT USAGE, CREATE ON SCHEMA public TO {name}", f"granted USAGE, CREATE on schema public to {user}"),
+            ]
             if user not in existing:
                 plan.statements += [
                     (f"CREATE ROLE {name} LOGIN", f"created role {user} (LOGIN, no password)"),
                     (f"GRANT rds_iam TO {name}", f"granted rds_iam to {user} (IAM authentication)"),
-                    (f'GRANT CONNECT ON DATABASE "{database}" TO {name}', f"granted CONNECT on database {database} to {user}"),
-                    (f"GRANT USAGE, CREATE ON SCHEMA public TO {name}", f"granted USAGE, CREATE on schema public to {user}"),
+                    *grants,
                 ]
             elif not existing[user]:
-                plan.statements.append((f"GRANT rds_iam TO {name}", f"granted rds_iam to existing role {user}"))
+                plan.statements += [(f"GRANT rds_iam TO {name}", f"granted rds_iam to existing role {user}"), *grants]
             else:
-                plan.unchanged.append(f"role {user} exists and holds rds_iam: nothing to do")
+                plan.unchanged.append(f"role {user} exists and holds rds_iam; its grants are issued again (no change if held)")
+                plan.statements += grants
         else:
+            grant = (f"GRANT SELECT, INSERT, UPDATE, DELETE ON `{database}`.* TO {name}",
+                     f"granted SELECT, INSERT, UPDATE, DELETE on {database}.* to {user}@%")
             if user not in existing:
                 plan.statements += [
                     (f"CREATE USER {name} IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'",
                      f"created user {user}@% (AWSAuthenticationPlugin)"),
-                    (f"GRANT SELECT, INSERT, UPDATE, DELETE ON `{database}`.* TO {name}",
-                     f"granted SELECT, INSERT, UPDATE, DELETE on {database}.* to {user}@%"),
+                    grant,
                 ]
             elif not existing[user]:
                 raise CommandRefused(
@@ -90,7 +101,9 @@ def plan_for(engine: str, database: str, users: list[str], existing: dict[str, b
                     f"does not change an existing user's authentication. Run `ALTER USER {name} IDENTIFIED WITH "
                     "AWSAuthenticationPlugin AS 'RDS'` as the master user if that is intended")
             else:
-                plan.unchanged.append(f"user {user}@% exists with AWSAuthenticationPlugin: nothing to do")
+                plan.unchanged.append(f"user {user}@% exists with AWSAuthenticationPlugin; its grant is issued again "
+                                      "(no change if held)")
+                plan.statements.append(grant)
     return plan
 
 
@@ -215,7 +228,8 @@ def bootstrap(args, *, make_clients=clients, out: TextIO | None = None) -> int:
             reason = refused_by_aws(error) if isinstance(error, ClientError) else error
             raise CommandRefused(
                 f"{reason}\nstopped after {done} of {len(plan.statements)} statements; run the command again (it "
-                f"skips what exists), or run the rest as the master user on {identifier}:\n{left}", EXIT_FAILED) from None
+                f"creates what is missing and issues every GRANT again), or run the rest as the master user on "
+                f"{identifier}:\n{left}", EXIT_FAILED) from None
         print(what, file=out)
     return EXIT_OK
 

@@ -100,25 +100,49 @@ def test_creates_the_missing_user_with_rds_iam_and_prints_each_change(moto):
         "granted CONNECT on database app to app", "granted USAGE, CREATE on schema public to app"]
 
 
-def test_second_run_changes_nothing(moto):
+def test_second_run_creates_nothing_and_issues_the_grants_again(moto):
     secret_arn = make_master_secret(moto)
     stubs = Stubs(moto)
     stubs.expect_read(secret_arn, [[{"stringValue": "app"}, {"booleanValue": True}]])
+    for sql in CREATE_APP[2:]:
+        stubs.expect_statement(secret_arn, sql)
 
     code, out = stubs.run()
 
     assert code == 0
-    assert "role app exists and holds rds_iam: nothing to do" in out
-    assert f"{PROD_CLUSTER}: every application user is in place; nothing changed" in out
+    assert out.splitlines() == ["role app exists and holds rds_iam; its grants are issued again (no change if held)",
+                                "granted CONNECT on database app to app", "granted USAGE, CREATE on schema public to app"]
 
 
-def test_existing_role_without_rds_iam_only_gets_the_grant(moto):
+def test_a_run_after_one_stopped_half_way_finishes_the_grants(moto):
+    """The first run created the role and granted rds_iam, then CONNECT was refused: the next run grants the rest."""
+    secret_arn = make_master_secret(moto)
+    first = Stubs(moto)
+    first.expect_read(secret_arn, [])
+    for sql in CREATE_APP[:2]:
+        first.expect_statement(secret_arn, sql)
+    first.data_stub.add_client_error("execute_statement", "BadRequestException", "could not connect", 400)
+    with pytest.raises(CommandRefused) as refused:
+        first.run()
+    assert "run the command again (it creates what is missing and issues every GRANT again)" in str(refused.value)
+
+    second = Stubs(moto)
+    second.expect_read(secret_arn, [[{"stringValue": "app"}, {"booleanValue": True}]])
+    for sql in CREATE_APP[2:]:
+        second.expect_statement(secret_arn, sql)
+    code, out = second.run()
+    assert code == 0 and "granted CONNECT on database app to app" in out
+
+
+def test_existing_role_without_rds_iam_gets_the_grants(moto):
     secret_arn = make_master_secret(moto)
     stubs = Stubs(moto)
     stubs.expect_read(secret_arn, [[{"stringValue": "app"}, {"booleanValue": False}]])
-    stubs.expect_statement(secret_arn, 'GRANT rds_iam TO "app"')
+    for sql in CREATE_APP[1:]:
+        stubs.expect_statement(secret_arn, sql)
 
-    assert stubs.run() == (0, "granted rds_iam to existing role app\n")
+    code, out = stubs.run()
+    assert code == 0 and out.splitlines()[0] == "granted rds_iam to existing role app"
 
 
 def test_dry_run_reads_and_prints_the_sql_only(moto):
@@ -163,7 +187,7 @@ def test_the_read_query_through_moto_rds_data(moto):
     with Stubber(rds) as rds_stub:
         rds_stub.add_response("describe_db_clusters", cluster_answer(), {"DBClusterIdentifier": PROD_CLUSTER})
         code = bootstrap(args(), make_clients=lambda region, url: (rds, secrets, data), out=out)
-    assert code == 0 and "nothing changed" in out.getvalue()
+    assert code == 0 and "role app exists and holds rds_iam" in out.getvalue()
     assert secret_arn.startswith("arn:aws:secretsmanager:us-east-1:")
 
 
@@ -233,8 +257,9 @@ def test_mysql_statements_and_that_sql_is_built_from_validated_names_only():
     plan = bootstrap_users.plan_for("aurora-mysql", "app", ["app", "reporting"], {"reporting": True})
     assert [sql for sql, _ in plan.statements] == [
         "CREATE USER 'app'@'%' IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'",
-        "GRANT SELECT, INSERT, UPDATE, DELETE ON `app`.* TO 'app'@'%'"]
-    assert plan.unchanged == ["user reporting@% exists with AWSAuthenticationPlugin: nothing to do"]
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON `app`.* TO 'app'@'%'",
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON `app`.* TO 'reporting'@'%'"]  # an existing user's grant again
+    assert plan.unchanged == ["user reporting@% exists with AWSAuthenticationPlugin; its grant is issued again (no change if held)"]
     with pytest.raises(CommandRefused, match="logs in with a password plugin"):
         bootstrap_users.plan_for("aurora-mysql", "app", ["app"], {"app": False})
     with pytest.raises(CommandRefused, match="not a plain identifier"):
