@@ -29,9 +29,22 @@ from deploy.stack_access import run_refusable
 from tests.deploy.aws_deployment import build
 from tests.test_settings import settings_of
 
-# The drill's start: a minute after this module loads, so that moto's latest restorable time (its
-# clock at the describe) lies before it, as AWS's does.
-NOW = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)
+
+class Start:
+    """The drill's start (the ``now`` the drill is given), set by ``drill_start`` for each test."""
+
+    at = datetime.min.replace(tzinfo=UTC)
+
+
+START = Start()
+
+
+@pytest.fixture(autouse=True)
+def drill_start(monkeypatch):
+    """The drill starts a minute after the test does, so that moto's latest restorable time (its clock
+    at the describe) lies before it, as AWS's does. Taken per test, not when the module loads: in a
+    long run moto's clock would pass a module-wide time and the RPO clamp to 0."""
+    monkeypatch.setattr(START, "at", datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1))
 
 
 def args_of(*argv: str):
@@ -71,7 +84,7 @@ def refused(operation: str) -> ClientError:
 
 
 def drill(args, clients, out: io.StringIO) -> int:
-    return run_refusable(lambda: run_drill(args, client=clients, now=lambda: NOW, sleep=lambda _s: None, out=out))
+    return run_refusable(lambda: run_drill(args, client=clients, now=lambda: START.at, sleep=lambda _s: None, out=out))
 
 
 def cluster_ids(moto, region: str) -> set[str]:
@@ -89,12 +102,13 @@ def test_point_in_time_drill_restores_beside_the_writer_reports_and_deletes(moto
 
     report = json.loads(out.getvalue())
     assert code == 0, report["errors"]
-    identifier = drill_identifier("dev", "us-east-2", NOW)
+    identifier = drill_identifier("dev", "us-east-2", START.at)
     assert report["restored_cluster"] == identifier and report["mode"] == "point-in-time"
     assert report["source_cluster"] == "aurora-platform-dev-us-east-2"
     assert report["rto_seconds"] >= 0 and report["deleted"] is True and report["errors"] == []
     restored_to = datetime.fromisoformat(report["restored_to"].replace("Z", "+00:00"))
-    assert 0 < report["rpo_seconds"] <= 60 and abs(report["rpo_seconds"] - (NOW - restored_to).total_seconds()) < 1
+    # restored_to is printed to the second, the RPO from the exact time: they differ by up to a second.
+    assert 0 < report["rpo_seconds"] <= 60 and abs(report["rpo_seconds"] - (START.at - restored_to).total_seconds()) <= 1
     assert cluster_ids(moto, "us-east-2") == {"aurora-platform-dev-us-east-2"}  # the drill's cluster is gone
     print(out.getvalue())
 
@@ -108,7 +122,7 @@ def test_kept_drill_cluster_has_the_writers_network_and_key_and_the_drill_tags(m
     code = drill(args_of("--stack", "dev", "--keep"), lambda s, r: client(moto, s, r), out)
 
     assert code == 0, out.getvalue()
-    identifier = drill_identifier("dev", "us-east-2", NOW)
+    identifier = drill_identifier("dev", "us-east-2", START.at)
     restored = rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0]
     assert [g["VpcSecurityGroupId"] for g in restored["VpcSecurityGroups"]] == [outputs["dbSecurityGroupId"]]
     assert restored["KmsKeyId"] == source["KmsKeyId"] and restored["DeletionProtection"] is False
@@ -181,7 +195,7 @@ def test_a_failed_clean_up_prints_the_commands_to_finish_it(moto):
         return Refusing(inner, "delete_db_cluster", refused("DeleteDBCluster")) if service == "rds" else inner
 
     assert drill(args_of("--stack", "dev"), clients, out) == 1
-    identifier = drill_identifier("dev", "us-east-2", NOW)
+    identifier = drill_identifier("dev", "us-east-2", START.at)
     text = out.getvalue()
     assert "deleted            NO" in text
     assert f"aws rds delete-db-cluster --region us-east-2 --db-cluster-identifier {identifier} --skip-final-snapshot" in text
@@ -190,7 +204,7 @@ def test_a_failed_clean_up_prints_the_commands_to_finish_it(moto):
 
 def test_a_name_already_taken_is_refused_before_any_change(moto, capsys):
     deployed(moto, "dev")
-    identifier = drill_identifier("dev", "us-east-2", NOW)
+    identifier = drill_identifier("dev", "us-east-2", START.at)
     client(moto, "rds", "us-east-2").create_db_cluster(DBClusterIdentifier=identifier, Engine="aurora-postgresql",
                                                        MasterUsername="someone", MasterUserPassword="a-password-0")
 
@@ -226,7 +240,7 @@ def test_a_cluster_without_the_stacks_tags_is_not_restored(moto, capsys):
 def test_a_restore_that_does_not_become_available_fails_and_is_deleted(statuses, says):
     """Stubber: moto's clusters are available on their second read, so a timeout or a failed restore
     needs stubbed answers."""
-    identifier = drill_identifier("dev", "us-east-2", NOW)
+    identifier = drill_identifier("dev", "us-east-2", START.at)
     rds = boto3.client("rds", region_name="us-east-2", aws_access_key_id="x", aws_secret_access_key="x")
     stub = Stubber(rds)
     not_found = {"service_error_code": "DBClusterNotFoundFault", "http_status_code": 404}
@@ -234,7 +248,7 @@ def test_a_restore_that_does_not_become_available_fails_and_is_deleted(statuses,
               "DBClusterArn": "arn:aws:rds:us-east-2:123456789012:cluster:aurora-platform-dev-us-east-2",
               "DBSubnetGroup": "db", "VpcSecurityGroups": [{"VpcSecurityGroupId": "sg-0123456789abcdef0"}],
               "KmsKeyId": "arn:aws:kms:us-east-2:123456789012:key/k", "DBClusterParameterGroup": "tls",
-              "LatestRestorableTime": NOW - timedelta(minutes=5), "EarliestRestorableTime": NOW - timedelta(days=3),
+              "LatestRestorableTime": START.at - timedelta(minutes=5), "EarliestRestorableTime": START.at - timedelta(days=3),
               "TagList": [{"Key": "project", "Value": "aurora-platform"}, {"Key": "stack", "Value": "dev"}]}
     drill_cluster = {"DBClusterIdentifier": identifier, "Status": "creating",
                      "DBClusterArn": f"arn:aws:rds:us-east-2:123456789012:cluster:{identifier}",
@@ -290,7 +304,7 @@ def vault_stub(moto, region: str, *, points: list[dict] | None = None, extra_poi
         points = [
             {"RecoveryPointArn": f"arn:aws:rds:{region}:123456789012:cluster-snapshot:awsbackup:job-{n}",
              "BackupVaultName": vault, "ResourceArn": "arn:aws:rds:us-east-1:123456789012:cluster:aurora-platform-prod-us-east-1",
-             "ResourceType": "Aurora", "IamRoleArn": role, "Status": status, "CreationDate": NOW - timedelta(hours=hours)}
+             "ResourceType": "Aurora", "IamRoleArn": role, "Status": status, "CreationDate": START.at - timedelta(hours=hours)}
             for n, status, hours in ((1, "COMPLETED", 30), (2, "COMPLETED", 6), (3, "PARTIAL", 1))
         ]
     points = [*points, *extra_points]
@@ -299,7 +313,7 @@ def vault_stub(moto, region: str, *, points: list[dict] | None = None, extra_poi
     if not any(p["Status"] == "COMPLETED" for p in points):
         return backup, stub
     newest = f"arn:aws:rds:{region}:123456789012:cluster-snapshot:awsbackup:job-2"
-    identifier = drill_identifier("prod", region, NOW)
+    identifier = drill_identifier("prod", region, START.at)
     stub.add_response("describe_backup_vault", {"BackupVaultName": vault, "BackupVaultArn": vault_arn,
                                                 "EncryptionKeyArn": key}, {"BackupVaultName": vault})
     stub.add_response("get_recovery_point_restore_metadata", {
@@ -370,7 +384,7 @@ def vault_drill(moto, backup, out: io.StringIO, *argv: str, sleep=None) -> int:
     clock = FakeClock()
     return run_refusable(lambda: run_drill(
         args_of("--stack", "prod", "--from-vault", "us-west-2", *argv),
-        client=lambda s, r: backup if s == "backup" else client(moto, s, r), now=lambda: NOW, clock=clock,
+        client=lambda s, r: backup if s == "backup" else client(moto, s, r), now=lambda: START.at, clock=clock,
         sleep=sleep or clock.sleep, out=out))
 
 
@@ -383,7 +397,7 @@ def test_a_restore_job_still_running_at_the_timeout_is_reported_not_deleted_with
     cluster yet; AWS Backup creates it later, untagged. Clean-up must not call that deleted."""
     deployed(moto, "prod")
     backup, stub = vault_stub(moto, "us-west-2", job_statuses=("RUNNING",) * 4, creates_cluster=False)
-    identifier = drill_identifier("prod", "us-west-2", NOW)
+    identifier = drill_identifier("prod", "us-west-2", START.at)
     out = io.StringIO()
 
     with stub:
@@ -405,7 +419,7 @@ def test_ctrl_c_during_the_restore_job_tags_and_deletes_the_cluster_the_job_comp
     tags it and deletes it."""
     deployed(moto, "prod")
     backup, stub = vault_stub(moto, "us-west-2", job_statuses=("RUNNING", "COMPLETED"))
-    identifier = drill_identifier("prod", "us-west-2", NOW)
+    identifier = drill_identifier("prod", "us-west-2", START.at)
     out = io.StringIO()
 
     with stub:
@@ -436,7 +450,7 @@ def test_delete_accepts_an_untagged_drill_cluster_only_with_the_restore_job_that
                                                                                               created_by_the_job):
     """Stubber for DescribeRestoreJob (moto has none); the cluster, untagged as a job leaves it, in moto."""
     deployed(moto, "prod")
-    identifier = drill_identifier("prod", "us-west-2", NOW)
+    identifier = drill_identifier("prod", "us-west-2", START.at)
     rds = client(moto, "rds", "us-west-2")
     arn = rds.create_db_cluster(DBClusterIdentifier=identifier, Engine="aurora-postgresql", MasterUsername="restored",
                                 MasterUserPassword="a-password-0")["DBCluster"]["DBClusterArn"]
@@ -468,7 +482,7 @@ def test_vault_drill_skips_the_continuous_recovery_point(moto):
         "BackupVaultName": vault_name("aurora-platform-prod", "us-west-2"),
         "ResourceArn": "arn:aws:rds:us-west-2:123456789012:cluster:aurora-platform-prod-us-west-2",
         "ResourceType": "Aurora", "IamRoleArn": "arn:aws:iam::123456789012:role/backup", "Status": "COMPLETED",
-        "CreationDate": NOW - timedelta(minutes=30)}
+        "CreationDate": START.at - timedelta(minutes=30)}
     backup, stub = vault_stub(moto, "us-west-2", extra_points=(continuous,))
     out = io.StringIO()
 
@@ -498,7 +512,7 @@ def test_a_vault_without_a_completed_recovery_point_fails_before_any_change(moto
     deployed(moto, "prod")
     partial = [{"RecoveryPointArn": "arn:aws:rds:us-west-2:123456789012:cluster-snapshot:awsbackup:job-9",
                 "ResourceArn": "arn:aws:rds:us-east-1:123456789012:cluster:aurora-platform-prod-us-east-1",
-                "Status": "PARTIAL", "CreationDate": NOW}]
+                "Status": "PARTIAL", "CreationDate": START.at}]
     backup, stub = vault_stub(moto, "us-west-2", points=partial)
 
     with stub:
