@@ -596,6 +596,27 @@ def boto_client(service: str, region: str, endpoint_url: str | None):
     return boto3.client(service, region_name=region, endpoint_url=endpoint_url)
 
 
+# Flags that make sense only with --delete, and flags of a drill that --delete does not run.
+DELETE_ONLY = (("region", "--region"), ("restore_job_id", "--restore-job-id"))
+DRILL_ONLY = (("keep", "--keep"), ("from_vault", "--from-vault"), ("to_time", "--to-time"),
+              ("instance_class", "--instance-class"), ("db_subnet_group_name", "--db-subnet-group-name"),
+              ("vpc_security_group_ids", "--vpc-security-group-ids"), ("json", "--json"))
+
+
+def refuse_flag_combinations(args) -> None:
+    """--delete only deletes; it takes none of a drill's flags, and a drill takes none of its own (exit 2)."""
+    if args.delete:
+        given = [flag for name, flag in DRILL_ONLY if getattr(args, name, None)]
+        if given:
+            raise CommandRefused(f"--delete {args.delete} only deletes a kept drill cluster: {', '.join(given)} "
+                                 "do not apply to it; give them to a drill, or leave them out")
+    else:
+        given = [flag for name, flag in DELETE_ONLY if getattr(args, name, None)]
+        if given:
+            raise CommandRefused(f"{', '.join(given)}: only with --delete (a drill restores in the writer region or "
+                                 "the --from-vault region)")
+
+
 def run_drill(args, *, client: Callable[[str, str], Any] | None = None, now: Callable[[], datetime] = lambda: datetime.now(UTC),
               clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
               out: TextIO | None = None) -> int:
@@ -605,9 +626,10 @@ def run_drill(args, *, client: Callable[[str, str], Any] | None = None, now: Cal
     out = out or sys.stdout
     if args.timeout <= 0 or args.poll_interval <= 0:
         raise CommandRefused(f"--timeout {args.timeout:g} / --poll-interval {args.poll_interval:g}: expected positive seconds")
-    settings = resolve_settings(args.stack)
+    refuse_flag_combinations(args)
     clients = functools.cache(client or (lambda service, region: boto_client(service, region, args.endpoint_url)))
     try:
+        settings = resolve_settings(args.stack)
         if args.delete:
             return _delete_kept(args, settings, clients, out)
         region = drill_region(args, settings)
@@ -623,6 +645,9 @@ def run_drill(args, *, client: Callable[[str, str], Any] | None = None, now: Cal
         raise refused_by_aws(error) from None
     except BotoCoreError as error:
         raise CommandRefused(f"could not reach AWS: {error}", EXIT_FAILED) from None
+    except KeyboardInterrupt:
+        # As after a change (exit 1, "interrupted"), with nothing to clean up: nothing was created or deleted yet.
+        raise CommandRefused("interrupted (Ctrl-C) before any change: nothing was created or deleted", EXIT_FAILED) from None
 
     report = Report(stack=short_stack_name(args.stack), mode=plan.mode, region=plan.region,
                     source_cluster=plan.source_cluster,
@@ -686,17 +711,23 @@ def _delete_kept(args, settings, clients, out: TextIO) -> int:
     drill = Drill(plan, rds, None, timeout=args.timeout, poll_interval=args.poll_interval, clock=time.monotonic,
                   sleep=time.sleep, out=out)
     members = [m["DBInstanceIdentifier"] for m in cluster.get("DBClusterMembers", [])]
-    errors = []
-    for member in members:  # the drill adds one instance; any other must be the drill's too
-        drill.created.instance, drill.created.cluster = member, None
-        errors += drill.clean_up()
-    drill.created.instance, drill.created.cluster = None, identifier
-    if not errors:
-        errors += drill.clean_up()
+    errors: list[str] = []
+    left = list(members)
+    try:
+        for member in members:  # the drill adds one instance; any other must be the drill's too
+            drill.created.instance, drill.created.cluster = member, None
+            member_errors = drill.clean_up()
+            errors += member_errors
+            if not member_errors:
+                left.remove(member)
+        drill.created.instance, drill.created.cluster = None, identifier
+        if not errors:
+            errors += drill.clean_up()
+    except KeyboardInterrupt:
+        errors.append("interrupted (Ctrl-C) while deleting")
     if errors:
-        drill.created.instance = members[-1] if members else None
         print("error: " + "; ".join(errors), file=sys.stderr)
-        print("finish by hand:\n  " + "\n  ".join(manual_commands(Created(region, identifier, drill.created.instance))),
+        print("finish by hand:\n  " + "\n  ".join(manual_commands(Created(region, identifier, left[0] if left else None))),
               file=sys.stderr)
         return EXIT_FAILED
     print(f"deleted drill cluster {identifier} in {region}" + (f" and its instances {', '.join(members)}" if members else ""),

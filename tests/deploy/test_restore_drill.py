@@ -529,6 +529,11 @@ def test_a_vault_without_a_completed_recovery_point_fails_before_any_change(moto
     (["--stack", "prod", "--from-vault", "us-west-2", "--to-time", "2026-12-01T20:00:00Z"], "--to-time is for the point-in-time drill"),
     (["--stack", "dev", "--timeout", "0"], "expected positive seconds"),
     (["--stack", "nope"], "unknown stack 'nope'"),
+    (["--stack", "dev", "--delete", "drill-dev-x", "--keep"], "--keep do not apply to it"),
+    (["--stack", "prod", "--delete", "drill-prod-x", "--from-vault", "us-west-2", "--json"],
+     "--from-vault, --json do not apply to it"),
+    (["--stack", "dev", "--region", "us-east-2"], "--region: only with --delete"),
+    (["--stack", "dev", "--restore-job-id", "restore-1"], "--restore-job-id: only with --delete"),
 ])
 def test_refused_input_exits_2_without_aws(argv, says, capsys):
     def no_aws(service, region):
@@ -536,6 +541,35 @@ def test_refused_input_exits_2_without_aws(argv, says, capsys):
 
     assert drill(args_of(*argv), no_aws, io.StringIO()) == 2
     assert says in capsys.readouterr().err
+
+
+def test_ctrl_c_before_any_change_exits_1_with_one_line_and_changes_nothing(moto, capsys):
+    deployed(moto, "dev")
+
+    def clients(service, region):
+        inner = client(moto, service, region)
+        return Failing(inner, "describe_db_instances", KeyboardInterrupt()) if service == "rds" else inner
+
+    assert drill(args_of("--stack", "dev"), clients, io.StringIO()) == 1
+    assert capsys.readouterr().err == "error: interrupted (Ctrl-C) before any change: nothing was created or deleted\n"
+    assert cluster_ids(moto, "us-east-2") == {"aurora-platform-dev-us-east-2"}
+
+
+def test_ctrl_c_during_delete_exits_1_with_the_commands_to_finish(moto, capsys):
+    deployed(moto, "dev")
+    identifier = drill_identifier("dev", "us-east-2", START.at)
+    client(moto, "rds", "us-east-2").create_db_cluster(
+        DBClusterIdentifier=identifier, Engine="aurora-postgresql", MasterUsername="restored",
+        MasterUserPassword="a-password-0", Tags=[{"Key": DRILL_TAG, "Value": identifier}])
+
+    def clients(service, region):
+        inner = client(moto, service, region)
+        return Failing(inner, "delete_db_cluster", KeyboardInterrupt()) if service == "rds" else inner
+
+    assert drill(args_of("--stack", "dev", "--delete", identifier), clients, io.StringIO()) == 1
+    err = capsys.readouterr().err
+    assert "interrupted (Ctrl-C) while deleting" in err
+    assert f"aws rds delete-db-cluster --region us-east-2 --db-cluster-identifier {identifier} --skip-final-snapshot" in err
 
 
 def test_the_command_is_registered_with_the_driver():
