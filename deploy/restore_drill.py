@@ -46,8 +46,12 @@ from typing import Any, TextIO
 
 from deploy.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from deploy.stack_access import (
+    Clock,
     CommandRefused,
     arn_region,
+    paginate,
+    poll_until,
+    rds_client,
     refused_by_aws,
     resolve_settings,
     run_refusable,
@@ -220,9 +224,8 @@ def newest_recovery_point(backup, vault: str, region: str, short: str) -> dict:
     stack_prefix = f":cluster:{PROJECT}-{short}-"
     points = [
         point
-        for page in backup.get_paginator("list_recovery_points_by_backup_vault").paginate(
-            BackupVaultName=vault, ByResourceType=AURORA)
-        for point in page.get("RecoveryPoints", [])
+        for point in paginate(backup, "list_recovery_points_by_backup_vault", "RecoveryPoints",
+                              BackupVaultName=vault, ByResourceType=AURORA)
         if point.get("Status") == "COMPLETED" and stack_prefix in (point.get("ResourceArn") or "")
         and is_snapshot_point(point)
     ]
@@ -341,19 +344,17 @@ class Drill:
         # From here until the job is seen to finish, clean-up asks AWS Backup about it: a job still
         # running creates the cluster later, untagged, however often clean-up finds no cluster now.
         self.created.restore_job = job
-        # AWS Backup has no waiter for restore jobs: poll DescribeRestoreJob.
-        deadline = self.clock() + self.timeout
-        while True:
-            described = self.backup.describe_restore_job(RestoreJobId=job)
-            status = described.get("Status")
-            if status == "COMPLETED":
-                break
-            if status in ("ABORTED", "FAILED"):
-                raise DrillFailed(f"restore job {job} {status}: {described.get('StatusMessage', '')}")
-            if self.clock() >= deadline:
-                raise DrillFailed(f"restore job {job} still {status} after {self.timeout:g} s (--timeout); "
-                                  f"aws backup describe-restore-job --region {plan.region} --restore-job-id {job}")
-            self.sleep(self.poll_interval)
+        # AWS Backup has no waiter for restore jobs: poll DescribeRestoreJob until it stops (COMPLETED,
+        # ABORTED or FAILED); a timeout is a failure (CommandRefused, exit 1) and clean-up asks about the job.
+        described = poll_until(
+            lambda: self.backup.describe_restore_job(RestoreJobId=job),
+            lambda state: state.get("Status") in ("COMPLETED", "ABORTED", "FAILED"),
+            lambda _elapsed, _state: [], timeout=self.timeout, poll_interval=self.poll_interval,
+            clock=Clock(sleep=self.sleep, now=self.clock), out=self.out,
+            timed_out=lambda state: f"restore job {job} still {state.get('Status')} (--timeout); aws backup "
+                                    f"describe-restore-job --region {plan.region} --restore-job-id {job}")
+        if described.get("Status") != "COMPLETED":
+            raise DrillFailed(f"restore job {job} {described.get('Status')}: {described.get('StatusMessage', '')}")
         created = described.get("CreatedResourceArn") or ""
         if not created.endswith(f":cluster:{plan.identifier}"):
             raise DrillFailed(f"restore job {job} created {created or 'nothing'}, not cluster {plan.identifier}")
@@ -591,6 +592,9 @@ def run(args) -> int:
 
 
 def boto_client(service: str, region: str, endpoint_url: str | None):
+    """RDS through the commands' shared client; AWS Backup's the same way (boto3, region, endpoint)."""
+    if service == "rds":
+        return rds_client(region, endpoint_url)
     import boto3
 
     return boto3.client(service, region_name=region, endpoint_url=endpoint_url)

@@ -406,6 +406,7 @@ def test_a_restore_job_still_running_at_the_timeout_is_reported_not_deleted_with
 
     text = out.getvalue()
     assert code == 1
+    assert "timed out after 2s: restore job restore-1 still RUNNING (--timeout)" in text
     assert "deleted            NO" in text and "restore job restore-1 is still RUNNING" in text
     assert "aws backup describe-restore-job --region us-west-2 --restore-job-id restore-1" in text
     assert (f"aws rds add-tags-to-resource --region us-west-2 --resource-name "
