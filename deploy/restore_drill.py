@@ -6,7 +6,7 @@ Two drills:
   cluster of ``writerRegion``) into a temporary cluster beside it: the same DB subnet group,
   security groups, KMS key and cluster parameter group, to the latest restorable time or
   ``--to-time``. This drills a bad write or a dropped table.
-- ``--from-vault REGION``: the newest completed recovery point of the stack's AWS Backup vault
+- ``--from-vault REGION``: the newest completed snapshot recovery point (never the continuous one) of the stack's AWS Backup vault
   in REGION (``<project>-<stack>-<region>``, see components/database_backup.py), restored with
   ``StartRestoreJob`` into REGION's network (the subnet group, security groups of the stack's
   cluster there, and the vault's key). This drills the loss of the writer region without the
@@ -27,7 +27,12 @@ the drill's names are free, the vault and a completed recovery point exist. Noth
 that does not carry the drill tag with its own name: a cluster the drill did not create is
 refused (exit 2), also through ``--delete`` (finishing a drill kept with ``--keep``). On a failure,
 a timeout or Ctrl-C the command deletes what it created, and when that fails too, prints the
-``aws rds`` commands that finish the clean-up by hand.
+``aws rds`` commands that finish the clean-up by hand. A vault drill first asks AWS Backup about its
+restore job, which creates the cluster without tags: completed, its cluster (the job's
+``CreatedResourceArn``) is tagged as the drill's and deleted; still running, the drill reports the
+cluster not deleted and prints ``aws backup describe-restore-job`` and the commands to tag and delete
+it, or ``--delete <cluster> --restore-job-id <job>``, which accepts a cluster that job created.
+Ctrl-C before the first change exits 1 with one line; ``--delete`` takes none of a drill's flags.
 
 Exit codes: 0 restored (and deleted), 1 AWS refused a call, a wait timed out, the vault holds
 no completed recovery point or the run was interrupted, 2 refused input.
@@ -688,6 +693,10 @@ def run_drill(args, *, client: Callable[[str, str], Any] | None = None, now: Cal
         report.errors = ([failure] if failure else []) + errors
         if errors:
             report.manual_cleanup = manual_commands(drill.created)
+            if drill.created.restore_job not in (None, UNKNOWN_JOB) and drill.created.cluster:
+                report.manual_cleanup.append(
+                    f"python -m deploy restore-drill --stack {report.stack} --delete {drill.created.cluster} --region "
+                    f"{plan.region} --restore-job-id {drill.created.restore_job}  # or this, once the job has completed")
     else:
         report.kept = True
     if report.errors:

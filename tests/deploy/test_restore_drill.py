@@ -412,6 +412,8 @@ def test_a_restore_job_still_running_at_the_timeout_is_reported_not_deleted_with
     assert (f"aws rds add-tags-to-resource --region us-west-2 --resource-name "
             f"arn:aws:rds:us-west-2:123456789012:cluster:{identifier} --tags Key={DRILL_TAG},Value={identifier}") in text
     assert f"aws rds delete-db-cluster --region us-west-2 --db-cluster-identifier {identifier} --skip-final-snapshot" in text
+    assert (f"python -m deploy restore-drill --stack prod --delete {identifier} --region us-west-2 "
+            "--restore-job-id restore-1") in text
 
 
 def test_ctrl_c_during_the_restore_job_tags_and_deletes_the_cluster_the_job_completed(moto):
