@@ -87,6 +87,7 @@ class Created:
     # finish (COMPLETED and tagged, or ABORTED/FAILED), and the ARN of the cluster it creates.
     restore_job: str | None = None
     cluster_arn: str | None = None
+    recovery_point: str | None = None
 
 
 @dataclass
@@ -144,9 +145,12 @@ def manual_commands(created: Created) -> list[str]:
     """The ``aws rds`` commands that finish a clean-up the drill could not complete."""
     commands = []
     if created.restore_job == UNKNOWN_JOB:
+        # A running job has no CreatedResourceArn yet: find it by its recovery point (newest first).
         commands.append(f"aws backup list-restore-jobs --region {created.region} --by-resource-type {AURORA} "
-                        f"--query 'RestoreJobs[?contains(CreatedResourceArn || ``, `{created.cluster}`)]'"
-                        "  # a restore job may have started; find it and wait for it as below")
+                        f"--query 'RestoreJobs[?RecoveryPointArn==`{created.recovery_point}`]."
+                        "[RestoreJobId,Status,CreationDate,CreatedResourceArn]'"
+                        "  # a restore job may have started: wait until it is COMPLETED (or FAILED/ABORTED: nothing "
+                        "to delete); if its CreatedResourceArn is the drill's cluster, run:")
     elif created.restore_job:
         commands.append(f"aws backup describe-restore-job --region {created.region} --restore-job-id "
                         f"{created.restore_job}  # wait until Status is COMPLETED (or FAILED/ABORTED: nothing to delete)")
@@ -334,7 +338,7 @@ class Drill:
         for key, value in overrides.items():
             metadata.pop(lowered.get(key.lower(), key), None)
             metadata[key] = value
-        self.created.cluster = plan.identifier
+        self.created.cluster, self.created.recovery_point = plan.identifier, point["RecoveryPointArn"]
         # The cluster the job creates: the recovery point's partition and account, the drill's region and name.
         fields = point["RecoveryPointArn"].split(":")  # arn:partition:service:region:account:...
         partition, account = (fields[1], fields[4]) if len(fields) > 5 else ("", "")

@@ -446,6 +446,7 @@ def test_ctrl_c_during_start_restore_job_is_not_reported_deleted(moto):
     text = out.getvalue()
     assert code == 1
     assert "deleted            NO" in text and "aws backup list-restore-jobs --region us-west-2" in text
+    assert "RestoreJobs[?RecoveryPointArn==`arn:aws:rds:us-west-2:123456789012:cluster-snapshot:awsbackup:job-2`]" in text
 
 
 @pytest.mark.parametrize("created_by_the_job", [True, False])
