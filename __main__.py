@@ -101,7 +101,7 @@ cluster_args = AuroraClusterArgs(
     apply_immediately=db.apply_immediately,
     upgrade_target_version=db.engine_upgrade_target or None,
     secret_rotation_days=settings.access.master_password_rotation_days,
-    data_api=data_api_supported(db.engine, db.engine_version),  # for `deploy bootstrap-users`
+    data_api=data_api_supported(db.engine, db.engine_version, db.instance_class),  # for `deploy bootstrap-users`
     protect=settings.protect_resources,
 )
 

@@ -131,7 +131,8 @@ class AuroraClusterArgs:
     the secret is managed by RDS). ``None`` leaves RDS's default schedule. Ignored with ``master_password``."""
     data_api: bool = False
     """Enable the RDS Data API (HTTP endpoint), which ``deploy bootstrap-users`` uses; only where the
-    engine version has it (``settings.data_api_supported``). Never on a global secondary."""
+    engine version and the writer's instance class (not T) have it (``settings.data_api_supported``).
+    Never on a global secondary."""
     protect: bool = True
     """Pulumi ``protect`` on the cluster."""
     depends_on: list[pulumi.Resource] = field(default_factory=list)

@@ -681,8 +681,12 @@ _PG_DATA_API_MIN_MINOR = {13: 11, 14: 8, 15: 3, 16: 1, 17: 4}
 _MYSQL_DATA_API_MIN_MINOR = 7
 
 
-def data_api_supported(engine: str, version: str) -> bool:
-    """Whether ``deploy bootstrap-users`` can reach a cluster of this engine version through the Data API."""
+def data_api_supported(engine: str, version: str, instance_class: str | None = None) -> bool:
+    """Whether ``deploy bootstrap-users`` can reach a cluster of this engine version, and with this
+    writer ``instance_class``, through the Data API. "Data API isn't supported on T DB instance classes"
+    (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/data-api.limitations.html)."""
+    if instance_class is not None and _burstable(instance_class):
+        return False
     if engine == "aurora-mysql":
         m = MYSQL_VERSION_RE.match(version)
         return m is not None and int(m[1]) >= _MYSQL_DATA_API_MIN_MINOR

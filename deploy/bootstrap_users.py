@@ -13,7 +13,8 @@ changes anything, creates only what is missing, issues every user's ``GRANT`` st
 run (a no-op for a privilege held; so a run stopped half-way is finished by the next) and prints
 every statement it ran. Everything is checked
 before the first mutating statement, and it refuses (exit 2) when: the stack is unknown, its
-engine and version have no Data API (``components.settings.data_api_supported``), the writer
+engine and version have no Data API or its writer ``instanceClass`` is a T class, on which AWS does
+not support the Data API (``components.settings.data_api_supported``), the writer
 region's cluster is not the one the program enables the Data API on, the cluster is missing,
 not tagged as this stack's, not ``available`` or without its HTTP endpoint, the master secret is
 missing, or there are no AWS credentials. Exit 1 when AWS refuses a call; the message then
@@ -181,6 +182,13 @@ def bootstrap(args, *, make_clients=clients, out: TextIO | None = None) -> int:
             f"stack {stack}: {db.engine} {db.engine_version} has no RDS Data API, which this command runs the SQL "
             "through (aurora-postgresql 13.11+, 14.8+, 15.3+, 16.1+, 17.4+; aurora-mysql 3.07+). Upgrade "
             "(`python -m deploy upgrade`), or create the users by hand as README: Application users shows")
+    if not data_api_supported(db.engine, db.engine_version, db.instance_class):
+        raise CommandRefused(
+            f"stack {stack}: instanceClass {db.instance_class} is a T (burstable) class, and the RDS Data API, which "
+            "this command runs the SQL through, is not supported on T DB instance classes "
+            "(https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/data-api.limitations.html): the program "
+            "does not enable it. Create the users by hand as README: Application users shows, or set a non-T "
+            "instanceClass (e.g. db.r7g.large) and `pulumi up` first")
     region = settings.writer_region
     if region != settings.primary_region:
         raise CommandRefused(

@@ -203,12 +203,26 @@ def test_unknown_stack_is_refused(capsys):
     assert "--stack staging" in refused(capsys, "--stack", "staging")
 
 
-def test_missing_cluster_is_refused(moto, capsys):
+@pytest.fixture
+def dev_on_r_class(monkeypatch):
+    """dev with a writer class that has the Data API (dev's own db.t4g.medium has none)."""
+    raw = {**load_stack_config("dev"), "aurora-platform:instanceClass": "db.r7g.large"}
+    monkeypatch.setattr(bootstrap_users, "resolve_settings", lambda stack: parse_settings(raw, "dev"))
+
+
+def test_a_t_class_writer_is_refused_naming_instance_class(capsys):
+    """dev as committed: db.t4g.medium, and the Data API "isn't supported on T DB instance classes"."""
+    err = refused(capsys, "--stack", "dev")
+    assert "instanceClass db.t4g.medium is a T (burstable) class" in err
+    assert "data-api.limitations.html" in err and "README: Application users" in err
+
+
+def test_missing_cluster_is_refused(moto, capsys, dev_on_r_class):
     err = refused(capsys, "--stack", "dev", "--endpoint-url", moto)
     assert "cluster aurora-platform-dev-us-east-2 does not exist in us-east-2" in err
 
 
-def test_cluster_without_the_data_api_is_refused(moto, capsys):
+def test_cluster_without_the_data_api_is_refused(moto, capsys, dev_on_r_class):
     """moto reports HttpEndpointEnabled false for a provisioned cluster, as AWS does before `pulumi up` enables it."""
     rds = boto3.client("rds", region_name="us-east-2", endpoint_url=moto)
     rds.create_db_cluster(DBClusterIdentifier="aurora-platform-dev-us-east-2", Engine="aurora-postgresql",
@@ -219,7 +233,7 @@ def test_cluster_without_the_data_api_is_refused(moto, capsys):
     assert "has no Data API (HttpEndpointEnabled is false)" in err and "python -m deploy up --stack dev" in err
 
 
-def test_cluster_not_created_by_this_stack_is_refused(moto, capsys):
+def test_cluster_not_created_by_this_stack_is_refused(moto, capsys, dev_on_r_class):
     rds = boto3.client("rds", region_name="us-east-2", endpoint_url=moto)
     rds.create_db_cluster(DBClusterIdentifier="aurora-platform-dev-us-east-2", Engine="aurora-postgresql",
                           EngineVersion="16.6", MasterUsername="dbadmin", MasterUserPassword="not-ours-123")
@@ -227,7 +241,7 @@ def test_cluster_not_created_by_this_stack_is_refused(moto, capsys):
     assert "is not tagged project=aurora-platform, stack=dev" in err and "only touches clusters this program created" in err
 
 
-def test_no_credentials_is_refused(moto, monkeypatch, capsys):
+def test_no_credentials_is_refused(moto, monkeypatch, capsys, dev_on_r_class):
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     err = refused(capsys, "--stack", "dev", "--endpoint-url", moto)
@@ -287,14 +301,26 @@ def test_data_api_versions(engine, version, supported):
     assert data_api_supported(engine, version) is supported
 
 
+@pytest.mark.parametrize(("instance_class", "supported"), [
+    ("db.t4g.medium", False), ("db.t3.medium", False), ("db.r7g.large", True), ("db.serverless", True)])
+def test_data_api_instance_classes(instance_class, supported):
+    from components.settings import data_api_supported
+
+    assert data_api_supported("aurora-postgresql", "16.6", instance_class) is supported
+
+
 def test_the_program_enables_the_data_api_on_the_creation_region_cluster_only():
     from tests.conftest import captured
 
     prod, dev = captured("prod"), captured("dev")
     assert {c.name: c.inputs.get("enableHttpEndpoint") for c in prod.by_type("aws:rds/cluster:Cluster")} == {
         "aurora-us-east-1": True, "aurora-us-west-2": None}
-    assert [c.inputs.get("enableHttpEndpoint") for c in dev.by_type("aws:rds/cluster:Cluster")] == [True]
+    assert [c.inputs.get("enableHttpEndpoint") for c in dev.by_type("aws:rds/cluster:Cluster")] == [None]  # db.t4g.medium
     from deploy.capture import run_program
 
-    old = run_program("dev", "update", overrides={"aurora-platform:engineVersion": "15.2"})
+    r_class = run_program("dev", "update", overrides={"aurora-platform:instanceClass": "db.r7g.large"})
+    assert [c.inputs.get("enableHttpEndpoint") for c in r_class.by_type("aws:rds/cluster:Cluster")] == [True]
+
+    old = run_program("dev", "update", overrides={"aurora-platform:engineVersion": "15.2",
+                                                   "aurora-platform:instanceClass": "db.r7g.large"})
     assert [c.inputs.get("enableHttpEndpoint") for c in old.by_type("aws:rds/cluster:Cluster")] == [None]
