@@ -17,8 +17,8 @@ engine and version have no Data API or its writer ``instanceClass`` is a T class
 not support the Data API (``components.settings.data_api_supported``), the writer
 region's cluster is not the one the program enables the Data API on, the cluster is missing,
 not tagged as this stack's, not ``available`` or without its HTTP endpoint, the master secret is
-missing, or there are no AWS credentials. Exit 1 when AWS refuses a call; the message then
-lists the statements still to run by hand.
+missing, or there are no AWS credentials. Exit 1 when AWS refuses a call or cannot be reached;
+the message then lists the statements still to run by hand.
 
 The caller needs ``rds:DescribeDBClusters``, ``secretsmanager:DescribeSecret``,
 ``rds-data:ExecuteStatement`` on the cluster and read of the master secret (the break-glass
@@ -215,8 +215,13 @@ def bootstrap(args, *, make_clients=clients, out: TextIO | None = None) -> int:
     try:
         secret_arn = master_secret_arn(cluster, secrets, secret_name)
         existing = read_existing(data, cluster["DBClusterArn"], secret_arn, db.database_name, db.engine, users)
+    except NoCredentialsError:
+        raise CommandRefused("no AWS credentials: configure them (the operators' break-glass role) and run again") from None
     except ClientError as error:
         raise refused_by_aws(error) from None
+    except BotoCoreError as error:
+        raise CommandRefused(f"could not reach AWS (Secrets Manager or the RDS Data API): {error}; nothing has "
+                             "changed", EXIT_FAILED) from None
     plan = plan_for(db.engine, db.database_name, users, existing)
     for line in plan.unchanged:
         print(line, file=out)

@@ -172,6 +172,22 @@ def test_a_statement_refused_half_way_says_what_is_left(moto):
     assert all(f"  {sql};" in message for sql in CREATE_APP[1:]) and f"  {CREATE_APP[0]};" not in message
 
 
+def test_an_unreachable_data_api_is_a_failure_not_a_traceback(moto):
+    from botocore.config import Config
+
+    secret_arn = make_master_secret(moto)
+    rds = boto3.client("rds", region_name="us-east-1")
+    secrets = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=moto)
+    nowhere = boto3.client("rds-data", region_name="us-east-1", endpoint_url="http://127.0.0.1:9",  # discard port: refused
+                           config=Config(retries={"max_attempts": 1}, connect_timeout=2))
+    with Stubber(rds) as rds_stub:
+        rds_stub.add_response("describe_db_clusters", cluster_answer(), {"DBClusterIdentifier": PROD_CLUSTER})
+        with pytest.raises(CommandRefused) as refused:
+            bootstrap(args(), make_clients=lambda region, url: (rds, secrets, nowhere), out=io.StringIO())
+    assert refused.value.code == 1 and "could not reach AWS" in str(refused.value) and "nothing has changed" in str(refused.value)
+    assert secret_arn
+
+
 def test_the_read_query_through_moto_rds_data(moto):
     """rds-data is moto's here: the command's read gets the result queued in the emulator."""
     secret_arn = make_master_secret(moto)
