@@ -237,8 +237,9 @@ def rotate(args, *, make_client=client, write_config: Callable[[str, str], None]
             f"password. Switch the writer back to {settings.primary_region} (README: DR runbook) and rotate then")
     identifier = f"{PROJECT}-{stack}-{region}"
     endpoint_url = getattr(args, "endpoint_url", None)
-    writes_config = settings.global_database is not None and not (endpoint_url and not getattr(args, "write_stack_config", False))
-    changes = (git_changes or uncommitted_changes)(args.stack) if writes_config else ""
+    # A rehearsal against an emulator (--endpoint-url) leaves the real stack's config alone unless asked.
+    rehearsal = bool(endpoint_url) and not getattr(args, "write_stack_config", False)
+    changes = (git_changes or uncommitted_changes)(args.stack) if settings.global_database and not rehearsal else ""
     if changes:
         # The rotated password must reach every checkout as one committed change of the stack file.
         raise CommandRefused(f"Pulumi.{stack}.yaml has uncommitted changes ({changes}): commit or discard them first, "
@@ -252,7 +253,8 @@ def rotate(args, *, make_client=client, write_config: Callable[[str, str], None]
         cluster = read_cluster(rds, identifier, stack)
         if settings.global_database is None:
             return _rotate_managed(args, cluster, identifier, secrets, rds, waiter, out)
-        return _rotate_global(args, stack, cluster, identifier, rds, secrets, waiter, write_config, check_config, out)
+        return _rotate_global(args, stack, cluster, identifier, rds, secrets, waiter, write_config, check_config,
+                              rehearsal, out)
     except NoCredentialsError:
         raise CommandRefused("no AWS credentials: configure them (the operators' break-glass role) and run again") from None
     except ClientError as error:
@@ -289,7 +291,7 @@ def _rotate_managed(args, cluster: dict, identifier: str, secrets, rds, waiter: 
 
 
 def _rotate_global(args, stack: str, cluster: dict, identifier: str, rds, secrets, waiter: Wait,
-                   write_config, check_config, out: TextIO) -> int:
+                   write_config, check_config, rehearsal: bool, out: TextIO) -> int:
     secret_name = f"{PROJECT}-{stack}/master"
     from botocore.exceptions import ClientError
 
@@ -303,8 +305,6 @@ def _rotate_global(args, stack: str, cluster: dict, identifier: str, rds, secret
         raise CommandRefused(f"the master secret {secret_name} holds no JSON value; restore it with `pulumi up` first") from None
     if not isinstance(current, dict) or "password" not in current:
         raise CommandRefused(f"the master secret {secret_name} holds no password field; restore it with `pulumi up` first")
-    # A rehearsal against an emulator (--endpoint-url) leaves the real stack's config alone unless asked.
-    rehearsal = bool(getattr(args, "endpoint_url", None)) and not getattr(args, "write_stack_config", False)
     if rehearsal:
         write_config = check_config = lambda *unused: None  # noqa: E731
     check_config(args.stack)  # the Pulumi CLI and the stack are there before anything changes
@@ -323,6 +323,8 @@ def _rotate_global(args, stack: str, cluster: dict, identifier: str, rds, secret
               file=out)
     finish = (f"the stack's config holds the new password: `python -m deploy up --stack {stack}` sets it on the "
               f"cluster and the secret and finishes the rotation. {commit_reminder(stack)}")
+    if rehearsal:
+        finish = f"a rehearsal against {args.endpoint_url}: the stack's config was not written; run it again"
     try:
         rds.modify_db_cluster(DBClusterIdentifier=identifier, MasterUserPassword=password, ApplyImmediately=True)
     except ClientError as error:

@@ -1,11 +1,13 @@
 """`deploy rotate-password` on the moto server, with botocore's Stubber where moto lacks an answer.
 
 The global database path runs on moto's RDS (DescribeDBClusters, ModifyDBCluster with a new
-MasterUserPassword) and Secrets Manager (GetSecretValue, PutSecretValue, DescribeSecret); the
-stack config write (Automation API, needs the Pulumi CLI) is a recording stand-in. The regional
-path is stubbed: moto reports a MasterUserSecret for a cluster with ManageMasterUserPassword but
-creates no such secret in its Secrets Manager, so RotateSecret on it has nothing to rotate.
-A refusal by AWS half-way is stubbed too (moto accepts every password).
+MasterUserPassword) and Secrets Manager (GetSecretValue, PutSecretValue, DescribeSecret); in
+`rotate` the stack config write is a recording stand-in, and `set_config_secret` runs the real
+Pulumi CLI (.tools/bin) on a file backend in a temp dir. The regional path is stubbed: moto
+reports a MasterUserSecret for a cluster with ManageMasterUserPassword but creates no such secret
+in its Secrets Manager, so RotateSecret on it has nothing to rotate. A refusal by AWS half-way is
+stubbed too (moto accepts every password), and so is a password RDS reports pending
+(PendingModifiedValues.MasterUserPassword: moto applies a new password at once).
 """
 
 from __future__ import annotations
