@@ -40,6 +40,7 @@ from deploy.cli import EXIT_FAILED, EXIT_OK
 from deploy.stack_access import (
     Clock,
     CommandRefused,
+    error_tail,
     open_stack,
     poll_until,
     refused_by_aws,
@@ -206,8 +207,18 @@ def commit_reminder(stack: str) -> str:
 
 def check_stack_opens(stack_name: str) -> None:
     """The Pulumi CLI opens the stack, and its secrets provider can encrypt (passphrase set)."""
+    from pulumi import automation as auto
+
     stack = open_stack(stack_name)
-    check_secrets_provider(stack_name, lambda: stack.workspace.who_am_i().url or "")
+
+    def backend_url() -> str:
+        try:
+            return stack.workspace.who_am_i().url or ""
+        except auto.CommandError as error:
+            raise CommandRefused(f"could not ask the Pulumi CLI for the stack's backend (`pulumi whoami -v`):\n"
+                                 f"{error_tail(error)}\nNothing has changed.", EXIT_FAILED) from None
+
+    check_secrets_provider(stack_name, backend_url)
 
 
 def run(args) -> int:

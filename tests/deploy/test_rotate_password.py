@@ -402,3 +402,16 @@ def test_a_passphrase_provider_without_a_passphrase_is_refused_before_any_change
     with pytest.raises(CommandRefused) as caught:
         check()
     assert caught.value.code == 2 and "PULUMI_CONFIG_PASSPHRASE" in str(caught.value)
+
+
+def test_a_backend_the_cli_cannot_ask_is_a_failure_not_a_traceback(tmp_path, monkeypatch):
+    from pulumi import automation as auto
+
+    def who_am_i():
+        raise auto.CommandError(auto.CommandResult(stdout="", stderr="error: could not reach the backend", code=255))
+
+    stack = SimpleNamespace(workspace=SimpleNamespace(who_am_i=who_am_i))
+    monkeypatch.setattr(rotate_password, "open_stack", lambda name: stack)
+    with pytest.raises(CommandRefused) as refused:
+        rotate_password.check_stack_opens("prod")  # Pulumi.prod.yaml names no secretsprovider: the backend decides
+    assert refused.value.code == 1 and "could not reach the backend" in str(refused.value)
