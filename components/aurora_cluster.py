@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components.security_group_rules import port_ingress
 from components.settings import ENGINE_LOG_EXPORTS, ENGINE_PORTS, parameter_group_family
 
 # Encryption in transit is enforced by the cluster parameter group, so no client can connect
@@ -462,13 +463,5 @@ class AuroraCluster(pulumi.ComponentResource):
     def allow_access_from(self, name: str, source_security_group_id: pulumi.Input[str],
                           description: str = "engine port from an admitted security group") -> aws.vpc.SecurityGroupIngressRule:
         """Admit one security group on the engine port: the only way into the database."""
-        return aws.vpc.SecurityGroupIngressRule(
-            name,
-            security_group_id=self.security_group.id,
-            referenced_security_group_id=source_security_group_id,
-            ip_protocol="tcp",
-            from_port=ENGINE_PORTS[self._args.engine],
-            to_port=ENGINE_PORTS[self._args.engine],
-            description=description,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        return port_ingress(name, self.security_group.id, source_security_group_id, ENGINE_PORTS[self._args.engine],
+                            description, pulumi.ResourceOptions(parent=self))

@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aurora_cluster import AuroraCluster
+from components.security_group_rules import port_egress, port_ingress
 from components.settings import APPLICATION_USER_RE, ENGINE_PORTS
 
 ENGINE_FAMILIES = {"aurora-postgresql": "POSTGRESQL", "aurora-mysql": "MYSQL"}
@@ -119,16 +120,8 @@ class DatabaseProxy(pulumi.ComponentResource):
             tags={"Name": f"{args.name}-proxy"},
             opts=child,
         )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-to-database",
-            security_group_id=self.security_group.id,
-            referenced_security_group_id=cluster.security_group_id,
-            ip_protocol="tcp",
-            from_port=port,
-            to_port=port,
-            description="database engine port",
-            opts=child,
-        )
+        port_egress(f"{name}-to-database", self.security_group.id, cluster.security_group_id, port,
+                    "database engine port", child)
         # The other half: the database admits the proxy, on its engine port only.
         cluster.allow_access_from(f"{name}-admitted", self.security_group.id, description=f"engine port from RDS Proxy {args.name}")
 
@@ -222,13 +215,5 @@ class DatabaseProxy(pulumi.ComponentResource):
     def allow_access_from(self, name: str, source_security_group_id: pulumi.Input[str],
                           description: str = "engine port from an application security group") -> aws.vpc.SecurityGroupIngressRule:
         """Admit one application security group to the proxy's endpoints, on the engine port only."""
-        return aws.vpc.SecurityGroupIngressRule(
-            name,
-            security_group_id=self.security_group.id,
-            referenced_security_group_id=source_security_group_id,
-            ip_protocol="tcp",
-            from_port=self.port,
-            to_port=self.port,
-            description=description,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        return port_ingress(name, self.security_group.id, source_security_group_id, self.port, description,
+                            pulumi.ResourceOptions(parent=self))

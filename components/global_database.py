@@ -11,11 +11,8 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.aurora_cluster import AuroraCluster, AuroraClusterArgs
+from components.project import MASTER_PASSWORD_LENGTH, MASTER_PASSWORD_SPECIALS
 from components.settings import ENGINE_PORTS
-
-# RDS rejects '/', '@', '"' and spaces in master passwords.
-PASSWORD_SPECIALS = "!#$%^&*()-_=+[]{}<>:?"
-
 
 # RDS's secret format: the engine name AWS's rotation functions and RDS Proxy expect, per engine.
 SECRET_ENGINES = {"aurora-postgresql": "postgres", "aurora-mysql": "mysql"}
@@ -152,7 +149,7 @@ class GlobalDatabase(pulumi.ComponentResource):
         )
 
         password = random.RandomPassword(
-            f"{name}-master-password", length=40, special=True, override_special=PASSWORD_SPECIALS,
+            f"{name}-master-password", length=MASTER_PASSWORD_LENGTH, special=True, override_special=MASTER_PASSWORD_SPECIALS,
             min_lower=1, min_upper=1, min_numeric=1, opts=pulumi.ResourceOptions(parent=self))
         master_password = (pulumi.Output.secret(args.master_password) if args.master_password is not None
                            else password.result)

@@ -13,6 +13,7 @@ import pulumi_aws as aws
 
 from components.aurora_cluster import AuroraCluster
 from components.database_proxy import DatabaseProxy, db_user_arns
+from components.security_group_rules import port_egress
 from components.settings import FleetSettings, fleet_architecture
 
 # Public parameter AWS keeps pointing at the current Amazon Linux 2023 AMI. The launch template
@@ -213,28 +214,12 @@ class InstanceFleet(pulumi.ComponentResource):
         proxy = args.proxy
         direct = proxy is None or args.direct_database_access
         if proxy is not None:
-            aws.vpc.SecurityGroupEgressRule(
-                f"{name}-to-proxy",
-                security_group_id=self.security_group.id,
-                referenced_security_group_id=proxy.security_group_id,
-                ip_protocol="tcp",
-                from_port=port,
-                to_port=port,
-                description="RDS Proxy, database engine port",
-                opts=child,
-            )
+            port_egress(f"{name}-to-proxy", self.security_group.id, proxy.security_group_id, port,
+                        "RDS Proxy, database engine port", child)
             proxy.allow_access_from(f"{name}-admitted-proxy", self.security_group.id, description=f"engine port from {label}")
         if direct:
-            aws.vpc.SecurityGroupEgressRule(
-                f"{name}-to-database",
-                security_group_id=self.security_group.id,
-                referenced_security_group_id=database.security_group_id,
-                ip_protocol="tcp",
-                from_port=port,
-                to_port=port,
-                description="database engine port",
-                opts=child,
-            )
+            port_egress(f"{name}-to-database", self.security_group.id, database.security_group_id, port,
+                        "database engine port", child)
             # The other half of the direct path: the database admits this group, on its engine port only.
             database.allow_access_from(f"{name}-admitted", self.security_group.id,
                                        description=f"engine port from {label}")

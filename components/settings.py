@@ -23,7 +23,8 @@ from typing import Any
 
 import pulumi
 
-PROJECT = "aurora-platform"
+from components.project import MASTER_PASSWORD_SPECIALS, PROJECT
+
 REGION_KEY = "aws:region"
 
 
@@ -1054,7 +1055,7 @@ def _parse_access(r: _Reader, database: DatabaseSettings, global_db: GlobalDatab
     elif password and global_db is None:
         r.problems.append(f"{_q('masterPassword')}: set, but the stack has no globalDatabase; a regional cluster's "
                           "password is the RDS-managed secret's (masterPasswordRotationDays). Remove it")
-    elif password and not (8 <= len(password) <= 99 and all(c.isalnum() or c in "!#$%^&*()-_=+[]{}<>:?" for c in password)):
+    elif password and not (8 <= len(password) <= 99 and all(c.isalnum() or c in MASTER_PASSWORD_SPECIALS for c in password)):
         # The value is a secret: the message never shows it.
         r.problems.append(f"{_q('masterPassword')}: (secret, not shown) must be 8-99 characters of letters, digits "
                           "and !#$%^&*()-_=+[]{}<>:? (RDS refuses '/', '@', '\"' and spaces)")

@@ -31,11 +31,19 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from components.project import PROJECT
 from deploy.cli import EXIT_FAILED, EXIT_OK
-from deploy.stack_access import CommandRefused, refused_by_aws, resolve_settings, run_refusable, short_stack_name
+from deploy.stack_access import (
+    CommandRefused,
+    is_stack_resource,
+    refused_by_aws,
+    resolve_settings,
+    run_refusable,
+    short_stack_name,
+    tag_map,
+)
 
 HELP = "create the IAM-authenticated application database users on the writer through the RDS Data API"
-PROJECT = "aurora-platform"
 
 
 @dataclass
@@ -125,8 +133,8 @@ def read_existing(data, cluster_arn: str, secret_arn: str, database: str, engine
 
 
 def check_cluster(cluster: dict, stack: str, identifier: str) -> None:
-    tags = {tag.get("Key"): tag.get("Value") for tag in cluster.get("TagList") or []}
-    if tags.get("project") != PROJECT or tags.get("stack") != stack:
+    tags = tag_map(cluster.get("TagList"))
+    if not is_stack_resource(tags, stack):
         raise CommandRefused(
             f"cluster {identifier} is not tagged project={PROJECT}, stack={stack} (its tags: {tags or 'none'}); "
             "this command only touches clusters this program created")

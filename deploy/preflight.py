@@ -35,14 +35,16 @@ from typing import Any
 from deploy.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from deploy.stack_access import (
     CommandRefused,
+    paginate,
     refused_by_aws,
     resolve_settings,
     run_refusable,
     short_stack_name,
+    tag_map,
 )
 
-# The findings, their output, the clients and the paginating helper are verify's: one of each.
-from deploy.verify import Boto3Clients, Finding, _paginate, findings_json, findings_table
+# The findings, their output and the clients are verify's: one of each.
+from deploy.verify import Boto3Clients, Finding, findings_json, findings_table
 
 CHECKS = (
     "availability-zone", "engine-version", "global-database-support", "upgrade-target", "instance-class",
@@ -241,7 +243,7 @@ def check_zones(settings, plan: RegionPlan, ec2, available: set[str]) -> list:
 
 def engine_versions(rds, engine: str, version: str | None = None) -> list[dict]:
     params = {"Engine": engine, **({"EngineVersion": version} if version else {})}
-    return _paginate(rds, "describe_db_engine_versions", "DBEngineVersions", **params)
+    return paginate(rds, "describe_db_engine_versions", "DBEngineVersions", **params)
 
 
 def check_engine_version(plan: Plan, region: str, rds) -> list:
@@ -286,7 +288,7 @@ def check_instance_classes(settings, plan: Plan, region_plan: RegionPlan, rds, z
     for instance in region_plan.instances:
         by_class.setdefault(instance.instance_class, []).append(instance)
     for instance_class, instances in by_class.items():
-        options = [o for o in _paginate(rds, "describe_orderable_db_instance_options", "OrderableDBInstanceOptions",
+        options = [o for o in paginate(rds, "describe_orderable_db_instance_options", "OrderableDBInstanceOptions",
                                         Engine=plan.engine, EngineVersion=plan.engine_version,
                                         DBInstanceClass=instance_class, Vpc=True)
                    if o.get("DBInstanceClass") == instance_class]
@@ -313,7 +315,7 @@ def check_fleet_instance_type(settings, region_plan: RegionPlan, ec2, zones: set
     wanted = [z for z in region_plan.fleet_zones if z in zones]
     if not instance_type or not wanted:
         return []
-    offerings = _paginate(ec2, "describe_instance_type_offerings", "InstanceTypeOfferings",
+    offerings = paginate(ec2, "describe_instance_type_offerings", "InstanceTypeOfferings",
                           LocationType="availability-zone",
                           Filters=[{"Name": "instance-type", "Values": [instance_type]},
                                    {"Name": "location", "Values": wanted}])
@@ -356,7 +358,7 @@ def eip_limit_from_ec2(ec2) -> float | None:
 
 def owned_count(items: Iterable[dict], stack_tags: dict[str, str]) -> int:
     """How many of the EC2 descriptions ``items`` carry the stack's ``project`` and ``stack`` tags."""
-    return sum(owned_by_stack(_tags(item.get("Tags")), stack_tags) for item in items)
+    return sum(owned_by_stack(tag_map(item.get("Tags")), stack_tags) for item in items)
 
 
 def still_to_add(planned: int, owned: int) -> int:
@@ -381,7 +383,7 @@ def _quotaFinding(region: str, quota: tuple[str, str, str], where: str, in_use: 
 def check_vpc_quota(plan: RegionPlan, ec2, service_quotas, stack_tags: dict[str, str]) -> list:
     if not plan.vpcs:
         return []
-    vpcs = _paginate(ec2, "describe_vpcs", "Vpcs")
+    vpcs = paginate(ec2, "describe_vpcs", "Vpcs")
     owned = owned_count(vpcs, stack_tags)
     adds = still_to_add(plan.vpcs, owned)
     if not adds:
@@ -417,10 +419,10 @@ def check_nat_quota(plan: RegionPlan, ec2, service_quotas, stack_tags: dict[str,
     stack's that is deleting still counts as in use, but is not one the stack keeps."""
     if not plan.nat_gateways:
         return []
-    gateways = _paginate(ec2, "describe_nat_gateways", "NatGateways",
+    gateways = paginate(ec2, "describe_nat_gateways", "NatGateways",
                          Filters=[{"Name": "state", "Values": list(NAT_STATES_COUNTED)}])
     subnet_ids = sorted({g["SubnetId"] for g in gateways if g.get("SubnetId")})
-    subnets = _paginate(ec2, "describe_subnets", "Subnets", SubnetIds=subnet_ids) if subnet_ids else []
+    subnets = paginate(ec2, "describe_subnets", "Subnets", SubnetIds=subnet_ids) if subnet_ids else []
     subnet_zones = {s["SubnetId"]: s.get("AvailabilityZone") for s in subnets}
     in_use = Counter(subnet_zones.get(g.get("SubnetId")) for g in gateways)
     owned = Counter(subnet_zones.get(g.get("SubnetId")) for g in gateways
@@ -436,39 +438,35 @@ def check_nat_quota(plan: RegionPlan, ec2, service_quotas, stack_tags: dict[str,
 
 
 # Lookups of an existing resource by name: ``(tags, description)``, or None when the name is free.
-def _tags(tag_list: Iterable[dict] | None, key: str = "Key", value: str = "Value") -> dict[str, str]:
-    return {t.get(key): t.get(value) for t in tag_list or []}
-
-
 def _first(items: list[dict]) -> tuple[dict[str, str], dict] | None:
-    return (_tags(items[0].get("TagList")), items[0]) if items else None
+    return (tag_map(items[0].get("TagList")), items[0]) if items else None
 
 
 def _rds_tagged(rds, items: list[dict], arn_key: str) -> tuple[dict[str, str], dict] | None:
     if not items:
         return None
-    return _tags(rds.list_tags_for_resource(ResourceName=items[0][arn_key])["TagList"]), items[0]
+    return tag_map(rds.list_tags_for_resource(ResourceName=items[0][arn_key])["TagList"]), items[0]
 
 
 def _global_cluster(clients, name):
     # Filtered here too: an emulator may answer with every global cluster.
-    return _first([g for g in _paginate(clients("rds"), "describe_global_clusters", "GlobalClusters",
+    return _first([g for g in paginate(clients("rds"), "describe_global_clusters", "GlobalClusters",
                                         GlobalClusterIdentifier=name) if g.get("GlobalClusterIdentifier") == name])
 
 
 def _kms_alias(clients, name):
     kms = clients("kms")
-    alias = next((a for a in _paginate(kms, "list_aliases", "Aliases") if a.get("AliasName") == name), None)
+    alias = next((a for a in paginate(kms, "list_aliases", "Aliases") if a.get("AliasName") == name), None)
     if alias is None:
         return None
     # An alias has no tags of its own; the key it points at carries the stack's.
     target = alias.get("TargetKeyId")
-    return (_tags(_paginate(kms, "list_resource_tags", "Tags", KeyId=target), "TagKey", "TagValue") if target else {}), alias
+    return (tag_map(paginate(kms, "list_resource_tags", "Tags", KeyId=target), "TagKey", "TagValue") if target else {}), alias
 
 
 def _log_group(clients, name):
     logs = clients("logs")
-    group = next((g for g in _paginate(logs, "describe_log_groups", "logGroups", logGroupNamePrefix=name)
+    group = next((g for g in paginate(logs, "describe_log_groups", "logGroups", logGroupNamePrefix=name)
                   if g.get("logGroupName") == name), None)
     if group is None:
         return None

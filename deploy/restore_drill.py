@@ -49,11 +49,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from components.project import PROJECT
 from deploy.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from deploy.stack_access import (
     Clock,
     CommandRefused,
     arn_region,
+    is_stack_resource,
     paginate,
     poll_until,
     rds_client,
@@ -61,11 +63,11 @@ from deploy.stack_access import (
     resolve_settings,
     run_refusable,
     short_stack_name,
+    tag_map,
 )
 
 HELP = ("restore the writer cluster to a point in time (or the newest recovery point of a backup vault) into "
         "a temporary cluster, measure RTO and RPO, then delete it")
-PROJECT = "aurora-platform"
 DRILL_PREFIX = "drill-"
 DRILL_TAG = "restore-drill"
 SOURCE_TAG = "restore-drill-source"
@@ -134,8 +136,7 @@ def drill_identifier(stack: str, region: str, now: datetime) -> str:
 
 def is_drill(identifier: str, tags: list[dict]) -> bool:
     """Created by a drill: the name has the drill prefix and the drill tag carries that very name."""
-    values = {tag.get("Key"): tag.get("Value") for tag in tags or []}
-    return identifier.startswith(DRILL_PREFIX) and values.get(DRILL_TAG) == identifier
+    return identifier.startswith(DRILL_PREFIX) and tag_map(tags).get(DRILL_TAG) == identifier
 
 
 UNKNOWN_JOB = "?"  # interrupted during StartRestoreJob: a job may have started, its id is unknown
@@ -198,8 +199,7 @@ def stack_cluster(rds, identifier: str, region: str, short: str) -> dict:
     cluster = find_cluster(rds, identifier)
     if cluster is None:
         raise CommandRefused(f"cluster {identifier} does not exist in {region}; is stack {short} deployed there?")
-    tags = {t.get("Key"): t.get("Value") for t in cluster_tags(rds, cluster)}
-    if tags.get("project") != PROJECT or tags.get("stack") != short:
+    if not is_stack_resource(tag_map(cluster_tags(rds, cluster)), short):
         raise CommandRefused(f"cluster {identifier} in {region} is not tagged project={PROJECT}, stack={short}: "
                              "not this stack's cluster, the drill does not restore it")
     return cluster

@@ -36,11 +36,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from components.project import MASTER_PASSWORD_LENGTH, MASTER_PASSWORD_SPECIALS, PROJECT
 from deploy.cli import EXIT_FAILED, EXIT_OK
 from deploy.stack_access import (
     Clock,
     CommandRefused,
     error_tail,
+    is_stack_resource,
     open_stack,
     poll_until,
     refused_by_aws,
@@ -48,15 +50,14 @@ from deploy.stack_access import (
     resolve_settings,
     run_refusable,
     short_stack_name,
+    tag_map,
 )
 from deploy.stack_config import PROJECT_DIR
 
 HELP = "rotate the database master password (RDS-managed secret, or the global database's generated secret)"
-PROJECT = "aurora-platform"
 CONFIG_KEY = "masterPassword"
-# The characters the program's generated passwords use: RDS refuses '/', '@', '"' and spaces.
-SPECIALS = "!#$%^&*()-_=+[]{}<>:?"
-PASSWORD_LENGTH = 40
+SPECIALS = MASTER_PASSWORD_SPECIALS  # the characters the program's generated passwords use too
+PASSWORD_LENGTH = MASTER_PASSWORD_LENGTH
 
 
 def new_password(length: int = PASSWORD_LENGTH) -> str:
@@ -118,8 +119,8 @@ def read_cluster(rds, identifier: str, stack: str) -> dict:
         if error.response.get("Error", {}).get("Code") == "DBClusterNotFoundFault":
             raise CommandRefused(f"stack {stack}: cluster {identifier} does not exist; nothing to rotate") from None
         raise
-    tags = {tag.get("Key"): tag.get("Value") for tag in cluster.get("TagList") or []}
-    if tags.get("project") != PROJECT or tags.get("stack") != stack:
+    tags = tag_map(cluster.get("TagList"))
+    if not is_stack_resource(tags, stack):
         raise CommandRefused(f"cluster {identifier} is not tagged project={PROJECT}, stack={stack} (its tags: "
                              f"{tags or 'none'}); this command only touches clusters this program created")
     if cluster.get("Status") != "available":

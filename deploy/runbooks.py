@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from components.project import PROJECT
 from deploy.cli import EXIT_FAILED, EXIT_OK
 from deploy.stack_access import (
     Clock,
@@ -157,7 +158,7 @@ def topology_lines(global_cluster: dict) -> list[str]:
     return lines
 
 
-def settings_change(stack: str, region: str, project: str = "aurora-platform") -> str:
+def settings_change(stack: str, region: str, project: str = PROJECT) -> str:
     short = short_stack_name(stack)
     return "\n".join([
         "Record the new writer region in the stack settings, so that the next `pulumi up` keeps this topology:",

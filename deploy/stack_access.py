@@ -14,11 +14,12 @@ import json
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from components.project import PROJECT
 from deploy.cli import EXIT_FAILED, EXIT_USAGE
 from deploy.stack_config import PROJECT_DIR, UnknownStackError, load_stack_config
 
@@ -140,6 +141,17 @@ def rds_client(region: str, endpoint_url: str | None):
     import boto3
 
     return boto3.client("rds", region_name=region, endpoint_url=endpoint_url)
+
+
+def tag_map(tag_list: Iterable[dict] | None, key: str = "Key", value: str = "Value") -> dict[str, str]:
+    """An AWS tag list (``[{"Key": ..., "Value": ...}]``; KMS says ``TagKey``/``TagValue``) as a dict."""
+    return {t.get(key): t.get(value) for t in tag_list or []}
+
+
+def is_stack_resource(tags: Mapping[str, str], stack: str) -> bool:
+    """Tagged as this project's stack's: the ``project`` and ``stack`` tags the program's providers put
+    on every resource (``__main__.py``), so a command touches nothing the stack did not create."""
+    return tags.get("project") == PROJECT and tags.get("stack") == stack
 
 
 def paginate(client, operation: str, key: str, **params) -> list[dict]:

@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from components.project import PROJECT
 from deploy.cli import EXIT_FAILED, EXIT_OK
 from deploy.stack_access import (
     Clock,
@@ -470,7 +471,7 @@ def delete_old_blue(rds, blue: Cluster, *, now: datetime, out: TextIO) -> None:
 # The settings change.
 # ---------------------------------------------------------------------------------------
 
-def settings_change(stack: str, settings, target: str, project: str = "aurora-platform") -> str:
+def settings_change(stack: str, settings, target: str, project: str = PROJECT) -> str:
     short = short_stack_name(stack)
     database = settings.database
     lines = ["Record the new version in the stack settings, so that the next `pulumi up` agrees with the clusters:",

@@ -43,13 +43,13 @@ from deploy.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from deploy.stack_access import (
     CommandRefused,
     arn_region,
+    paginate,
     refused_by_aws,
     resolve_settings,
     run_refusable,
     short_stack_name,
     stack_outputs,
 )
-from deploy.stack_access import paginate as _paginate  # preflight imports it from here
 
 OPEN_CIDRS = ("0.0.0.0/0", "::/0")
 CHECKS = (
@@ -148,7 +148,7 @@ def check_cluster(settings, intent: RegionIntent, rds) -> list[Finding]:
         findings.append(Finding("iam-auth", region, cluster_id,
                                 f"IAM authentication is {'on' if cluster.get('IAMDatabaseAuthenticationEnabled') else 'off'}; "
                                 f"settings say iamAuthentication: {str(db.iam_authentication).lower()}"))
-    instances = _paginate(rds, "describe_db_instances", "DBInstances",
+    instances = paginate(rds, "describe_db_instances", "DBInstances",
                           Filters=[{"Name": "db-cluster-id", "Values": [cluster_id]}])
     for instance in instances:
         if instance.get("PubliclyAccessible"):
@@ -172,7 +172,7 @@ def check_global(settings, intents: list[RegionIntent], outputs: dict[str, Any],
         return [Finding("stack-outputs", primary, "globalClusterIdentifier",
                         "the settings declare a global database but the stack exports no globalClusterIdentifier")]
     try:
-        clusters = _paginate(rds, "describe_global_clusters", "GlobalClusters", GlobalClusterIdentifier=gid)
+        clusters = paginate(rds, "describe_global_clusters", "GlobalClusters", GlobalClusterIdentifier=gid)
     except ClientError as error:
         if error.response["Error"]["Code"] != "GlobalClusterNotFoundFault":
             raise
@@ -199,14 +199,14 @@ def check_global(settings, intents: list[RegionIntent], outputs: dict[str, Any],
 
 def check_fleet(intent: RegionIntent, autoscaling, ec2) -> list[Finding]:
     region, name = intent.region, intent.outputs.get("fleetAsgName")
-    groups = _paginate(autoscaling, "describe_auto_scaling_groups", "AutoScalingGroups", AutoScalingGroupNames=[name])
+    groups = paginate(autoscaling, "describe_auto_scaling_groups", "AutoScalingGroups", AutoScalingGroupNames=[name])
     if not groups:
         return [Finding("fleet-missing", region, name, "the fleet's auto scaling group does not exist")]
     ids = [i["InstanceId"] for i in groups[0].get("Instances", [])]
     if not ids:
         return []
     findings = []
-    for reservation in _paginate(ec2, "describe_instances", "Reservations", InstanceIds=ids):
+    for reservation in paginate(ec2, "describe_instances", "Reservations", InstanceIds=ids):
         for instance in reservation.get("Instances", []):
             iid = instance["InstanceId"]
             if instance.get("State", {}).get("Name") in ("terminated", "shutting-down"):
@@ -229,7 +229,7 @@ def check_security_groups(intent: RegionIntent, ec2) -> list[Finding]:
     if not group_ids:
         return []
     findings = []
-    for group in _paginate(ec2, "describe_security_groups", "SecurityGroups", GroupIds=group_ids):
+    for group in paginate(ec2, "describe_security_groups", "SecurityGroups", GroupIds=group_ids):
         for rule in group.get("IpPermissions", []):
             open_to = [r.get("CidrIp") for r in rule.get("IpRanges", []) if r.get("CidrIp") in OPEN_CIDRS]
             open_to += [r.get("CidrIpv6") for r in rule.get("Ipv6Ranges", []) if r.get("CidrIpv6") in OPEN_CIDRS]
