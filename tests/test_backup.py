@@ -12,9 +12,9 @@ import pytest
 
 from components.database_backup import MANAGED_POLICIES, daily_schedule_after, vault_name
 from components.settings import SettingsError, parse_settings
-from deploy.capture import run_program
-from deploy.stack_access import arn_region
-from deploy.stack_config import PROJECT_DIR, load_stack_config
+from deploy.offline.capture import run_program
+from deploy.offline.stack_config import PROJECT_DIR, load_stack_config
+from deploy.runbooks.base import arn_region
 from tests.conftest import captured
 from tests.helpers import key_arns, region_of
 from tests.test_settings import settings_of

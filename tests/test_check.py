@@ -10,10 +10,10 @@ import sys
 
 import pytest
 
-from deploy import check as check_module
 from deploy import cli
-from deploy.capture import Capture
-from deploy.stack_config import PROJECT_DIR
+from deploy.offline import check as check_module
+from deploy.offline.capture import Capture
+from deploy.offline.stack_config import PROJECT_DIR
 from tests.conftest import captured
 
 

@@ -9,7 +9,7 @@ import pytest
 from components.database_proxy import DatabaseProxyArgs, db_user_arns, proxy_resource_id
 from components.settings import SettingsError
 from deploy import cli
-from deploy.capture import Capture, run_program
+from deploy.offline.capture import Capture, run_program
 from tests.helpers import children_of, region_of
 
 PROXY = "aws:rds/proxy:Proxy"

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from deploy.capture import run_program
-from deploy.stack_config import PROJECT_DIR
+from deploy.offline.capture import run_program
+from deploy.offline.stack_config import PROJECT_DIR
 from tests.conftest import captured
 
 CLUSTER = "aws:rds/cluster:Cluster"

@@ -10,8 +10,8 @@ import pytest
 
 from components.instance_fleet import InstanceFleetArgs, ami_parameter
 from components.settings import SettingsError, fleet_architecture, parse_settings
-from deploy.capture import Capture, CapturedResource, run_program
-from deploy.stack_config import load_stack_config
+from deploy.offline.capture import Capture, CapturedResource, run_program
+from deploy.offline.stack_config import load_stack_config
 from tests.conftest import captured
 from tests.helpers import by_id, children_of
 

@@ -61,7 +61,7 @@ def test_tls_parameter_group_attached(stack, parameter, value):
 
 
 def test_mysql_variant_requires_secure_transport():
-    from deploy.capture import run_program
+    from deploy.offline.capture import run_program
 
     capture = run_program("dev", "update", overrides={
         "aurora-platform:engine": "aurora-mysql", "aurora-platform:engineVersion": "8.0.mysql_aurora.3.08.2"})
@@ -105,7 +105,7 @@ def test_db_security_group_admits_only_named_groups_on_engine_port(stack_capture
 
 
 def test_db_security_group_admits_extra_groups_from_settings():
-    from deploy.capture import run_program
+    from deploy.offline.capture import run_program
 
     capture = run_program("dev", "update", overrides={"aurora-platform:allowedSecurityGroupIds": '["sg-0123456789abcdef0"]'})
     rules = capture.by_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from components.settings import SettingsError
-from deploy.capture import run_program
+from deploy.offline.capture import run_program
 from tests.conftest import captured
 from tests.helpers import key_arns, region_of, transitive_dependencies
 

@@ -9,8 +9,8 @@ import pytest
 
 from components.monitoring import DatabaseMonitoringArgs
 from components.settings import parse_settings
-from deploy.capture import Capture, CapturedResource, run_program
-from deploy.stack_config import load_stack_config
+from deploy.offline.capture import Capture, CapturedResource, run_program
+from deploy.offline.stack_config import load_stack_config
 from tests.conftest import captured
 from tests.helpers import children_of
 

@@ -12,7 +12,7 @@ import yaml
 
 from components.settings import SETTINGS, SettingsError, parse_settings
 from deploy import cli
-from deploy.stack_config import PROJECT_DIR, load_stack_config
+from deploy.offline.stack_config import PROJECT_DIR, load_stack_config
 
 
 def settings_of(stack: str, **overrides):
@@ -156,11 +156,11 @@ def test_cli_end_to_end_no_traceback():
 
 
 def test_nothing_is_declared_when_settings_are_invalid():
-    from deploy.capture import run_program
+    from deploy.offline.capture import run_program
 
     raw = load_stack_config("dev")
     raw["aurora-platform:readerCount"] = "99"
-    from deploy import capture as capture_module
+    from deploy.offline import capture as capture_module
 
     monitors = []
     original = capture_module._CapturingMonitor

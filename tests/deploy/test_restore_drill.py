@@ -24,8 +24,8 @@ from botocore.stub import ANY, Stubber
 
 from components.database_backup import vault_name
 from deploy import cli
-from deploy.restore_drill import DRILL_TAG, drill_identifier, run_drill
-from deploy.stack_access import run_refusable
+from deploy.runbooks.base import run_refusable
+from deploy.runbooks.restore_drill import DRILL_TAG, drill_identifier, run_drill
 from tests.deploy.aws_deployment import build
 from tests.test_settings import settings_of
 

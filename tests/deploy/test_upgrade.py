@@ -22,8 +22,9 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from deploy import cli, upgrade
-from deploy.stack_access import run_refusable
+from deploy import cli
+from deploy.runbooks import upgrade
+from deploy.runbooks.base import run_refusable
 
 ACCOUNT = "123456789012"
 ENGINE = "aurora-postgresql"
@@ -376,7 +377,7 @@ def test_production_major_upgrade_without_a_snapshot_is_refused(rds, capsys, tmp
 def recorded_snapshot(monkeypatch):
     """Prod's settings with preUpgradeSnapshot set, as Pulumi.prod.yaml would record it."""
     from components.settings import parse_settings
-    from deploy.stack_config import load_stack_config
+    from deploy.offline.stack_config import load_stack_config
 
     def settings(stack):
         raw = {**load_stack_config("prod"), "aurora-platform:preUpgradeSnapshot": SNAPSHOT}
@@ -608,7 +609,7 @@ def test_apply_sets_engine_version_through_the_automation_api(rds, capsys, tmp_p
 
 def test_apply_also_clears_the_upgrade_target_and_the_recorded_snapshot(rds, capsys, tmp_path, monkeypatch):
     from components.settings import parse_settings
-    from deploy.stack_config import load_stack_config
+    from deploy.offline.stack_config import load_stack_config
 
     calls = []
 

@@ -5,11 +5,11 @@ reach and do not build from module source, so the end-to-end tests put these dou
 PATH as ``pulumi-resource-aws`` and ``pulumi-resource-random`` (the CLI takes a plugin it
 finds on PATH). They speak the real provider gRPC protocol
 (``pulumi.runtime.proto.provider_pb2_grpc``) to the real engine, and answer from the same
-offline model of AWS as ``deploy check`` (``deploy/aws_model.py``):
+offline model of AWS as ``deploy check`` (``deploy/offline/aws_model.py``):
 
 - ``Check`` auto-names like the bridge (``<name>-<7 hex>``), so the name is known at preview;
 - ``Diff`` reports the changed input properties, and a replacement for the properties in
-  ``REPLACING_PROPERTIES`` (``deploy/aws_model.py``, each type with its source);
+  ``REPLACING_PROPERTIES`` (``deploy/offline/aws_model.py``, each type with its source);
 - ``Create``/``Update`` at preview leave the attributes AWS computes unknown, and on an
   update return them made up but shaped like AWS's;
 - ``Read`` returns the stored state, so a refresh finds no drift. When
@@ -38,7 +38,7 @@ import grpc  # noqa: E402
 from google.protobuf import empty_pb2, json_format, struct_pb2  # noqa: E402
 from pulumi.runtime.proto import plugin_pb2, provider_pb2, provider_pb2_grpc  # noqa: E402
 
-from deploy import aws_model  # noqa: E402
+from deploy.offline import aws_model  # noqa: E402
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's wire sentinel for an unknown value
 PACKAGES = {"aws": "pulumi_aws", "random": "pulumi_random"}

@@ -1,6 +1,6 @@
 """The offline model of AWS: what the AWS and random providers would answer.
 
-One model for both offline tiers: ``deploy check``'s mock engine (``deploy/capture.py``)
+One model for both offline tiers: ``deploy check``'s mock engine (``deploy/offline/capture.py``)
 and the provider doubles the real Pulumi engine runs in the end-to-end tests
 (``tests/e2e/providers``). It knows how the provider auto-names a resource, which
 attributes AWS computes and what they look like, and what the data sources the program

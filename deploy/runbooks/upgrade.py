@@ -55,7 +55,7 @@ from typing import Any, TextIO
 
 from components.project import PROJECT
 from deploy.cli import EXIT_FAILED, EXIT_OK
-from deploy.stack_access import (
+from deploy.runbooks.base import (
     Clock,
     CommandRefused,
     arn_region,
@@ -180,7 +180,7 @@ def read_cluster(rds, region: str, identifier: str) -> Cluster:
 
 def upgrade_target(rds, engine: str, current: str, target: str) -> dict:
     """The ``ValidUpgradeTarget`` entry for ``target`` from ``current``; a refusal naming the valid ones."""
-    from deploy.preflight import engine_versions
+    from deploy.runbooks.preflight import engine_versions
 
     if not [v for v in engine_versions(rds, engine, target) if v.get("EngineVersion") == target]:
         raise CommandRefused(f"--engine-version {target}: {engine} {target} is not offered (DescribeDBEngineVersions "
@@ -196,7 +196,7 @@ def upgrade_target(rds, engine: str, current: str, target: str) -> dict:
 
 
 def check_offered_in_region(rds, region: str, engine: str, target: str, global_database: bool) -> None:
-    from deploy.preflight import engine_versions
+    from deploy.runbooks.preflight import engine_versions
 
     offered = [v for v in engine_versions(rds, engine, target) if v.get("EngineVersion") == target]
     if not offered:
@@ -597,7 +597,7 @@ def run_upgrade(args, *, client: Callable[[str], Any] | None = None, clock: Cloc
 
 def _upgrade(args, settings, outputs, members, target, rds_for, clock: Clock, now, out: TextIO) -> int:
     from components.settings import parameter_group_family
-    from deploy.runbooks import describe_global_cluster
+    from deploy.runbooks.switchover import describe_global_cluster
 
     stack, engine = args.stack, settings.database.engine
     is_global = settings.global_database is not None
