@@ -11,6 +11,7 @@ given type and name, so two runs of the same stack agree.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection, Mapping
 from typing import Any
 
 ACCOUNT_ID = "123456789012"
@@ -47,7 +48,11 @@ AUTONAMED_TYPES = frozenset({
 def autoname(type_: str, name: str, inputs: dict) -> dict[str, str]:
     if type_ not in AUTONAMED_TYPES or inputs.get("name") or inputs.get("namePrefix"):
         return {}
-    return {"name": f"{name}-{hashlib.sha256(name.encode()).hexdigest()[:7]}"}
+    return {"name": _autoname_value(name)}
+
+
+def _autoname_value(name: str) -> str:
+    return f"{name}-{hashlib.sha256(name.encode()).hexdigest()[:7]}"
 
 
 def computed_state(type_: str, name: str, resource_id: str, region: str, inputs: dict) -> dict[str, Any]:
@@ -262,3 +267,48 @@ REPLACING_PROPERTIES: dict[str, frozenset[str]] = {
     "random:index/randomId:RandomId": frozenset({"byteLength", "prefix", "keepers"}),
 }
 
+
+# Types that pulumi-aws replaces delete-first: `DeleteBeforeReplace: true` in its resource
+# overrides (provider/resource_overrides.go in pulumi-aws 7.x; provider/resources.go before
+# 7.0). For the attachments "a create followed by a delete actually deletes the same attachment
+# we just created, since it is structurally equivalent". Of these the program creates only
+# iam.RolePolicyAttachment; the others are listed so a new use of them is answered right.
+DELETE_BEFORE_REPLACE_TYPES = frozenset({
+    "aws:apigateway/integration:Integration",
+    "aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter",  # only 1 active filter is legal at once
+    "aws:ec2/securityGroupRule:SecurityGroupRule",
+    "aws:ec2transitgateway/vpcAttachment:VpcAttachment",
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+    "aws:efs/mountTarget:MountTarget",  # only 1 mount target per AZ
+    "aws:iam/accountAlias:AccountAlias",
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
+    "aws:iam/policyAttachment:PolicyAttachment",
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+})
+
+# pulumi-aws auto-names the `name` input of every resource that has one (provider/autonaming.go),
+# except where an override maps `name` without auto-naming (provider/resource_overrides.go).
+NAME_NOT_AUTONAMED_TYPES = frozenset({
+    "aws:route53/record:Record",  # "Do not autoname Route53 records"
+    "aws:directoryservice/directory:Directory",
+})
+
+
+def delete_before_replace(type_: str, name: str, replaces: Collection[str], news: Mapping[str, Any]) -> bool:
+    """Whether the provider answers a replacement of ``name`` with delete-before-replace.
+
+    As pulumi-terraform-bridge's Diff decides it: only when something is replaced, and then for
+    the types above, or when an auto-nameable ``name`` was set by the program rather than by
+    the auto-namer (``nameRequiresDeleteBeforeReplace``: the new resource would take the same
+    name). Other fixed names (a cluster instance's ``identifier``, a proxy endpoint's
+    ``dbProxyEndpointName``) are not auto-named, so the provider replaces them create-first.
+    Random's resources have no ``name`` input and no delete-first types.
+    """
+    if not replaces:
+        return False
+    if type_ in DELETE_BEFORE_REPLACE_TYPES:
+        return True
+    if not type_.startswith("aws:") or type_ in NAME_NOT_AUTONAMED_TYPES or not news.get("name"):
+        return False
+    return news["name"] != _autoname_value(name)

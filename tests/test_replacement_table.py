@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import functools
 import json
+from pathlib import Path
 
+import pulumi_aws
 import pytest
 
 from deploy import aws_model
@@ -112,3 +114,38 @@ def test_entries_that_decide_day_2_changes(type_, replacing, in_place):
     entry = aws_model.REPLACING_PROPERTIES[type_]
     assert replacing <= entry, replacing - entry
     assert not (in_place & entry), in_place & entry
+
+
+def test_an_attachment_is_replaced_delete_first_as_pulumi_aws_declares():
+    attachment = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+    news = {"role": "fleet-role-1a2b3c4", "policyArn": "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"}
+    assert aws_model.delete_before_replace(attachment, "fleet-ssm", ["policyArn"], news)
+    # Nothing replaced, nothing to order.
+    assert not aws_model.delete_before_replace(attachment, "fleet-ssm", [], news)
+
+
+def test_a_name_the_program_sets_is_replaced_delete_first_an_auto_name_is_not():
+    proxy = "aws:rds/proxy:Proxy"
+    assert aws_model.delete_before_replace(proxy, "proxy-us-east-1", ["vpcSubnetIds"], {"name": "aurora-prod"})
+    group = "aws:rds/clusterParameterGroup:ClusterParameterGroup"
+    auto = aws_model.autoname(group, "aurora-cluster", {})
+    assert auto and not aws_model.delete_before_replace(group, "aurora-cluster", ["family"], auto)
+
+
+def test_fixed_identifiers_that_are_not_names_are_replaced_create_first():
+    # The bridge orders by the auto-nameable `name` only: a cluster instance's identifier and a
+    # proxy endpoint's name are fixed, yet the provider creates the replacement first.
+    instance = "aws:rds/clusterInstance:ClusterInstance"
+    assert not aws_model.delete_before_replace(instance, "aurora-1", ["availabilityZone"], {"identifier": "aurora-1"})
+    endpoint = "aws:rds/proxyEndpoint:ProxyEndpoint"
+    assert not aws_model.delete_before_replace(endpoint, "proxy-ro", ["vpcSubnetIds"],
+                                               {"dbProxyEndpointName": "aurora-prod-ro"})
+    # Nor do random's resources, which have no name.
+    assert not aws_model.delete_before_replace("random:index/randomId:RandomId", "suffix", ["byteLength"], {})
+
+
+def test_every_delete_first_type_is_a_type_of_the_provider():
+    sdk = Path(pulumi_aws.__file__).parent
+    tokens = "".join(p.read_text() for p in sdk.glob("*/__init__.py")) + (sdk / "__init__.py").read_text()
+    unknown = sorted(t for t in aws_model.DELETE_BEFORE_REPLACE_TYPES if f'"{t}"' not in tokens)
+    assert not unknown, unknown
