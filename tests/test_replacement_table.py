@@ -28,8 +28,8 @@ OPERATOR = json.dumps(["arn:aws:iam::123456789012:role/Operator"])
 
 # Optional parts the committed stacks leave off (dev: proxy, continuous backup, vault lock,
 # restore testing, copies, flow logs, reader auto scaling, alarm e-mail, break-glass roles, an
-# engine upgrade being prepared; prod: alarm e-mail, break-glass roles), the other engine with
-# backtrack, and Serverless v2.
+# engine upgrade being prepared; prod: alarm e-mail, break-glass roles, every interface
+# endpoint), the other engine with backtrack, and Serverless v2.
 WHAT_IF: dict[str, tuple[str, dict[str, str]]] = {
     "dev-everything-on": ("dev", {
         P + "readerAutoScaling": "true", P + "interfaceEndpoints": ALL_INTERFACE_ENDPOINTS,
@@ -43,7 +43,6 @@ WHAT_IF: dict[str, tuple[str, dict[str, str]]] = {
     "prod-alarms-operators": ("prod", {
         P + "alarmEmail": "ops@example.com", P + "operatorRoleArns": OPERATOR,
         P + "interfaceEndpoints": ALL_INTERFACE_ENDPOINTS}),
-    "prod-mysql": ("prod", {P + "engine": "aurora-mysql", P + "engineVersion": "8.0.mysql_aurora.3.08.0"}),
 }
 
 # Types the program creates that the table deliberately leaves out: none. A type whose inputs
