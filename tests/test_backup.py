@@ -132,13 +132,14 @@ def test_backup_off_declares_nothing_and_exports_none():
 
 
 def test_single_region_copy_region_gets_its_own_provider_key_and_vault_but_no_network():
-    copied = dev_with(backupCopyRegion="us-west-2")
+    copied = captured("regional-copy")  # us-east-2, backupCopyRegion: us-west-2
     vaults, keys = by_region(copied, VAULT), key_arns(copied)
     assert set(vaults) == {"us-east-2", "us-west-2"}
     assert vaults["us-west-2"].inputs["kmsKeyArn"] == keys["us-west-2"]
     assert set(by_region(copied, PLAN)) == {"us-east-2"}  # no cluster in the copy region
-    (rule,) = by_region(copied, PLAN)["us-east-2"].inputs["rules"]
-    assert rule["copyActions"][0]["destinationVaultArn"] == vaults["us-west-2"].outputs["arn"]
+    rules = {rule["ruleName"]: rule for rule in by_region(copied, PLAN)["us-east-2"].inputs["rules"]}
+    assert rules["daily"]["copyActions"][0]["destinationVaultArn"] == vaults["us-west-2"].outputs["arn"]
+    assert not rules["continuous"].get("copyActions")
     assert set(by_region(copied, "aws:ec2/vpc:Vpc")) == {"us-east-2"}
     assert set(by_region(copied, CLUSTER)) == {"us-east-2"}
 

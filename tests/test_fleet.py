@@ -150,9 +150,7 @@ def test_user_data_names_the_endpoints_and_user_and_never_a_password_or_secret(s
 
 
 def test_mysql_variant_installs_the_mariadb_client():
-    capture = run_program("dev", "update", overrides={
-        "aurora-platform:engine": "aurora-mysql", "aurora-platform:engineVersion": "8.0.mysql_aurora.3.08.2"})
-    script = user_data(capture)
+    script = user_data(captured("regional-mysql"))
     assert "dnf install -y mariadb105" in script and database_env(script)["DB_PORT"] == "3306"
     assert "postgresql" not in script
 

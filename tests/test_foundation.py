@@ -61,10 +61,7 @@ def test_tls_parameter_group_attached(stack, parameter, value):
 
 
 def test_mysql_variant_requires_secure_transport():
-    from deploy.offline.capture import run_program
-
-    capture = run_program("dev", "update", overrides={
-        "aurora-platform:engine": "aurora-mysql", "aurora-platform:engineVersion": "8.0.mysql_aurora.3.08.2"})
+    capture = captured("regional-mysql")
     group = capture.by_type("aws:rds/clusterParameterGroup:ClusterParameterGroup")[0]
     assert {"name": "require_secure_transport", "value": "ON", "applyMethod": "immediate"} in group.inputs["parameters"]
     assert group.inputs["family"] == "aurora-mysql8.0"

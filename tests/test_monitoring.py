@@ -162,12 +162,10 @@ def test_headless_secondary_gets_cluster_watching_only():
 
 
 def test_mysql_variant_alarms_on_deadlocks_per_instance():
-    capture = run_program("dev", "update", overrides={
-        "aurora-platform:engine": "aurora-mysql", "aurora-platform:engineVersion": "8.0.mysql_aurora.3.08.2",
-        "aurora-platform:alarmDeadlocksPerSecond": "2"})
-    deadlocks = {target: a.inputs["threshold"] for (metric, target), a in alarms(capture, "us-east-2").items()
+    capture = captured("regional-mysql")  # alarmDeadlocksPerSecond: 2
+    deadlocks = {target: a.inputs["threshold"] for (metric, target), a in alarms(capture, "eu-west-1").items()
                  if metric == "Deadlocks"}
-    assert deadlocks == dict.fromkeys(instance_ids(capture, "us-east-2"), 2)
+    assert deadlocks == dict.fromkeys(instance_ids(capture, "eu-west-1"), 2)
 
 
 def test_postgres_has_no_deadlock_alarms(stack_capture):
