@@ -29,6 +29,11 @@ def test_an_example_says_what_it_shows_and_how_to_deploy_it(example):
     assert f"python -m deploy check --stack {example}" in header and "docs/real-use.md" in header
 
 
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_every_example_is_in_the_readme(example):
+    assert f"examples/Pulumi.{example}.yaml" in (PROJECT_DIR / "README.md").read_text()
+
+
 def test_a_stack_file_in_the_root_wins_over_an_example_of_the_same_name(tmp_path):
     shutil.copy(PROJECT_DIR / "Pulumi.yaml", tmp_path)
     (tmp_path / "examples").mkdir()
