@@ -7,7 +7,7 @@ import json
 import pytest
 
 from components.database_proxy import DatabaseProxyArgs, db_user_arns, proxy_resource_id
-from components.settings import SettingsError
+from components.settings import AccessSettings, SettingsError
 from deploy import cli
 from deploy.capture import Capture, run_program
 from tests.helpers import children_of, region_of
@@ -205,10 +205,10 @@ def test_db_user_arns_and_proxy_resource_id():
 
 def test_proxy_args_validate_with_field_names():
     with pytest.raises(ValueError) as caught:
-        DatabaseProxyArgs(name="bad--name", region="us-east-1", cluster=None, vpc_id="vpc-1", subnet_ids=["subnet-1"],
-                          application_users=["x-y"], max_connections_percent=50, max_idle_connections_percent=60,
-                          connection_borrow_timeout=900)
+        DatabaseProxyArgs(AccessSettings(application_users=("x-y",), proxy_max_connections_percent=50,
+                                         proxy_max_idle_connections_percent=60, proxy_connection_borrow_timeout=900),
+                          name="bad--name", region="us-east-1", cluster=None, vpc_id="vpc-1", subnet_ids=["subnet-1"])
     message = str(caught.value)
-    for text in ("name 'bad--name'", "application_users: 'x-y'", "max_idle_connections_percent must be 0 to 50",
-                 "connection_borrow_timeout must be 0 to 300", "subnet_ids must list subnets in at least two"):
+    for text in ("name 'bad--name'", "application_users: 'x-y'", "proxy_max_idle_connections_percent must be 0 to 50",
+                 "proxy_connection_borrow_timeout must be 0 to 300", "subnet_ids must list subnets in at least two"):
         assert text in message

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import shlex
 
 import pytest
 
 from components.instance_fleet import InstanceFleetArgs, ami_parameter
-from components.settings import SettingsError, fleet_architecture, parse_settings
+from components.settings import AccessSettings, FleetSettings, SettingsError, fleet_architecture, parse_settings
 from deploy.capture import Capture, CapturedResource, run_program
 from deploy.stack_config import load_stack_config
 from tests.conftest import captured
@@ -379,13 +380,18 @@ def test_bad_fleet_setting_stops_the_program_before_any_resource():
         run_program("dev", "preview", overrides={"aurora-platform:fleetCpuTarget": "99"})
 
 
+FLEET_SETTINGS = FleetSettings(enabled=True, instance_type="t4g.small", min_size=1, desired_capacity=1, max_size=2, cpu_target=50,
+                               min_healthy_percentage=90, health_check_grace_period=300, metadata_hop_limit=1,
+                               root_volume_gib=20, capacity_rebalance=False)
+
+
 def test_fleet_args_validate_with_field_names():
     wiring = dict(region="us-east-2", vpc_id="vpc-1", private_subnet_ids=["subnet-1"], database=None,
                   kms_key_arn="arn:key", engine="aurora-postgresql")
-    InstanceFleetArgs(**wiring)
+    InstanceFleetArgs(FLEET_SETTINGS, **wiring)
+    bad = dataclasses.replace(FLEET_SETTINGS, min_size=3, desired_capacity=2, cpu_target=95, metadata_hop_limit=0, instance_type="large")
     with pytest.raises(ValueError) as caught:
-        InstanceFleetArgs(**{**wiring, "private_subnet_ids": []}, min_size=3, desired_capacity=2, cpu_target=95,
-                          metadata_hop_limit=0, instance_type="large", application_users=[])
+        InstanceFleetArgs(bad, **{**wiring, "private_subnet_ids": []}, access=AccessSettings(application_users=()))
     message = str(caught.value)
     for text in ("min_size <= desired_capacity <= max_size", "cpu_target must be 10 to 90",
                  "metadata_hop_limit must be 1 to 64", "instance_type 'large'", "private_subnet_ids",
