@@ -110,7 +110,7 @@ class AuroraClusterArgs:
     """Resources the cluster must wait for (a global secondary waits for the primary's writer)."""
 
     @property
-    def instances(self) -> int:
+    def total_instances(self) -> int:
         return 1 + self.settings.reader_count if self.instance_count is None else self.instance_count
 
     @property
@@ -124,9 +124,9 @@ class AuroraClusterArgs:
         s = self.settings
         if s.engine not in ENGINE_PORTS:
             raise ValueError(f"engine must be one of {', '.join(ENGINE_PORTS)}, not {s.engine!r}")
-        if not 0 <= self.instances <= 16:
-            raise ValueError(f"instance_count must be 0 to 16, not {self.instances}")
-        if self.instances and not self.placement.availability_zones:
+        if not 0 <= self.total_instances <= 16:
+            raise ValueError(f"instance_count must be 0 to 16, not {self.total_instances}")
+        if self.total_instances and not self.placement.availability_zones:
             raise ValueError("availability_zones must list at least one zone")
         if s.backtrack_window_hours and s.engine != "aurora-mysql":
             raise ValueError("backtrack_window_hours is an Aurora MySQL feature; use 0 for aurora-postgresql")
@@ -176,11 +176,11 @@ class AuroraCluster(pulumi.ComponentResource):
         self.kms_key_arn = args.placement.kms_key_arn
         # What a proxy in front of the cluster needs to know: whether it has instances to route to,
         # and whether all of them are readers (a secondary of a global database, as created).
-        self.instance_count = args.instances
+        self.instance_count = args.total_instances
         self.global_secondary = args.global_secondary
         # Readers Application Auto Scaling adds are named application-autoscaling-<id>, not after
         # the cluster: monitoring that must cover them cannot list them.
-        self.reader_auto_scaling = bool(settings.reader_auto_scaling and args.instances)
+        self.reader_auto_scaling = bool(settings.reader_auto_scaling and args.total_instances)
 
         self.security_group = aws.ec2.SecurityGroup(
             f"{name}-db",
@@ -199,7 +199,7 @@ class AuroraCluster(pulumi.ComponentResource):
         monitoring_role, monitoring_attachment = self._monitoring_role()
         self.cluster = self._cluster()
         self.instances = self._instances(monitoring_role, log_groups + monitoring_attachment)
-        self.instance_identifiers = [f"{args.identifier}-{i + 1}" for i in range(args.instances)]
+        self.instance_identifiers = [f"{args.identifier}-{i + 1}" for i in range(args.total_instances)]
         self.writer_instance = self.instances[0] if self.instances else None
         if self.reader_auto_scaling:
             self._reader_auto_scaling()
@@ -256,7 +256,7 @@ class AuroraCluster(pulumi.ComponentResource):
     def _monitoring_role(self) -> tuple[aws.iam.Role | None, list[pulumi.Resource]]:
         """The enhanced monitoring role and its policy attachment (none without monitoring or instances)."""
         args, name = self._args, self._name
-        if not (args.settings.monitoring_interval and args.instances):
+        if not (args.settings.monitoring_interval and args.total_instances):
             return None, []
         account = AccountContext.of(args.placement.account, self)
         role = aws.iam.Role(
@@ -355,7 +355,7 @@ class AuroraCluster(pulumi.ComponentResource):
         instance_parameters = self.parameter_groups[self._current_family][1]
         insights = settings.performance_insights
         instances = []
-        for i in range(args.instances):
+        for i in range(args.total_instances):
             is_writer = i == 0
             identifier = f"{args.identifier}-{i + 1}"
             instances.append(aws.rds.ClusterInstance(

@@ -83,7 +83,7 @@ class GlobalDatabaseArgs:
             raise ValueError(f"a global database has at most 5 secondary regions, got {len(secondaries)}")
         if self.cluster.settings.backtrack_window_hours:
             raise ValueError("backtrack is not supported with Aurora Global Database; set backtrack_window_hours to 0")
-        if self.cluster.instances < 1:
+        if self.cluster.total_instances < 1:
             raise ValueError("the primary member needs at least its writer instance")
         missing = [r for r in regions if r not in self.providers] + [r for r in secondaries if r not in self.placements]
         if missing:
