@@ -28,6 +28,11 @@ db, access = settings.database, settings.access
 primary_region, writer_region = settings.primary_region, settings.writer_region
 secondary_settings = {s.region: s for s in (settings.global_database.secondary_regions if settings.global_database else ())}
 
+providers: dict[str, aws.Provider] = {}
+accounts: dict[str, AccountContext] = {}  # the account id and partition, invoked once per provider
+keys: dict[str, RegionKey] = {}
+networks: dict[str, Network] = {}
+
 
 def in_region(region: str) -> pulumi.ResourceOptions:
     return pulumi.ResourceOptions(provider=providers[region])
@@ -52,10 +57,6 @@ def placement(region: str) -> ClusterPlacement:
 
 # One explicit provider, account, key and network per region; a backup copy region outside the member
 # regions (a single-region stack's backupCopyRegion) gets a provider and a key for its vault only.
-providers: dict[str, aws.Provider] = {}
-accounts: dict[str, AccountContext] = {}
-keys: dict[str, RegionKey] = {}
-networks: dict[str, Network] = {}
 for region in settings.regions + settings.backup_only_regions:
     providers[region] = aws.Provider(f"aws-{region}", region=region,
                                      default_tags=aws.ProviderDefaultTagsArgs(tags=naming.stack_tags(stack)))
