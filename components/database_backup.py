@@ -46,8 +46,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components import naming
 from components.account import AccountContext, service_trust_policy
-from components.naming import regional_name, stack_prefix, vault_name
 from components.settings import BackupSettings
 
 # AWS's managed policies for the AWS Backup service role: backups, and restores (restore testing
@@ -167,7 +167,7 @@ class DatabaseBackup(pulumi.ComponentResource):
         super().__init__("aurora-platform:backup:DatabaseBackup", name, None, opts)
         self._name = name
         self._args = args
-        self._prefix = stack_prefix(args.stack)
+        self._prefix = naming.stack_prefix(args.stack)
         attachments = self._service_role()
         self.vaults: dict[str, aws.backup.Vault] = {}
         self.vault_locks: dict[str, aws.backup.VaultLockConfiguration] = {}
@@ -219,7 +219,7 @@ class DatabaseBackup(pulumi.ComponentResource):
         kept = pulumi.ResourceOptions(parent=self, provider=region.provider, protect=args.protect)
         vault = aws.backup.Vault(
             f"{name}-{region.region}",
-            name=vault_name(args.stack, region.region),
+            name=naming.vault_name(args.stack, region.region),
             kms_key_arn=region.kms_key_arn,
             force_destroy=False,  # a vault holding recovery points is never deleted with them
             opts=kept,
@@ -269,7 +269,7 @@ class DatabaseBackup(pulumi.ComponentResource):
         locks = [self.vault_locks[r] for r in (region.region, destination) if r and r in self.vault_locks]
         plan = aws.backup.Plan(
             f"{name}-{region.region}-plan",
-            name=regional_name(args.stack, region.region),
+            name=naming.regional_name(args.stack, region.region),
             rules=rules,
             opts=pulumi.ResourceOptions.merge(in_region, pulumi.ResourceOptions(depends_on=locks)),
         )
