@@ -63,8 +63,8 @@ for region in settings.regions + settings.backup_only_regions:
     accounts[region] = AccountContext.of_provider(providers[region])
     keys[region] = RegionKey(
         f"key-{region}",
-        RegionKeyArgs(region=region, alias=naming.regional_name(stack, region), deletion_window_days=settings.kms_deletion_window_days,
-                      protect=settings.protect_resources, account=accounts[region]),
+        RegionKeyArgs(region=region, alias=naming.regional_name(stack, region), account=accounts[region],
+                      deletion_window_days=settings.kms_deletion_window_days, protect=settings.protect_resources),
         opts=in_region(region),
     )
     if region in settings.regions:

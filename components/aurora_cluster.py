@@ -354,6 +354,7 @@ class AuroraCluster(pulumi.ComponentResource):
         zones = list(args.placement.availability_zones)
         instance_parameters = self.parameter_groups[self._current_family][1]
         insights = settings.performance_insights
+        reader_class = settings.reader_instance_class or settings.instance_class
         instances = []
         for i in range(args.total_instances):
             is_writer = i == 0
@@ -363,7 +364,7 @@ class AuroraCluster(pulumi.ComponentResource):
                 identifier=identifier,
                 cluster_identifier=self.cluster.id,
                 engine=settings.engine,
-                instance_class=settings.instance_class if is_writer else (settings.reader_instance_class or settings.instance_class),
+                instance_class=settings.instance_class if is_writer else reader_class,
                 availability_zone=zones[i % len(zones)],
                 promotion_tier=0 if is_writer else min(i, 15),
                 publicly_accessible=False,
@@ -395,6 +396,8 @@ class AuroraCluster(pulumi.ComponentResource):
             max_capacity=settings.reader_auto_scaling_max_readers,
             opts=pulumi.ResourceOptions(parent=self, depends_on=self.instances),
         )
+        reader_cpu = aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
+            predefined_metric_type="RDSReaderAverageCPUUtilization")
         aws.appautoscaling.Policy(
             f"{name}-readers-cpu",
             policy_type="TargetTrackingScaling",
@@ -402,8 +405,7 @@ class AuroraCluster(pulumi.ComponentResource):
             scalable_dimension=target.scalable_dimension,
             resource_id=target.resource_id,
             target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
-                predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
-                    predefined_metric_type="RDSReaderAverageCPUUtilization"),
+                predefined_metric_specification=reader_cpu,
                 target_value=settings.reader_auto_scaling_cpu_target,
                 scale_in_cooldown=300,
                 scale_out_cooldown=300,

@@ -135,7 +135,8 @@ class DatabaseBackupArgs:
             if not 1 <= low <= high <= MAX_RETENTION_DAYS:
                 problems.append(f"vault lock retention {low} to {high}: needs 1 <= min <= max <= {MAX_RETENTION_DAYS}")
             if 0 < s.vault_lock_changeable_days < MIN_CHANGEABLE_DAYS:
-                problems.append(f"vault_lock_changeable_days = {s.vault_lock_changeable_days}: 0 or at least {MIN_CHANGEABLE_DAYS}")
+                problems.append(f"vault_lock_changeable_days = {s.vault_lock_changeable_days}: "
+                                f"0 or at least {MIN_CHANGEABLE_DAYS}")
         for region in self.regions:
             if s.restore_testing and len(region.cluster_arns) > MAX_RESTORE_TESTING_ARNS:
                 problems.append(f"{region.region}: a restore testing selection names at most {MAX_RESTORE_TESTING_ARNS} clusters")

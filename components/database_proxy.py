@@ -121,7 +121,8 @@ class DatabaseProxy(pulumi.ComponentResource):
         port_egress(f"{name}-to-database", self.security_group.id, cluster.security_group_id, self.port,
                     "database engine port", pulumi.ResourceOptions(parent=self))
         # The other half: the database admits the proxy, on its engine port only.
-        cluster.allow_access_from(f"{name}-admitted", self.security_group.id, description=f"engine port from RDS Proxy {args.name}")
+        cluster.allow_access_from(f"{name}-admitted", self.security_group.id,
+                                  description=f"engine port from RDS Proxy {args.name}")
 
         role_policy = self._role()
         self.proxy = self._proxy(role_policy)
@@ -224,7 +225,8 @@ class DatabaseProxy(pulumi.ComponentResource):
         return read_only.endpoint
 
     def allow_access_from(self, name: str, source_security_group_id: pulumi.Input[str],
-                          description: str = "engine port from an application security group") -> aws.vpc.SecurityGroupIngressRule:
+                          description: str = "engine port from an application security group"
+                          ) -> aws.vpc.SecurityGroupIngressRule:
         """Admit one application security group to the proxy's endpoints, on the engine port only."""
         return port_ingress(name, self.security_group.id, source_security_group_id, self.port, description,
                             pulumi.ResourceOptions(parent=self))

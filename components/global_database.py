@@ -87,7 +87,8 @@ class GlobalDatabaseArgs:
             raise ValueError("the primary member needs at least its writer instance")
         missing = [r for r in regions if r not in self.providers] + [r for r in secondaries if r not in self.placements]
         if missing:
-            raise ValueError(f"every member region needs a provider and every secondary a placement; missing {sorted(set(missing))}")
+            raise ValueError("every member region needs a provider and every secondary a placement; "
+                             f"missing {sorted(set(missing))}")
 
 
 class GlobalDatabase(pulumi.ComponentResource):

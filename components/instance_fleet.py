@@ -173,7 +173,8 @@ class InstanceFleet(pulumi.ComponentResource):
     def __init__(self, name: str, args: InstanceFleetArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("aurora-platform:compute:InstanceFleet", name, None, opts)
         if args.database.engine != args.engine:
-            raise ValueError(f"InstanceFleetArgs.engine {args.engine!r} does not match the database engine {args.database.engine!r}")
+            raise ValueError(f"InstanceFleetArgs.engine {args.engine!r} does not match the database engine "
+                             f"{args.database.engine!r}")
         self._name = name
         self._args = args
         self._label = f"{args.name_prefix}-fleet"
@@ -358,14 +359,15 @@ class InstanceFleet(pulumi.ComponentResource):
                 ignore_changes=["desiredCapacity"] if args.ignore_desired_capacity_changes else None,
             ),
         )
+        average_cpu = aws.autoscaling.PolicyTargetTrackingConfigurationPredefinedMetricSpecificationArgs(
+            predefined_metric_type="ASGAverageCPUUtilization")
         aws.autoscaling.Policy(
             f"{self._name}-cpu",
             autoscaling_group_name=group.name,
             policy_type="TargetTrackingScaling",
             estimated_instance_warmup=settings.health_check_grace_period,
             target_tracking_configuration=aws.autoscaling.PolicyTargetTrackingConfigurationArgs(
-                predefined_metric_specification=aws.autoscaling.PolicyTargetTrackingConfigurationPredefinedMetricSpecificationArgs(
-                    predefined_metric_type="ASGAverageCPUUtilization"),
+                predefined_metric_specification=average_cpu,
                 target_value=settings.cpu_target,
             ),
             opts=pulumi.ResourceOptions(parent=self),

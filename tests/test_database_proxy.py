@@ -150,14 +150,16 @@ def test_check_json_lists_the_proxies_with_tls_and_iam_auth(capsys):
     ({"proxyMaxConnectionsPercent": "95", "globalDatabase": json.dumps({
         "writeForwarding": True, "secondaryRegions": [{"region": "us-west-2", "vpcCidr": "10.1.0.0/16"}]})},
      "aurora-platform:proxyMaxConnectionsPercent = 95: with globalDatabase.writeForwarding"),
-    ({"proxyMaxIdleConnectionsPercent": "95"}, "proxyMaxIdleConnectionsPercent = 95: allowed: 0 to proxyMaxConnectionsPercent (90)"),
+    ({"proxyMaxIdleConnectionsPercent": "95"},
+     "proxyMaxIdleConnectionsPercent = 95: allowed: 0 to proxyMaxConnectionsPercent (90)"),
     ({"proxyConnectionBorrowTimeout": "301"}, "proxyConnectionBorrowTimeout = 301: allowed: 0 to 300"),
     ({"proxyIdleClientTimeout": "0"}, "proxyIdleClientTimeout = 0: allowed: 1 to 28800"),
     ({"applicationUsers": '["app-user"]'}, "applicationUsers = 'app-user': 1-32 letters, digits or underscores"),
     ({"applicationUsers": '["dbadmin"]'}, "applicationUsers = 'dbadmin': is the master user"),
     ({"applicationUsers": '["rds_iam"]'}, "applicationUsers = 'rds_iam': a reserved or well-known name"),
     ({"applicationUsers": "[]"}, "applicationUsers = []: list at least one database user"),
-    ({"operatorRoleArns": '["arn:aws:iam::123:user/bob"]'}, "operatorRoleArns = 'arn:aws:iam::123:user/bob': expected an IAM role ARN"),
+    ({"operatorRoleArns": '["arn:aws:iam::123:user/bob"]'},
+     "operatorRoleArns = 'arn:aws:iam::123:user/bob': expected an IAM role ARN"),
 ])
 def test_bad_access_setting_is_one_clear_message(overrides, message):
     with pytest.raises(SettingsError) as caught:

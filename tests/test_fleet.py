@@ -199,8 +199,9 @@ def test_every_application_user_may_connect_and_the_direct_path_can_be_kept():
     proxy_id = region["proxyArn"].rsplit(":", 1)[1]
     resource_id = capture.one("aws:rds/cluster:Cluster", "aurora-us-east-1").outputs["clusterResourceId"]
     (statement,) = connect_statements(capture)
-    assert statement["Resource"] == [f"arn:aws:rds-db:us-east-1:123456789012:dbuser:{proxy_id}/{user}" for user in ("app", "reporting")] + [
-        f"arn:aws:rds-db:us-east-1:123456789012:dbuser:{resource_id}/{user}" for user in ("app", "reporting")]
+    users = ("app", "reporting")
+    assert statement["Resource"] == [f"arn:aws:rds-db:us-east-1:123456789012:dbuser:{proxy_id}/{user}" for user in users] + [
+        f"arn:aws:rds-db:us-east-1:123456789012:dbuser:{resource_id}/{user}" for user in users]
     # The database admits the fleet again beside the proxy.
     sources = {r.inputs["referencedSecurityGroupId"] for r in db_ingress(capture, region["dbSecurityGroupId"])}
     assert fleet_child(capture, SG).id in sources
@@ -389,7 +390,8 @@ def test_fleet_args_validate_with_field_names():
     wiring = dict(region="us-east-2", vpc_id="vpc-1", private_subnet_ids=["subnet-1"], database=None,
                   kms_key_arn="arn:key", engine="aurora-postgresql")
     InstanceFleetArgs(FLEET_SETTINGS, **wiring)
-    bad = dataclasses.replace(FLEET_SETTINGS, min_size=3, desired_capacity=2, cpu_target=95, metadata_hop_limit=0, instance_type="large")
+    bad = dataclasses.replace(FLEET_SETTINGS, min_size=3, desired_capacity=2, cpu_target=95, metadata_hop_limit=0,
+                              instance_type="large")
     with pytest.raises(ValueError) as caught:
         InstanceFleetArgs(bad, **{**wiring, "private_subnet_ids": []}, access=AccessSettings(application_users=()))
     message = str(caught.value)

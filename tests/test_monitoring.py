@@ -301,7 +301,8 @@ MONITORING_SETTINGS = MonitoringSettings(alarm_email="", cpu_percent=80, freeabl
 def test_monitoring_args_validate_with_field_names():
     wiring = dict(region="us-east-2", database=None, kms_key_arn="arn:key", name_prefix="x")
     with pytest.raises(ValueError) as caught:
-        DatabaseMonitoringArgs(dataclasses.replace(MONITORING_SETTINGS, cpu_percent=120), **wiring, evaluation_periods=0, period_seconds=45)
+        DatabaseMonitoringArgs(dataclasses.replace(MONITORING_SETTINGS, cpu_percent=120), **wiring,
+                               evaluation_periods=0, period_seconds=45)
     message = str(caught.value)
     assert "cpu_percent must be 1 to 100" in message and "evaluation_periods must be at least 1" in message
     assert "period_seconds must be 10, 20, 30 or a multiple of 60" in message
