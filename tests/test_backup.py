@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from components.database_backup import MANAGED_POLICIES, daily_schedule_after, vault_name
+from components.database_backup import MANAGED_POLICIES, daily_schedule_after
+from components.naming import vault_name
 from components.settings import SettingsError, parse_settings
 from deploy.offline.capture import run_program
 from deploy.offline.stack_config import PROJECT_DIR, load_stack_config
@@ -44,7 +45,7 @@ def test_prod_has_a_vault_per_region_on_that_regions_key_protected():
     keys = key_arns(prod)
     for region, vault in vaults.items():
         assert vault.inputs["kmsKeyArn"] == keys[region]
-        assert vault.inputs["name"] == vault_name("aurora-platform-prod", region)
+        assert vault.inputs["name"] == vault_name("prod", region)
         assert vault.inputs["forceDestroy"] is False
         assert vault.protect
     assert prod.outputs["backupVaultArns"] == {r: v.outputs["arn"] for r, v in vaults.items()}

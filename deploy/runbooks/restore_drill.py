@@ -535,10 +535,10 @@ def _scaling(cluster: dict) -> dict | None:
 
 
 def _plan_from_vault(args, settings, rds, backup, now, region, home, identifier, instance_identifier, tags) -> Plan:
-    from components.database_backup import vault_name
+    from components.naming import vault_name
 
     short = short_stack_name(args.stack)
-    vault = vault_name(f"{PROJECT}-{short}", region)
+    vault = vault_name(short, region)
     point = newest_recovery_point(backup, vault, region, short)
     if not point.get("IamRoleArn"):
         raise CommandRefused(f"recovery point {point['RecoveryPointArn']} names no IAM role to restore it with")
