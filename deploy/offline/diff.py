@@ -321,9 +321,10 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from deploy.offline import diff_report
-    from deploy.offline.check import parse_overrides
+    from deploy.offline.check import _skip_collection_at_exit, parse_overrides
     from deploy.runbooks.base import short_stack_name
 
+    _skip_collection_at_exit()
     try:
         try:
             overrides = parse_overrides(args.overrides)
