@@ -15,40 +15,31 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from check_vs_preview import PROJECT_DIR, timed  # noqa: E402  (exits 0 and 1 both count as complete runs)
+
 GOAL = 2.0
-
-
-def timed(command: list[str]) -> float:
-    start = time.perf_counter()
-    result = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=600)
-    seconds = time.perf_counter() - start
-    if result.returncode not in (0, 1):  # 1: a mandatory violation or an error finding, still a complete run
-        raise SystemExit(f"{' '.join(command)} exited {result.returncode}:\n{result.stderr[-2000:]}")
-    return seconds
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=5, help="timed runs of each, alternated (default 5)")
     parser.add_argument("--stack", default="prod")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error(f"--runs {args.runs}: expected at least 1")
-
-    check = [sys.executable, "-m", "deploy", "check", "--stack", args.stack, "--json"]
-    diff = [sys.executable, "-m", "deploy", "diff", "--stack", args.stack, "--json"]
-    timed(check)
-    timed(diff)
-    checks, diffs = [], []
+    commands = {name: [sys.executable, "-m", "deploy", name, "--stack", args.stack, "--json"] for name in ("check", "diff")}
+    for command in commands.values():  # warm-up: the file system cache, the bytecode
+        timed(command, PROJECT_DIR)
+    series: dict[str, list[float]] = {"check": [], "diff": []}
     for _ in range(args.runs):
-        checks.append(timed(check))
-        diffs.append(timed(diff))
+        for name, command in commands.items():
+            series[name].append(timed(command, PROJECT_DIR))
+    checks, diffs = series["check"], series["diff"]
 
     ratios = [d / c for d, c in zip(diffs, checks, strict=True)]
     print(f"stack {args.stack}, {args.runs} alternating runs after one warm-up each")

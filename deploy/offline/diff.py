@@ -78,6 +78,8 @@ class DiffResult:
     renames: list[tuple[str, str]] = field(default_factory=list)  # (deleted base URN, created head URN)
     base: dict[str, Any] = field(default_factory=dict)
     head: dict[str, Any] = field(default_factory=dict)
+    # The mock monitor's URNs -> the engine's (see engine_urns), for the JSON.
+    engine_urns: dict[str, str] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[Finding]:
@@ -89,8 +91,11 @@ class DiffResult:
                 "warnings": sum(1 for f in self.findings if f.level == "warning")}
 
     def to_json(self) -> dict[str, Any]:
-        return {"base": self.base, "head": self.head, "changes": [c.to_json() for c in self.changes],
-                "findings": [{"level": f.level, "urn": f.urn, "message": f.message} for f in self.findings],
+        """URNs in the engine's form, so that a real preview's steps compare one to one."""
+        urn = self.engine_urns.get
+        return {"base": self.base, "head": self.head,
+                "changes": [{**c.to_json(), "urn": urn(c.urn, c.urn)} for c in self.changes],
+                "findings": [{"level": f.level, "urn": urn(f.urn, f.urn), "message": f.message} for f in self.findings],
                 "summary": self.summary()}
 
 
@@ -123,7 +128,7 @@ def diff_captures(base: Capture, head: Capture) -> DiffResult:
     rank = {action: i for i, action in enumerate(ACTION_ORDER)}  # stable output: the SDK registers in no fixed order
     ordered = sorted([*changes.values(), *deletes], key=lambda c: (rank[c.action], c.urn))
     result = DiffResult(changes=ordered, findings=[], unchanged=len(head.resources) - len(changes),
-                        renames=_renames(base, head, ordered))
+                        renames=_renames(base, head, ordered), engine_urns={**engine_urns(base), **engine_urns(head)})
     result.findings = find_problems(ordered, result.renames, StackFacts(base), StackFacts(head))
     return result
 
@@ -156,6 +161,22 @@ def match_resources(base: Capture, head: Capture) -> dict[str, str]:
                 taken.add(alias)
                 break
     return matched
+
+
+def engine_urns(capture: Capture) -> dict[str, str]:
+    """Each resource's URN as the engine forms it: the mock monitor puts the stack's type before a
+    top-level resource's and only the parent's own type before a child's; the engine leaves the
+    stack out and qualifies a child with its parent's whole chain of types."""
+    by_urn = capture.by_urn()
+    chains: dict[str, str] = {}
+
+    def chain(resource: CapturedResource) -> str:
+        if resource.urn not in chains:
+            parent = by_urn.get(resource.parent or "")
+            chains[resource.urn] = f"{chain(parent)}${resource.type}" if parent is not None else resource.type
+        return chains[resource.urn]
+
+    return {r.urn: "::".join([*r.urn.split("::")[:2], chain(r), r.name]) for r in capture.resources}
 
 
 def make_urn(stack_project: tuple[str, str], parent: str | None, type_: str, name: str) -> str:

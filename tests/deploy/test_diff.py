@@ -226,6 +226,16 @@ def test_a_provider_region_change_replaces_what_it_manages():
     assert by_name(result, "cpu").replace_reasons == ["provider"]
 
 
+def test_the_json_gives_the_engines_urns():
+    outer = res("aurora-platform:x:Outer", "outer", custom=False)
+    inner = res("aurora-platform:x:Inner", "inner", custom=False, parent=outer.urn)
+    head = cap(outer, inner, res(ALARM, "cpu", {"name": "cpu"}, parent=inner.urn))
+    urns = {c["name"]: c["urn"] for c in diff_captures(cap(), head).to_json()["changes"]}
+    assert urns["outer"] == "urn:pulumi:dev::aurora-platform::aurora-platform:x:Outer::outer"
+    assert urns["cpu"] == ("urn:pulumi:dev::aurora-platform::aurora-platform:x:Outer$aurora-platform:x:Inner$"
+                           "aws:cloudwatch/metricAlarm:MetricAlarm::cpu")
+
+
 # --- the command on the committed stacks ---------------------------------------------------------
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
@@ -245,6 +255,7 @@ def test_dev_one_more_reader_creates_an_instance_and_replaces_nothing(capsys):
     assert set(report["changes"][0]) == {"urn", "type", "name", "action", "properties", "replaceReasons",
                                          "deleteBeforeReplace", "stateful"}
     assert report["head"]["settingsChanged"] == {"aurora-platform:readerCount": ["1", "2"]}
+    assert not [c["urn"] for c in report["changes"] if "pulumi:pulumi:Stack$" in c["urn"]]  # the engine's URNs
 
 
 def test_prod_engine_change_is_refused_naming_the_clusters(capsys):
@@ -365,3 +376,16 @@ def test_invalid_settings_in_the_base_say_so_and_the_worktree_is_removed(repo):
     with pytest.raises(DiffInputError, match=r"(?s)base \(HEAD.*noSuchSetting"):
         run_diff("dev", "HEAD", project_dir=repo)
     assert len(git(repo, "worktree", "list").splitlines()) == 1
+
+
+def test_invalid_settings_in_the_head_say_so_and_the_worktree_is_removed(repo):
+    with pytest.raises(DiffInputError, match=r"(?s)head \(working tree\).*noSuchSetting"):
+        run_diff("dev", "HEAD", {"aurora-platform:noSuchSetting": "1"}, project_dir=repo)
+    assert len(git(repo, "worktree", "list").splitlines()) == 1
+
+
+def test_a_stack_the_base_does_not_have_is_all_new(repo):
+    shutil.copy(repo / "Pulumi.dev.yaml", repo / "Pulumi.qa.yaml")
+    result = run_diff("qa", "HEAD", project_dir=repo)
+    assert result.base["missing"] is True
+    assert {c.action for c in result.changes} == {"create"} and result.unchanged == 0
