@@ -57,6 +57,8 @@ UNIQUE_VALUES: dict[str, tuple[str, ...]] = {
     "aws:ec2/defaultNetworkAcl:DefaultNetworkAcl": ("defaultNetworkAclId",),
     "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": ("vpcId",),
     "aws:ec2/vpcEndpoint:VpcEndpoint": ("vpcId", "serviceName", "privateDnsEnabled"),
+    # One flow log per resource, traffic type and destination (FlowLogAlreadyExists).
+    "aws:ec2/flowLog:FlowLog": ("vpcId", "subnetId", "eniId", "trafficType", "logDestinationType", "logDestination"),
     "aws:ec2/launchTemplate:LaunchTemplate": ("name",),
     "aws:autoscaling/group:Group": ("name",),
     "aws:autoscaling/policy:Policy": ("autoscalingGroupName", "name"),

@@ -105,6 +105,12 @@ def test_an_alias_keeps_the_resource():
     assert result.changes == [] and result.unchanged == 1
 
 
+def test_an_alias_by_urn_keeps_the_resource():
+    old = res(ALARM, "old", {"name": "cpu"})
+    result = diff_captures(cap(old), cap(res(ALARM, "new", {"name": "cpu"}, aliases=[{"urn": old.urn}])))
+    assert result.changes == []
+
+
 def test_a_child_follows_the_alias_of_its_parent():
     old_parent = res("aurora-platform:x:Old", "comp", custom=False)
     new_parent = res("aurora-platform:x:New", "comp", custom=False, aliases=[{"spec": {"type": "aurora-platform:x:Old"}}])
@@ -182,6 +188,26 @@ def test_a_stateful_replacement_is_an_error_saying_what_to_do():
     assert by_name(result, "db").stateful is True
     [message] = errors_for(result, "db")
     assert "`engine`" in message and "new stack and a data migration" in message
+
+
+def test_a_stateful_replacement_caused_upstream_names_the_cause():
+    cluster = {"clusterIdentifier": "db", "engine": "aurora-postgresql"}
+    instance = {"identifier": "db-1", "clusterIdentifier": "db", "engine": "aurora-postgresql"}
+
+    def side(cluster_inputs):
+        c = res(CLUSTER, "db", cluster_inputs, delete_before_replace=True)
+        return cap(c, res(INSTANCE, "db-1", instance, deps={"clusterIdentifier": [c.urn]}, delete_before_replace=True))
+
+    result = diff_captures(side(cluster), side({**cluster, "storageEncrypted": True}))
+    [message] = errors_for(result, "db-1")
+    assert "`clusterIdentifier` (unknown until db (Cluster)" in message and "follows the replacement of db (Cluster)" in message
+
+
+def test_a_major_engine_version_edit_warns_to_use_deploy_upgrade():
+    base = cap(res(CLUSTER, "db", {"engine": "aurora-postgresql", "engineVersion": "15.8"}))
+    result = diff_captures(base, cap(res(CLUSTER, "db", {"engine": "aurora-postgresql", "engineVersion": "16.6"})))
+    assert by_name(result, "db").action == "update" and result.errors == []
+    assert any("`deploy upgrade`" in f.message for f in result.findings)
 
 
 def test_a_stateful_deletion_is_an_error():
