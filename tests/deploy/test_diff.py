@@ -415,3 +415,18 @@ def test_a_stack_the_base_does_not_have_is_all_new(repo):
     result = run_diff("qa", "HEAD", project_dir=repo)
     assert result.base["missing"] is True
     assert {c.action for c in result.changes} == {"create"} and result.unchanged == 0
+
+
+def test_the_base_runs_its_own_components(repo):
+    """The base's program imports the base's `components`, not the working tree's."""
+    main = repo / "__main__.py"
+    original = main.read_text()
+    (repo / "components" / "diff_probe.py").write_text(
+        'import pulumi_aws as aws\n\n\ndef probe():\n    return aws.sns.Topic("diff-probe")\n')
+    main.write_text(original + "\nfrom components.diff_probe import probe  # noqa: E402\n\nprobe()\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "probe")
+    main.write_text(original)
+    (repo / "components" / "diff_probe.py").unlink()
+    result = run_diff("dev", "HEAD", project_dir=repo)
+    assert [(c.action, c.name) for c in result.changes] == [("delete", "diff-probe")]
