@@ -16,9 +16,11 @@ import argparse
 import contextlib
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -427,7 +429,7 @@ def _git(repo: Path, *args: str) -> subprocess.CompletedProcess:
 @contextlib.contextmanager
 def base_worktree(project_dir: Path, ref: str) -> Iterator[tuple[Path, str]]:
     """The project as committed at ``ref``, in a temporary detached worktree removed afterwards
-    (also on an error or Ctrl-C); yields (its project directory, the commit)."""
+    (also on an error, Ctrl-C or SIGTERM, a cancelled CI job); yields (its project directory, the commit)."""
     top = _git(project_dir, "rev-parse", "--show-toplevel")
     if top.returncode != 0:
         raise DiffInputError(f"{project_dir} is not in a git repository: --base needs one")
@@ -439,12 +441,30 @@ def base_worktree(project_dir: Path, ref: str) -> Iterator[tuple[Path, str]]:
     inside = project_dir.resolve().relative_to(repo.resolve())
     scratch = Path(tempfile.mkdtemp(prefix="deploy-diff-"))
     tree = scratch / "base"
+    with _terminate_as_exit():
+        try:
+            added = _git(repo, "worktree", "add", "--detach", "--quiet", str(tree), commit)
+            if added.returncode != 0:
+                raise RuntimeError(f"git worktree add {commit[:12]} failed: {added.stderr.strip()}")
+            yield tree / inside, commit
+        finally:
+            _git(repo, "worktree", "remove", "--force", str(tree))
+            shutil.rmtree(scratch, ignore_errors=True)
+            _git(repo, "worktree", "prune")
+
+
+@contextlib.contextmanager
+def _terminate_as_exit() -> Iterator[None]:
+    """SIGTERM raises SystemExit meanwhile, so that cleanups run (only the main thread sets handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def exit_(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, exit_)
     try:
-        added = _git(repo, "worktree", "add", "--detach", "--quiet", str(tree), commit)
-        if added.returncode != 0:
-            raise RuntimeError(f"git worktree add {commit[:12]} failed: {added.stderr.strip()}")
-        yield tree / inside, commit
+        yield
     finally:
-        _git(repo, "worktree", "remove", "--force", str(tree))
-        shutil.rmtree(scratch, ignore_errors=True)
-        _git(repo, "worktree", "prune")
+        signal.signal(signal.SIGTERM, previous)
