@@ -14,7 +14,7 @@ import sys
 # Modules keep heavy imports (boto3, the Automation API) inside their functions, so that
 # `check` starts no faster or slower because the other commands exist.
 COMMAND_MODULES = (
-    "deploy.offline.check",
+    "deploy.offline.check", "deploy.offline.diff",
     "deploy.engine",
     "deploy.runbooks.verify", "deploy.runbooks.switchover", "deploy.runbooks.preflight", "deploy.runbooks.upgrade",
     "deploy.runbooks.bootstrap_users", "deploy.runbooks.rotate_password", "deploy.runbooks.restore_drill",
