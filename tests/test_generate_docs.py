@@ -11,7 +11,7 @@ import types
 
 import pytest
 
-from deploy.stack_config import PROJECT_DIR, available_stacks
+from deploy.offline.stack_config import PROJECT_DIR, available_stacks
 from tests.conftest import captured
 
 SCRIPT = PROJECT_DIR / "scripts" / "generate-docs"
