@@ -148,7 +148,9 @@ REGION_AZS: dict[str, tuple[str, ...]] = {
     "sa-east-1": ("a", "b", "c"),
 }
 REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
-MAX_SECONDARY_REGIONS = 5  # a global database has at most 6 regions
+# A global database spans a primary and up to 5 secondary regions
+# (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database.html).
+MAX_SECONDARY_REGIONS = 5
 
 NAT_STRATEGIES = ("none", "single", "per-az")
 INTERFACE_ENDPOINTS = ("kms", "secretsmanager", "ssm", "ssmmessages", "ec2messages", "logs",
@@ -159,10 +161,28 @@ SECURITY_GROUP_ID_RE = re.compile(r"sg-[0-9a-f]{8}([0-9a-f]{9})?")
 # --- the database --------------------------------------------------------------------------------
 
 STORAGE_TYPES = ("aurora", "aurora-iopt1")
+# An Aurora cluster holds up to 15 Aurora Replicas
+# (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.Replication.html).
+MAX_AURORA_REPLICAS = 15
+# Automated backups are kept 1 to 35 days
+# (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.Managing.Backups.html).
+MAX_BACKUP_RETENTION_DAYS = 35
+# Backtrack window: up to 72 hours, Aurora MySQL only
+# (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraMySQL.Managing.Backtrack.html).
+MAX_BACKTRACK_HOURS = 72
+# Serverless v2 capacity: 0 to 256 ACUs in steps of 0.5, maximum at least 1
+# (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-serverless-v2.setting-capacity.html).
+MAX_SERVERLESS_ACUS = 256
+# MonitoringInterval and PerformanceInsightsRetentionPeriod (7, 31 * 1..23, or 731 days):
+# https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html
 MONITORING_INTERVALS = (0, 1, 5, 10, 15, 30, 60)
+PI_RETENTION_DAYS = (7,) + tuple(31 * m for m in range(1, 24)) + (731,)
+# CloudWatch Logs retention values (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
                       1096, 1827, 2192, 2557, 2922, 3288, 3653)
-PI_RETENTION_DAYS = (7,) + tuple(31 * m for m in range(1, 24)) + (731,)
+# A KMS key's deletion waiting period: 7 to 30 days
+# (https://docs.aws.amazon.com/kms/latest/APIReference/API_ScheduleKeyDeletion.html).
+KMS_DELETION_WINDOW_DAYS = (7, 30)
 RESERVED_USERNAMES = ("admin", "administrator", "postgres", "root", "rdsadmin", "rdsrepladmin",
                       "mysql", "sa", "master", "user")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

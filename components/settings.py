@@ -9,13 +9,11 @@ one realistic change of a deployed stack. From the declarations come:
   relate settings to each other);
 - ``Pulumi.yaml``'s config block and the README's settings table (``scripts/generate-docs``).
 
-``parse_settings`` turns the raw config map (as the Pulumi engine hands it to the program: every
-value a string, arrays and objects as JSON) into frozen dataclasses, or raises one ``SettingsError``
-that lists every bad value with the key, the value and what is allowed. No Pulumi import: the
-program's ``components/runtime_settings.py`` reads the engine's config.
-
-Adding a setting: declare it (with ``group`` and ``attr``), use the attribute in the component,
-run ``scripts/generate-docs``.
+``parse_settings`` turns the raw config map (every value a string, arrays and objects as JSON) into
+frozen dataclasses, or raises one ``SettingsError`` listing every bad value with the key, the value and
+what is allowed. No Pulumi import (``components/runtime_settings.py`` reads the engine's config).
+Adding a setting: declare it (``group``, ``attr``), use the attribute in the component, run
+``scripts/generate-docs``.
 """
 
 from __future__ import annotations
@@ -34,7 +32,12 @@ from components.aws_facts import (
     ENGINE_PORTS,
     ENGINES,
     INTERFACE_ENDPOINTS,
+    KMS_DELETION_WINDOW_DAYS,
     LOG_RETENTION_DAYS,
+    MAX_AURORA_REPLICAS,
+    MAX_BACKTRACK_HOURS,
+    MAX_BACKUP_RETENTION_DAYS,
+    MAX_SERVERLESS_ACUS,
     MONITORING_INTERVALS,
     NAT_STRATEGIES,
     PI_RETENTION_DAYS,
@@ -124,7 +127,8 @@ SETTINGS: tuple[Setting, ...] = (
        "Set Pulumi `protect` on stateful resources (clusters, global cluster, keys, secrets).",
        production=True, example=False),
     _S("kmsDeletionWindowDays", "integer", 30, "general", "kms_deletion_window_days",
-       "Waiting period in days before a scheduled KMS key deletion takes effect.", low=7, high=30, example=14),
+       "Waiting period in days before a scheduled KMS key deletion takes effect.", low=KMS_DELETION_WINDOW_DAYS[0],
+       high=KMS_DELETION_WINDOW_DAYS[1], example=14),
     _S("logRetentionDays", "integer", 365, "general", "log_retention_days",
        "Retention of every CloudWatch log group (flow logs, database logs); one of CloudWatch's allowed values.",
        choices=LOG_RETENTION_DAYS, example=731),
@@ -176,18 +180,19 @@ SETTINGS: tuple[Setting, ...] = (
     _S("instanceClass", "string", "db.r7g.large", "database", "instance_class",
        "Writer instance class (db.*), or db.serverless for Aurora Serverless v2.", example="db.r7g.xlarge"),
     _S("readerCount", "integer", 2, "database", "reader_count",
-       "Reader instances, placed round-robin over the AZs.", low=0, high=15, example=3),
+       "Reader instances, placed round-robin over the AZs.", low=0, high=MAX_AURORA_REPLICAS, example=3),
     _S("readerInstanceClass", "string", "", "database", "reader_instance_class",
        "Reader instance class; empty uses the writer's class.", example="db.r7g.xlarge"),
     _S("serverlessMinCapacity", "string", "0.5", "database", "serverless_min_capacity",
-       "Serverless v2 minimum ACUs; used with db.serverless.", low=0, high=256, step=0.5, unit="ACUs", example="1"),
+       "Serverless v2 minimum ACUs; used with db.serverless.", low=0, high=MAX_SERVERLESS_ACUS, step=0.5, unit="ACUs", example="1"),
     _S("serverlessMaxCapacity", "string", "16", "database", "serverless_max_capacity",
-       "Serverless v2 maximum ACUs (>= minimum).", low=1, high=256, step=0.5, unit="ACUs", example="32"),
+       "Serverless v2 maximum ACUs (>= minimum).", low=1, high=MAX_SERVERLESS_ACUS, step=0.5, unit="ACUs", example="32"),
     _S("storageType", "string", "aurora", "database", "storage_type",
        "Cluster storage: aurora (standard) or aurora-iopt1 (I/O-Optimized).", choices=STORAGE_TYPES,
        example="aurora-iopt1"),
     _S("backupRetentionDays", "integer", 14, "database", "backup_retention_days",
-       "Automated backup retention in days; also the point-in-time-restore window.", low=1, high=35, example=21),
+       "Automated backup retention in days; also the point-in-time-restore window.", low=1,
+       high=MAX_BACKUP_RETENTION_DAYS, example=21),
     _S("preferredBackupWindow", "string", "03:00-04:00", "database", "preferred_backup_window",
        "Daily backup window, hh24:mi-hh24:mi UTC, at least 30 minutes.", example="02:00-03:00"),
     _S("preferredMaintenanceWindow", "string", "sun:05:00-sun:06:00", "database", "preferred_maintenance_window",
@@ -207,12 +212,13 @@ SETTINGS: tuple[Setting, ...] = (
     _S("monitoringInterval", "integer", 60, "database", "monitoring_interval",
        "Enhanced monitoring interval in seconds (0 off).", choices=MONITORING_INTERVALS, example=30),
     _S("backtrackWindowHours", "integer", 0, "database", "backtrack_window_hours",
-       "Aurora MySQL backtrack window in hours (0 off). Not for PostgreSQL or global databases.", low=0, high=72,
+       "Aurora MySQL backtrack window in hours (0 off). Not for PostgreSQL or global databases.", low=0, high=MAX_BACKTRACK_HOURS,
        no_example="backtrack is an Aurora MySQL feature; the committed stacks run PostgreSQL"),
     _S("readerAutoScaling", "boolean", False, "database", "reader_auto_scaling",
        "Application Auto Scaling of readers on average reader CPU.", example=True),
     _S("readerAutoScalingMaxReaders", "integer", 5, "database", "reader_auto_scaling_max_readers",
-       "Upper bound of readers when auto scaling (at least readerCount).", low=1, high=15, example=8),
+       "Upper bound of readers when auto scaling (at least readerCount).", low=1, high=MAX_AURORA_REPLICAS,
+       example=8),
     _S("readerAutoScalingCpuTarget", "integer", 70, "database", "reader_auto_scaling_cpu_target",
        "Target average reader CPU percent for auto scaling.", low=10, high=90, example=60),
     _S("allowedSecurityGroupIds", "array", [], "database", "allowed_security_group_ids",

@@ -240,3 +240,12 @@ def test_production_rules_come_from_the_declarations():
     with pytest.raises(SettingsError) as caught:
         settings_of("prod", backupPlan="false", backupVaultLock="false")
     assert "aurora-platform:backupPlan = false: allowed in a production stack (production: true): true" in str(caught.value)
+
+
+def test_a_settings_error_outside_the_program_is_a_plain_exception():
+    """parse_settings raises SettingsError, which the runbooks catch without the Pulumi SDK; only the
+    program's load_settings makes it Pulumi's RunError (test_nothing_is_declared_when_settings_are_invalid)."""
+    with pytest.raises(SettingsError) as caught:
+        settings_of("dev", readerCount="16")
+    assert not isinstance(caught.value, pulumi.RunError)
+    assert caught.value.problems == ["aurora-platform:readerCount = 16: allowed: 0 to 15"]
