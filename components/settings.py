@@ -37,12 +37,15 @@ from components.aws_facts import (
     MAX_AURORA_REPLICAS,
     MAX_BACKTRACK_HOURS,
     MAX_BACKUP_RETENTION_DAYS,
+    MAX_EXTRA_NACL_CIDRS,
     MAX_SERVERLESS_ACUS,
     MONITORING_INTERVALS,
     NAT_STRATEGIES,
     PI_RETENTION_DAYS,
     SERVERLESS_CLASS,
     STORAGE_TYPES,
+    VAULT_LOCK_MIN_CHANGEABLE_DAYS,
+    WRITE_FORWARDING_CONNECTIONS_PCT,
     fleet_architecture,
 )
 
@@ -124,8 +127,7 @@ SETTINGS: tuple[Setting, ...] = (
        "Production guard rails: deletion protection, final snapshot and `protect` cannot be turned off.",
        no_example="a stack is production or not from its creation; flipping it changes which rules hold, not a resource"),
     _S("protectResources", "boolean", True, "general", "protect_resources",
-       "Set Pulumi `protect` on stateful resources (clusters, global cluster, keys, secrets).",
-       production=True, example=False),
+       "Set Pulumi `protect` on stateful resources (clusters, global cluster, keys, secrets).", production=True, example=False),
     _S("kmsDeletionWindowDays", "integer", 30, "general", "kms_deletion_window_days",
        "Waiting period in days before a scheduled KMS key deletion takes effect.", low=KMS_DELETION_WINDOW_DAYS[0],
        high=KMS_DELETION_WINDOW_DAYS[1], example=14),
@@ -152,22 +154,19 @@ SETTINGS: tuple[Setting, ...] = (
     _S("databaseNaclExtraCidrs", "array", [], "network", "database_nacl_extra_cidrs",
        "Extra IPv4 CIDRs (peered VPCs, on-premises networks) the NACL of the primary region's database subnets "
        "admits on the engine port, besides the VPC; needed when allowedSecurityGroupIds names a security group "
-       "outside the VPC. Up to 10, never 0.0.0.0/0; security groups still decide who connects.",
+       f"outside the VPC. Up to {MAX_EXTRA_NACL_CIDRS}, never 0.0.0.0/0; security groups still decide who connects.",
        example=["172.16.0.0/16"]),
     # database
     _S("engine", "string", "aurora-postgresql", "database", "engine",
-       "Aurora engine.", choices=ENGINES,
-       no_example="a new engine replaces the cluster and its data"),
+       "Aurora engine.", choices=ENGINES, no_example="a new engine replaces the cluster and its data"),
     _S("engineVersion", "string", "16.6", "database", "engine_version",
        "Engine version the clusters run, minor included (PostgreSQL MAJOR.MINOR; MySQL 8.0.mysql_aurora.3.MM.P). "
        "Automatic minor upgrades are off, so the version changes only by an upgrade: `deploy upgrade` on any stack "
        "(the only way for a global database, whose members ignore this setting; it then records the new version "
-       "here), or on a regional stack a change of this setting and `pulumi up` (README: Upgrading the engine).",
-       example="16.8"),
+       "here), or on a regional stack a change of this setting and `pulumi up` (README: Upgrading the engine).", example="16.8"),
     _S("engineUpgradeTarget", "string", "", "database", "engine_upgrade_target",
        "Version an upgrade is being prepared for: the program also declares parameter groups of its family, which "
-       "`deploy upgrade` switches the clusters to. Newer than engineVersion; empty when no upgrade is prepared.",
-       example="17.4"),
+       "`deploy upgrade` switches the clusters to. Newer than engineVersion; empty when no upgrade is prepared.", example="17.4"),
     _S("preUpgradeSnapshot", "string", "", "database", "pre_upgrade_snapshot",
        "Manual cluster snapshot taken before the upgrade to engineUpgradeTarget (`deploy upgrade --snapshot` takes "
        "one and prints it); a production stack preparing a major upgrade without one gets a warning.",
@@ -188,8 +187,7 @@ SETTINGS: tuple[Setting, ...] = (
     _S("serverlessMaxCapacity", "string", "16", "database", "serverless_max_capacity",
        "Serverless v2 maximum ACUs (>= minimum).", low=1, high=MAX_SERVERLESS_ACUS, step=0.5, unit="ACUs", example="32"),
     _S("storageType", "string", "aurora", "database", "storage_type",
-       "Cluster storage: aurora (standard) or aurora-iopt1 (I/O-Optimized).", choices=STORAGE_TYPES,
-       example="aurora-iopt1"),
+       "Cluster storage: aurora (standard) or aurora-iopt1 (I/O-Optimized).", choices=STORAGE_TYPES, example="aurora-iopt1"),
     _S("backupRetentionDays", "integer", 14, "database", "backup_retention_days",
        "Automated backup retention in days; also the point-in-time-restore window.", low=1,
        high=MAX_BACKUP_RETENTION_DAYS, example=21),
@@ -202,13 +200,11 @@ SETTINGS: tuple[Setting, ...] = (
        "RDS deletion protection on the cluster (and global cluster).", production=True, example=False),
     _S("skipFinalSnapshot", "boolean", False, "database", "skip_final_snapshot",
        "Skip the final snapshot when the cluster is deleted (never in production).", production=False, example=True),
-    _S("iamAuthentication", "boolean", True, "database", "iam_authentication", "IAM database authentication.",
-       example=False),
+    _S("iamAuthentication", "boolean", True, "database", "iam_authentication", "IAM database authentication.", example=False),
     _S("performanceInsights", "boolean", True, "database", "performance_insights",
        "Performance Insights on every instance, encrypted with the region key.", example=False),
     _S("performanceInsightsRetentionDays", "integer", 7, "database", "performance_insights_retention_days",
-       "Performance Insights retention in days: 7, a multiple of 31 up to 713, or 731.", choices=PI_RETENTION_DAYS,
-       example=31),
+       "Performance Insights retention in days: 7, a multiple of 31 up to 713, or 731.", choices=PI_RETENTION_DAYS, example=31),
     _S("monitoringInterval", "integer", 60, "database", "monitoring_interval",
        "Enhanced monitoring interval in seconds (0 off).", choices=MONITORING_INTERVALS, example=30),
     _S("backtrackWindowHours", "integer", 0, "database", "backtrack_window_hours",
@@ -217,13 +213,11 @@ SETTINGS: tuple[Setting, ...] = (
     _S("readerAutoScaling", "boolean", False, "database", "reader_auto_scaling",
        "Application Auto Scaling of readers on average reader CPU.", example=True),
     _S("readerAutoScalingMaxReaders", "integer", 5, "database", "reader_auto_scaling_max_readers",
-       "Upper bound of readers when auto scaling (at least readerCount).", low=1, high=MAX_AURORA_REPLICAS,
-       example=8),
+       "Upper bound of readers when auto scaling (at least readerCount).", low=1, high=MAX_AURORA_REPLICAS, example=8),
     _S("readerAutoScalingCpuTarget", "integer", 70, "database", "reader_auto_scaling_cpu_target",
        "Target average reader CPU percent for auto scaling.", low=10, high=90, example=60),
     _S("allowedSecurityGroupIds", "array", [], "database", "allowed_security_group_ids",
-       "Extra security groups (sg-...) admitted to the database port, besides the fleet.",
-       example=["sg-0123456789abcdef0"]),
+       "Extra security groups (sg-...) admitted to the database port, besides the fleet.", example=["sg-0123456789abcdef0"]),
     _S("applyImmediately", "boolean", False, "database", "apply_immediately",
        "Apply modifications immediately instead of in the maintenance window.", example=True),
     # fleet
@@ -238,8 +232,7 @@ SETTINGS: tuple[Setting, ...] = (
     _S("fleetDesiredCapacity", "integer", 1, "fleet", "desired_capacity",
        "Auto scaling group desired capacity at creation (min <= desired <= max); afterwards the CPU target "
        "tracking owns it.", low=0, high=100, example=2),
-    _S("fleetMaxSize", "integer", 2, "fleet", "max_size", "Auto scaling group maximum size.", low=0, high=100,
-       example=4),
+    _S("fleetMaxSize", "integer", 2, "fleet", "max_size", "Auto scaling group maximum size.", low=0, high=100, example=4),
     _S("fleetCpuTarget", "integer", 50, "fleet", "cpu_target", "Target tracking: average CPU percent.",
        low=10, high=90, example=60),
     _S("fleetMinHealthyPercentage", "integer", 90, "fleet", "min_healthy_percentage",
@@ -257,25 +250,22 @@ SETTINGS: tuple[Setting, ...] = (
        "RDS Proxy in every member region whose cluster has instances: TLS required, end-to-end IAM "
        "authentication; the fleet connects through it.", example=False),
     _S("proxyIdleClientTimeout", "integer", 1800, "access", "proxy_idle_client_timeout",
-       "Seconds a client connection to the proxy may stay idle before the proxy closes it.", low=1, high=28800,
-       example=900),
+       "Seconds a client connection to the proxy may stay idle before the proxy closes it.", low=1, high=28800, example=900),
     _S("proxyMaxConnectionsPercent", "integer", 90, "access", "proxy_max_connections_percent",
-       "Pool limit: share of the database's max_connections the proxy may open; at most 90 with "
-       "globalDatabase.writeForwarding, leaving room for aurora_fwd_writer_max_connections_pct.",
-       low=1, high=100, example=80),
+       "Pool limit: share of the database's max_connections the proxy may open; at most "
+       f"{100 - WRITE_FORWARDING_CONNECTIONS_PCT} with "
+       "globalDatabase.writeForwarding, leaving room for aurora_fwd_writer_max_connections_pct.", low=1, high=100, example=80),
     _S("proxyMaxIdleConnectionsPercent", "integer", 45, "access", "proxy_max_idle_connections_percent",
        "Share of max_connections the proxy keeps open while idle (at most proxyMaxConnectionsPercent).",
        low=0, high=100, example=30),
     _S("proxyConnectionBorrowTimeout", "integer", 120, "access", "proxy_connection_borrow_timeout",
-       "Seconds a client waits for a pooled connection while the pool is at its limit.", low=0, high=300,
-       example=60),
+       "Seconds a client waits for a pooled connection while the pool is at its limit.", low=0, high=300, example=60),
     _S("fleetDirectDatabaseAccess", "boolean", False, "access", "fleet_direct_database_access",
        "With the proxy on, also keep the fleet's direct path to the cluster (the DB security group admits the "
        "fleet, rds-db:connect on the cluster). Without the proxy the fleet always connects directly.", example=True),
     _S("applicationUsers", "array", ["app"], "access", "application_users",
        "Database users applications log in as with IAM tokens: 1-32 letters, digits or underscores, starting with "
-       "a letter, not the master user or a reserved name; `deploy bootstrap-users` creates them.",
-       example=["app", "reporting"]),
+       "a letter, not the master user or a reserved name; `deploy bootstrap-users` creates them.", example=["app", "reporting"]),
     _S("masterPasswordRotationDays", "integer", 7, "access", "master_password_rotation_days",
        "Regional clusters: days between rotations of the RDS-managed master secret; Secrets Manager rotates it on "
        "that schedule.", low=1, high=1000, example=30),
@@ -288,8 +278,7 @@ SETTINGS: tuple[Setting, ...] = (
        "through Secrets Manager. Never the fleet.", example=["arn:aws:iam::123456789012:role/dba-break-glass"]),
     # monitoring
     _S("alarmEmail", "string", "", "monitoring", "alarm_email",
-       "E-mail address subscribed to the alarm topic (AWS asks it to confirm); empty for none.",
-       example="oncall@example.com"),
+       "E-mail address subscribed to the alarm topic (AWS asks it to confirm); empty for none.", example="oncall@example.com"),
     _S("alarmCpuPercent", "integer", 80, "monitoring", "cpu_percent",
        "Alarm when an instance's CPUUtilization stays above this percent.", low=1, high=100, example=90),
     _S("alarmFreeableMemoryMiB", "integer", 512, "monitoring", "freeable_memory_mib",
@@ -310,8 +299,7 @@ SETTINGS: tuple[Setting, ...] = (
        "AWS Backup of the writer-capable clusters: a vault per region involved encrypted with that region's key, "
        "a plan and a selection naming the clusters (required in production).", production=True, example=False),
     _S("backupDailyRetentionDays", "integer", 35, "backup", "daily_retention_days",
-       "Retention in days of the daily AWS Backup snapshots in the cluster's own region.", low=1, high=_DAYS,
-       example=30),
+       "Retention in days of the daily AWS Backup snapshots in the cluster's own region.", low=1, high=_DAYS, example=30),
     _S("backupContinuous", "boolean", True, "backup", "continuous",
        "Continuous AWS Backup of the clusters: point-in-time restore from the vault for up to "
        "backupContinuousRetentionDays.", example=False),
@@ -333,7 +321,8 @@ SETTINGS: tuple[Setting, ...] = (
        "Vault lock maximum retention in days (at least the minimum); no rule may keep its recovery points longer.",
        low=1, high=_DAYS, example=730),
     _S("backupVaultLockChangeableDays", "integer", 3, "backup", "vault_lock_changeable_days",
-       "Days (3 or more) before the vault lock becomes immutable (compliance mode); 0 keeps it in governance mode, "
+       f"Days ({VAULT_LOCK_MIN_CHANGEABLE_DAYS} or more) before the vault lock becomes immutable (compliance mode); "
+       "0 keeps it in governance mode, "
        "removable by privileged users.", low=0, high=_DAYS, example=7),
     _S("backupRestoreTesting", "boolean", True, "backup", "restore_testing",
        "AWS Backup restore testing: a weekly restore of the newest recovery point of each cluster, validated and "
