@@ -1,13 +1,8 @@
-"""Validation of stack settings: the reader of one declaration (its type, bounds and choices), and
-the rules that relate settings to each other, each a small named function.
-
-``components/settings.py`` runs ``read`` on every declaration, then every function of ``RULES`` in
-order, then (when nothing failed) every function of ``WARNINGS``. A rule reads ``found.values``
-(the values read so far, by key), may replace a value it derives (the zones of ``azCount``), and
-reports each problem with ``found.fail(key, value, allowed)``. After a failed read the value is
-the default, so a later rule does not report the same problem again. No Pulumi import.
+"""The rules that relate stack settings to each other, each a small named function, and the warnings.
+``components/settings.py`` reads every declaration (type, bounds, choices), then runs ``RULES`` in order: a rule
+reads ``found.values`` (by key), may replace a value it derives (the zones of ``azCount``) and reports each problem
+with ``found.fail``. A failed read leaves the default, so no later rule repeats it. Then, if none failed, ``WARNINGS``.
 """
-
 from __future__ import annotations
 
 import difflib
@@ -15,6 +10,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from components.aws_facts import (
@@ -30,6 +26,7 @@ from components.aws_facts import (
     MASTER_PASSWORD_MIN_LENGTH,
     MASTER_PASSWORD_SPECIALS,
     MASTER_USERNAME_RE,
+    MAX_AURORA_REPLICAS,
     MAX_EXTRA_NACL_CIDRS,
     MAX_SECONDARY_REGIONS,
     REGION_AZS,
@@ -85,9 +82,7 @@ class Found:
         self.problems.append(f"{qualified(key)} = {shown(value)}: {allowed}")
 
 
-# --------------------------------------------------------------------------------------
-# Shared checks.
-# --------------------------------------------------------------------------------------
+# --- Shared checks.
 
 def check_cidr(found: Found, key: str, value: str) -> ipaddress.IPv4Network | None:
     try:
@@ -135,9 +130,7 @@ def check_instance_class(found: Found, key: str, engine: str, value: str) -> Non
         found.fail(key, value, f"not an Aurora class for {engine}; allowed: {SERVERLESS_CLASS} or {families}")
 
 
-# --------------------------------------------------------------------------------------
-# The rules, in the order they run.
-# --------------------------------------------------------------------------------------
+# --- The rules, in the order they run.
 
 def unknown_keys(found: Found) -> None:
     prefix = f"{PROJECT}:"
@@ -211,8 +204,7 @@ def identifiers(found: Found) -> None:
     if not MASTER_USERNAME_RE.fullmatch(username):
         found.fail("masterUsername", username, "1-16 letters, digits or underscores, starting with a letter")
     elif username.lower() in RESERVED_USERNAMES:
-        found.fail("masterUsername", username,
-                   f"a well-known default name; choose another (not {', '.join(RESERVED_USERNAMES)})")
+        found.fail("masterUsername", username, f"a well-known default name; choose another (not {', '.join(RESERVED_USERNAMES)})")
 
 
 def instance_classes(found: Found) -> None:
@@ -401,13 +393,43 @@ def operator_roles(found: Found) -> None:
             found.fail("operatorRoleArns", role,
                        "expected an IAM role ARN such as arn:aws:iam::123456789012:role/dba-break-glass")
 
-# --------------------------------------------------------------------------------------
-# The global database.
-# --------------------------------------------------------------------------------------
+# --- The global database.
 
-_GLOBAL_FIELDS = ("writerRegion", "writeForwarding", "secondaryRegions")
-_SECONDARY_FIELDS = ("region", "vpcCidr", "instances", "instanceClass", "azCount", "availabilityZones",
-                     "standbyFleetDesiredCapacity")
+@dataclass(frozen=True)
+class ObjectField:
+    """A field of ``globalDatabase`` or of its ``secondaryRegions``, declared once (the rules read it, the README lists
+    it). ``like``: the setting whose value is the default and whose bounds hold; no default and no ``like``: required."""
+
+    name: str
+    type: str
+    description: str
+    default: Any = None
+    like: str = ""
+    low: int | None = None
+    high: int | None = None
+
+
+GLOBAL_FIELDS = (
+    ObjectField("writerRegion", "string", "region of the current writer; change it after a switchover or failover "
+                "(see Global database)", like=REGION_KEY),
+    ObjectField("writeForwarding", "boolean", "forward writes from secondaries to the writer (aurora-mysql 3.04+; "
+                "aurora-postgresql 14.13+, 15.8+, 16.4+, 17)", default=False),
+    ObjectField("secondaryRegions", "array", f"the secondary regions, at most {MAX_SECONDARY_REGIONS}: objects with the "
+                "fields below", default=[]),
+)
+SECONDARY_FIELDS = (
+    ObjectField("region", "string", "a region other than `aws:region`, each at most once"),
+    ObjectField("vpcCidr", "string", "VPC CIDR of that region, /16 to /20, overlapping no other region's"),
+    ObjectField("instances", "integer", "instances of the secondary cluster (0: headless)", default=1, low=0,
+                high=MAX_AURORA_REPLICAS + 1),
+    ObjectField("instanceClass", "string", "instance class in that region", like="instanceClass"),
+    ObjectField("azCount", "integer", "AZs of that region's network", like="azCount"),
+    ObjectField("availabilityZones", "array", "explicit AZ names; empty: the first azCount zones", default=[]),
+    ObjectField("standbyFleetDesiredCapacity", "integer", "warm-standby fleet size in that region", default=0, low=0, high=100),
+)
+_GLOBAL_FIELDS = tuple(f.name for f in GLOBAL_FIELDS)
+_GLOBAL_DEFAULTS = {f.name: f.default for f in GLOBAL_FIELDS}
+_SECONDARY = {f.name: f for f in SECONDARY_FIELDS}
 _GLOBAL = "globalDatabase"
 
 
@@ -424,7 +446,7 @@ def global_database(found: Found) -> None:
     for class_key in ("instanceClass", "readerInstanceClass"):
         if burstable(found[class_key]):
             found.fail(class_key, found[class_key], GLOBAL_CLASS_HELP)
-    forwarding = value.get("writeForwarding", False)
+    forwarding = value.get("writeForwarding", _GLOBAL_DEFAULTS["writeForwarding"])
     engine, version = found["engine"], found["engineVersion"]
     if not isinstance(forwarding, bool):
         found.fail(f"{_GLOBAL}.writeForwarding", forwarding, "allowed: true, false")
@@ -438,7 +460,7 @@ def global_database(found: Found) -> None:
 def secondary_regions(found: Found) -> None:
     if found.global_database is None:
         return
-    entries, key = found[_GLOBAL].get("secondaryRegions", []), f"{_GLOBAL}.secondaryRegions"
+    entries, key = found[_GLOBAL].get("secondaryRegions", _GLOBAL_DEFAULTS["secondaryRegions"]), f"{_GLOBAL}.secondaryRegions"
     if not isinstance(entries, list):
         found.fail(key, entries, "expected a list of {region, vpcCidr, instances}")
         entries = []
@@ -452,8 +474,8 @@ def secondary_regions(found: Found) -> None:
         if not isinstance(entry, dict):
             found.fail(at, entry, "expected an object {region, vpcCidr, instances}")
             continue
-        for unknown in sorted(set(entry) - set(_SECONDARY_FIELDS)):
-            found.fail(f"{at}.{unknown}", entry[unknown], f"unknown field; allowed: {', '.join(_SECONDARY_FIELDS)}")
+        for unknown in sorted(set(entry) - set(_SECONDARY)):
+            found.fail(f"{at}.{unknown}", entry[unknown], f"unknown field; allowed: {', '.join(_SECONDARY)}")
         region = _secondary_region_name(found, at, entry.get("region"))
         if region is not None:
             cidr = _secondary_cidr(found, at, entry.get("vpcCidr"), region, networks)
@@ -487,16 +509,25 @@ def _secondary_cidr(found: Found, at: str, cidr: Any, region: str, networks: lis
     return cidr
 
 
-def _entry_count(found: Found, key: str, value: Any, low: int, high: int, fallback: int, allowed: str) -> int:
+def _entry_value(found: Found, entry: dict, name: str) -> Any:
+    field = _SECONDARY[name]
+    return entry.get(name, found[field.like] if field.like else field.default)
+
+
+def _entry_count(found: Found, at: str, entry: dict, name: str) -> int:
+    """A whole number field of a secondary region within its bounds (those of its ``like`` setting)."""
+    field, value = _SECONDARY[name], _entry_value(found, entry, name)
+    bounds = found.declarations[field.like] if field.like else field
+    low, high = bounds.low, bounds.high
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        found.fail(key, value, allowed)
-        return fallback
+        found.fail(f"{at}.{name}", value, f"allowed: {low} to {high}")
+        return low
     return value
 
 
 def _secondary(found: Found, at: str, entry: dict, region: str, cidr: str) -> dict[str, Any]:
-    count = _entry_count(found, f"{at}.instances", entry.get("instances", 1), 0, 16, 0, "allowed: 0 (headless) to 16")
-    instance_class = entry.get("instanceClass", found["instanceClass"])
+    count = _entry_count(found, at, entry, "instances")
+    instance_class = _entry_value(found, entry, "instanceClass")
     if not isinstance(instance_class, str):
         found.fail(f"{at}.instanceClass", instance_class, "expected an Aurora instance class such as db.r7g.large")
         instance_class = ""
@@ -504,14 +535,13 @@ def _secondary(found: Found, at: str, entry: dict, region: str, cidr: str) -> di
         check_instance_class(found, f"{at}.instanceClass", found["engine"], instance_class)
         if burstable(instance_class) and "instanceClass" in entry:
             found.fail(f"{at}.instanceClass", instance_class, GLOBAL_CLASS_HELP)
-    az_count = _entry_count(found, f"{at}.azCount", entry.get("azCount", found["azCount"]), 2, 6, 2, "allowed: 2 to 6")
-    explicit = entry.get("availabilityZones", [])
+    az_count = _entry_count(found, at, entry, "azCount")
+    explicit = _entry_value(found, entry, "availabilityZones")
     if not isinstance(explicit, list) or not all(isinstance(z, str) for z in explicit):
         found.fail(f"{at}.availabilityZones", explicit, "expected a list of zone names")
         explicit = []
     region_zones = zones(found, f"{at}.availabilityZones", region, az_count, tuple(explicit))
-    standby = _entry_count(found, f"{at}.standbyFleetDesiredCapacity", entry.get("standbyFleetDesiredCapacity", 0),
-                           0, 100, 0, "allowed: 0 to 100")
+    standby = _entry_count(found, at, entry, "standbyFleetDesiredCapacity")
     return {"region": region, "vpc_cidr": cidr, "availability_zones": region_zones, "instance_count": count,
             "instance_class": instance_class, "standby_fleet_desired_capacity": standby}
 
@@ -524,8 +554,7 @@ def writer_region(found: Found) -> None:
     if writer not in members:
         found.fail(f"{_GLOBAL}.writerRegion", writer, f"must be a member region: {', '.join(members)}")
     elif any(s["region"] == writer and s["instance_count"] == 0 for s in found.secondary_regions):
-        found.fail(f"{_GLOBAL}.writerRegion", writer,
-                   "is a headless secondary (instances: 0); a writer region needs instances")
+        found.fail(f"{_GLOBAL}.writerRegion", writer, "is a headless secondary (instances: 0); a writer region needs instances")
     found.global_database["writer_region"] = writer
 
 
@@ -538,9 +567,7 @@ RULES = (
 )
 
 
-# --------------------------------------------------------------------------------------
-# Warnings: risky but legal combinations (run only when no rule failed).
-# --------------------------------------------------------------------------------------
+# --- Warnings: risky but legal combinations (run only when no rule failed).
 
 def reader_smaller_than_writer(found: Found) -> list[str]:
     writer, reader = found["instanceClass"], found["readerInstanceClass"]

@@ -49,6 +49,7 @@ HAND_EDITS = [
     ("README.md", "| `rds-cluster-final-snapshot` | resource |", "| `rds-cluster-final-snapshot` | stack |"),
     ("README.md", "| `kmsKeyArn` | the primary region's key |", "| `kmsKeyArn` | the key |"),
     ("README.md", "| `regions.<region>.parameterGroups` |", "| `regions.<region>.parameterGroup` |"),
+    ("README.md", "| `secondaryRegions[].instances` | integer | `1` | 0 to 16 |", "| `secondaryRegions[].instances` | integer | `1` | 0 to 15 |"),
     ("Pulumi.yaml", "  readerCount:\n    type: integer\n    default: 2\n", "  readerCount:\n    type: integer\n    default: 3\n"),
 ]
 
