@@ -61,7 +61,7 @@ def write_forwarding_supported(engine: str, version: str) -> bool:
 
 # RDS Data API on Aurora provisioned and Serverless v2 clusters: Aurora PostgreSQL 13.11+, 14.8+,
 # 15.3+, 16.1+, 17.4+ (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Concepts.Aurora_Fea_Regions_DB-eng.Feature.Data_API.html;
-# a few regions lack it); Aurora MySQL 3.07+ (not confirmed there, see README).
+# a few regions lack it); Aurora MySQL 3.07+ (not confirmed there, see docs/connecting.md).
 _PG_DATA_API_MIN_MINOR = {13: 11, 14: 8, 15: 3, 16: 1, 17: 4}
 _MYSQL_DATA_API_MIN_MINOR = 7
 

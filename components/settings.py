@@ -163,7 +163,7 @@ SETTINGS: tuple[Setting, ...] = (
        "Engine version the clusters run, minor included (PostgreSQL MAJOR.MINOR; MySQL 8.0.mysql_aurora.3.MM.P). "
        "Automatic minor upgrades are off, so the version changes only by an upgrade: `deploy upgrade` on any stack "
        "(the only way for a global database, whose members ignore this setting; it then records the new version "
-       "here), or on a regional stack a change of this setting and `pulumi up` (README: Upgrading the engine).", example="16.8"),
+       "here), or on a regional stack a change of this setting and `pulumi up` (docs/engine-upgrades.md).", example="16.8"),
     _S("engineUpgradeTarget", "string", "", "database", "engine_upgrade_target",
        "Version an upgrade is being prepared for: the program also declares parameter groups of its family, which "
        "`deploy upgrade` switches the clusters to. Newer than engineVersion; empty when no upgrade is prepared.", example="17.4"),
