@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from components.project import PROJECT
+from components.naming import PROJECT
 from deploy.cli import EXIT_FAILED, EXIT_USAGE
 from deploy.offline.stack_config import PROJECT_DIR, UnknownStackError, load_stack_config
 

@@ -31,7 +31,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from components.project import PROJECT
+from components.naming import PROJECT
 from deploy.cli import EXIT_FAILED, EXIT_OK
 from deploy.runbooks.base import (
     CommandRefused,
@@ -55,7 +55,7 @@ class Plan:
 
 def quoted_identifier(engine: str, user: str) -> str:
     """A user name validated by the settings (letters, digits, underscores), quoted for the engine."""
-    from components.settings import APPLICATION_USER_RE
+    from components.aws_facts import APPLICATION_USER_RE
 
     if not APPLICATION_USER_RE.fullmatch(user):  # the settings guarantee it; never build SQL from anything else
         raise CommandRefused(f"applicationUsers: {user!r} is not a plain identifier")
@@ -179,7 +179,7 @@ def run(args) -> int:
 def bootstrap(args, *, make_clients=clients, out: TextIO | None = None) -> int:
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-    from components.settings import data_api_supported
+    from components.aws_facts import data_api_supported
 
     out = out or sys.stdout
     settings = resolve_settings(args.stack)

@@ -49,7 +49,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from components.project import PROJECT
+from components.naming import PROJECT
 from deploy.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from deploy.runbooks.base import (
     Clock,

@@ -36,7 +36,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from components.project import MASTER_PASSWORD_LENGTH, MASTER_PASSWORD_SPECIALS, PROJECT
+from components.aws_facts import MASTER_PASSWORD_LENGTH, MASTER_PASSWORD_SPECIALS
+from components.naming import PROJECT
 from deploy.cli import EXIT_FAILED, EXIT_OK
 from deploy.offline.stack_config import PROJECT_DIR
 from deploy.runbooks.base import (

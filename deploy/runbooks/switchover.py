@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from components.project import PROJECT
+from components.naming import PROJECT
 from deploy.cli import EXIT_FAILED, EXIT_OK
 from deploy.runbooks.base import (
     Clock,

@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from components.project import PROJECT
+from components.naming import PROJECT
 from deploy.cli import EXIT_FAILED, EXIT_OK
 from deploy.runbooks.base import (
     Clock,
@@ -121,7 +121,7 @@ class Plan:
 # ---------------------------------------------------------------------------------------
 
 def check_version_argument(engine: str, value: str) -> str:
-    from components.settings import ENGINE_VERSION_HELP, engine_version_pattern
+    from components.aws_facts import ENGINE_VERSION_HELP, engine_version_pattern
 
     if not engine_version_pattern(engine).match(value or ""):
         raise CommandRefused(f"--engine-version {value!r}: not a version of {engine}; expected "
@@ -389,7 +389,7 @@ def settings_change(stack: str, settings, target: str, project: str = PROJECT) -
     lines += [f"  pulumi config rm {key} --stack {stack}" for key in cleared]
     lines += [f"or in Pulumi.{short}.yaml: {project}:engineVersion: \"{target}\""
               + (f" and remove {', '.join(f'{project}:{k}' for k in cleared)}" if cleared else "")]
-    from components.settings import parameter_group_family
+    from components.aws_facts import parameter_group_family
 
     old_family, new_family = (parameter_group_family(database.engine, v) for v in (database.engine_version, target))
     if old_family != new_family:
@@ -480,7 +480,7 @@ def run_upgrade(args, *, client: Callable[[str], Any] | None = None, clock: Cloc
 
 
 def _upgrade(args, settings, outputs, members, target, rds_for, clock: Clock, now, out: TextIO) -> int:
-    from components.settings import parameter_group_family
+    from components.aws_facts import parameter_group_family
     from deploy.runbooks.switchover import describe_global_cluster
 
     stack, engine = args.stack, settings.database.engine

@@ -313,7 +313,7 @@ def test_stubbed_calls_name_the_cluster_and_secret(moto):
     ("aurora-mysql", "8.0.mysql_aurora.3.07.0", True), ("aurora-mysql", "8.0.mysql_aurora.3.06.1", False),
 ])
 def test_data_api_versions(engine, version, supported):
-    from components.settings import data_api_supported
+    from components.aws_facts import data_api_supported
 
     assert data_api_supported(engine, version) is supported
 
@@ -321,7 +321,7 @@ def test_data_api_versions(engine, version, supported):
 @pytest.mark.parametrize(("instance_class", "supported"), [
     ("db.t4g.medium", False), ("db.t3.medium", False), ("db.r7g.large", True), ("db.serverless", True)])
 def test_data_api_instance_classes(instance_class, supported):
-    from components.settings import data_api_supported
+    from components.aws_facts import data_api_supported
 
     assert data_api_supported("aurora-postgresql", "16.6", instance_class) is supported
 
