@@ -32,19 +32,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from deploy.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from deploy.runbooks.base import (
-    CommandRefused,
-    paginate,
-    refused_by_aws,
-    resolve_settings,
-    run_refusable,
-    short_stack_name,
-    tag_map,
-)
-
-# The findings, their output and the clients are verify's: one of each.
-from deploy.runbooks.verify import Boto3Clients, Finding, findings_json, findings_table
+from components.naming import short_stack_name
+from deploy.errors import EXIT_FAILED, EXIT_USAGE, CommandRefused, refused_by_aws
+from deploy.runbooks.base import Clients, check_region, paginate, resolve_settings, tag_map
+from deploy.runbooks.findings import Finding, report
+from deploy.runbooks.rds import engine_versions
 
 CHECKS = (
     "availability-zone", "engine-version", "global-database-support", "upgrade-target", "instance-class",
@@ -239,11 +231,6 @@ def check_zones(settings, plan: RegionPlan, ec2, available: set[str]) -> list:
                                      f"zone {zone} is {zones[zone]!r}, not 'available'; set {key} to available zones "
                                      f"({', '.join(sorted(available))})"))
     return findings
-
-
-def engine_versions(rds, engine: str, version: str | None = None) -> list[dict]:
-    params = {"Engine": engine, **({"EngineVersion": version} if version else {})}
-    return paginate(rds, "describe_db_engine_versions", "DBEngineVersions", **params)
 
 
 def check_engine_version(plan: Plan, region: str, rds) -> list:
@@ -617,41 +604,15 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args) -> int:
-    return run_refusable(lambda: _run(args))
-
-
-def _run(args, clients: Callable[[str, str], Any] | None = None) -> int:
-    from botocore.exceptions import BotoCoreError, ConnectTimeoutError, EndpointConnectionError, NoCredentialsError
-
+def run(args, clients: Callable[[str, str], Any] | None = None) -> int:
     settings = resolve_settings(args.stack)
-    stack = short_stack_name(args.stack)
-    unknown = [r for r in args.region if r not in settings.regions]
-    if unknown:
-        raise CommandRefused(f"--region {', '.join(unknown)}: not a region of stack {stack} "
-                             f"(regions: {', '.join(settings.regions)})", EXIT_USAGE)
+    check_region("--region", args.region, settings, args.stack)
     plan = plan_stack(args.stack, settings)
     own_clients = clients is None
-    clients = clients or Boto3Clients(args.endpoint_url)
+    clients = clients or Clients(args.endpoint_url)
     try:
         findings = preflight(settings, plan, clients, args.region or None)
-    except NoCredentialsError:
-        raise CommandRefused("no AWS credentials: configure them (AWS_PROFILE, AWS_ACCESS_KEY_ID/"
-                             "AWS_SECRET_ACCESS_KEY, or a role) and run preflight again", EXIT_USAGE) from None
-    except (EndpointConnectionError, ConnectTimeoutError) as error:
-        where = f"--endpoint-url {args.endpoint_url}" if args.endpoint_url else "the AWS endpoint"
-        raise CommandRefused(f"could not reach {where} ({error}); check the URL and the network, "
-                             "and run preflight again", EXIT_FAILED) from None
-    except BotoCoreError as error:
-        raise CommandRefused(f"could not read AWS: {error}", EXIT_FAILED) from None
     finally:
         if own_clients:
             clients.close()
-    if args.json:
-        print(findings_json(stack, findings))
-    else:
-        print(f"preflight stack {stack}: regions {', '.join(args.region or settings.regions)}")
-        print(findings_table(findings))
-        if findings:
-            print(f"{len(findings)} finding{'s' if len(findings) != 1 else ''}")
-    return EXIT_FAILED if findings else EXIT_OK
+    return report("preflight", short_stack_name(args.stack), args.region or settings.regions, findings, args.json)

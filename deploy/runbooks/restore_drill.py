@@ -40,29 +40,24 @@ no completed recovery point or the run was interrupted, 2 refused input.
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from components.project import PROJECT
-from deploy.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from components.naming import PROJECT, cluster_identifier, short_stack_name, stack_prefix, vault_name
+from deploy.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandRefused, refused_by_aws
 from deploy.runbooks.base import (
+    Clients,
     Clock,
-    CommandRefused,
+    Wait,
     arn_region,
+    check_durations,
     is_stack_resource,
     paginate,
-    poll_until,
-    rds_client,
-    refused_by_aws,
     resolve_settings,
-    run_refusable,
-    short_stack_name,
     tag_map,
 )
 
@@ -230,12 +225,12 @@ def newest_recovery_point(backup, vault: str, region: str, short: str) -> dict:
     except backup.exceptions.ResourceNotFoundException:
         raise CommandRefused(f"backup vault {vault} does not exist in {region}; the stack's vaults are in the regions "
                              "of its writer-capable clusters and its backupCopyRegion (with backupPlan: true)") from None
-    stack_prefix = f":cluster:{PROJECT}-{short}-"
+    cluster_arn_part = f":cluster:{stack_prefix(short)}-"
     points = [
         point
         for point in paginate(backup, "list_recovery_points_by_backup_vault", "RecoveryPoints",
                               BackupVaultName=vault, ByResourceType=AURORA)
-        if point.get("Status") == "COMPLETED" and stack_prefix in (point.get("ResourceArn") or "")
+        if point.get("Status") == "COMPLETED" and cluster_arn_part in (point.get("ResourceArn") or "")
         and is_snapshot_point(point)
     ]
     if not points:
@@ -272,10 +267,9 @@ class Plan:
 
 
 class Drill:
-    def __init__(self, plan: Plan, rds, backup, *, timeout: float, poll_interval: float,
-                 clock: Callable[[], float], sleep: Callable[[float], None], out: TextIO):
-        self.plan, self.rds, self.backup = plan, rds, backup
-        self.timeout, self.poll_interval, self.clock, self.sleep, self.out = timeout, poll_interval, clock, sleep, out
+    def __init__(self, plan: Plan, rds, backup, waiting: Wait):
+        self.plan, self.rds, self.backup, self.waiting = plan, rds, backup, waiting
+        self.timeout, self.poll_interval = waiting.timeout, waiting.poll_interval
         self.created = Created(region=plan.region)
 
     @property
@@ -355,13 +349,11 @@ class Drill:
         self.created.restore_job = job
         # AWS Backup has no waiter for restore jobs: poll DescribeRestoreJob until it stops (COMPLETED,
         # ABORTED or FAILED); a timeout is a failure (CommandRefused, exit 1) and clean-up asks about the job.
-        described = poll_until(
+        described = self.waiting.until(
             lambda: self.backup.describe_restore_job(RestoreJobId=job),
             lambda state: state.get("Status") in ("COMPLETED", "ABORTED", "FAILED"),
-            lambda _elapsed, _state: [], timeout=self.timeout, poll_interval=self.poll_interval,
-            clock=Clock(sleep=self.sleep, now=self.clock), out=self.out,
-            timed_out=lambda state: f"restore job {job} still {state.get('Status')} (--timeout); aws backup "
-                                    f"describe-restore-job --region {plan.region} --restore-job-id {job}")
+            lambda state: f"restore job {job} still {state.get('Status')} (--timeout); aws backup "
+                          f"describe-restore-job --region {plan.region} --restore-job-id {job}")
         if described.get("Status") != "COMPLETED":
             raise DrillFailed(f"restore job {job} {described.get('Status')}: {described.get('StatusMessage', '')}")
         created = described.get("CreatedResourceArn") or ""
@@ -498,7 +490,6 @@ def drill_region(args, settings) -> str:
 
 def plan_drill(args, settings, rds, backup, now: datetime) -> Plan:
     short = short_stack_name(args.stack)
-    prefix = f"{PROJECT}-{short}"
     region = drill_region(args, settings)
     identifier = drill_identifier(args.stack, region, now)
     instance_identifier = f"{identifier[:61]}-1"
@@ -507,7 +498,7 @@ def plan_drill(args, settings, rds, backup, now: datetime) -> Plan:
             raise CommandRefused(f"{name} already exists in {region} and the drill does not touch what it did not "
                                  "create; run it again in a second")
     tags = ((DRILL_TAG, identifier), ("project", PROJECT), ("stack", short))
-    home = f"{prefix}-{region}" if region in settings.regions else None
+    home = cluster_identifier(short, region) if region in settings.regions else None
     if args.from_vault:
         return _plan_from_vault(args, settings, rds, backup, now, region, home, identifier, instance_identifier, tags)
 
@@ -535,10 +526,8 @@ def _scaling(cluster: dict) -> dict | None:
 
 
 def _plan_from_vault(args, settings, rds, backup, now, region, home, identifier, instance_identifier, tags) -> Plan:
-    from components.database_backup import vault_name
-
     short = short_stack_name(args.stack)
-    vault = vault_name(f"{PROJECT}-{short}", region)
+    vault = vault_name(short, region)
     point = newest_recovery_point(backup, vault, region, short)
     if not point.get("IamRoleArn"):
         raise CommandRefused(f"recovery point {point['RecoveryPointArn']} names no IAM role to restore it with")
@@ -593,20 +582,7 @@ def register(subparsers) -> None:
                         help="seconds between polls (default 30)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON (for CI, to record RTO over time)")
     parser.add_argument("--endpoint-url", help="AWS endpoint, e.g. a local emulator")
-    parser.set_defaults(func=run)
-
-
-def run(args) -> int:
-    return run_refusable(lambda: run_drill(args))
-
-
-def boto_client(service: str, region: str, endpoint_url: str | None):
-    """RDS through the commands' shared client; AWS Backup's the same way (boto3, region, endpoint)."""
-    if service == "rds":
-        return rds_client(region, endpoint_url)
-    import boto3
-
-    return boto3.client(service, region_name=region, endpoint_url=endpoint_url)
+    parser.set_defaults(func=run_drill)
 
 
 # Flags that make sense only with --delete, and flags of a drill that --delete does not run.
@@ -630,21 +606,21 @@ def refuse_flag_combinations(args) -> None:
                                  "the --from-vault region)")
 
 
-def run_drill(args, *, client: Callable[[str, str], Any] | None = None, now: Callable[[], datetime] = lambda: datetime.now(UTC),
-              clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+def run_drill(args, *, clients: Callable[[str, str], Any] | None = None,
+              now: Callable[[], datetime] = lambda: datetime.now(UTC), clock: Clock | None = None,
               out: TextIO | None = None) -> int:
-    """The command; ``client(service, region)`` returns a boto3 client (boto3 with --endpoint-url by default)."""
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+    """The command; ``clients(service, region)`` returns an AWS client (``base.Clients`` by default)."""
+    from botocore.exceptions import BotoCoreError, ClientError
 
     out = out or sys.stdout
-    if args.timeout <= 0 or args.poll_interval <= 0:
-        raise CommandRefused(f"--timeout {args.timeout:g} / --poll-interval {args.poll_interval:g}: expected positive seconds")
+    check_durations(args)
     refuse_flag_combinations(args)
-    clients = functools.cache(client or (lambda service, region: boto_client(service, region, args.endpoint_url)))
+    waiting = Wait(args.timeout, args.poll_interval, clock or Clock(), out)
+    clients = clients or Clients(args.endpoint_url)
     try:
         settings = resolve_settings(args.stack)
         if args.delete:
-            return _delete_kept(args, settings, clients, out)
+            return _delete_kept(args, settings, clients, waiting)
         region = drill_region(args, settings)
         rds = clients("rds", region)
         backup = clients("backup", region) if args.from_vault else None
@@ -652,12 +628,6 @@ def run_drill(args, *, client: Callable[[str, str], Any] | None = None, now: Cal
         # RPO: the age of the restored point when the restore starts. A restorable time a clock
         # puts after that moment counts as no loss, never as a negative age.
         started_at = now()
-    except NoCredentialsError:
-        raise CommandRefused("no AWS credentials: configure them and run the command again") from None
-    except ClientError as error:
-        raise refused_by_aws(error) from None
-    except BotoCoreError as error:
-        raise CommandRefused(f"could not reach AWS: {error}", EXIT_FAILED) from None
     except KeyboardInterrupt:
         # As after a change (exit 1, "interrupted"), with nothing to clean up: nothing was created or deleted yet.
         raise CommandRefused("interrupted (Ctrl-C) before any change: nothing was created or deleted", EXIT_FAILED) from None
@@ -668,16 +638,16 @@ def run_drill(args, *, client: Callable[[str, str], Any] | None = None, now: Cal
                     restored_to=iso(plan.restored_to),
                     rpo_seconds=max(round((started_at - plan.restored_to).total_seconds(), 1), 0.0),
                     restored_cluster=plan.identifier, restored_instance=plan.instance_identifier)
-    drill = Drill(plan, rds, backup, timeout=args.timeout, poll_interval=args.poll_interval, clock=clock, sleep=sleep, out=out)
+    drill = Drill(plan, rds, backup, waiting)
     if not args.json:
         source = plan.source_cluster if plan.mode == "point-in-time" else plan.recovery_point["RecoveryPointArn"]
         print(f"restore drill {plan.identifier}: {plan.mode} restore of {source} in {plan.region}", file=out)
-    start = clock()
+    start = waiting.clock.now()
     failure: str | None = None
     try:
         drill.restore()
         cluster = drill.add_instance()
-        report.rto_seconds = round(clock() - start, 1)
+        report.rto_seconds = round(waiting.clock.now() - start, 1)
         report.endpoint = cluster.get("Endpoint")
     except DrillFailed as error:
         failure = str(error)
@@ -687,6 +657,8 @@ def run_drill(args, *, client: Callable[[str, str], Any] | None = None, now: Cal
         failure = str(error)
     except KeyboardInterrupt:
         failure = "interrupted (Ctrl-C)"
+    except Exception as error:  # anything else after the first change (an endpoint that is not AWS, a bug): clean up
+        failure = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
 
     if failure or not args.keep:
         try:
@@ -709,7 +681,7 @@ def run_drill(args, *, client: Callable[[str, str], Any] | None = None, now: Cal
     return EXIT_FAILED if report.errors else EXIT_OK
 
 
-def _delete_kept(args, settings, clients, out: TextIO) -> int:
+def _delete_kept(args, settings, clients, waiting: Wait) -> int:
     region = args.region or settings.writer_region
     rds = clients("rds", region)
     identifier = args.delete
@@ -725,8 +697,8 @@ def _delete_kept(args, settings, clients, out: TextIO) -> int:
     plan = Plan(mode="delete", region=region, source_cluster=None, identifier=identifier, instance_identifier="",
                 instance_class="", engine="", subnet_group="", security_groups=(), kms_key=None, parameter_group=None,
                 serverless_scaling=None, restored_to=datetime.now(UTC))
-    drill = Drill(plan, rds, None, timeout=args.timeout, poll_interval=args.poll_interval, clock=time.monotonic,
-                  sleep=time.sleep, out=out)
+    drill = Drill(plan, rds, None, waiting)
+    out = waiting.out
     members = [m["DBInstanceIdentifier"] for m in cluster.get("DBClusterMembers", [])]
     errors: list[str] = []
     left = list(members)

@@ -34,22 +34,14 @@ Exit codes: 0 no finding, 1 any finding (or AWS refused a read), 2 usage or sett
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
-from deploy.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from deploy.runbooks.base import (
-    CommandRefused,
-    arn_region,
-    paginate,
-    refused_by_aws,
-    resolve_settings,
-    run_refusable,
-    short_stack_name,
-    stack_outputs,
-)
+from components.naming import short_stack_name
+from deploy.errors import EXIT_FAILED, EXIT_USAGE, CommandRefused
+from deploy.runbooks.base import Clients, arn_region, check_region, paginate, resolve_settings, stack_outputs
+from deploy.runbooks.findings import Finding, report
 
 OPEN_CIDRS = ("0.0.0.0/0", "::/0")
 CHECKS = (
@@ -57,14 +49,6 @@ CHECKS = (
     "backup-retention", "iam-auth", "instance-public", "multi-az", "global-membership",
     "global-writer-region", "fleet-missing", "fleet-imdsv2", "fleet-public-ip", "sg-open-to-internet",
 )
-
-
-@dataclass(frozen=True)
-class Finding:
-    check: str
-    region: str
-    resource: str
-    message: str
 
 
 def same_kms_key(actual: str | None, expected: str | None) -> bool:
@@ -283,39 +267,6 @@ def wait_available(settings, outputs: dict[str, Any], clients: Callable[[str, st
 # Output and command line.
 # ---------------------------------------------------------------------------------------
 
-def findings_table(findings: list[Finding]) -> str:
-    if not findings:
-        return "no findings"
-    rows = [("CHECK", "REGION", "RESOURCE", "FINDING")] + [(f.check, f.region, f.resource, f.message) for f in findings]
-    widths = [max(len(str(row[i])) for row in rows) for i in range(3)]
-    return "\n".join(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}" for row in rows)
-
-
-def findings_json(stack: str, findings: list[Finding]) -> str:
-    return json.dumps({"stack": stack, "clean": not findings, "findings": [asdict(f) for f in findings]}, indent=2)
-
-
-class Boto3Clients:
-    """One boto3 client per (service, region) of a run, all on ``endpoint_url`` when given."""
-
-    def __init__(self, endpoint_url: str | None):
-        import boto3
-
-        self._session = boto3.session.Session()
-        self._endpoint_url = endpoint_url
-        self._clients: dict[tuple[str, str], Any] = {}
-
-    def __call__(self, service: str, region: str):
-        if (service, region) not in self._clients:
-            self._clients[(service, region)] = self._session.client(service, region_name=region,
-                                                                    endpoint_url=self._endpoint_url)
-        return self._clients[(service, region)]
-
-    def close(self) -> None:
-        while self._clients:
-            self._clients.popitem()[1].close()
-
-
 def register(subparsers) -> None:
     parser = subparsers.add_parser("verify", help="check the live AWS resources against the stack's settings",
                                    description=__doc__.split("\n\n")[0])
@@ -332,46 +283,24 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args) -> int:
-    return run_refusable(lambda: _run(args))
-
-
-def _run(args, clients: Callable[[str, str], Any] | None = None) -> int:
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, WaiterError
+def run(args, clients: Callable[[str, str], Any] | None = None) -> int:
+    from botocore.exceptions import WaiterError
 
     settings = resolve_settings(args.stack)
-    unknown = [r for r in args.region if r not in settings.regions]
-    if unknown:
-        raise CommandRefused(f"--region {', '.join(unknown)}: not a region of stack {short_stack_name(args.stack)} "
-                             f"(regions: {', '.join(settings.regions)})", EXIT_USAGE)
+    check_region("--region", args.region, settings, args.stack)
     if args.wait < 0:
         raise CommandRefused(f"--wait {args.wait}: expected 0 or more seconds", EXIT_USAGE)
     outputs = stack_outputs(args.stack, args.outputs_file)
     own_clients = clients is None
-    clients = clients or Boto3Clients(args.endpoint_url)
+    clients = clients or Clients(args.endpoint_url)
     try:
         if args.wait:
             wait_available(settings, outputs, clients, args.wait, args.region or None)
         findings = verify(settings, outputs, clients, args.region or None)
-    except NoCredentialsError:
-        raise CommandRefused("no AWS credentials: configure them (AWS_PROFILE, AWS_ACCESS_KEY_ID/"
-                             "AWS_SECRET_ACCESS_KEY, or a role) and run verify again", EXIT_USAGE) from None
     except WaiterError as error:
         raise CommandRefused(f"--wait {args.wait}: resources not available in time: {error}", EXIT_FAILED) from None
-    except ClientError as error:
-        raise refused_by_aws(error) from None
-    except BotoCoreError as error:
-        raise CommandRefused(f"could not read AWS: {error}", EXIT_FAILED) from None
     finally:
         if own_clients:
             clients.close()
-    stack = short_stack_name(args.stack)
-    if args.json:
-        print(findings_json(stack, findings))
-    else:
-        print(f"verify stack {stack}: regions {', '.join(args.region or settings.regions)}")
-        print(findings_table(findings))
-        if findings:
-            print(f"{len(findings)} finding{'s' if len(findings) != 1 else ''}")
-    return EXIT_FAILED if findings else EXIT_OK
+    return report("verify", short_stack_name(args.stack), args.region or settings.regions, findings, args.json)
 

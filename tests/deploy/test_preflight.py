@@ -151,7 +151,7 @@ def test_dev_clean_run_exits_0(moto, dev, capsys):
     moto_clients = aws.Aws(moto)
     args = cli.build_parser().parse_args(["preflight", "--stack", "dev", "--json"])
     with stub:
-        code = preflight._run(args, lambda service, region: rds if service == "rds" else moto_clients(service, region))
+        code = preflight.run(args, lambda service, region: rds if service == "rds" else moto_clients(service, region))
     stub.assert_no_pending_responses()
     assert (code, json.loads(capsys.readouterr().out)) == (0, {"stack": "dev", "clean": True, "findings": []})
 
