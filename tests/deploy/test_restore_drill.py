@@ -26,7 +26,8 @@ from components.database_backup import vault_name
 from deploy import cli
 from deploy.errors import run_guarded
 from deploy.runbooks.base import Clock
-from deploy.runbooks.restore_drill import DRILL_TAG, drill_identifier, run_drill
+from deploy.runbooks.restore_drill import run_drill
+from deploy.runbooks.restore_drill_plan import DRILL_TAG, drill_identifier
 from tests.deploy.aws_deployment import build
 from tests.test_settings import settings_of
 
