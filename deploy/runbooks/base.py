@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from components.naming import short_stack_name, stack_tags
+from components.naming import PROJECT, short_stack_name, stack_tags
 from deploy.errors import EXIT_FAILED, EXIT_USAGE, CommandRefused
 from deploy.offline.stack_config import PROJECT_DIR, UnknownStackError, load_stack_config
 
@@ -179,6 +179,19 @@ def paginate(client, operation: str, key: str, **params) -> list[dict]:
     return items
 
 
+def described(call: Callable[..., dict], key: str, not_found: str, **params) -> list[dict]:
+    """``call(**params)[key]``, or an empty list when AWS answers ``not_found`` (its error code for a name
+    nobody holds, e.g. ``DBClusterNotFoundFault``)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        return call(**params)[key]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != not_found:
+            raise
+        return []
+
+
 def arn_region(arn: str) -> str:
     """The region field of an ARN (``arn:aws:rds:us-west-2:...`` -> ``us-west-2``); empty if none."""
     parts = arn.split(":")
@@ -195,6 +208,23 @@ def is_stack_resource(tags: Mapping[str, str], stack: str) -> bool:
     on every resource (``components.naming.stack_tags``), so a command touches nothing the stack did not create."""
     wanted = stack_tags(stack)
     return all(tags.get(key) == wanted[key] for key in ("project", "stack"))
+
+
+def stack_cluster(rds, identifier: str, stack: str, missing: str) -> dict:
+    """The stack's cluster ``identifier``, ``available`` and tagged as the stack's; a refusal otherwise
+    (``missing`` when it does not exist)."""
+    found = described(rds.describe_db_clusters, "DBClusters", "DBClusterNotFoundFault", DBClusterIdentifier=identifier)
+    if not found:
+        raise CommandRefused(missing)
+    cluster = found[0]
+    tags = tag_map(cluster.get("TagList"))
+    if not is_stack_resource(tags, stack):
+        raise CommandRefused(f"cluster {identifier} is not tagged project={PROJECT}, stack={short_stack_name(stack)} "
+                             f"(its tags: {tags or 'none'}); this command only touches clusters this program created")
+    if cluster.get("Status") != "available":
+        raise CommandRefused(f"cluster {identifier} is {cluster.get('Status')!r}, not 'available'; wait "
+                             f"(`aws rds wait db-cluster-available --db-cluster-identifier {identifier}`) and run again")
+    return cluster
 
 
 def check_region(flag: str, regions: Iterable[str], settings, stack: str) -> None:

@@ -32,9 +32,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from components.naming import PROJECT, cluster_identifier, global_master_secret_name, short_stack_name
+from components.naming import cluster_identifier, global_master_secret_name, short_stack_name
 from deploy.errors import EXIT_FAILED, EXIT_OK, CommandRefused, refused_by_aws
-from deploy.runbooks.base import Clients, is_stack_resource, resolve_settings, tag_map
+from deploy.runbooks.base import Clients, resolve_settings, stack_cluster
 
 HELP = "create the IAM-authenticated application database users on the writer through the RDS Data API"
 
@@ -125,15 +125,7 @@ def read_existing(data, cluster_arn: str, secret_arn: str, database: str, engine
     return existing
 
 
-def check_cluster(cluster: dict, stack: str, identifier: str) -> None:
-    tags = tag_map(cluster.get("TagList"))
-    if not is_stack_resource(tags, stack):
-        raise CommandRefused(
-            f"cluster {identifier} is not tagged project={PROJECT}, stack={stack} (its tags: {tags or 'none'}); "
-            "this command only touches clusters this program created")
-    if cluster.get("Status") != "available":
-        raise CommandRefused(f"cluster {identifier} is {cluster.get('Status')!r}, not 'available'; wait "
-                             f"(`aws rds wait db-cluster-available --db-cluster-identifier {identifier}`) and run again")
+def check_data_api(cluster: dict, stack: str, identifier: str) -> None:
     if not cluster.get("HttpEndpointEnabled"):
         raise CommandRefused(
             f"cluster {identifier} has no Data API (HttpEndpointEnabled is false): run `python -m deploy up --stack {stack}`, "
@@ -190,15 +182,9 @@ def bootstrap(args, *, clients: Callable[[str, str], Any] | None = None, out: Te
     secret_name = global_master_secret_name(stack) if settings.global_database else None
     clients = clients or Clients(getattr(args, "endpoint_url", None))
     rds, secrets, data = (clients(service, region) for service in ("rds", "secretsmanager", "rds-data"))
-    try:
-        found = rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"]
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "DBClusterNotFoundFault":
-            raise CommandRefused(f"stack {stack}: cluster {identifier} does not exist in {region}; "
-                                 f"create it with `python -m deploy up --stack {stack}`") from None
-        raise
-    cluster = found[0]
-    check_cluster(cluster, stack, identifier)
+    cluster = stack_cluster(rds, identifier, stack, f"stack {stack}: cluster {identifier} does not exist in {region}; "
+                                                    f"create it with `python -m deploy up --stack {stack}`")
+    check_data_api(cluster, stack, identifier)
     try:
         secret_arn = master_secret_arn(cluster, secrets, secret_name)
         existing = read_existing(data, cluster["DBClusterArn"], secret_arn, db.database_name, db.engine, users)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from deploy.errors import CommandRefused
-from deploy.runbooks.base import paginate
+from deploy.runbooks.base import described, paginate
 
 
 def engine_versions(rds, engine: str, version: str | None = None) -> list[dict]:
@@ -14,14 +14,8 @@ def engine_versions(rds, engine: str, version: str | None = None) -> list[dict]:
 
 def describe_global_cluster(rds, gid: str) -> dict:
     """The global cluster ``gid``; a refusal (exit 2) when it does not exist."""
-    from botocore.exceptions import ClientError
-
-    try:
-        clusters = rds.describe_global_clusters(GlobalClusterIdentifier=gid)["GlobalClusters"]
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "GlobalClusterNotFoundFault":
-            raise CommandRefused(f"global cluster {gid} does not exist") from None
-        raise
+    clusters = described(rds.describe_global_clusters, "GlobalClusters", "GlobalClusterNotFoundFault",
+                         GlobalClusterIdentifier=gid)
     matching = [c for c in clusters if c.get("GlobalClusterIdentifier") == gid]
     if not matching:
         raise CommandRefused(f"global cluster {gid} does not exist")

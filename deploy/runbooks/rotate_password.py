@@ -46,10 +46,9 @@ from deploy.runbooks.base import (
     Wait,
     check_durations,
     error_tail,
-    is_stack_resource,
     open_stack,
     resolve_settings,
-    tag_map,
+    stack_cluster,
     write_stack_config,
 )
 
@@ -97,25 +96,6 @@ def password_applied(rds, identifier: str, wait: Wait, how: str) -> None:
     wait.until(lambda: describe_cluster(rds, identifier), done,
                lambda state: f"waiting until cluster {identifier} has applied the new master password and is "
                              f"available; {how}")
-
-
-def read_cluster(rds, identifier: str, stack: str) -> dict:
-    from botocore.exceptions import ClientError
-
-    try:
-        cluster = rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0]
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "DBClusterNotFoundFault":
-            raise CommandRefused(f"stack {stack}: cluster {identifier} does not exist; nothing to rotate") from None
-        raise
-    tags = tag_map(cluster.get("TagList"))
-    if not is_stack_resource(tags, stack):
-        raise CommandRefused(f"cluster {identifier} is not tagged project={PROJECT}, stack={stack} (its tags: "
-                             f"{tags or 'none'}); this command only touches clusters this program created")
-    if cluster.get("Status") != "available":
-        raise CommandRefused(f"cluster {identifier} is {cluster.get('Status')!r}, not 'available'; wait "
-                             f"(`aws rds wait db-cluster-available --db-cluster-identifier {identifier}`) and run again")
-    return cluster
 
 
 SECRETS_HINT = ("is the stack's secrets provider configured? The passphrase provider needs PULUMI_CONFIG_PASSPHRASE "
@@ -230,7 +210,7 @@ def rotate(args, *, clients: Callable[[str, str], Any] | None = None, write_conf
     clients = clients or Clients(endpoint_url)
     rds = clients("rds", region)
     secrets = clients("secretsmanager", settings.primary_region if settings.global_database else region)
-    cluster = read_cluster(rds, identifier, stack)
+    cluster = stack_cluster(rds, identifier, stack, f"stack {stack}: cluster {identifier} does not exist; nothing to rotate")
     if settings.global_database is None:
         return _rotate_managed(args, cluster, identifier, secrets, rds, waiter, out)
     return _rotate_global(args, stack, cluster, identifier, rds, secrets, waiter, write_config, check_config,

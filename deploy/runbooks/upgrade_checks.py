@@ -10,7 +10,7 @@ from typing import Any
 
 from components.naming import short_stack_name
 from deploy.errors import CommandRefused
-from deploy.runbooks.base import Wait, paginate
+from deploy.runbooks.base import Wait, described, paginate
 from deploy.runbooks.rds import engine_versions
 
 AVAILABLE = "available"
@@ -75,14 +75,7 @@ def check_version_argument(engine: str, value: str) -> str:
 
 def read_cluster(rds, region: str, identifier: str) -> Cluster:
     """The cluster and its instances as RDS reports them; a refusal when the cluster is missing."""
-    from botocore.exceptions import ClientError
-
-    try:
-        found = rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"]
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "DBClusterNotFoundFault":
-            raise
-        found = []
+    found = described(rds.describe_db_clusters, "DBClusters", "DBClusterNotFoundFault", DBClusterIdentifier=identifier)
     if not found:
         raise CommandRefused(f"cluster {identifier} does not exist in {region}: the stack's outputs name it; "
                              "deploy the stack first (`python -m deploy up`)")
@@ -151,16 +144,10 @@ def check_recorded_snapshot(rds, cluster: Cluster, name: str, stack: str) -> dic
     """The ``preUpgradeSnapshot`` a production major upgrade relies on, as RDS reports it: it must
     exist, be ``available`` and be a snapshot of the writer cluster (``DescribeDBClusterSnapshots``;
     ``DBClusterSnapshotNotFoundFault`` is the model's error for an unknown identifier)."""
-    from botocore.exceptions import ClientError
-
     redo = (f"take one with this command's --snapshot (or record a snapshot of {cluster.identifier}: "
             f"pulumi config set preUpgradeSnapshot <id> --stack {stack})")
-    try:
-        found = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=name)["DBClusterSnapshots"]
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "DBClusterSnapshotNotFoundFault":
-            raise
-        found = []
+    found = described(rds.describe_db_cluster_snapshots, "DBClusterSnapshots", "DBClusterSnapshotNotFoundFault",
+                      DBClusterSnapshotIdentifier=name)
     if not found:
         raise CommandRefused(f"preUpgradeSnapshot {name}: no such DB cluster snapshot in {cluster.region}; {redo}")
     snapshot = found[0]

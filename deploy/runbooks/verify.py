@@ -40,7 +40,15 @@ from typing import Any
 
 from components.naming import short_stack_name
 from deploy.errors import EXIT_FAILED, EXIT_USAGE, CommandRefused
-from deploy.runbooks.base import Clients, arn_region, check_region, paginate, resolve_settings, stack_outputs
+from deploy.runbooks.base import (
+    Clients,
+    arn_region,
+    check_region,
+    described,
+    paginate,
+    resolve_settings,
+    stack_outputs,
+)
 from deploy.runbooks.findings import Finding, report
 
 OPEN_CIDRS = ("0.0.0.0/0", "::/0")
@@ -100,18 +108,15 @@ def region_intents(settings, outputs: dict[str, Any]) -> tuple[list[RegionIntent
 # ---------------------------------------------------------------------------------------
 
 def check_cluster(settings, intent: RegionIntent, rds) -> list[Finding]:
-    from botocore.exceptions import ClientError
 
     region, out = intent.region, intent.outputs
     cluster_id = out.get("clusterIdentifier")
     if not cluster_id:
         return [Finding("stack-outputs", region, "clusterIdentifier", "no clusterIdentifier output for this region")]
-    try:
-        cluster = rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "DBClusterNotFoundFault":
-            return [Finding("cluster-missing", region, cluster_id, "the cluster does not exist")]
-        raise
+    found = described(rds.describe_db_clusters, "DBClusters", "DBClusterNotFoundFault", DBClusterIdentifier=cluster_id)
+    if not found:
+        return [Finding("cluster-missing", region, cluster_id, "the cluster does not exist")]
+    cluster = found[0]
     db = settings.database
     findings = []
     if not cluster.get("StorageEncrypted"):
