@@ -275,6 +275,16 @@ class Wait:
         return poll_until(read, done, progress, timeout=self.timeout, poll_interval=self.poll_interval,
                           clock=self.clock, out=self.out, timed_out=timed_out)
 
+    def waiter_config(self) -> dict:
+        """The same bounds for one of boto3's own waiters (whole seconds, at least one attempt)."""
+        delay = max(int(self.poll_interval), 1)
+        return {"Delay": delay, "MaxAttempts": max(int(self.timeout // delay), 1)}
+
+    def aws_waiter(self, client, name: str, **params) -> None:
+        """boto3's waiter ``name`` (e.g. ``db_cluster_available``, whose failure states it knows) within these bounds;
+        botocore's ``WaiterError`` when it gives up."""
+        client.get_waiter(name).wait(WaiterConfig=self.waiter_config(), **params)
+
 
 def check_durations(args) -> None:
     """``--timeout`` and ``--poll-interval`` are positive seconds (exit 2 before any call)."""

@@ -153,22 +153,18 @@ def manual_commands(created: Created) -> list[str]:
 class Drill:
     def __init__(self, plan: Plan, rds, backup, waiting: Wait):
         self.plan, self.rds, self.backup, self.waiting = plan, rds, backup, waiting
-        self.timeout, self.poll_interval = waiting.timeout, waiting.poll_interval
+        self.timeout = waiting.timeout
         self.created = Created(region=plan.region)
 
     @property
     def tags(self) -> list[dict]:
         return [{"Key": key, "Value": value} for key, value in self.plan.tags]
 
-    def waiter_config(self) -> dict:
-        delay = max(int(self.poll_interval), 1) if self.poll_interval >= 1 else 1
-        return {"Delay": delay, "MaxAttempts": max(int(self.timeout // delay), 1)}
-
     def wait(self, name: str, what: str, **params) -> None:
         from botocore.exceptions import WaiterError
 
         try:
-            self.rds.get_waiter(name).wait(WaiterConfig=self.waiter_config(), **params)
+            self.waiting.aws_waiter(self.rds, name, **params)
         except WaiterError as error:
             reason = str(error.kwargs.get("reason", ""))
             if "Max attempts exceeded" in reason:

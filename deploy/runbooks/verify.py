@@ -34,6 +34,7 @@ Exit codes: 0 no finding, 1 any finding (or AWS refused a read), 2 usage or sett
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,8 @@ from components.naming import short_stack_name
 from deploy.errors import EXIT_FAILED, EXIT_USAGE, CommandRefused
 from deploy.runbooks.base import (
     Clients,
+    Clock,
+    Wait,
     arn_region,
     check_region,
     described,
@@ -253,8 +256,7 @@ def wait_available(settings, outputs: dict[str, Any], clients: Callable[[str, st
                    regions: Iterable[str] | None = None) -> None:
     """RDS waiters: clusters and their instances available, bounded by ``seconds`` per waiter."""
     intents, _ = region_intents(settings, outputs)
-    delay = 15 if seconds >= 60 else 1
-    config = {"Delay": delay, "MaxAttempts": max(1, seconds // delay)}
+    wait = Wait(seconds, 15 if seconds >= 60 else 1, Clock(), sys.stdout)
     for intent in intents:
         if regions and intent.region not in regions:
             continue
@@ -262,10 +264,9 @@ def wait_available(settings, outputs: dict[str, Any], clients: Callable[[str, st
         if not cluster_id:
             continue
         rds = clients("rds", intent.region)
-        rds.get_waiter("db_cluster_available").wait(DBClusterIdentifier=cluster_id, WaiterConfig=config)
+        wait.aws_waiter(rds, "db_cluster_available", DBClusterIdentifier=cluster_id)
         if intent.instance_count:
-            rds.get_waiter("db_instance_available").wait(
-                Filters=[{"Name": "db-cluster-id", "Values": [cluster_id]}], WaiterConfig=config)
+            wait.aws_waiter(rds, "db_instance_available", Filters=[{"Name": "db-cluster-id", "Values": [cluster_id]}])
 
 
 # ---------------------------------------------------------------------------------------
