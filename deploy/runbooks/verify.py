@@ -111,7 +111,6 @@ def region_intents(settings, outputs: dict[str, Any]) -> tuple[list[RegionIntent
 # ---------------------------------------------------------------------------------------
 
 def check_cluster(settings, intent: RegionIntent, rds) -> list[Finding]:
-
     region, out = intent.region, intent.outputs
     cluster_id = out.get("clusterIdentifier")
     if not cluster_id:
@@ -128,18 +127,14 @@ def check_cluster(settings, intent: RegionIntent, rds) -> list[Finding]:
         findings.append(Finding("cluster-kms-key", region, cluster_id,
                                 f"encrypted with {cluster.get('KmsKeyId')}, expected the region key "
                                 f"{out.get('kmsKeyArn') or '(no kmsKeyArn output)'}"))
-    if bool(cluster.get("DeletionProtection")) != db.deletion_protection:
-        findings.append(Finding("deletion-protection", region, cluster_id,
-                                f"deletion protection is {'on' if cluster.get('DeletionProtection') else 'off'}; "
-                                f"settings say deletionProtection: {str(db.deletion_protection).lower()}"))
+    findings += _switch(cluster, "deletion-protection", (region, cluster_id), "DeletionProtection", "deletion protection",
+                        "deletionProtection", db.deletion_protection)
     if cluster.get("BackupRetentionPeriod") != db.backup_retention_days:
         findings.append(Finding("backup-retention", region, cluster_id,
                                 f"backups kept {cluster.get('BackupRetentionPeriod')} days; "
                                 f"settings say backupRetentionDays: {db.backup_retention_days}"))
-    if bool(cluster.get("IAMDatabaseAuthenticationEnabled")) != db.iam_authentication:
-        findings.append(Finding("iam-auth", region, cluster_id,
-                                f"IAM authentication is {'on' if cluster.get('IAMDatabaseAuthenticationEnabled') else 'off'}; "
-                                f"settings say iamAuthentication: {str(db.iam_authentication).lower()}"))
+    findings += _switch(cluster, "iam-auth", (region, cluster_id), "IAMDatabaseAuthenticationEnabled", "IAM authentication",
+                        "iamAuthentication", db.iam_authentication)
     instances = paginate(rds, "describe_db_instances", "DBInstances",
                           Filters=[{"Name": "db-cluster-id", "Values": [cluster_id]}])
     for instance in instances:
@@ -152,6 +147,16 @@ def check_cluster(settings, intent: RegionIntent, rds) -> list[Finding]:
                                 f"{len(instances)} instance(s) in {len(zones)} availability zone(s) "
                                 f"({', '.join(sorted(zones)) or 'none'}); a production cluster spreads over at least 2"))
     return findings
+
+
+def _switch(cluster: dict, check: str, where: tuple[str, str], field_name: str, what: str, key: str,
+            wanted: bool) -> list[Finding]:
+    """A finding when the cluster's on/off ``field_name`` differs from the setting ``key``."""
+    actual = bool(cluster.get(field_name))
+    if actual == wanted:
+        return []
+    return [Finding(check, *where,
+                    f"{what} is {'on' if actual else 'off'}; settings say {key}: {str(wanted).lower()}")]
 
 
 def check_global(settings, intents: list[RegionIntent], outputs: dict[str, Any], rds) -> list[Finding]:
