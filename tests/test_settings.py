@@ -127,8 +127,7 @@ def test_reader_smaller_than_writer_is_a_warning():
 
 
 def test_mysql_backtrack_allowed_for_regional_cluster():
-    settings = settings_of("dev", engine="aurora-mysql", engineVersion="8.0.mysql_aurora.3.08.2",
-                           backtrackWindowHours="24", masterUsername="appadmin")
+    settings = settings_of("regional-mysql", backtrackWindowHours="24")
     assert settings.database.backtrack_window_hours == 24 and settings.database.port == 3306
 
 

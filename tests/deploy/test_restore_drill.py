@@ -22,7 +22,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
-from components.database_backup import vault_name
+from components.naming import vault_name
 from deploy import cli
 from deploy.errors import run_guarded
 from deploy.runbooks.base import Clock
@@ -292,7 +292,7 @@ def vault_stub(moto, region: str, *, points: list[dict] | None = None, extra_poi
     answers ``job_statuses`` in turn."""
     backup = boto3.client("backup", region_name=region, aws_access_key_id="x", aws_secret_access_key="x")
     stub = Stubber(backup)
-    vault = vault_name("aurora-platform-prod", region)
+    vault = vault_name("prod", region)
     vault_arn = f"arn:aws:backup:{region}:123456789012:backup-vault:{vault}"
     key = f"arn:aws:kms:{region}:123456789012:key/vault-key"
     if missing_vault:
@@ -485,7 +485,7 @@ def test_vault_drill_skips_the_continuous_recovery_point(moto):
     deployed(moto, "prod")
     continuous = {
         "RecoveryPointArn": "arn:aws:backup:us-west-2:123456789012:recovery-point:continuous:cluster-abc-1a2b3c4d",
-        "BackupVaultName": vault_name("aurora-platform-prod", "us-west-2"),
+        "BackupVaultName": vault_name("prod", "us-west-2"),
         "ResourceArn": "arn:aws:rds:us-west-2:123456789012:cluster:aurora-platform-prod-us-west-2",
         "ResourceType": "Aurora", "IamRoleArn": "arn:aws:iam::123456789012:role/backup", "Status": "COMPLETED",
         "CreationDate": START.at - timedelta(minutes=30)}
