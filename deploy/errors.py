@@ -9,10 +9,14 @@
   |---|---|---|
   | ``CommandRefused`` | its code | ``error: <message>`` |
   | botocore's ``NoCredentialsError`` | 2 | how to give credentials |
-  | any other botocore or boto3 error (``BotoCoreError``, ``ClientError``, ``ResponseParserError``, which is not a ``BotoCoreError``), or any exception raised inside a botocore call (an answer that is not AWS's) | 1 | the service, the call and the endpoint where known |
+  | any other botocore or boto3 error, or an exception raised inside a botocore call (*) | 1 | service, call, endpoint |
   | ``BrokenPipeError`` on stdout (``... --json \\| head``) | 1 | nothing |
   | ``KeyboardInterrupt`` a command did not handle | 130 | ``interrupted`` |
   | anything else | 1 | ``internal error: ...`` and a hint that ``--debug`` shows the traceback |
+
+  (*) ``BotoCoreError``, ``ClientError`` and ``ResponseParserError``, which is not a ``BotoCoreError``;
+  an exception raised inside a botocore call is an answer that is not AWS's. The line names the
+  service, the call and the endpoint where known.
 
   ``--debug`` prints the traceback of everything but a refusal, on purpose.
 

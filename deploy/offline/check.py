@@ -267,10 +267,12 @@ def render_markdown(result: CheckResult) -> str:
         f"| advisory violations | {counts['advisory']} |",
     ]
     if result.violations:
-        lines += ["", "#### Violations", "", "| level | policy | resource | what is wrong and how to fix it |", "|---|---|---|---|"]
+        lines += ["", "#### Violations", "", "| level | policy | resource | what is wrong and how to fix it |",
+                  "|---|---|---|---|"]
         for (level, policy), violations in grouped_violations(result.violations).items():
             for violation in violations:
-                lines.append(f"| {level} | `{policy}` | `{_md(resource_label(violation.urn))}` | {_md(violation.message.strip())} |")
+                resource = _md(resource_label(violation.urn))
+                lines.append(f"| {level} | `{policy}` | `{resource}` | {_md(violation.message.strip())} |")
     if capture.warnings:
         lines += ["", "#### Warnings", ""] + [f"- {_md(w)}" for w in capture.warnings]
     return "\n".join(lines) + "\n"

@@ -11,13 +11,16 @@ registers, not a second reading of the settings. Each finding names what to chan
 | ``availability-zone`` | a zone the stack uses does not exist in its region, or is not ``available`` |
 | ``engine-version`` | ``engineVersion`` is not offered for the engine in a region of the stack |
 | ``global-database-support`` | a global stack's engine version lacks ``SupportsGlobalDatabases`` |
-| ``upgrade-target`` | the stack's cluster exists and runs another version, of which ``engineVersion`` is not a valid upgrade target |
+| ``upgrade-target`` | the stack's cluster runs another version, of which ``engineVersion`` is no valid upgrade target |
 | ``instance-class`` | a writer or reader class is not orderable for the engine and version in the region, or in a zone used |
 | ``fleet-instance-type`` | ``fleetInstanceType`` is not offered in a zone of the fleet's subnets |
-| ``quota`` | VPCs or Elastic IPs per region, or NAT gateways per zone, in use plus what the stack adds exceed the quota (the stack's own, carrying its ``project`` and ``stack`` tags, are in use and not added again) |
-| ``name-taken`` | a cluster, instance, global cluster, parameter group, subnet group, KMS alias or log group name the stack creates is held by a resource that does not carry the stack's tags |
+| ``quota`` | VPCs or Elastic IPs per region, or NAT gateways per zone, in use plus what the stack adds exceed the quota (1) |
+| ``name-taken`` | a name the stack creates (2) is held by a resource that does not carry the stack's tags |
 | ``ami-parameter`` | the public SSM parameter of the fleet's AMI does not resolve in the region |
 | ``not-checked`` | AWS refused a read or gave no answer, so a check could not run (the message names the call) |
+
+(1) the stack's own, carrying its ``project`` and ``stack`` tags, are in use and not added again.
+(2) of a cluster, instance, global cluster, parameter group, subnet group, KMS alias or log group.
 
 Exit codes, as verify, upgrade and the runbooks use them: 0 no finding; 1 any finding, or AWS
 could not be reached or read (an endpoint that cannot be reached); 2 usage or settings error,
@@ -123,7 +126,8 @@ def check_upgrade_target(plan: Plan, region: str, cluster: dict, rds) -> list:
     running = cluster.get("EngineVersion")
     if not running or running == plan.engine_version:
         return []
-    targets = [t.get("EngineVersion") for v in engine_versions(rds, plan.engine, running) for t in v.get("ValidUpgradeTarget", [])]
+    targets = [t.get("EngineVersion") for v in engine_versions(rds, plan.engine, running)
+               for t in v.get("ValidUpgradeTarget", [])]
     if plan.engine_version in targets:
         return []
     return [Finding("upgrade-target", region, cluster.get("DBClusterIdentifier", ""),
@@ -154,10 +158,10 @@ def check_instance_classes(settings, plan: Plan, region_plan: RegionPlan, rds, z
         for instance in instances:
             zone = instance.availability_zone
             if zone in zones and zone not in orderable_zones:
+                offered_in, zones_key = ", ".join(sorted(orderable_zones)), setting_key(settings, region, "availabilityZones")
                 findings.append(Finding("instance-class", region, instance.identifier,
-                                         f"{instance_class} is not orderable in {zone} (it is in {', '.join(sorted(orderable_zones))}); "
-                                         f"set {setting_key(settings, region, 'availabilityZones')} to zones that offer it, or {keys} "
-                                         "to a class offered in every zone"))
+                                        f"{instance_class} is not orderable in {zone} (it is in {offered_in}); "
+                                        f"set {zones_key} to zones that offer it, or {keys} to a class offered in every zone"))
     return findings
 
 

@@ -137,7 +137,8 @@ def plan_stack(stack: str, settings) -> Plan:
     except ValueError as error:
         raise CommandRefused(f"stack {short_stack_name(stack)}: {error}", EXIT_USAGE) from None
     except Exception as error:  # the program itself fails: what it declares is unknown
-        raise CommandRefused(f"the program failed on the mock engine, so what stack {short_stack_name(stack)} "
-                             f"declares is unknown ({type(error).__name__}: {error}); "
-                             f"`python -m deploy check --stack {short_stack_name(stack)}` shows the failure", EXIT_FAILED) from None
+        short = short_stack_name(stack)
+        raise CommandRefused(f"the program failed on the mock engine, so what stack {short} declares is unknown "
+                             f"({type(error).__name__}: {error}); `python -m deploy check --stack {short}` shows the "
+                             "failure", EXIT_FAILED) from None
     return plan_from_capture(capture, settings)

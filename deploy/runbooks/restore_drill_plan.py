@@ -112,8 +112,8 @@ def newest_recovery_point(backup, vault: str, region: str, short: str) -> dict:
     ]
     if not points:
         raise CommandRefused(f"backup vault {vault} in {region} holds no completed recovery point of stack {short}'s "
-                             f"clusters (snapshots; the continuous recovery point is not drilled here): check the plan's jobs (aws backup list-backup-jobs --region {region}; "
-                             f"list-copy-jobs for copies)", EXIT_FAILED)
+                             "clusters (snapshots; the continuous recovery point is not drilled here): check the plan's "
+                             f"jobs (aws backup list-backup-jobs --region {region}; list-copy-jobs for copies)", EXIT_FAILED)
     return max(points, key=lambda point: point["CreationDate"])
 
 
@@ -174,7 +174,8 @@ def plan_drill(args, settings, rds, backup, now: datetime) -> Plan:
     region = drill_region(args, settings)
     identifier = drill_identifier(args.stack, region, now)
     instance_identifier = f"{identifier[:61]}-1"
-    for name, found in ((identifier, find_cluster(rds, identifier)), (instance_identifier, find_instance(rds, instance_identifier))):
+    existing = ((identifier, find_cluster(rds, identifier)), (instance_identifier, find_instance(rds, instance_identifier)))
+    for name, found in existing:
         if found is not None:
             raise CommandRefused(f"{name} already exists in {region} and the drill does not touch what it did not "
                                  "create; run it again in a second")
@@ -194,7 +195,8 @@ def plan_drill(args, settings, rds, backup, now: datetime) -> Plan:
         mode="point-in-time", region=region, source_cluster=home, identifier=identifier,
         instance_identifier=instance_identifier,
         instance_class=args.instance_class or _region_instance_class(settings, region), engine=source["Engine"],
-        subnet_group=source["DBSubnetGroup"], security_groups=tuple(g["VpcSecurityGroupId"] for g in source.get("VpcSecurityGroups", [])),
+        subnet_group=source["DBSubnetGroup"],
+        security_groups=tuple(g["VpcSecurityGroupId"] for g in source.get("VpcSecurityGroups", [])),
         kms_key=source.get("KmsKeyId"), parameter_group=source.get("DBClusterParameterGroup"),
         serverless_scaling=_scaling(source), restored_to=restored_to, to_time=to_time,
         tags=(*tags, (SOURCE_TAG, home)),

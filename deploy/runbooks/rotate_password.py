@@ -18,9 +18,9 @@
 Everything is checked before the first change: the stack and its settings, the writer cluster
 (exists, tagged as this stack's, ``available``), the master secret (exists, readable), and for a
 global database that the stack opens through the Automation API (the Pulumi CLI is needed to
-write the config) and that a passphrase secrets provider has its passphrase. Refused input exits 2; AWS refusing a call or a timeout exits 1, and the
-message says how to finish by hand. Commit ``Pulumi.<stack>.yaml`` afterwards (the value is
-encrypted by the stack's secrets provider).
+write the config) and that a passphrase secrets provider has its passphrase. Refused input exits
+2; AWS refusing a call or a timeout exits 1, and the message says how to finish by hand. Commit
+``Pulumi.<stack>.yaml`` afterwards (the value is encrypted by the stack's secrets provider).
 """
 
 from __future__ import annotations
@@ -148,7 +148,8 @@ def uncommitted_changes(stack_name: str, *, work_dir: Path = PROJECT_DIR) -> str
                             capture_output=True, text=True, check=False)
     if inside.returncode != 0 or inside.stdout.strip() != "true":
         return ""
-    status = subprocess.run([git, "-C", str(work_dir), "status", "--porcelain", "--", f"Pulumi.{short_stack_name(stack_name)}.yaml"],
+    stack_file = f"Pulumi.{short_stack_name(stack_name)}.yaml"
+    status = subprocess.run([git, "-C", str(work_dir), "status", "--porcelain", "--", stack_file],
                             capture_output=True, text=True, check=False)
     return status.stdout.strip()
 
@@ -176,7 +177,8 @@ def check_stack_opens(stack_name: str) -> None:
     check_secrets_provider(stack_name, backend_url)
 
 
-def rotate(args, *, clients: Callable[[str, str], Any] | None = None, write_config: Callable[[str, str], None] = set_config_secret,
+def rotate(args, *, clients: Callable[[str, str], Any] | None = None,
+           write_config: Callable[[str, str], None] = set_config_secret,
            check_config: Callable[[str], None] = check_stack_opens, clock: Clock | None = None,
            git_changes: Callable[[str], str] | None = None, out: TextIO | None = None) -> int:
     """The command; ``clients(service, region)`` returns an AWS client (``base.Clients`` by default)."""
@@ -254,7 +256,8 @@ def _rotate_global(args, stack: str, cluster: dict, identifier: str, rds, secret
         current = json.loads(secrets.get_secret_value(SecretId=secret_name)["SecretString"])
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-            raise CommandRefused(f"the master secret {secret_name} does not exist in {cluster['DBClusterArn'].split(':')[3]}") from None
+            region = cluster["DBClusterArn"].split(":")[3]
+            raise CommandRefused(f"the master secret {secret_name} does not exist in {region}") from None
         raise
     except (KeyError, ValueError):
         raise CommandRefused(f"the master secret {secret_name} holds no JSON value; restore it with `pulumi up` first") from None
@@ -287,7 +290,8 @@ def _rotate_global(args, stack: str, cluster: dict, identifier: str, rds, secret
     print(f"set the new master password on {identifier}", file=out)
     password_applied(rds, identifier, waiter, finish)
     try:
-        version = secrets.put_secret_value(SecretId=secret_name, SecretString=json.dumps({**current, "password": password}))["VersionId"]
+        value = json.dumps({**current, "password": password})
+        version = secrets.put_secret_value(SecretId=secret_name, SecretString=value)["VersionId"]
     except ClientError as error:
         raise CommandRefused(f"{refused_by_aws(error)}; {finish}", EXIT_FAILED) from None
     if current_version(secrets.describe_secret(SecretId=secret_name)) != version:
@@ -301,11 +305,13 @@ def _rotate_global(args, stack: str, cluster: dict, identifier: str, rds, secret
 def register(subparsers) -> None:
     parser = subparsers.add_parser("rotate-password", help=HELP, description=HELP)
     parser.add_argument("--stack", required=True, help="stack name (Pulumi.<stack>.yaml)")
-    parser.add_argument("--dry-run", action="store_true", help="make the read-only checks and print the changes, without making them")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="make the read-only checks and print the changes, without making them")
     parser.add_argument("--endpoint-url", help="send every AWS call to this endpoint (a local emulator such as moto_server); "
                         "a global database's new password is then not written to the stack config")
     parser.add_argument("--write-stack-config", action="store_true",
                         help="with --endpoint-url: write the new masterPassword to the stack config all the same")
-    parser.add_argument("--timeout", type=float, default=1800, metavar="SECONDS", help="give up waiting after SECONDS (default 1800)")
+    parser.add_argument("--timeout", type=float, default=1800, metavar="SECONDS",
+                        help="give up waiting after SECONDS (default 1800)")
     parser.add_argument("--poll-interval", type=float, default=15, metavar="SECONDS", help="seconds between polls (default 15)")
     parser.set_defaults(func=rotate)
