@@ -11,6 +11,7 @@ Heavy imports (``pulumi.automation``, boto3, the settings module) happen inside 
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import subprocess
 import time
@@ -287,7 +288,8 @@ class Wait:
 
 
 def check_durations(args) -> None:
-    """``--timeout`` and ``--poll-interval`` are positive seconds (exit 2 before any call)."""
-    if args.timeout <= 0 or args.poll_interval <= 0:
-        raise CommandRefused(f"--timeout {args.timeout:g} / --poll-interval {args.poll_interval:g}: "
-                             "expected positive seconds")
+    """``--timeout`` and ``--poll-interval`` are positive, finite seconds (exit 2 naming the flag, before any call):
+    NaN passes a ``<= 0`` test and never times out, infinity breaks every wait."""
+    for flag, value in (("--timeout", args.timeout), ("--poll-interval", args.poll_interval)):
+        if not (math.isfinite(value) and value > 0):
+            raise CommandRefused(f"{flag} {value:g}: expected positive seconds (a finite number greater than 0)")

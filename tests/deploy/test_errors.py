@@ -186,3 +186,22 @@ def test_every_parser_refuses_abbreviations():
     subparsers = next(a for a in parser._actions if a.choices and isinstance(a.choices, dict))
     assert parser.allow_abbrev is False
     assert all(command.allow_abbrev is False for command in subparsers.choices.values())
+
+
+@pytest.mark.parametrize("command", [
+    ["restore-drill", "--stack", "dev"],
+    ["switchover", "--stack", "prod", "--to-region", "us-west-2"],
+    ["failover", "--stack", "prod", "--to-region", "us-west-2", "--allow-data-loss"],
+    ["upgrade", "--stack", "dev", "--engine-version", "16.8"],
+    ["rotate-password", "--stack", "dev"],
+])
+@pytest.mark.parametrize("flag, value", [("--timeout", "nan"), ("--timeout", "1e999"), ("--poll-interval", "nan"),
+                                         ("--poll-interval", "-inf"), ("--timeout", "0")])
+def test_a_duration_that_is_not_finite_and_positive_is_refused_before_any_call(command, flag, value, monkeypatch, capsys):
+    def no_aws(*args, **kwargs):
+        raise AssertionError("an AWS client was made")
+
+    monkeypatch.setattr("deploy.runbooks.base.Clients", no_aws)
+    assert cli.main([*command, f"{flag}={value}"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {flag} ") and "expected positive seconds" in err
