@@ -28,7 +28,8 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TextIO
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DRIFT = 0, 1, 2, 3
@@ -154,6 +155,8 @@ def run_guarded(func: Callable[[], int], *, debug: bool = False, endpoint_flag: 
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
         return code
     except CommandRefused as refused:
+        if debug and refused.__cause__ is not None:  # a failure after a change, turned into how to finish
+            traceback.print_exception(refused.__cause__, file=err)
         print(f"error: {refused}", file=err)
         return refused.code
     except KeyboardInterrupt:
@@ -175,6 +178,26 @@ def run_guarded(func: Callable[[], int], *, debug: bool = False, endpoint_flag: 
             print(f"error: {line}", file=err)
             return code
         return _internal(error, debug, err)
+
+
+def error_line(error: BaseException) -> str:
+    """One line for any exception, as the boundary words it (without the ``--debug`` hint)."""
+    aws = _aws_error_types()
+    if (aws and isinstance(error, aws)) or aws_call(error)[1] is not None:
+        return aws_error_line(error)[0]
+    return f"internal error: {type(error).__name__}: {_first_line(error)}"
+
+
+@contextmanager
+def after_change(how_to_finish: str) -> Iterator[None]:
+    """Around what follows a command's first change: any failure but a refusal (an AWS error, an answer
+    that is not AWS's, a bug) stops with exit 1, its one line and ``how_to_finish``."""
+    try:
+        yield
+    except CommandRefused:
+        raise
+    except Exception as error:
+        raise CommandRefused(f"{error_line(error)}. {how_to_finish}", EXIT_FAILED) from error
 
 
 def _internal(error: BaseException, debug: bool, err: TextIO) -> int:

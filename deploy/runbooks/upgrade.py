@@ -47,7 +47,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from components.naming import PROJECT, short_stack_name
-from deploy.errors import EXIT_FAILED, EXIT_OK, CommandRefused
+from deploy.errors import EXIT_FAILED, EXIT_OK, CommandRefused, after_change
 from deploy.runbooks.base import (
     Clients,
     Clock,
@@ -305,13 +305,17 @@ def _upgrade(args, settings, outputs, members, target, rds_for, wait: Wait, now)
     if args.dry_run:
         print("dry run: every check passed; no call above was made.", file=out)
         return EXIT_OK
-    if args.snapshot:
-        snapshot = take_snapshot(rds_for(plan.writer.region), plan.writer, target, now=now(), stack=plan.stack, wait=wait)
-        print(f"snapshot {snapshot} is available (record it: pulumi config set preUpgradeSnapshot {snapshot} "
-              f"--stack {plan.stack})", file=out, flush=True)
-    if global_cluster is not None:
-        return _upgrade_global(args, settings, plan, outputs, rds_for, wait)
-    return _upgrade_in_place(args, settings, plan, rds_for, wait)
+    with after_change(f"The upgrade to {target} may be under way; nothing is rolled back and the settings are unchanged. "
+                      f"Watch it with `aws rds describe-db-clusters --db-cluster-identifier {plan.writer.identifier} "
+                      f"--region {plan.writer.region}` and run this command again: it carries on from where it is"):
+        if args.snapshot:
+            snapshot = take_snapshot(rds_for(plan.writer.region), plan.writer, target, now=now(), stack=plan.stack,
+                                     wait=wait)
+            print(f"snapshot {snapshot} is available (record it: pulumi config set preUpgradeSnapshot {snapshot} "
+                  f"--stack {plan.stack})", file=out, flush=True)
+        if global_cluster is not None:
+            return _upgrade_global(args, settings, plan, outputs, rds_for, wait)
+        return _upgrade_in_place(args, settings, plan, rds_for, wait)
 
 
 def _already_on_target(args, settings, plan: Plan, outputs: dict, rds_for, wait: Wait) -> int:

@@ -205,3 +205,34 @@ def test_a_duration_that_is_not_finite_and_positive_is_refused_before_any_call(c
     assert cli.main([*command, f"{flag}={value}"]) == EXIT_USAGE
     err = capsys.readouterr().err
     assert err.startswith(f"error: {flag} ") and "expected positive seconds" in err
+
+
+def test_a_failure_after_the_switchover_started_says_how_to_finish(monkeypatch, tmp_path, capsys):
+    """A bug (or an answer that is not AWS's) after the first mutating call: exit 1, one message that
+    says the operation was started and how to watch and record it; --debug shows the cause."""
+    from botocore.stub import Stubber
+
+    from deploy.runbooks import switchover
+
+    gid, east, west = ("aurora-platform-prod", "arn:aws:rds:us-east-1:123456789012:cluster:aurora-platform-prod-us-east-1",
+                       "arn:aws:rds:us-west-2:123456789012:cluster:aurora-platform-prod-us-west-2")
+    members = [{"DBClusterArn": east, "IsWriter": True}, {"DBClusterArn": west, "IsWriter": False}]
+    rds = boto3.client("rds", region_name="us-west-2", aws_access_key_id="x", aws_secret_access_key="x")
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(f'{{"globalClusterIdentifier": "{gid}"}}')
+
+    def broken_wait(*args):
+        raise RuntimeError("a bug in the wait")
+
+    monkeypatch.setattr(switchover, "wait_for_writer", broken_wait)
+    monkeypatch.setattr("deploy.runbooks.switchover.Clients", lambda endpoint_url: lambda service, region: rds)
+    with Stubber(rds) as stub:
+        stub.add_response("describe_global_clusters", {"GlobalClusters": [
+            {"GlobalClusterIdentifier": gid, "Status": "available", "GlobalClusterMembers": members}]})
+        stub.add_response("switchover_global_cluster", {"GlobalCluster": {"GlobalClusterIdentifier": gid}})
+        code = cli.main(["switchover", "--stack", "prod", "--to-region", "us-west-2", "--outputs-file", str(outputs)])
+    err = capsys.readouterr().err
+    assert code == EXIT_FAILED and "Traceback" not in err
+    assert err.startswith("error: internal error: RuntimeError: a bug in the wait. The switchover to us-west-2 was started")
+    assert "aws rds describe-global-clusters --global-cluster-identifier aurora-platform-prod --region us-west-2" in err
+    assert "pulumi config set --path globalDatabase.writerRegion us-west-2 --stack prod" in err
