@@ -197,7 +197,7 @@ def after_change(how_to_finish: str) -> Iterator[None]:
     except CommandRefused:
         raise
     except Exception as error:
-        raise CommandRefused(f"{error_line(error)}. {how_to_finish}", EXIT_FAILED) from error
+        raise CommandRefused(f"{error_line(error)}; {how_to_finish}", EXIT_FAILED) from error
 
 
 def _internal(error: BaseException, debug: bool, err: TextIO) -> int:

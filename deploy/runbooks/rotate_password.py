@@ -38,7 +38,7 @@ from typing import Any, TextIO
 
 from components.naming import PROJECT, cluster_identifier, global_master_secret_name, short_stack_name
 from components.project import MASTER_PASSWORD_LENGTH, MASTER_PASSWORD_SPECIALS
-from deploy.errors import EXIT_FAILED, EXIT_OK, CommandRefused, refused_by_aws
+from deploy.errors import EXIT_FAILED, EXIT_OK, CommandRefused, after_change
 from deploy.offline.stack_config import PROJECT_DIR
 from deploy.runbooks.base import (
     Clients,
@@ -238,10 +238,11 @@ def _rotate_managed(args, cluster: dict, identifier: str, secrets, rds, waiter: 
         state["version"] = current_version(secrets.describe_secret(SecretId=secret_arn))
         return state["version"] not in (None, before)
 
-    waiter.until(rotated, bool, lambda state: f"waiting until {secret_arn} has a new AWSCURRENT version; {how}")
-    waiter.until(lambda: describe_cluster(rds, identifier), lambda cluster: cluster.get("Status") == "available",
-                 lambda state: f"waiting until cluster {identifier} is available; watch `aws rds describe-db-clusters "
-                               f"--db-cluster-identifier {identifier}`")
+    with after_change(how):
+        waiter.until(rotated, bool, lambda state: f"waiting until {secret_arn} has a new AWSCURRENT version; {how}")
+        waiter.until(lambda: describe_cluster(rds, identifier), lambda cluster: cluster.get("Status") == "available",
+                     lambda state: f"waiting until cluster {identifier} is available; watch `aws rds "
+                                   f"describe-db-clusters --db-cluster-identifier {identifier}`")
     print(f"rotated: {secret_arn} AWSCURRENT is version {state['version']} (was {before}); {identifier} is available",
           file=out)
     return EXIT_OK
@@ -283,19 +284,14 @@ def _rotate_global(args, stack: str, cluster: dict, identifier: str, rds, secret
               f"cluster and the secret and finishes the rotation. {commit_reminder(stack)}")
     if rehearsal:
         finish = f"a rehearsal against {args.endpoint_url}: the stack's config was not written; run it again"
-    try:
+    with after_change(finish):
         rds.modify_db_cluster(DBClusterIdentifier=identifier, MasterUserPassword=password, ApplyImmediately=True)
-    except ClientError as error:
-        raise CommandRefused(f"{refused_by_aws(error)}; {finish}", EXIT_FAILED) from None
-    print(f"set the new master password on {identifier}", file=out)
-    password_applied(rds, identifier, waiter, finish)
-    try:
+        print(f"set the new master password on {identifier}", file=out)
+        password_applied(rds, identifier, waiter, finish)
         value = json.dumps({**current, "password": password})
         version = secrets.put_secret_value(SecretId=secret_name, SecretString=value)["VersionId"]
-    except ClientError as error:
-        raise CommandRefused(f"{refused_by_aws(error)}; {finish}", EXIT_FAILED) from None
-    if current_version(secrets.describe_secret(SecretId=secret_name)) != version:
-        raise CommandRefused(f"{secret_name}: version {version} is not AWSCURRENT; {finish}", EXIT_FAILED)
+        if current_version(secrets.describe_secret(SecretId=secret_name)) != version:
+            raise CommandRefused(f"{secret_name}: version {version} is not AWSCURRENT; {finish}", EXIT_FAILED)
     print(f"rotated: {secret_name} AWSCURRENT is version {version} (replicas follow); {identifier} is available", file=out)
     if not rehearsal:
         print(commit_reminder(stack), file=out)

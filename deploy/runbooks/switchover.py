@@ -212,7 +212,7 @@ def run_runbook(args, *, clients: Callable[[str, str], Any] | None = None, clock
               f"{SETTING_KEY}: {settings.writer_region}", file=out)
     print(f"{kind}: global cluster {gid}, writer {before} -> {to_region} ({target_arn})", file=out, flush=True)
     start_operation(kind, rds, gid, target_arn)
-    with after_change(f"The {kind} to {to_region} was started: watch it with `aws rds describe-global-clusters "
+    with after_change(f"the {kind} to {to_region} was started: watch it with `aws rds describe-global-clusters "
                       f"--global-cluster-identifier {gid} --region {to_region}`; once the writer is in {to_region}, "
                       f"record it: `pulumi config set --path {SETTING_KEY} {to_region} --stack {stack}`"):
         final = wait_for_writer(rds, gid, to_region, Wait(args.timeout, args.poll_interval, clock or Clock(), out))

@@ -305,7 +305,7 @@ def _upgrade(args, settings, outputs, members, target, rds_for, wait: Wait, now)
     if args.dry_run:
         print("dry run: every check passed; no call above was made.", file=out)
         return EXIT_OK
-    with after_change(f"The upgrade to {target} may be under way; nothing is rolled back and the settings are unchanged. "
+    with after_change(f"the upgrade to {target} may be under way; nothing is rolled back and the settings are unchanged. "
                       f"Watch it with `aws rds describe-db-clusters --db-cluster-identifier {plan.writer.identifier} "
                       f"--region {plan.writer.region}` and run this command again: it carries on from where it is"):
         if args.snapshot:

@@ -233,6 +233,6 @@ def test_a_failure_after_the_switchover_started_says_how_to_finish(monkeypatch, 
         code = cli.main(["switchover", "--stack", "prod", "--to-region", "us-west-2", "--outputs-file", str(outputs)])
     err = capsys.readouterr().err
     assert code == EXIT_FAILED and "Traceback" not in err
-    assert err.startswith("error: internal error: RuntimeError: a bug in the wait. The switchover to us-west-2 was started")
+    assert err.startswith("error: internal error: RuntimeError: a bug in the wait; the switchover to us-west-2 was started")
     assert "aws rds describe-global-clusters --global-cluster-identifier aurora-platform-prod --region us-west-2" in err
     assert "pulumi config set --path globalDatabase.writerRegion us-west-2 --stack prod" in err
