@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from components.naming import cluster_identifier, global_master_secret_name, short_stack_name
-from deploy.errors import EXIT_FAILED, EXIT_OK, CommandRefused, refused_by_aws
+from deploy.errors import EXIT_FAILED, EXIT_OK, CommandRefused, error_line, refused_by_aws
 from deploy.runbooks.base import Clients, resolve_settings, stack_cluster
 
 HELP = "create the IAM-authenticated application database users on the writer through the RDS Data API"
@@ -207,13 +207,13 @@ def bootstrap(args, *, clients: Callable[[str, str], Any] | None = None, out: Te
         try:
             data.execute_statement(resourceArn=cluster["DBClusterArn"], secretArn=secret_arn,
                                    database=db.database_name, sql=sql)
-        except (ClientError, BotoCoreError) as error:
+        except Exception as error:  # an AWS error, an answer that is not AWS's, a bug: say what is left to run
             left = "\n".join(f"  {statement};" for statement, _ in plan.statements[done:])
-            reason = refused_by_aws(error) if isinstance(error, ClientError) else error
+            reason = refused_by_aws(error) if isinstance(error, ClientError) else error_line(error)
             raise CommandRefused(
                 f"{reason}\nstopped after {done} of {len(plan.statements)} statements; run the command again (it "
                 f"creates what is missing and issues every GRANT again), or run the rest as the master user on "
-                f"{identifier}:\n{left}", EXIT_FAILED) from None
+                f"{identifier}:\n{left}", EXIT_FAILED) from error
         print(what, file=out)
     return EXIT_OK
 
