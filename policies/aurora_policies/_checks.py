@@ -1,11 +1,12 @@
-"""Check factories shared by the rule modules: one boolean input that must (not) be true."""
+"""Check factories shared by the rule modules: one boolean input that must (not) be true, and one key
+reference that must name a customer managed KMS key."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ._props import PREVIEW_NOTE, Flag, flag, shown
+from ._props import PREVIEW_NOTE, Flag, aws_managed_key_alias, flag, is_set, shown
 from ._views import ResourceView
 
 
@@ -42,5 +43,24 @@ def must_not_be_true(prop: str, argument: str, consequence: str, fix: str | None
                 f"{resource.label}: {prop} is unknown during preview ({PREVIEW_NOTE}) and could be true; "
                 f"set {argument}=False as a literal."
             )
+
+    return check
+
+
+def key_findings(where: str, key_id: Any, aws_managed: str, unset: str) -> Iterator[str]:
+    """What is wrong with a key reference that must name a customer managed key: ``where`` is
+    "<resource>: <property>", ``aws_managed`` and ``unset`` say what follows from an AWS managed
+    key and from no key. An unknown key id is the ARN of a key created in the same run."""
+    if aws_managed_key_alias(key_id):
+        yield f"{where} is {shown(key_id)}, {aws_managed}"
+    elif not is_set(key_id):
+        yield f"{where} is not set, so {unset}"
+
+
+def customer_managed_key(prop: str, aws_managed: str, unset: str):
+    """A check that the key input ``prop`` names a customer managed key (see ``key_findings``)."""
+
+    def check(resource: ResourceView, _config: Mapping[str, Any]) -> Iterator[str]:
+        yield from key_findings(f"{resource.label}: {prop}", resource.get(prop), aws_managed, unset)
 
     return check

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ._checks import must_not_be_true
-from ._framework import resource_policy
+from ._framework import HIGH, Rule, resource_policies
 from ._props import PREVIEW_NOTE, Flag, as_list, flag, is_unknown, is_world_cidr, shown
 from ._types import (
     DEFAULT_SECURITY_GROUP,
@@ -113,59 +113,24 @@ def _ec2_no_public_ip(resource: ResourceView, config: Mapping[str, Any]) -> Iter
             )
 
 
-RDS_INSTANCE_NOT_PUBLIC = resource_policy(
-    name="rds-instance-not-public",
-    summary="Database instances must not be publicly accessible (publiclyAccessible is not true).",
-    resource_types=[RDS_CLUSTER_INSTANCE, RDS_INSTANCE],
-    external_ids=["Checkov CKV_AWS_17", "AWS Config rds-instance-public-access-check"],
-    check=must_not_be_true(
-        "publiclyAccessible",
-        "publicly_accessible",
-        "so the instance gets a public DNS name and IP address reachable from outside the VPC",
-    ),
-    tags=TAGS,
+# Rule(name, resource types, severity, tags, summary, external ids, check)
+POLICIES = resource_policies(
+    Rule("rds-instance-not-public", [RDS_CLUSTER_INSTANCE, RDS_INSTANCE], HIGH, TAGS,
+         "Database instances must not be publicly accessible (publiclyAccessible is not true).",
+         ["Checkov CKV_AWS_17", "AWS Config rds-instance-public-access-check"],
+         must_not_be_true("publiclyAccessible", "publicly_accessible",
+                          "so the instance gets a public DNS name and IP address reachable from outside the VPC")),
+    Rule("security-group-no-public-ingress",
+         [SECURITY_GROUP, DEFAULT_SECURITY_GROUP, SECURITY_GROUP_RULE, SECURITY_GROUP_INGRESS_RULE], HIGH, TAGS,
+         "No security group admits 0.0.0.0/0 or ::/0, neither in inline ingress rules nor in standalone rules.",
+         ["Checkov CKV_AWS_24", "Checkov CKV_AWS_25", "Checkov CKV_AWS_260", "Checkov CKV_AWS_277",
+          "AWS Config vpc-sg-open-only-to-authorized-ports"], _security_group_no_public_ingress),
+    Rule("ec2-no-public-ip", [EC2_INSTANCE, EC2_LAUNCH_TEMPLATE, EC2_LAUNCH_CONFIGURATION], HIGH, TAGS,
+         "Instances and launch template network interfaces must not associate a public IP address.",
+         ["Checkov CKV_AWS_88", "AWS Config ec2-instance-no-public-ip"], _ec2_no_public_ip),
+    Rule("subnet-no-public-ip-on-launch", [SUBNET], HIGH, TAGS,
+         "Subnets must not assign public IP addresses on launch (mapPublicIpOnLaunch is not true).",
+         ["Checkov CKV_AWS_130", "AWS Config subnet-auto-assign-public-ip-disabled"],
+         must_not_be_true("mapPublicIpOnLaunch", "map_public_ip_on_launch",
+                          "so every instance launched into the subnet gets a public IP address")),
 )
-
-SECURITY_GROUP_NO_PUBLIC_INGRESS = resource_policy(
-    name="security-group-no-public-ingress",
-    summary="No security group admits 0.0.0.0/0 or ::/0, neither in inline ingress rules nor in standalone rules.",
-    resource_types=[SECURITY_GROUP, DEFAULT_SECURITY_GROUP, SECURITY_GROUP_RULE, SECURITY_GROUP_INGRESS_RULE],
-    external_ids=[
-        "Checkov CKV_AWS_24",
-        "Checkov CKV_AWS_25",
-        "Checkov CKV_AWS_260",
-        "Checkov CKV_AWS_277",
-        "AWS Config vpc-sg-open-only-to-authorized-ports",
-    ],
-    check=_security_group_no_public_ingress,
-    tags=TAGS,
-)
-
-EC2_NO_PUBLIC_IP = resource_policy(
-    name="ec2-no-public-ip",
-    summary="Instances and launch template network interfaces must not associate a public IP address.",
-    resource_types=[EC2_INSTANCE, EC2_LAUNCH_TEMPLATE, EC2_LAUNCH_CONFIGURATION],
-    external_ids=["Checkov CKV_AWS_88", "AWS Config ec2-instance-no-public-ip"],
-    check=_ec2_no_public_ip,
-    tags=TAGS,
-)
-
-SUBNET_NO_PUBLIC_IP_ON_LAUNCH = resource_policy(
-    name="subnet-no-public-ip-on-launch",
-    summary="Subnets must not assign public IP addresses on launch (mapPublicIpOnLaunch is not true).",
-    resource_types=[SUBNET],
-    external_ids=["Checkov CKV_AWS_130", "AWS Config subnet-auto-assign-public-ip-disabled"],
-    check=must_not_be_true(
-        "mapPublicIpOnLaunch",
-        "map_public_ip_on_launch",
-        "so every instance launched into the subnet gets a public IP address",
-    ),
-    tags=TAGS,
-)
-
-POLICIES = [
-    RDS_INSTANCE_NOT_PUBLIC,
-    SECURITY_GROUP_NO_PUBLIC_INGRESS,
-    EC2_NO_PUBLIC_IP,
-    SUBNET_NO_PUBLIC_IP_ON_LAUNCH,
-]
