@@ -55,7 +55,7 @@ class Rule:
     def description(self) -> str:
         return describe(self.summary, self.resource_types, self.external_ids)
 
-    def settings(self, config: Mapping[str, Any] | None) -> dict[str, Any]:
+    def with_defaults(self, config: Mapping[str, Any] | None) -> dict[str, Any]:
         return config_with_defaults(config, self.config)
 
 
@@ -114,7 +114,7 @@ def resource_policy(rule: Rule) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         if args.resource_type not in types:
             return
-        for message in rule.check(view_of_args(args), rule.settings(args.get_config())):
+        for message in rule.check(view_of_args(args), rule.with_defaults(args.get_config())):
             report_violation(message, args.urn)
 
     return _policy(ResourceValidationPolicy, rule, validate)
@@ -122,7 +122,7 @@ def resource_policy(rule: Rule) -> ResourceValidationPolicy:
 
 def stack_policy(rule: Rule) -> StackValidationPolicy:
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-        for message, urn in rule.check(StackView.of_args(args), rule.settings(args.get_config())):
+        for message, urn in rule.check(StackView.of_args(args), rule.with_defaults(args.get_config())):
             report_violation(message, urn)
 
     return _policy(StackValidationPolicy, rule, validate)

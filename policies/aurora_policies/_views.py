@@ -15,23 +15,16 @@ from ._props import arn_region, is_unknown, plain
 
 
 @dataclass(frozen=True)
-class ProviderView:
-    type: str
-    urn: str
-    name: str
-    props: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
 class ResourceView:
-    """One resource as a policy sees it: inputs for resource policies, outputs for stack policies."""
+    """One resource as a policy sees it: inputs for resource policies, outputs for stack policies.
+    A resource's ``provider`` is a view too (its type, name, URN and properties)."""
 
     type: str
     name: str
     urn: str
     props: Mapping[str, Any]
     protect: bool = False
-    provider: ProviderView | None = None
+    provider: ResourceView | None = None
     parent_urn: str | None = None
     dependencies: tuple[str, ...] = ()
     property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -74,10 +67,10 @@ class ResourceView:
         return f"{self.type} '{self.name}'"
 
 
-def _provider_view(provider: Any) -> ProviderView | None:
+def _provider_view(provider: Any) -> ResourceView | None:
     if provider is None:
         return None
-    return ProviderView(provider.resource_type, provider.urn, provider.name, plain(provider.props))
+    return ResourceView(provider.resource_type, provider.name, provider.urn, plain(provider.props))
 
 
 def _view(source: ResourceValidationArgs | PolicyResource, **links: Any) -> ResourceView:

@@ -61,12 +61,13 @@ def _proxy_iam_auth(resource: ResourceView, _config: Mapping[str, Any]) -> Itera
            f"proxy with a long-lived password. {fix}")
 
 
+_proxy_tls = must_be_true("requireTls", "so clients may reach the database through the proxy in clear text")
+
 # Rule(name, resource types, severity, tags, summary, external ids, check)
 RESOURCE_POLICIES = resource_policies(
     Rule("rds-proxy-tls-required", [RDS_PROXY], HIGH, ("encryption",),
          "RDS proxies must require TLS for every client connection (requireTls is true).",
-         ["AWS Config rds-proxy-tls-encryption", "AWS Security Hub RDS.43"],
-         must_be_true("requireTls", "require_tls", "so clients may reach the database through the proxy in clear text")),
+         ["AWS Config rds-proxy-tls-encryption", "AWS Security Hub RDS.43"], _proxy_tls),
     Rule("rds-proxy-iam-auth", [RDS_PROXY], MEDIUM, ACCESS,
          "RDS proxies must require IAM authentication (defaultAuthScheme IAM_AUTH, or iamAuth REQUIRED on "
          "every auths entry). No Checkov or AWS Config control covers it.",

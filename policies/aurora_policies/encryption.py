@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ._checks import customer_managed_key, key_findings
+from ._checks import customer_managed_key, each_entry, flag_findings, key_findings
 from ._framework import HIGH, Rule, resource_policies
 from ._props import PREVIEW_NOTE, Flag, as_list, aws_managed_key_alias, flag, is_set, is_unknown, shown
 from ._types import (
@@ -29,16 +29,13 @@ TAGS = ("encryption",)
 
 def _storage_encrypted(resource: ResourceView, consequence_and_fix: str) -> Iterator[str]:
     """``storageEncrypted`` must be true; an unknown value could be false, so it fails closed."""
-    encrypted = resource.get("storageEncrypted")
-    if flag(encrypted) is Flag.TRUE:
-        return
-    if flag(encrypted) is Flag.UNKNOWN:
-        yield (
-            f"{resource.label}: storageEncrypted is unknown during preview ({PREVIEW_NOTE}), so encryption "
-            "cannot be confirmed; set storage_encrypted=True as a literal."
-        )
-        return
-    yield f"{resource.label}: storageEncrypted is {shown(encrypted)}{consequence_and_fix}"
+    yield from flag_findings(
+        resource,
+        "storageEncrypted",
+        True,
+        ", so encryption cannot be confirmed; set storage_encrypted=True as a literal.",
+        consequence_and_fix,
+    )
 
 
 def _cluster_storage_encrypted(resource: ResourceView, _config: Mapping[str, Any]) -> Iterator[str]:
@@ -155,18 +152,12 @@ def _kms_key_rotation(resource: ResourceView, _config: Mapping[str, Any]) -> Ite
         return  # AWS rotates only symmetric encryption keys.
     if is_set(resource.get("customKeyStoreId")):
         return  # Keys in custom key stores cannot be rotated automatically.
-    rotation = resource.get("enableKeyRotation")
-    if flag(rotation) is Flag.TRUE:
-        return
-    if flag(rotation) is Flag.UNKNOWN:
-        yield (
-            f"{resource.label}: enableKeyRotation is unknown during preview ({PREVIEW_NOTE}), so rotation "
-            "cannot be confirmed; set enable_key_rotation=True as a literal."
-        )
-        return
-    yield (
-        f"{resource.label}: enableKeyRotation is {shown(rotation)}, so the key material is never rotated. "
-        "Set enable_key_rotation=True (optionally rotation_period_in_days)."
+    yield from flag_findings(
+        resource,
+        "enableKeyRotation",
+        True,
+        ", so rotation cannot be confirmed; set enable_key_rotation=True as a literal.",
+        ", so the key material is never rotated. Set enable_key_rotation=True (optionally rotation_period_in_days).",
     )
 
 
@@ -244,39 +235,40 @@ def _rds_master_secret_key(resource: ResourceView) -> Iterator[str]:
     # An unknown masterUserSecretKmsKeyId is the ARN of a key created in the same run.
 
 
+def _replica_key(resource: ResourceView, index: int, replica: Any) -> Iterator[str]:
+    """A replica without ``kmsKeyId`` is encrypted with the AWS managed key aws/secretsmanager of its region."""
+    if not isinstance(replica, dict):
+        yield (
+            f"{resource.label}: replicas[{index}] is unknown during preview and could have no kms_key_id; "
+            "declare each replica with kms_key_id as a literal."
+        )
+        return
+    region = replica.get("region")
+    where = f"the replica in {region}" if isinstance(region, str) and not is_unknown(region) else "the replica"
+    yield from key_findings(
+        f"{resource.label}: replicas[{index}].kmsKeyId",
+        replica.get("kmsKeyId"),
+        f"the AWS managed key of Secrets Manager, so {where} is encrypted with a key whose policy you cannot "
+        "control. Set kms_key_id on the replica to the ARN of a customer managed key of the replica's region.",
+        f"{where} is encrypted with the AWS managed key aws/secretsmanager of its region. Set kms_key_id on the "
+        "replica to the ARN of a customer managed key (aws.kms.Key) of the replica's region.",
+    )
+
+
 def _secret_customer_managed_key(resource: ResourceView, config: Mapping[str, Any]) -> Iterator[str]:
-    """The secret's own key, and the key of each replica: a replica without ``kmsKeyId`` is
-    encrypted with the AWS managed key aws/secretsmanager of its region. For RDS clusters and
-    instances, the key of the master user secret RDS manages."""
+    """The secret's own key, and the key of each replica. For RDS clusters and instances, the key
+    of the master user secret RDS manages."""
     if resource.type in (RDS_CLUSTER, RDS_INSTANCE):
         yield from _rds_master_secret_key(resource)
         return
     yield from _secret_key(resource, config)
-    replicas = resource.get("replicas")
-    if is_unknown(replicas):
-        yield (
-            f"{resource.label}: replicas is unknown during preview ({PREVIEW_NOTE}) and could hold a replica "
-            "without kms_key_id; declare the replicas as a literal list, each with kms_key_id."
-        )
-        return
-    for index, replica in enumerate(as_list(replicas)):
-        if not isinstance(replica, dict):
-            yield (
-                f"{resource.label}: replicas[{index}] is unknown during preview and could have no kms_key_id; "
-                "declare each replica with kms_key_id as a literal."
-            )
-            continue
-        key_id = replica.get("kmsKeyId")
-        region = replica.get("region")
-        where = f"the replica in {region}" if isinstance(region, str) and not is_unknown(region) else "the replica"
-        yield from key_findings(
-            f"{resource.label}: replicas[{index}].kmsKeyId",
-            key_id,
-            f"the AWS managed key of Secrets Manager, so {where} is encrypted with a key whose policy you cannot "
-            "control. Set kms_key_id on the replica to the ARN of a customer managed key of the replica's region.",
-            f"{where} is encrypted with the AWS managed key aws/secretsmanager of its region. Set kms_key_id on the "
-            "replica to the ARN of a customer managed key (aws.kms.Key) of the replica's region.",
-        )
+    yield from each_entry(
+        resource,
+        "replicas",
+        f" ({PREVIEW_NOTE}) and could hold a replica without kms_key_id; declare the replicas as a literal list, "
+        "each with kms_key_id.",
+        _replica_key,
+    )
 
 
 _log_group_key = _key_reference(
