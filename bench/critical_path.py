@@ -1,6 +1,6 @@
 """Deployment critical path: how long a first `pulumi up` of a stack takes, against the bound AWS forces.
 
-The program runs on the mock engine (``deploy.capture``); its dependency graph is what the
+The program runs on the mock engine (``deploy.offline.capture``); its dependency graph is what the
 engine would schedule from:
 
 - a resource waits for every resource in its ``dependencies`` and ``property_dependencies``
@@ -39,7 +39,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 if str(PROJECT_DIR) not in sys.path:
     sys.path.insert(0, str(PROJECT_DIR))
 
-from deploy.capture import Capture, CapturedResource, run_program  # noqa: E402
+from deploy.offline.capture import Capture, CapturedResource, run_program  # noqa: E402
 
 CLUSTER = "aws:rds/cluster:Cluster"
 INSTANCE = "aws:rds/clusterInstance:ClusterInstance"

@@ -8,7 +8,7 @@ is (its subnets to its route tables, its members to its global cluster). A stack
 resources is the first N of the copies laid end to end: the engine registers a resource
 after the resources it depends on, so every prefix keeps its references whole.
 
-``deploy.analyzer.PolicyAnalyzer`` starts the pack (``policies/__main__.py``) once,
+``deploy.offline.analyzer.PolicyAnalyzer`` starts the pack (``policies/__main__.py``) once,
 configures it with ``policies/config/<stack>.json`` and then, per size, times ``Analyze``
 for every resource (as the engine does on each registration) and one ``AnalyzeStack``
 (as after the last step), each call including the client's building of the requests.
@@ -35,9 +35,9 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 if str(PROJECT_DIR) not in sys.path:
     sys.path.insert(0, str(PROJECT_DIR))
 
-from deploy.analyzer import PolicyAnalyzer  # noqa: E402
-from deploy.capture import CapturedResource, run_program  # noqa: E402
-from deploy.stack_config import load_stack_config, project_name  # noqa: E402
+from deploy.offline.analyzer import PolicyAnalyzer  # noqa: E402
+from deploy.offline.capture import CapturedResource, run_program  # noqa: E402
+from deploy.offline.stack_config import load_stack_config, project_name  # noqa: E402
 
 POLICY_CONFIG_DIR = PROJECT_DIR / "policies" / "config"
 # Outputs that identify a resource to others: a reference to it holds one of these values.

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components.settings import AccessSettings
+
 
 def role_name(role_arn: str) -> str:
     """``NAME`` of ``arn:aws:iam::ACCOUNT:role/PATH/NAME``: what ``RolePolicyAttachment`` takes."""
@@ -40,8 +42,8 @@ class BreakGlassAccessArgs:
     """``<project>-<stack>``: the policy's description."""
     secrets: dict[str, tuple[pulumi.Input[str], pulumi.Input[str]]]
     """Region -> (ARN of the master secret readable there, ARN of the key that encrypts it)."""
-    operator_role_arns: list[str] = field(default_factory=list)
-    """Roles the policy is attached to (``operatorRoleArns``); empty leaves it for operators to attach by hand."""
+    settings: AccessSettings = field(default_factory=AccessSettings)
+    """Its ``operator_role_arns``: the roles the policy is attached to; none leaves it for operators to attach by hand."""
 
 
 class BreakGlassAccess(pulumi.ComponentResource):
@@ -62,7 +64,7 @@ class BreakGlassAccess(pulumi.ComponentResource):
                 lambda v: break_glass_policy({region: (v[2 * i], v[2 * i + 1]) for i, region in enumerate(regions)})),
             opts=child,
         )
-        for role_arn in args.operator_role_arns:
+        for role_arn in args.settings.operator_role_arns:
             aws.iam.RolePolicyAttachment(
                 f"{name}-{role_name(role_arn)}",
                 role=role_name(role_arn),

@@ -46,6 +46,10 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components import naming
+from components.account import AccountContext, service_trust_policy
+from components.settings import BackupSettings
+
 # AWS's managed policies for the AWS Backup service role: backups, and restores (restore testing
 # restores and deletes the test cluster with it). Nothing else is attached.
 # https://docs.aws.amazon.com/aws-backup/latest/devguide/iam-service-roles.html
@@ -60,11 +64,6 @@ AURORA_RESOURCE_TYPE = "Aurora"
 RESTORE_TESTING_SCHEDULE = "cron(0 8 ? * SAT *)"  # weekly, Saturday 08:00 UTC
 # A selection may name at most 30 protected resource ARNs (same reference).
 MAX_RESTORE_TESTING_ARNS = 30
-
-
-def vault_name(name_prefix: str, region: str) -> str:
-    """The vault of a region: ``<project>-<stack>-<region>``. ``deploy restore-drill`` finds it by this name."""
-    return f"{name_prefix}-{region}"
 
 
 def daily_schedule_after(backup_window: str) -> str:
@@ -96,67 +95,60 @@ class BackupRegion:
 
 @dataclass
 class DatabaseBackupArgs:
-    name_prefix: str
-    """``<project>-<stack>``: vaults are ``<prefix>-<region>``, plans and selections follow."""
+    settings: BackupSettings
+    """The backup settings: the copy region (whose vault receives a copy of every daily snapshot; empty
+    for no copy; its own plan, if it holds clusters, copies to the primary region), daily and copy
+    retention (1-36500 days), continuous backup (point-in-time restore from the vault) and its
+    retention (1-35 days), vault lock (no recovery point deleted before its retention ends; min and max
+    retention, and days until the lock becomes immutable: 3 or more, 0 for governance mode) and a
+    weekly restore test of each region's clusters."""
+    stack: str
+    """The stack: vaults are ``naming.vault_name`` (``<project>-<stack>-<region>``), plans and selections follow."""
     primary_region: str
     """The stack's primary region (``aws:region``)."""
     regions: list[BackupRegion]
     """Every region involved: the writer-capable clusters' regions and the copy region."""
-    copy_region: str = ""
-    """Region whose vault receives a copy of every daily snapshot; empty for no copy. Its own plan
-    (if it holds clusters) copies to the primary region. Never the primary region."""
-    daily_retention_days: int = 35
-    """Days a daily snapshot stays in its own region's vault (1-36500)."""
-    continuous: bool = True
-    """A continuous-backup rule: point-in-time restore from the vault."""
-    continuous_retention_days: int = 14
-    """Days of the continuous backup (1-35)."""
-    copy_retention_days: int = 35
-    """Days a copy stays in the other region's vault (1-36500)."""
     schedule: str = "cron(0 5 ? * * *)"
     """Cron expression (UTC) of the daily rule; see ``daily_schedule_after``."""
-    vault_lock: bool = False
-    """Lock every vault: no recovery point can be deleted before its retention ends."""
-    vault_lock_min_retention_days: int = 7
-    vault_lock_max_retention_days: int = 365
-    vault_lock_changeable_days: int = 3
-    """Days until the lock becomes immutable (3 or more); 0 for governance mode (no lock date)."""
-    restore_testing: bool = False
-    """A weekly AWS Backup restore test of each region's clusters."""
     protect: bool = True
     """Pulumi ``protect`` on vaults and vault locks."""
+    account: AccountContext | None = None
+    """Account and partition of the primary region's provider (the service role); ``None`` looks them up."""
 
     def __post_init__(self):
+        s = self.settings
         problems = []
         regions = [r.region for r in self.regions]
         if self.primary_region not in regions:
             problems.append(f"primary_region {self.primary_region!r} is not among regions {regions}")
-        if self.copy_region == self.primary_region:
-            problems.append(f"copy_region {self.copy_region!r} equals the primary region; copies must leave it")
-        elif self.copy_region and self.copy_region not in regions:
-            problems.append(f"copy_region {self.copy_region!r} needs a BackupRegion (provider and key); got {regions}")
-        for name, days, high in (("daily_retention_days", self.daily_retention_days, MAX_RETENTION_DAYS),
-                                 ("continuous_retention_days", self.continuous_retention_days, MAX_CONTINUOUS_RETENTION_DAYS),
-                                 ("copy_retention_days", self.copy_retention_days, MAX_RETENTION_DAYS)):
+        if s.copy_region == self.primary_region:
+            problems.append(f"copy_region {s.copy_region!r} equals the primary region; copies must leave it")
+        elif s.copy_region and s.copy_region not in regions:
+            problems.append(f"copy_region {s.copy_region!r} needs a BackupRegion (provider and key); got {regions}")
+        for name, days, high in (("daily_retention_days", s.daily_retention_days, MAX_RETENTION_DAYS),
+                                 ("continuous_retention_days", s.continuous_retention_days, MAX_CONTINUOUS_RETENTION_DAYS),
+                                 ("copy_retention_days", s.copy_retention_days, MAX_RETENTION_DAYS)):
             if not 1 <= days <= high:
                 problems.append(f"{name} = {days}: allowed 1 to {high}")
-        if self.vault_lock:
-            low, high = self.vault_lock_min_retention_days, self.vault_lock_max_retention_days
+        if s.vault_lock:
+            low, high = s.vault_lock_min_retention_days, s.vault_lock_max_retention_days
             if not 1 <= low <= high <= MAX_RETENTION_DAYS:
                 problems.append(f"vault lock retention {low} to {high}: needs 1 <= min <= max <= {MAX_RETENTION_DAYS}")
-            if 0 < self.vault_lock_changeable_days < MIN_CHANGEABLE_DAYS:
-                problems.append(f"vault_lock_changeable_days = {self.vault_lock_changeable_days}: 0 or at least {MIN_CHANGEABLE_DAYS}")
+            if 0 < s.vault_lock_changeable_days < MIN_CHANGEABLE_DAYS:
+                problems.append(f"vault_lock_changeable_days = {s.vault_lock_changeable_days}: "
+                                f"0 or at least {MIN_CHANGEABLE_DAYS}")
         for region in self.regions:
-            if self.restore_testing and len(region.cluster_arns) > MAX_RESTORE_TESTING_ARNS:
+            if s.restore_testing and len(region.cluster_arns) > MAX_RESTORE_TESTING_ARNS:
                 problems.append(f"{region.region}: a restore testing selection names at most {MAX_RESTORE_TESTING_ARNS} clusters")
         if problems:
             raise ValueError("DatabaseBackupArgs: " + "; ".join(problems))
 
     def copy_destination(self, region: str) -> str | None:
         """The region a plan in ``region`` copies to: the copy region, or from there the primary."""
-        if not self.copy_region:
+        copy_region = self.settings.copy_region
+        if not copy_region:
             return None
-        return self.copy_region if region != self.copy_region else self.primary_region
+        return copy_region if region != copy_region else self.primary_region
 
 
 def _service_name(name_prefix: str, region: str) -> str:
@@ -174,104 +166,20 @@ class DatabaseBackup(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: DatabaseBackupArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("aurora-platform:backup:DatabaseBackup", name, None, opts)
-        by_region = {r.region: r for r in args.regions}
-        primary_provider = by_region[args.primary_region].provider
-        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self, provider=primary_provider))
-
-        self.role = aws.iam.Role(
-            f"{name}-role",
-            description=f"AWS Backup service role of {args.name_prefix}: backups, copies, restores and restore tests",
-            assume_role_policy=json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"},
-                               "Action": "sts:AssumeRole"}],
-            }),
-            opts=pulumi.ResourceOptions(parent=self, provider=primary_provider),
-        )
-        attachments = [
-            aws.iam.RolePolicyAttachment(
-                f"{name}-{policy}",
-                role=self.role.name,
-                policy_arn=partition.partition.apply(lambda p, policy=policy: f"arn:{p}:iam::aws:policy/service-role/{policy}"),
-                opts=pulumi.ResourceOptions(parent=self, provider=primary_provider),
-            )
-            for policy in MANAGED_POLICIES
-        ]
-
+        self._name = name
+        self._args = args
+        self._prefix = naming.stack_prefix(args.stack)
+        attachments = self._service_role()
         self.vaults: dict[str, aws.backup.Vault] = {}
         self.vault_locks: dict[str, aws.backup.VaultLockConfiguration] = {}
         for region in args.regions:
-            in_region = pulumi.ResourceOptions(parent=self, provider=region.provider)
-            vault = aws.backup.Vault(
-                f"{name}-{region.region}",
-                name=vault_name(args.name_prefix, region.region),
-                kms_key_arn=region.kms_key_arn,
-                force_destroy=False,  # a vault holding recovery points is never deleted with them
-                opts=pulumi.ResourceOptions.merge(in_region, pulumi.ResourceOptions(protect=args.protect)),
-            )
-            self.vaults[region.region] = vault
-            if args.vault_lock:
-                self.vault_locks[region.region] = aws.backup.VaultLockConfiguration(
-                    f"{name}-{region.region}-lock",
-                    backup_vault_name=vault.name,
-                    min_retention_days=args.vault_lock_min_retention_days,
-                    max_retention_days=args.vault_lock_max_retention_days,
-                    changeable_for_days=args.vault_lock_changeable_days or None,
-                    opts=pulumi.ResourceOptions.merge(in_region, pulumi.ResourceOptions(protect=args.protect)),
-                )
-
+            self._vault(region)
         self.plans: dict[str, aws.backup.Plan] = {}
         self.selections: dict[str, aws.backup.Selection] = {}
         self.restore_testing_plans: dict[str, aws.backup.RestoreTestingPlan] = {}
         for region in args.regions:
-            if not region.cluster_arns:
-                continue
-            in_region = pulumi.ResourceOptions(parent=self, provider=region.provider)
-            vault = self.vaults[region.region]
-            destination = args.copy_destination(region.region)
-            copy_actions = []
-            if destination:
-                copy_actions.append(aws.backup.PlanRuleCopyActionArgs(
-                    destination_vault_arn=self.vaults[destination].arn,
-                    lifecycle=aws.backup.PlanRuleCopyActionLifecycleArgs(delete_after=args.copy_retention_days),
-                ))
-            rules = [aws.backup.PlanRuleArgs(
-                rule_name="daily",
-                target_vault_name=vault.name,
-                schedule=args.schedule,
-                start_window=60,  # AWS Backup: at least 60 minutes
-                lifecycle=aws.backup.PlanRuleLifecycleArgs(delete_after=args.daily_retention_days),
-                copy_actions=copy_actions,
-            )]
-            if args.continuous:
-                rules.append(aws.backup.PlanRuleArgs(
-                    rule_name="continuous",
-                    target_vault_name=vault.name,
-                    schedule=args.schedule,
-                    start_window=60,
-                    enable_continuous_backup=True,
-                    lifecycle=aws.backup.PlanRuleLifecycleArgs(delete_after=args.continuous_retention_days),
-                ))
-            # A locked destination vault refuses copies outside its retention range, so the plan
-            # waits for the locks it writes into.
-            locks = [self.vault_locks[r] for r in (region.region, destination) if r and r in self.vault_locks]
-            plan = aws.backup.Plan(
-                f"{name}-{region.region}-plan",
-                name=f"{args.name_prefix}-{region.region}",
-                rules=rules,
-                opts=pulumi.ResourceOptions.merge(in_region, pulumi.ResourceOptions(depends_on=locks)),
-            )
-            self.plans[region.region] = plan
-            self.selections[region.region] = aws.backup.Selection(
-                f"{name}-{region.region}-clusters",
-                name=f"{args.name_prefix}-clusters",
-                plan_id=plan.id,
-                iam_role_arn=self.role.arn,
-                resources=list(region.cluster_arns),
-                opts=pulumi.ResourceOptions.merge(in_region, pulumi.ResourceOptions(depends_on=attachments)),
-            )
-            if args.restore_testing:
-                self._restore_testing(name, args, region, vault, in_region, attachments)
+            if region.cluster_arns:
+                self._plan(region, attachments)
 
         self.vault_arns = {region: vault.arn for region, vault in self.vaults.items()}
         self.vault_names = {region: vault.name for region, vault in self.vaults.items()}
@@ -284,19 +192,114 @@ class DatabaseBackup(pulumi.ComponentResource):
             "role_arn": self.role_arn,
         })
 
-    def _restore_testing(self, name: str, args: DatabaseBackupArgs, region: BackupRegion, vault: aws.backup.Vault,
-                         in_region: pulumi.ResourceOptions, attachments: list) -> None:
-        point_types = ["SNAPSHOT"] + (["CONTINUOUS"] if args.continuous else [])
+    def _service_role(self) -> list[aws.iam.RolePolicyAttachment]:
+        """The AWS Backup service role in the primary region, with AWS's managed policies only."""
+        name, args = self._name, self._args
+        primary_provider = next(r.provider for r in args.regions if r.region == args.primary_region)
+        in_primary = pulumi.ResourceOptions(parent=self, provider=primary_provider)
+        account = args.account or AccountContext.lookup(pulumi.InvokeOutputOptions(parent=self, provider=primary_provider))
+        self.role = aws.iam.Role(
+            f"{name}-role",
+            description=f"AWS Backup service role of {self._prefix}: backups, copies, restores and restore tests",
+            assume_role_policy=service_trust_policy("backup.amazonaws.com"),
+            opts=in_primary,
+        )
+        return [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-{policy}",
+                role=self.role.name,
+                policy_arn=account.managed_policy_arn(f"service-role/{policy}"),
+                opts=in_primary,
+            )
+            for policy in MANAGED_POLICIES
+        ]
+
+    def _vault(self, region: BackupRegion) -> None:
+        """The region's vault, encrypted with its key, and its lock when the settings ask for one."""
+        name, args, settings = self._name, self._args, self._args.settings
+        kept = pulumi.ResourceOptions(parent=self, provider=region.provider, protect=args.protect)
+        vault = aws.backup.Vault(
+            f"{name}-{region.region}",
+            name=naming.vault_name(args.stack, region.region),
+            kms_key_arn=region.kms_key_arn,
+            force_destroy=False,  # a vault holding recovery points is never deleted with them
+            opts=kept,
+        )
+        self.vaults[region.region] = vault
+        if settings.vault_lock:
+            self.vault_locks[region.region] = aws.backup.VaultLockConfiguration(
+                f"{name}-{region.region}-lock",
+                backup_vault_name=vault.name,
+                min_retention_days=settings.vault_lock_min_retention_days,
+                max_retention_days=settings.vault_lock_max_retention_days,
+                changeable_for_days=settings.vault_lock_changeable_days or None,
+                opts=kept,
+            )
+
+    def _plan(self, region: BackupRegion, attachments: list[aws.iam.RolePolicyAttachment]) -> None:
+        """The region's plan (daily rule with its copy, continuous rule), selection and restore test."""
+        name, args, settings = self._name, self._args, self._args.settings
+        in_region = pulumi.ResourceOptions(parent=self, provider=region.provider)
+        vault = self.vaults[region.region]
+        destination = args.copy_destination(region.region)
+        copy_actions = []
+        if destination:
+            copy_actions.append(aws.backup.PlanRuleCopyActionArgs(
+                destination_vault_arn=self.vaults[destination].arn,
+                lifecycle=aws.backup.PlanRuleCopyActionLifecycleArgs(delete_after=settings.copy_retention_days),
+            ))
+        rules = [aws.backup.PlanRuleArgs(
+            rule_name="daily",
+            target_vault_name=vault.name,
+            schedule=args.schedule,
+            start_window=60,  # AWS Backup: at least 60 minutes
+            lifecycle=aws.backup.PlanRuleLifecycleArgs(delete_after=settings.daily_retention_days),
+            copy_actions=copy_actions,
+        )]
+        if settings.continuous:
+            rules.append(aws.backup.PlanRuleArgs(
+                rule_name="continuous",
+                target_vault_name=vault.name,
+                schedule=args.schedule,
+                start_window=60,
+                enable_continuous_backup=True,
+                lifecycle=aws.backup.PlanRuleLifecycleArgs(delete_after=settings.continuous_retention_days),
+            ))
+        # A locked destination vault refuses copies outside its retention range, so the plan
+        # waits for the locks it writes into.
+        locks = [self.vault_locks[r] for r in (region.region, destination) if r and r in self.vault_locks]
+        plan = aws.backup.Plan(
+            f"{name}-{region.region}-plan",
+            name=naming.regional_name(args.stack, region.region),
+            rules=rules,
+            opts=pulumi.ResourceOptions.merge(in_region, pulumi.ResourceOptions(depends_on=locks)),
+        )
+        self.plans[region.region] = plan
+        self.selections[region.region] = aws.backup.Selection(
+            f"{name}-{region.region}-clusters",
+            name=f"{self._prefix}-clusters",
+            plan_id=plan.id,
+            iam_role_arn=self.role.arn,
+            resources=list(region.cluster_arns),
+            opts=pulumi.ResourceOptions.merge(in_region, pulumi.ResourceOptions(depends_on=attachments)),
+        )
+        if settings.restore_testing:
+            self._restore_testing(region, vault, in_region, attachments)
+
+    def _restore_testing(self, region: BackupRegion, vault: aws.backup.Vault, in_region: pulumi.ResourceOptions,
+                         attachments: list) -> None:
+        name, settings = self._name, self._args.settings
+        point_types = ["SNAPSHOT"] + (["CONTINUOUS"] if settings.continuous else [])
         plan = aws.backup.RestoreTestingPlan(
             f"{name}-{region.region}-restore-testing",
-            name=_service_name(args.name_prefix, region.region),
+            name=_service_name(self._prefix, region.region),
             schedule_expression=RESTORE_TESTING_SCHEDULE,
             start_window_hours=24,
             recovery_point_selection=aws.backup.RestoreTestingPlanRecoveryPointSelectionArgs(
                 algorithm="LATEST_WITHIN_WINDOW",
                 include_vaults=[vault.arn],
                 recovery_point_types=point_types,
-                selection_window_days=min(7, args.daily_retention_days),
+                selection_window_days=min(7, settings.daily_retention_days),
             ),
             opts=in_region,
         )

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components.aurora_cluster import AuroraCluster, AuroraClusterArgs
+from components.aurora_cluster import AuroraCluster, AuroraClusterArgs, ClusterPlacement
+from components.naming import cluster_identifier, global_cluster_identifier, global_master_secret_name
 from components.project import MASTER_PASSWORD_LENGTH, MASTER_PASSWORD_SPECIALS
-from components.settings import ENGINE_PORTS
+from components.settings import ENGINE_PORTS, DatabaseSettings, GlobalDatabaseSettings
 
 # RDS's secret format: the engine name AWS's rotation functions and RDS Proxy expect, per engine.
 SECRET_ENGINES = {"aurora-postgresql": "postgres", "aurora-mysql": "mysql"}
 
 
-def master_secret_json(cluster: AuroraClusterArgs, password: str, members: dict[str, list[str]],
+def master_secret_json(database: DatabaseSettings, password: str, members: dict[str, list[str]],
                        writer_region: str) -> str:
     """The master secret's value in Secrets Manager's JSON structure for Amazon RDS and Aurora
     credentials (engine, host, username, password, dbname, port, dbClusterIdentifier):
@@ -34,12 +35,12 @@ def master_secret_json(cluster: AuroraClusterArgs, password: str, members: dict[
     """
     writer_host, _, writer_id = members[writer_region]
     return json.dumps({
-        "engine": SECRET_ENGINES[cluster.engine],
+        "engine": SECRET_ENGINES[database.engine],
         "host": writer_host,
-        "username": cluster.master_username,
+        "username": database.master_username,
         "password": password,
-        "dbname": cluster.database_name,
-        "port": ENGINE_PORTS[cluster.engine],
+        "dbname": database.database_name,
+        "port": ENGINE_PORTS[database.engine],
         "dbClusterIdentifier": writer_id,
         "regions": {region: {"host": host, "readerHost": reader, "dbClusterIdentifier": identifier,
                              "writer": region == writer_region}
@@ -48,47 +49,20 @@ def master_secret_json(cluster: AuroraClusterArgs, password: str, members: dict[
 
 
 @dataclass
-class GlobalMember:
-    """Where one member cluster lives: its region's provider, network and key."""
-
-    region: str
-    """AWS region of the member."""
-    provider: aws.Provider
-    """Explicit provider of that region: every resource of the member is created through it."""
-    vpc_id: pulumi.Input[str]
-    """VPC of the member's database security group."""
-    db_subnet_group_name: pulumi.Input[str]
-    """DB subnet group over that region's isolated database subnets."""
-    availability_zones: list[str]
-    """AZs to spread the member's instances over."""
-    kms_key_arn: pulumi.Input[str]
-    """CMK of that region: a member is encrypted with a key of its own region."""
-    instance_count: int
-    """Instances of the member; 0 makes a headless secondary (storage replica only)."""
-    instance_class: str
-    """Instance class of the member's instances."""
-    writer: bool = False
-    """The member currently holds the writer (``globalDatabase.writerRegion``): reader auto
-    scaling follows it."""
-    write_forwarding: bool = False
-    """Forward writes to the writer (for members that are not the writer)."""
-
-
-@dataclass
 class GlobalDatabaseArgs:
-    identifier: str
-    """Global cluster identifier; member clusters are ``<identifier>-<region>``."""
+    settings: GlobalDatabaseSettings
+    """The global database settings: the writer region, write forwarding, and per secondary region its
+    instance count (0 makes a headless secondary) and class (1 to 5 secondaries)."""
+    stack: str
+    """The stack: the global cluster, member clusters and master secret are named after it (``components.naming``)."""
     cluster: AuroraClusterArgs
-    """Settings every member shares (engine, version, backups, monitoring...). Its placement
-    fields (identifier, region, network, key, instances) are replaced per member."""
-    primary: GlobalMember
-    """The region the global database is created in: it carries the credentials."""
-    secondaries: list[GlobalMember] = field(default_factory=list)
-    """One entry per secondary region (0 to 5)."""
-    deletion_protection: bool = True
-    """RDS deletion protection on the global cluster."""
-    protect: bool = True
-    """Pulumi ``protect`` on the global cluster, every member cluster and the secret."""
+    """The primary member as a regional cluster would be (database settings, identifier, placement,
+    retention, protect): every member shares its settings; the placement of a secondary comes from
+    ``placements``, its instances from ``settings``."""
+    providers: dict[str, aws.Provider]
+    """Explicit provider of every member region: each member is created through its own."""
+    placements: dict[str, ClusterPlacement]
+    """Network, key and account of every secondary region (a member is encrypted with a key of its own region)."""
     secret_recovery_window_days: int = 30
     """Days a deleted master secret stays recoverable (0 deletes at once; dev only)."""
     master_password: pulumi.Input[str] | None = None
@@ -96,16 +70,25 @@ class GlobalDatabaseArgs:
     stack's config is then the source of truth, so a later ``pulumi up`` writes this one, never the
     generated one again, to the primary cluster and the secret. ``None``: the generated password."""
 
+    @property
+    def primary_region(self) -> str:
+        return self.cluster.placement.region
+
     def __post_init__(self):
-        regions = [self.primary.region] + [s.region for s in self.secondaries]
+        secondaries = [s.region for s in self.settings.secondary_regions]
+        regions = [self.primary_region, *secondaries]
         if len(set(regions)) != len(regions):
             raise ValueError(f"member regions must be distinct, got {regions}")
-        if len(self.secondaries) > 5:
-            raise ValueError(f"a global database has at most 5 secondary regions, got {len(self.secondaries)}")
-        if self.cluster.backtrack_window_hours:
+        if len(secondaries) > 5:
+            raise ValueError(f"a global database has at most 5 secondary regions, got {len(secondaries)}")
+        if self.cluster.settings.backtrack_window_hours:
             raise ValueError("backtrack is not supported with Aurora Global Database; set backtrack_window_hours to 0")
-        if self.primary.instance_count < 1:
+        if self.cluster.total_instances < 1:
             raise ValueError("the primary member needs at least its writer instance")
+        missing = [r for r in regions if r not in self.providers] + [r for r in secondaries if r not in self.placements]
+        if missing:
+            raise ValueError("every member region needs a provider and every secondary a placement; "
+                             f"missing {sorted(set(missing))}")
 
 
 class GlobalDatabase(pulumi.ComponentResource):
@@ -131,100 +114,57 @@ class GlobalDatabase(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GlobalDatabaseArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("aurora-platform:database:GlobalDatabase", name, None, opts)
+        self._args = args
         base = args.cluster
-        primary = args.primary
-        in_primary = pulumi.ResourceOptions(parent=self, provider=primary.provider)
+        primary_region = args.primary_region
+        in_primary = pulumi.ResourceOptions(parent=self, provider=args.providers[primary_region])
+        identifier = global_cluster_identifier(args.stack)
 
         self.global_cluster = aws.rds.GlobalCluster(
             name,
-            global_cluster_identifier=args.identifier,
-            engine=base.engine,
-            engine_version=base.engine_version,
+            global_cluster_identifier=identifier,
+            engine=base.settings.engine,
+            engine_version=base.settings.engine_version,
             storage_encrypted=True,
-            deletion_protection=args.deletion_protection,
-            opts=pulumi.ResourceOptions(parent=self, provider=primary.provider, protect=args.protect,
-                                        # Upgrades of a global database are run on the global cluster by
-                                        # AWS (minor) or by an operator (major, README); not by a diff here.
-                                        ignore_changes=["engineVersion"]),
+            deletion_protection=base.settings.deletion_protection,
+            opts=pulumi.ResourceOptions.merge(in_primary, pulumi.ResourceOptions(
+                protect=base.protect,
+                # Upgrades of a global database are run on the global cluster by
+                # AWS (minor) or by an operator (major, README); not by a diff here.
+                ignore_changes=["engineVersion"])),
         )
-
-        password = random.RandomPassword(
-            f"{name}-master-password", length=MASTER_PASSWORD_LENGTH, special=True, override_special=MASTER_PASSWORD_SPECIALS,
-            min_lower=1, min_upper=1, min_numeric=1, opts=pulumi.ResourceOptions(parent=self))
-        master_password = (pulumi.Output.secret(args.master_password) if args.master_password is not None
-                           else password.result)
-        self.secret = aws.secretsmanager.Secret(
-            f"{name}-master",
-            name=f"{args.identifier}/master",
-            description=f"Master credentials of the Aurora global database {args.identifier}",
-            kms_key_id=primary.kms_key_arn,
-            recovery_window_in_days=args.secret_recovery_window_days,
-            replicas=[aws.secretsmanager.SecretReplicaArgs(region=s.region, kms_key_id=s.kms_key_arn)
-                      for s in args.secondaries],
-            opts=pulumi.ResourceOptions.merge(in_primary, pulumi.ResourceOptions(protect=args.protect)),
-        )
-
-        def member_args(member: GlobalMember, **overrides) -> AuroraClusterArgs:
-            return dataclasses.replace(
-                base,
-                identifier=f"{args.identifier}-{member.region}",
-                region=member.region,
-                vpc_id=member.vpc_id,
-                db_subnet_group_name=member.db_subnet_group_name,
-                availability_zones=member.availability_zones,
-                kms_key_arn=member.kms_key_arn,
-                instance_count=member.instance_count,
-                instance_class=member.instance_class,
-                reader_instance_class=member.instance_class if member is not primary else base.reader_instance_class,
-                global_cluster_identifier=self.global_cluster.id,
-                global_write_forwarding=member.write_forwarding and not member.writer,
-                reader_auto_scaling=base.reader_auto_scaling and member.writer,
-                protect=args.protect,
-                **overrides,
-            )
+        master_password = self._master_secret(name, identifier, in_primary)
 
         self.primary = AuroraCluster(
-            f"aurora-{primary.region}",
-            member_args(primary, master_password=master_password, master_secret_arn=self.secret.arn),
+            f"aurora-{primary_region}",
+            self._member_args(primary_region, base.placement, base.instance_count, base.settings.instance_class,
+                              base.settings.reader_instance_class,
+                              master_password=master_password, master_secret_arn=self.secret.arn),
             opts=in_primary,
         )
         self.secondaries = {}
-        for member in args.secondaries:
-            self.secondaries[member.region] = AuroraCluster(
-                f"aurora-{member.region}",
-                member_args(
-                    member,
-                    database_name=None,
-                    master_username=None,
-                    master_password=None,
+        for secondary in args.settings.secondary_regions:
+            region = secondary.region
+            self.secondaries[region] = AuroraCluster(
+                f"aurora-{region}",
+                self._member_args(
+                    region, args.placements[region], secondary.instance_count, secondary.instance_class,
+                    secondary.instance_class,
                     global_secondary=True,
-                    # Security group ids are regional; callers admit their own groups per member.
-                    allowed_security_group_ids=[],
                     # AWS refuses a secondary until the primary has a writer instance; waiting on
                     # the cluster resource alone is not enough.
                     depends_on=[self.primary.writer_instance],
                 ),
-                opts=pulumi.ResourceOptions(parent=self, provider=member.provider),
+                opts=pulumi.ResourceOptions(parent=self, provider=args.providers[region]),
             )
-        self.members = {primary.region: self.primary, **self.secondaries}
+        self.members = {primary_region: self.primary, **self.secondaries}
+        self._secret_value(name, master_password, in_primary)
 
-        writer_region = next((m.region for m in [primary, *args.secondaries] if m.writer), primary.region)
-        aws.secretsmanager.SecretVersion(
-            f"{name}-master",
-            secret_id=self.secret.id,
-            secret_string=pulumi.Output.secret(pulumi.Output.all(
-                master_password,
-                {region: pulumi.Output.all(c.writer_endpoint, c.reader_endpoint, c.cluster_identifier)
-                 for region, c in self.members.items()},
-            ).apply(lambda v: master_secret_json(base, v[0], v[1], writer_region))),
-            opts=in_primary,
-        )
-
-        self.secret_arns = {primary.region: self.secret.arn}
-        for member in args.secondaries:
+        self.secret_arns = {primary_region: self.secret.arn}
+        for region in self.secondaries:
             # A replica keeps the primary secret's name and suffix; only the region differs.
-            self.secret_arns[member.region] = self.secret.arn.apply(
-                lambda arn, region=member.region: ":".join(arn.split(":")[:3] + [region] + arn.split(":")[4:]))
+            self.secret_arns[region] = self.secret.arn.apply(
+                lambda arn, region=region: ":".join(arn.split(":")[:3] + [region] + arn.split(":")[4:]))
         self.global_cluster_identifier = self.global_cluster.global_cluster_identifier
         self.global_writer_endpoint = self.global_cluster.endpoint
         self.register_outputs({
@@ -233,3 +173,65 @@ class GlobalDatabase(pulumi.ComponentResource):
             "secret_arns": self.secret_arns,
             "members": {region: c.cluster_arn for region, c in self.members.items()},
         })
+
+    def _master_secret(self, name: str, identifier: str, in_primary: pulumi.ResourceOptions) -> pulumi.Output[str]:
+        """The generated password (or the rotated one from the settings) and its secret, replicated to
+        every secondary region with that region's key."""
+        args = self._args
+        password = random.RandomPassword(
+            f"{name}-master-password", length=MASTER_PASSWORD_LENGTH, special=True, override_special=MASTER_PASSWORD_SPECIALS,
+            min_lower=1, min_upper=1, min_numeric=1, opts=pulumi.ResourceOptions(parent=self))
+        self.secret = aws.secretsmanager.Secret(
+            f"{name}-master",
+            name=global_master_secret_name(args.stack),
+            description=f"Master credentials of the Aurora global database {identifier}",
+            kms_key_id=args.cluster.placement.kms_key_arn,
+            recovery_window_in_days=args.secret_recovery_window_days,
+            replicas=[aws.secretsmanager.SecretReplicaArgs(region=s.region, kms_key_id=args.placements[s.region].kms_key_arn)
+                      for s in args.settings.secondary_regions],
+            opts=pulumi.ResourceOptions.merge(in_primary, pulumi.ResourceOptions(protect=args.cluster.protect)),
+        )
+        if args.master_password is not None:
+            return pulumi.Output.secret(args.master_password)
+        return password.result
+
+    def _member_args(self, region: str, placement: ClusterPlacement, instance_count: int | None, instance_class: str,
+                     reader_instance_class: str, **overrides) -> AuroraClusterArgs:
+        """The primary's args placed in ``region``: its instances, a member of the global cluster;
+        reader auto scaling follows the writer region. Security group ids are regional: a secondary
+        admits none of the primary's (callers admit their own groups per member)."""
+        args = self._args
+        base = args.cluster
+        writer = region == args.settings.writer_region
+        secondary = overrides.get("global_secondary", False)
+        settings = dataclasses.replace(
+            base.settings,
+            instance_class=instance_class,
+            reader_instance_class=reader_instance_class,
+            reader_auto_scaling=base.settings.reader_auto_scaling and writer,
+            allowed_security_group_ids=() if secondary else base.settings.allowed_security_group_ids,
+        )
+        return dataclasses.replace(
+            base,
+            settings=settings,
+            identifier=cluster_identifier(args.stack, region),
+            placement=placement,
+            instance_count=instance_count,
+            global_cluster_identifier=self.global_cluster.id,
+            global_write_forwarding=args.settings.write_forwarding and not writer,
+            **overrides,
+        )
+
+    def _secret_value(self, name: str, master_password: pulumi.Output[str], in_primary: pulumi.ResourceOptions) -> None:
+        """The secret's value: the password and every member's endpoints, ``host`` the writer region's."""
+        writer_region = self._args.settings.writer_region
+        aws.secretsmanager.SecretVersion(
+            f"{name}-master",
+            secret_id=self.secret.id,
+            secret_string=pulumi.Output.secret(pulumi.Output.all(
+                master_password,
+                {region: pulumi.Output.all(c.writer_endpoint, c.reader_endpoint, c.cluster_identifier)
+                 for region, c in self.members.items()},
+            ).apply(lambda v: master_secret_json(self._args.cluster.settings, v[0], v[1], writer_region))),
+            opts=in_primary,
+        )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.account import AccountContext
 from components.aurora_cluster import AuroraCluster
 from components.settings import MonitoringSettings
 
@@ -31,10 +32,20 @@ AUTOSCALED_READER_PREFIX = "application-autoscaling-"
 READER_ROLE = "READER"
 GLOBAL_CLUSTER_EVENT_CATEGORIES = ["global-failover"]
 INSTANCE_EVENT_CATEGORIES = ["availability", "failover", "failure", "low storage", "maintenance", "notification"]
+# The alarm thresholds of MonitoringSettings: each at least 1.
+THRESHOLDS = ("cpu_percent", "freeable_memory_mib", "max_connections", "replica_lag_ms", "global_replication_lag_ms",
+              "deadlocks_per_second")
 
 
 @dataclass
 class DatabaseMonitoringArgs:
+    settings: MonitoringSettings
+    """The alarm settings: the e-mail address subscribed to the topic (AWS asks the recipient to confirm;
+    empty for none) and the thresholds: an instance's average CPUUtilization above ``cpu_percent``,
+    FreeableMemory below ``freeable_memory_mib`` MiB, DatabaseConnections above ``max_connections``,
+    a reader's AuroraReplicaLag above ``replica_lag_ms``, a global secondary's
+    AuroraGlobalDBReplicationLag above ``global_replication_lag_ms``, and (Aurora MySQL only)
+    Deadlocks per second above ``deadlocks_per_second``."""
     region: str
     """AWS region of the cluster; the topic, alarms and subscriptions live there too (CloudWatch
     and RDS publish only to topics of their own region)."""
@@ -45,20 +56,6 @@ class DatabaseMonitoringArgs:
     name_prefix: str
     """Prefix of the topic, alarm, subscription and dashboard names; by convention the cluster
     identifier, so instance alarm ``<prefix>-<n>-cpu`` belongs to instance ``<prefix>-<n>``."""
-    alarm_email: str = ""
-    """E-mail address subscribed to the topic (AWS asks the recipient to confirm); empty for none."""
-    cpu_percent: int = 80
-    """Alarm when an instance's average CPUUtilization stays above this percent."""
-    freeable_memory_mib: int = 512
-    """Alarm when an instance's FreeableMemory stays below this many MiB."""
-    max_connections: int = 1000
-    """Alarm when an instance's DatabaseConnections stay above this."""
-    replica_lag_ms: int = 2000
-    """Alarm when a reader's AuroraReplicaLag stays above this many milliseconds."""
-    global_replication_lag_ms: int = 5000
-    """Alarm when a global secondary's AuroraGlobalDBReplicationLag stays above this many milliseconds."""
-    deadlocks_per_second: int = 1
-    """Aurora MySQL only: alarm when an instance's Deadlocks per second stay above this."""
     global_member: bool = False
     """The cluster belongs to a global database: also notify on global failover/switchover events."""
     global_secondary: bool = False
@@ -75,15 +72,16 @@ class DatabaseMonitoringArgs:
     """Period of the database alarms (RDS publishes these metrics every minute)."""
     evaluation_periods: int = 5
     """Consecutive breaching periods before a database alarm fires (5 x 60 s: sustained, not a spike)."""
+    account: AccountContext | None = None
+    """Account and partition of the region's provider (the topic policy); ``None`` looks them up."""
 
     def __post_init__(self):
         problems = []
-        for field_name in ("cpu_percent", "freeable_memory_mib", "max_connections", "replica_lag_ms",
-                           "global_replication_lag_ms", "deadlocks_per_second", "period_seconds", "evaluation_periods"):
-            if getattr(self, field_name) < 1:
-                problems.append(f"{field_name} must be at least 1, not {getattr(self, field_name)}")
-        if self.cpu_percent > 100:
-            problems.append(f"cpu_percent must be 1 to 100, not {self.cpu_percent}")
+        values = {name: getattr(self.settings, name) for name in THRESHOLDS}
+        values.update(period_seconds=self.period_seconds, evaluation_periods=self.evaluation_periods)
+        problems += [f"{name} must be at least 1, not {value}" for name, value in values.items() if value < 1]
+        if self.settings.cpu_percent > 100:
+            problems.append(f"cpu_percent must be 1 to 100, not {self.settings.cpu_percent}")
         if self.period_seconds % 60 and self.period_seconds not in (10, 20, 30):
             problems.append(f"period_seconds must be 10, 20, 30 or a multiple of 60, not {self.period_seconds}")
         if self.fleet_min_size < 0:
@@ -96,22 +94,6 @@ class DatabaseMonitoringArgs:
         if problems:
             raise ValueError("invalid DatabaseMonitoringArgs: " + "; ".join(problems))
         self.global_member = self.global_member or self.global_secondary
-
-    @classmethod
-    def from_settings(cls, monitoring: MonitoringSettings, **wiring) -> DatabaseMonitoringArgs:
-        """Args from the validated ``alarm*`` stack settings plus the wiring (region, database,
-        kms_key_arn, name_prefix, global_member, global_secondary, source_region, fleet_asg_name,
-        fleet_min_size)."""
-        return cls(
-            alarm_email=monitoring.alarm_email,
-            cpu_percent=monitoring.cpu_percent,
-            freeable_memory_mib=monitoring.freeable_memory_mib,
-            max_connections=monitoring.max_connections,
-            replica_lag_ms=monitoring.replica_lag_ms,
-            global_replication_lag_ms=monitoring.global_replication_lag_ms,
-            deadlocks_per_second=monitoring.deadlocks_per_second,
-            **wiring,
-        )
 
 
 def topic_policy(topic_arn: str, account_id: str, partition: str, region: str, alarm_name_prefix: str,
@@ -247,146 +229,28 @@ class DatabaseMonitoring(pulumi.ComponentResource):
         super().__init__("aurora-platform:monitoring:DatabaseMonitoring", name, None, opts)
         self._name = name
         self._args = args
-        database = args.database
-        prefix = args.name_prefix
-        child = pulumi.ResourceOptions(parent=self)
-        self.alarms = []
-        self.alarm_names = []
-
-        self.topic = aws.sns.Topic(
-            f"{name}-alarms",
-            name=f"{prefix}-alarms",
-            display_name=f"Alarms of {prefix}",
-            kms_master_key_id=args.kms_key_arn,
-            opts=child,
-        )
-        if args.alarm_email:
-            aws.sns.TopicSubscription(f"{name}-email", topic=self.topic.arn, protocol="email",
-                                      endpoint=args.alarm_email, opts=child)
-        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        self._prefix = args.name_prefix
         # RDS may publish for the cluster and for its instances by ARN pattern, not by a list of
         # names: readers that auto scaling adds (application-autoscaling-*) are covered, and the
         # policy need not wait for anything to exist (SNS does not check that the sources do).
-        reader_auto_scaling = getattr(database, "reader_auto_scaling", False)
-        policy = aws.sns.TopicPolicy(
-            f"{name}-alarms",
-            arn=self.topic.arn,
-            policy=pulumi.Output.all(self.topic.arn, identity.account_id, partition.partition).apply(
-                lambda v: topic_policy(v[0], v[1], v[2], args.region, prefix,
-                                       rds_source_arns(v[2], args.region, v[1], database.identifier,
-                                                       reader_auto_scaling))),
-            opts=child,
-        )
+        self._reader_auto_scaling = getattr(args.database, "reader_auto_scaling", False)
+        self._instance_ids = [i.identifier for i in args.database.instances]
+        self.alarms = []
+        self.alarm_names = []
 
-        instance_ids = [i.identifier for i in database.instances]
-        for n, instance_id in enumerate(instance_ids, start=1):
-            label = f"{prefix}-{n}"
-            per_instance = {"DBInstanceIdentifier": instance_id}
-            # A gap in CPU or connections is not load; an instance that stops reporting is caught
-            # by the memory alarm below and by the RDS event subscription.
-            self._alarm(f"{n}-cpu", f"CPUUtilization of {label} above {args.cpu_percent}%",
-                        RDS_NAMESPACE, "CPUUtilization", per_instance, "Average", "GreaterThanThreshold",
-                        args.cpu_percent, treat_missing_data="notBreaching")
-            # Breaching when silent: RDS reports FreeableMemory every minute for a running instance,
-            # so silence means it is down, stuck or rebooting. This is the instance's heartbeat.
-            self._alarm(f"{n}-freeable-memory",
-                        f"FreeableMemory of {label} below {args.freeable_memory_mib} MiB, or no data",
-                        RDS_NAMESPACE, "FreeableMemory", per_instance, "Average", "LessThanThreshold",
-                        args.freeable_memory_mib * MIB, treat_missing_data="breaching")
-            self._alarm(f"{n}-connections", f"DatabaseConnections of {label} above {args.max_connections}",
-                        RDS_NAMESPACE, "DatabaseConnections", per_instance, "Maximum", "GreaterThanThreshold",
-                        args.max_connections, treat_missing_data="notBreaching")
-            if n > 1:
-                # Only readers report AuroraReplicaLag. After a failover one of these may be the
-                # writer and report nothing: "missing" keeps the state instead of paging or clearing.
-                self._alarm(f"{n}-replica-lag", f"AuroraReplicaLag of {label} above {args.replica_lag_ms} ms",
-                            RDS_NAMESPACE, "AuroraReplicaLag", per_instance, "Maximum", "GreaterThanThreshold",
-                            args.replica_lag_ms, treat_missing_data="missing")
-            if database.engine == "aurora-mysql":
-                # Deadlocks is reported as 0 while there are none; a gap is no deadlock.
-                self._alarm(f"{n}-deadlocks", f"Deadlocks of {label} above {args.deadlocks_per_second}/s",
-                            RDS_NAMESPACE, "Deadlocks", per_instance, "Average", "GreaterThanThreshold",
-                            args.deadlocks_per_second, treat_missing_data="notBreaching")
-
-        if reader_auto_scaling:
-            # Readers that auto scaling adds get no per-instance alarms (their names are not known
-            # here); the READER role series of the cluster covers every reader, added or named.
-            readers = reader_role_dimensions(database.cluster_identifier)
-            self._alarm("readers-cpu", f"CPUUtilization of a reader of {prefix} above {args.cpu_percent}%",
-                        RDS_NAMESPACE, "CPUUtilization", readers, "Maximum", "GreaterThanThreshold",
-                        args.cpu_percent, treat_missing_data="notBreaching")
-            self._alarm("readers-freeable-memory",
-                        f"FreeableMemory of a reader of {prefix} below {args.freeable_memory_mib} MiB",
-                        RDS_NAMESPACE, "FreeableMemory", readers, "Minimum", "LessThanThreshold",
-                        args.freeable_memory_mib * MIB, treat_missing_data="missing")
-            self._alarm("readers-connections",
-                        f"DatabaseConnections of a reader of {prefix} above {args.max_connections}",
-                        RDS_NAMESPACE, "DatabaseConnections", readers, "Maximum", "GreaterThanThreshold",
-                        args.max_connections, treat_missing_data="notBreaching")
-            self._alarm("readers-replica-lag",
-                        f"AuroraReplicaLag of a reader of {prefix} above {args.replica_lag_ms} ms",
-                        RDS_NAMESPACE, "AuroraReplicaLag", readers, "Maximum", "GreaterThanThreshold",
-                        args.replica_lag_ms, treat_missing_data="missing")
-
-        if args.global_secondary:
-            # Missing, not breaching: a headless secondary before its first replication, or a
-            # secondary just promoted to writer by a switchover, reports no lag and is healthy.
-            self._alarm("global-replication-lag",
-                        f"AuroraGlobalDBReplicationLag of {prefix} (from {args.source_region}) above "
-                        f"{args.global_replication_lag_ms} ms",
-                        RDS_NAMESPACE, "AuroraGlobalDBReplicationLag",
-                        global_lag_dimensions(database.cluster_identifier, args.source_region),
-                        "Maximum", "GreaterThanThreshold",
-                        args.global_replication_lag_ms, treat_missing_data="missing")
-
-        if args.fleet_asg_name is not None and args.fleet_min_size > 0:
-            # Breaching when silent: group metrics come every minute while collection is on, so
-            # silence means collection was switched off or the group is gone. Ten minutes is longer
-            # than a normal replacement (launch plus health check grace period).
-            self._alarm("fleet-in-service", f"Fewer than {args.fleet_min_size} fleet instances in service",
-                        ASG_NAMESPACE, "GroupInServiceInstances", {"AutoScalingGroupName": args.fleet_asg_name},
-                        "Minimum", "LessThanThreshold", args.fleet_min_size, treat_missing_data="breaching",
-                        period=60, evaluation_periods=10)
-
-        # RDS checks that it may publish when the subscription is created: the policy comes first.
-        after_policy = pulumi.ResourceOptions(parent=self, depends_on=[policy])
-        categories = CLUSTER_EVENT_CATEGORIES + (GLOBAL_CLUSTER_EVENT_CATEGORIES if args.global_member else [])
-        self.cluster_events = aws.rds.EventSubscription(
-            f"{name}-cluster-events",
-            name=f"{prefix}-cluster-events",
-            sns_topic=self.topic.arn,
-            source_type="db-cluster",
-            source_ids=[database.cluster_identifier],
-            event_categories=categories,
-            enabled=True,
-            opts=after_policy,
-        )
-        # RDS cannot subscribe to "the instances of a cluster". Without reader auto scaling every
-        # instance is named here and the subscription lists them. With it, readers come and go under
-        # names nobody knows in advance: the subscription names no source ids (every instance of the
-        # account in this region) and the topic policy above admits only this cluster's instances and
-        # auto-scaled readers, so RDS cannot deliver anyone else's events. A headless cluster gets none.
-        self.instance_events = None
-        if instance_ids:
-            self.instance_events = aws.rds.EventSubscription(
-                f"{name}-instance-events",
-                name=f"{prefix}-instance-events",
-                sns_topic=self.topic.arn,
-                source_type="db-instance",
-                source_ids=None if reader_auto_scaling else instance_ids,
-                event_categories=INSTANCE_EVENT_CATEGORIES,
-                enabled=True,
-                opts=after_policy,
-            )
-
+        policy = self._topic()
+        self._instance_alarms()
+        if self._reader_auto_scaling:
+            self._reader_role_alarms()
+        self._global_and_fleet_alarms()
+        self._event_subscriptions(policy)
         dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
-            dashboard_name=prefix,
-            dashboard_body=pulumi.Output.all(database.cluster_identifier, *instance_ids).apply(
+            dashboard_name=self._prefix,
+            dashboard_body=pulumi.Output.all(args.database.cluster_identifier, *self._instance_ids).apply(
                 lambda v: dashboard_body(args.region, v[0], list(v[1:]), args.global_secondary,
-                                         args.source_region, reader_auto_scaling)),
-            opts=child,
+                                         args.source_region, self._reader_auto_scaling)),
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
         self.topic_arn = self.topic.arn
@@ -396,6 +260,142 @@ class DatabaseMonitoring(pulumi.ComponentResource):
             "alarm_names": self.alarm_names,
             "dashboard_name": self.dashboard_name,
         })
+
+    def _topic(self) -> aws.sns.TopicPolicy:
+        """The encrypted alarm topic, its e-mail subscription and the policy of who may publish."""
+        name, args, prefix = self._name, self._args, self._prefix
+        child = pulumi.ResourceOptions(parent=self)
+        self.topic = aws.sns.Topic(
+            f"{name}-alarms",
+            name=f"{prefix}-alarms",
+            display_name=f"Alarms of {prefix}",
+            kms_master_key_id=args.kms_key_arn,
+            opts=child,
+        )
+        if args.settings.alarm_email:
+            aws.sns.TopicSubscription(f"{name}-email", topic=self.topic.arn, protocol="email",
+                                      endpoint=args.settings.alarm_email, opts=child)
+        account = AccountContext.of(args.account, self)
+        identifier, reader_auto_scaling = args.database.identifier, self._reader_auto_scaling
+        return aws.sns.TopicPolicy(
+            f"{name}-alarms",
+            arn=self.topic.arn,
+            policy=account.apply(
+                lambda account_id, partition, arn: topic_policy(
+                    arn, account_id, partition, args.region, prefix,
+                    rds_source_arns(partition, args.region, account_id, identifier, reader_auto_scaling)),
+                self.topic.arn),
+            opts=child,
+        )
+
+    def _instance_alarms(self) -> None:
+        """CPU, memory, connections, replica lag (readers) and deadlocks (MySQL) of each named instance."""
+        s, prefix = self._args.settings, self._prefix
+        for n, instance_id in enumerate(self._instance_ids, start=1):
+            label = f"{prefix}-{n}"
+            per_instance = {"DBInstanceIdentifier": instance_id}
+            # A gap in CPU or connections is not load; an instance that stops reporting is caught
+            # by the memory alarm below and by the RDS event subscription.
+            self._alarm(f"{n}-cpu", f"CPUUtilization of {label} above {s.cpu_percent}%",
+                        RDS_NAMESPACE, "CPUUtilization", per_instance, "Average", "GreaterThanThreshold",
+                        s.cpu_percent, treat_missing_data="notBreaching")
+            # Breaching when silent: RDS reports FreeableMemory every minute for a running instance,
+            # so silence means it is down, stuck or rebooting. This is the instance's heartbeat.
+            self._alarm(f"{n}-freeable-memory",
+                        f"FreeableMemory of {label} below {s.freeable_memory_mib} MiB, or no data",
+                        RDS_NAMESPACE, "FreeableMemory", per_instance, "Average", "LessThanThreshold",
+                        s.freeable_memory_mib * MIB, treat_missing_data="breaching")
+            self._alarm(f"{n}-connections", f"DatabaseConnections of {label} above {s.max_connections}",
+                        RDS_NAMESPACE, "DatabaseConnections", per_instance, "Maximum", "GreaterThanThreshold",
+                        s.max_connections, treat_missing_data="notBreaching")
+            if n > 1:
+                # Only readers report AuroraReplicaLag. After a failover one of these may be the
+                # writer and report nothing: "missing" keeps the state instead of paging or clearing.
+                self._alarm(f"{n}-replica-lag", f"AuroraReplicaLag of {label} above {s.replica_lag_ms} ms",
+                            RDS_NAMESPACE, "AuroraReplicaLag", per_instance, "Maximum", "GreaterThanThreshold",
+                            s.replica_lag_ms, treat_missing_data="missing")
+            if self._args.database.engine == "aurora-mysql":
+                # Deadlocks is reported as 0 while there are none; a gap is no deadlock.
+                self._alarm(f"{n}-deadlocks", f"Deadlocks of {label} above {s.deadlocks_per_second}/s",
+                            RDS_NAMESPACE, "Deadlocks", per_instance, "Average", "GreaterThanThreshold",
+                            s.deadlocks_per_second, treat_missing_data="notBreaching")
+
+    def _reader_role_alarms(self) -> None:
+        """Readers that auto scaling adds get no per-instance alarms (their names are not known
+        here); the READER role series of the cluster covers every reader, added or named."""
+        s, prefix = self._args.settings, self._prefix
+        readers = reader_role_dimensions(self._args.database.cluster_identifier)
+        self._alarm("readers-cpu", f"CPUUtilization of a reader of {prefix} above {s.cpu_percent}%",
+                    RDS_NAMESPACE, "CPUUtilization", readers, "Maximum", "GreaterThanThreshold",
+                    s.cpu_percent, treat_missing_data="notBreaching")
+        self._alarm("readers-freeable-memory",
+                    f"FreeableMemory of a reader of {prefix} below {s.freeable_memory_mib} MiB",
+                    RDS_NAMESPACE, "FreeableMemory", readers, "Minimum", "LessThanThreshold",
+                    s.freeable_memory_mib * MIB, treat_missing_data="missing")
+        self._alarm("readers-connections",
+                    f"DatabaseConnections of a reader of {prefix} above {s.max_connections}",
+                    RDS_NAMESPACE, "DatabaseConnections", readers, "Maximum", "GreaterThanThreshold",
+                    s.max_connections, treat_missing_data="notBreaching")
+        self._alarm("readers-replica-lag",
+                    f"AuroraReplicaLag of a reader of {prefix} above {s.replica_lag_ms} ms",
+                    RDS_NAMESPACE, "AuroraReplicaLag", readers, "Maximum", "GreaterThanThreshold",
+                    s.replica_lag_ms, treat_missing_data="missing")
+
+    def _global_and_fleet_alarms(self) -> None:
+        args, prefix = self._args, self._prefix
+        if args.global_secondary:
+            # Missing, not breaching: a headless secondary before its first replication, or a
+            # secondary just promoted to writer by a switchover, reports no lag and is healthy.
+            self._alarm("global-replication-lag",
+                        f"AuroraGlobalDBReplicationLag of {prefix} (from {args.source_region}) above "
+                        f"{args.settings.global_replication_lag_ms} ms",
+                        RDS_NAMESPACE, "AuroraGlobalDBReplicationLag",
+                        global_lag_dimensions(args.database.cluster_identifier, args.source_region),
+                        "Maximum", "GreaterThanThreshold",
+                        args.settings.global_replication_lag_ms, treat_missing_data="missing")
+        if args.fleet_asg_name is not None and args.fleet_min_size > 0:
+            # Breaching when silent: group metrics come every minute while collection is on, so
+            # silence means collection was switched off or the group is gone. Ten minutes is longer
+            # than a normal replacement (launch plus health check grace period).
+            self._alarm("fleet-in-service", f"Fewer than {args.fleet_min_size} fleet instances in service",
+                        ASG_NAMESPACE, "GroupInServiceInstances", {"AutoScalingGroupName": args.fleet_asg_name},
+                        "Minimum", "LessThanThreshold", args.fleet_min_size, treat_missing_data="breaching",
+                        period=60, evaluation_periods=10)
+
+    def _event_subscriptions(self, policy: aws.sns.TopicPolicy) -> None:
+        """RDS events of the cluster and of its instances. RDS checks that it may publish when the
+        subscription is created: the policy comes first.
+
+        RDS cannot subscribe to "the instances of a cluster". Without reader auto scaling every
+        instance is named here and the subscription lists them. With it, readers come and go under
+        names nobody knows in advance: the subscription names no source ids (every instance of the
+        account in this region) and the topic policy admits only this cluster's instances and
+        auto-scaled readers, so RDS cannot deliver anyone else's events. A headless cluster gets none."""
+        name, args, prefix = self._name, self._args, self._prefix
+        after_policy = pulumi.ResourceOptions(parent=self, depends_on=[policy])
+        categories = CLUSTER_EVENT_CATEGORIES + (GLOBAL_CLUSTER_EVENT_CATEGORIES if args.global_member else [])
+        self.cluster_events = aws.rds.EventSubscription(
+            f"{name}-cluster-events",
+            name=f"{prefix}-cluster-events",
+            sns_topic=self.topic.arn,
+            source_type="db-cluster",
+            source_ids=[args.database.cluster_identifier],
+            event_categories=categories,
+            enabled=True,
+            opts=after_policy,
+        )
+        self.instance_events = None
+        if self._instance_ids:
+            self.instance_events = aws.rds.EventSubscription(
+                f"{name}-instance-events",
+                name=f"{prefix}-instance-events",
+                sns_topic=self.topic.arn,
+                source_type="db-instance",
+                source_ids=None if self._reader_auto_scaling else self._instance_ids,
+                event_categories=INSTANCE_EVENT_CATEGORIES,
+                enabled=True,
+                opts=after_policy,
+            )
 
     def _alarm(self, suffix: str, description: str, namespace: str, metric: str,
                dimensions: dict[str, pulumi.Input[str]], statistic: str, comparison: str, threshold: float, *,

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.account import AccountContext
+
 
 @dataclass
 class RegionKeyArgs:
@@ -19,6 +21,8 @@ class RegionKeyArgs:
     """Waiting period (7-30) before a scheduled deletion takes effect."""
     protect: bool = True
     """Pulumi ``protect``: a deleted key makes every backup and snapshot it encrypted unreadable."""
+    account: AccountContext | None = None
+    """Account and partition of the region's provider; ``None`` looks them up."""
 
 
 def key_policy(account_id: str, region: str, partition: str = "aws") -> str:
@@ -112,15 +116,13 @@ class RegionKey(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: RegionKeyArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("aurora-platform:security:RegionKey", name, None, opts)
-        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        account = AccountContext.of(args.account, self)
         self.key = aws.kms.Key(
             name,
             description=f"aurora-platform: Aurora storage, secrets, logs, topics and EBS in {args.region}",
             enable_key_rotation=True,
             deletion_window_in_days=args.deletion_window_days,
-            policy=pulumi.Output.all(identity.account_id, partition.partition).apply(
-                lambda v: key_policy(v[0], args.region, v[1])),
+            policy=account.apply(lambda account_id, partition: key_policy(account_id, args.region, partition)),
             tags={"Name": args.alias},
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )

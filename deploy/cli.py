@@ -14,10 +14,10 @@ import sys
 # Modules keep heavy imports (boto3, the Automation API) inside their functions, so that
 # `check` starts no faster or slower because the other commands exist.
 COMMAND_MODULES = (
-    "deploy.check",
-    "deploy.engine", "deploy.verify", "deploy.runbooks", "deploy.preflight", "deploy.upgrade",
-    "deploy.bootstrap_users", "deploy.rotate_password",
-    "deploy.restore_drill",
+    "deploy.offline.check",
+    "deploy.engine",
+    "deploy.runbooks.verify", "deploy.runbooks.switchover", "deploy.runbooks.preflight", "deploy.runbooks.upgrade",
+    "deploy.runbooks.bootstrap_users", "deploy.runbooks.rotate_password", "deploy.runbooks.restore_drill",
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DRIFT = 0, 1, 2, 3

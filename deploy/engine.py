@@ -39,7 +39,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from deploy.cli import EXIT_DRIFT, EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from deploy.stack_access import (
+from deploy.offline.stack_config import PROJECT_DIR
+from deploy.runbooks.base import (
     CommandRefused,
     error_tail,
     open_stack,
@@ -48,7 +49,6 @@ from deploy.stack_access import (
     run_refusable,
     short_stack_name,
 )
-from deploy.stack_config import PROJECT_DIR
 
 COMMANDS = ("preview", "up", "refresh", "destroy")
 POLICY_PACK_DIR = "policies"

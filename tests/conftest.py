@@ -12,7 +12,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 if str(PROJECT_DIR) not in sys.path:
     sys.path.insert(0, str(PROJECT_DIR))
 
-from deploy.capture import Capture, run_program  # noqa: E402
+from deploy.offline.capture import Capture, run_program  # noqa: E402
 
 
 @functools.cache

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deploy.capture import Capture, CapturedResource
+from deploy.offline.capture import Capture, CapturedResource
 
 
 def children_of(capture: Capture, parent: CapturedResource) -> list[CapturedResource]:

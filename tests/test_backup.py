@@ -10,11 +10,12 @@ import sys
 
 import pytest
 
-from components.database_backup import MANAGED_POLICIES, daily_schedule_after, vault_name
+from components.database_backup import MANAGED_POLICIES, daily_schedule_after
+from components.naming import vault_name
 from components.settings import SettingsError, parse_settings
-from deploy.capture import run_program
-from deploy.stack_access import arn_region
-from deploy.stack_config import PROJECT_DIR, load_stack_config
+from deploy.offline.capture import run_program
+from deploy.offline.stack_config import PROJECT_DIR, load_stack_config
+from deploy.runbooks.base import arn_region
 from tests.conftest import captured
 from tests.helpers import key_arns, region_of
 from tests.test_settings import settings_of
@@ -44,7 +45,7 @@ def test_prod_has_a_vault_per_region_on_that_regions_key_protected():
     keys = key_arns(prod)
     for region, vault in vaults.items():
         assert vault.inputs["kmsKeyArn"] == keys[region]
-        assert vault.inputs["name"] == vault_name("aurora-platform-prod", region)
+        assert vault.inputs["name"] == vault_name("prod", region)
         assert vault.inputs["forceDestroy"] is False
         assert vault.protect
     assert prod.outputs["backupVaultArns"] == {r: v.outputs["arn"] for r, v in vaults.items()}
@@ -132,13 +133,14 @@ def test_backup_off_declares_nothing_and_exports_none():
 
 
 def test_single_region_copy_region_gets_its_own_provider_key_and_vault_but_no_network():
-    copied = dev_with(backupCopyRegion="us-west-2")
+    copied = captured("regional-copy")  # us-east-2, backupCopyRegion: us-west-2
     vaults, keys = by_region(copied, VAULT), key_arns(copied)
     assert set(vaults) == {"us-east-2", "us-west-2"}
     assert vaults["us-west-2"].inputs["kmsKeyArn"] == keys["us-west-2"]
     assert set(by_region(copied, PLAN)) == {"us-east-2"}  # no cluster in the copy region
-    (rule,) = by_region(copied, PLAN)["us-east-2"].inputs["rules"]
-    assert rule["copyActions"][0]["destinationVaultArn"] == vaults["us-west-2"].outputs["arn"]
+    rules = {rule["ruleName"]: rule for rule in by_region(copied, PLAN)["us-east-2"].inputs["rules"]}
+    assert rules["daily"]["copyActions"][0]["destinationVaultArn"] == vaults["us-west-2"].outputs["arn"]
+    assert not rules["continuous"].get("copyActions")
     assert set(by_region(copied, "aws:ec2/vpc:Vpc")) == {"us-east-2"}
     assert set(by_region(copied, CLUSTER)) == {"us-east-2"}
 

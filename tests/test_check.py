@@ -10,10 +10,10 @@ import sys
 
 import pytest
 
-from deploy import check as check_module
 from deploy import cli
-from deploy.capture import Capture
-from deploy.stack_config import PROJECT_DIR
+from deploy.offline import check as check_module
+from deploy.offline.capture import Capture
+from deploy.offline.stack_config import PROJECT_DIR, available_stacks
 from tests.conftest import captured
 
 
@@ -23,8 +23,8 @@ def checked(stack: str, mode: str) -> check_module.CheckResult:
 
 
 @pytest.mark.parametrize("mode", ["preview", "update"])
-@pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_committed_stacks_have_no_mandatory_violation(stack, mode):
+@pytest.mark.parametrize("stack", available_stacks())  # every Pulumi.<stack>.yaml of the root and of examples/
+def test_committed_stacks_and_examples_have_no_mandatory_violation(stack, mode):
     result = checked(stack, mode)
     mandatory = [v for v in result.violations if v.level == "mandatory"]
     assert mandatory == [], "\n".join(f"{v.policy}: {v.message}" for v in mandatory)

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from components.database_proxy import DatabaseProxyArgs, db_user_arns, proxy_resource_id
-from components.settings import SettingsError
+from components.settings import AccessSettings, SettingsError
 from deploy import cli
-from deploy.capture import Capture, run_program
+from deploy.offline.capture import Capture, run_program
 from tests.helpers import children_of, region_of
 
 PROXY = "aws:rds/proxy:Proxy"
@@ -150,14 +150,16 @@ def test_check_json_lists_the_proxies_with_tls_and_iam_auth(capsys):
     ({"proxyMaxConnectionsPercent": "95", "globalDatabase": json.dumps({
         "writeForwarding": True, "secondaryRegions": [{"region": "us-west-2", "vpcCidr": "10.1.0.0/16"}]})},
      "aurora-platform:proxyMaxConnectionsPercent = 95: with globalDatabase.writeForwarding"),
-    ({"proxyMaxIdleConnectionsPercent": "95"}, "proxyMaxIdleConnectionsPercent = 95: allowed: 0 to proxyMaxConnectionsPercent (90)"),
+    ({"proxyMaxIdleConnectionsPercent": "95"},
+     "proxyMaxIdleConnectionsPercent = 95: allowed: 0 to proxyMaxConnectionsPercent (90)"),
     ({"proxyConnectionBorrowTimeout": "301"}, "proxyConnectionBorrowTimeout = 301: allowed: 0 to 300"),
     ({"proxyIdleClientTimeout": "0"}, "proxyIdleClientTimeout = 0: allowed: 1 to 28800"),
     ({"applicationUsers": '["app-user"]'}, "applicationUsers = 'app-user': 1-32 letters, digits or underscores"),
     ({"applicationUsers": '["dbadmin"]'}, "applicationUsers = 'dbadmin': is the master user"),
     ({"applicationUsers": '["rds_iam"]'}, "applicationUsers = 'rds_iam': a reserved or well-known name"),
     ({"applicationUsers": "[]"}, "applicationUsers = []: list at least one database user"),
-    ({"operatorRoleArns": '["arn:aws:iam::123:user/bob"]'}, "operatorRoleArns = 'arn:aws:iam::123:user/bob': expected an IAM role ARN"),
+    ({"operatorRoleArns": '["arn:aws:iam::123:user/bob"]'},
+     "operatorRoleArns = 'arn:aws:iam::123:user/bob': expected an IAM role ARN"),
 ])
 def test_bad_access_setting_is_one_clear_message(overrides, message):
     with pytest.raises(SettingsError) as caught:
@@ -205,10 +207,10 @@ def test_db_user_arns_and_proxy_resource_id():
 
 def test_proxy_args_validate_with_field_names():
     with pytest.raises(ValueError) as caught:
-        DatabaseProxyArgs(name="bad--name", region="us-east-1", cluster=None, vpc_id="vpc-1", subnet_ids=["subnet-1"],
-                          application_users=["x-y"], max_connections_percent=50, max_idle_connections_percent=60,
-                          connection_borrow_timeout=900)
+        DatabaseProxyArgs(AccessSettings(application_users=("x-y",), proxy_max_connections_percent=50,
+                                         proxy_max_idle_connections_percent=60, proxy_connection_borrow_timeout=900),
+                          name="bad--name", region="us-east-1", cluster=None, vpc_id="vpc-1", subnet_ids=["subnet-1"])
     message = str(caught.value)
-    for text in ("name 'bad--name'", "application_users: 'x-y'", "max_idle_connections_percent must be 0 to 50",
-                 "connection_borrow_timeout must be 0 to 300", "subnet_ids must list subnets in at least two"):
+    for text in ("name 'bad--name'", "application_users: 'x-y'", "proxy_max_idle_connections_percent must be 0 to 50",
+                 "proxy_connection_borrow_timeout must be 0 to 300", "subnet_ids must list subnets in at least two"):
         assert text in message

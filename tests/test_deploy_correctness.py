@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from deploy.capture import run_program
-from deploy.stack_config import PROJECT_DIR
+from deploy.offline.capture import run_program
+from deploy.offline.stack_config import PROJECT_DIR
 from tests.conftest import captured
 
 CLUSTER = "aws:rds/cluster:Cluster"
@@ -107,12 +107,13 @@ NETWORK_ONLY_PROGRAM = '''
 import pulumi_aws as aws
 import pulumi
 from components.network import Network, NetworkArgs
+from components.settings import NetworkSettings
 
 provider = aws.Provider("aws-us-east-2", region="us-east-2")
-Network("network-us-east-2", NetworkArgs(region="us-east-2", vpc_cidr="10.10.0.0/16",
-        availability_zones=["us-east-2a", "us-east-2b"], kms_key_arn="arn:aws:kms:us-east-2:123456789012:key/k",
-        nat_strategy="single", flow_logs={flow_logs}, database_port={port}),
-        opts=pulumi.ResourceOptions(provider=provider))
+network = NetworkSettings(vpc_cidr="10.10.0.0/16", availability_zones=("us-east-2a", "us-east-2b"), nat_strategy="single",
+                          flow_logs={flow_logs}, interface_endpoints=(), database_nacl_extra_cidrs=())
+Network("network-us-east-2", NetworkArgs(network, region="us-east-2", kms_key_arn="arn:aws:kms:us-east-2:123456789012:key/k",
+        database_port={port}), opts=pulumi.ResourceOptions(provider=provider))
 '''
 
 

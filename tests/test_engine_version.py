@@ -10,8 +10,8 @@ import functools
 import pytest
 
 from components.settings import SettingsError, parse_settings
-from deploy.capture import Capture, run_program
-from deploy.stack_config import load_stack_config
+from deploy.offline.capture import Capture, run_program
+from deploy.offline.stack_config import load_stack_config
 from tests.conftest import captured
 
 CLUSTER = "aws:rds/cluster:Cluster"

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import shlex
 
 import pytest
 
 from components.instance_fleet import InstanceFleetArgs, ami_parameter
-from components.settings import SettingsError, fleet_architecture, parse_settings
-from deploy.capture import Capture, CapturedResource, run_program
-from deploy.stack_config import load_stack_config
+from components.settings import AccessSettings, FleetSettings, SettingsError, fleet_architecture, parse_settings
+from deploy.offline.capture import Capture, CapturedResource, run_program
+from deploy.offline.stack_config import load_stack_config
 from tests.conftest import captured
 from tests.helpers import by_id, children_of
 
@@ -150,9 +151,7 @@ def test_user_data_names_the_endpoints_and_user_and_never_a_password_or_secret(s
 
 
 def test_mysql_variant_installs_the_mariadb_client():
-    capture = run_program("dev", "update", overrides={
-        "aurora-platform:engine": "aurora-mysql", "aurora-platform:engineVersion": "8.0.mysql_aurora.3.08.2"})
-    script = user_data(capture)
+    script = user_data(captured("regional-mysql"))
     assert "dnf install -y mariadb105" in script and database_env(script)["DB_PORT"] == "3306"
     assert "postgresql" not in script
 
@@ -198,8 +197,9 @@ def test_every_application_user_may_connect_and_the_direct_path_can_be_kept():
     proxy_id = region["proxyArn"].rsplit(":", 1)[1]
     resource_id = capture.one("aws:rds/cluster:Cluster", "aurora-us-east-1").outputs["clusterResourceId"]
     (statement,) = connect_statements(capture)
-    assert statement["Resource"] == [f"arn:aws:rds-db:us-east-1:123456789012:dbuser:{proxy_id}/{user}" for user in ("app", "reporting")] + [
-        f"arn:aws:rds-db:us-east-1:123456789012:dbuser:{resource_id}/{user}" for user in ("app", "reporting")]
+    users = ("app", "reporting")
+    assert statement["Resource"] == [f"arn:aws:rds-db:us-east-1:123456789012:dbuser:{proxy_id}/{user}" for user in users] + [
+        f"arn:aws:rds-db:us-east-1:123456789012:dbuser:{resource_id}/{user}" for user in users]
     # The database admits the fleet again beside the proxy.
     sources = {r.inputs["referencedSecurityGroupId"] for r in db_ingress(capture, region["dbSecurityGroupId"])}
     assert fleet_child(capture, SG).id in sources
@@ -379,13 +379,19 @@ def test_bad_fleet_setting_stops_the_program_before_any_resource():
         run_program("dev", "preview", overrides={"aurora-platform:fleetCpuTarget": "99"})
 
 
+FLEET_SETTINGS = FleetSettings(enabled=True, instance_type="t4g.small", min_size=1, desired_capacity=1, max_size=2, cpu_target=50,
+                               min_healthy_percentage=90, health_check_grace_period=300, metadata_hop_limit=1,
+                               root_volume_gib=20, capacity_rebalance=False)
+
+
 def test_fleet_args_validate_with_field_names():
     wiring = dict(region="us-east-2", vpc_id="vpc-1", private_subnet_ids=["subnet-1"], database=None,
                   kms_key_arn="arn:key", engine="aurora-postgresql")
-    InstanceFleetArgs(**wiring)
+    InstanceFleetArgs(FLEET_SETTINGS, **wiring)
+    bad = dataclasses.replace(FLEET_SETTINGS, min_size=3, desired_capacity=2, cpu_target=95, metadata_hop_limit=0,
+                              instance_type="large")
     with pytest.raises(ValueError) as caught:
-        InstanceFleetArgs(**{**wiring, "private_subnet_ids": []}, min_size=3, desired_capacity=2, cpu_target=95,
-                          metadata_hop_limit=0, instance_type="large", application_users=[])
+        InstanceFleetArgs(bad, **{**wiring, "private_subnet_ids": []}, access=AccessSettings(application_users=()))
     message = str(caught.value)
     for text in ("min_size <= desired_capacity <= max_size", "cpu_target must be 10 to 90",
                  "metadata_hop_limit must be 1 to 64", "instance_type 'large'", "private_subnet_ids",

@@ -61,10 +61,7 @@ def test_tls_parameter_group_attached(stack, parameter, value):
 
 
 def test_mysql_variant_requires_secure_transport():
-    from deploy.capture import run_program
-
-    capture = run_program("dev", "update", overrides={
-        "aurora-platform:engine": "aurora-mysql", "aurora-platform:engineVersion": "8.0.mysql_aurora.3.08.2"})
+    capture = captured("regional-mysql")
     group = capture.by_type("aws:rds/clusterParameterGroup:ClusterParameterGroup")[0]
     assert {"name": "require_secure_transport", "value": "ON", "applyMethod": "immediate"} in group.inputs["parameters"]
     assert group.inputs["family"] == "aurora-mysql8.0"
@@ -105,7 +102,7 @@ def test_db_security_group_admits_only_named_groups_on_engine_port(stack_capture
 
 
 def test_db_security_group_admits_extra_groups_from_settings():
-    from deploy.capture import run_program
+    from deploy.offline.capture import run_program
 
     capture = run_program("dev", "update", overrides={"aurora-platform:allowedSecurityGroupIds": '["sg-0123456789abcdef0"]'})
     rules = capture.by_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
@@ -271,3 +268,76 @@ def test_database_nacl_admits_only_the_engine_port_from_the_vpc(stack_capture):
                                            "toPort": 5432, "cidrBlock": vpc_cidr}]
         assert nacl.inputs["egress"] == [{"ruleNo": 100, "action": "allow", "protocol": "tcp", "fromPort": 1024,
                                           "toPort": 65535, "cidrBlock": vpc_cidr}]
+
+
+def test_account_and_partition_are_invoked_once_per_provider(monkeypatch):
+    import pulumi_aws as aws
+    from deploy.capture import run_program
+
+    calls = {"identity": 0, "partition": 0}
+
+    def counting(kind, invoke):
+        def wrapper(*args, **kwargs):
+            calls[kind] += 1
+            return invoke(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(aws, "get_caller_identity_output", counting("identity", aws.get_caller_identity_output))
+    monkeypatch.setattr(aws, "get_partition_output", counting("partition", aws.get_partition_output))
+    capture = run_program("prod", "update")
+    providers = len(capture.by_type("pulumi:providers:aws"))
+    assert providers == 2
+    assert calls == {"identity": providers, "partition": providers}
+
+
+CLUSTER_ONLY_PROGRAM = '''
+import pulumi
+import pulumi_aws as aws
+
+from components.aurora_cluster import AuroraCluster, AuroraClusterArgs, ClusterPlacement
+from components.settings import DatabaseSettings
+
+database = DatabaseSettings(
+    engine="aurora-postgresql", engine_version="16.6", database_name="orders", master_username="owner",
+    instance_class="db.r7g.large", reader_count=1, reader_instance_class="", serverless_min_capacity=0.5,
+    serverless_max_capacity=16, storage_type="aurora", backup_retention_days=7, preferred_backup_window="03:00-04:00",
+    preferred_maintenance_window="sun:05:00-sun:06:00", deletion_protection=True, skip_final_snapshot=False,
+    iam_authentication=True, performance_insights=True, performance_insights_retention_days=7, monitoring_interval=60,
+    backtrack_window_hours=0, reader_auto_scaling=False, reader_auto_scaling_max_readers=5,
+    reader_auto_scaling_cpu_target=70, allowed_security_group_ids=("sg-0123456789abcdef0",), apply_immediately=False,
+)
+provider = aws.Provider("aws-eu-west-1", region="eu-west-1")
+AuroraCluster("orders", AuroraClusterArgs(
+    database, identifier="orders-db",
+    placement=ClusterPlacement(region="eu-west-1", vpc_id="vpc-1", db_subnet_group_name="orders-db",
+                               availability_zones=("eu-west-1a", "eu-west-1b"),
+                               kms_key_arn="arn:aws:kms:eu-west-1:123456789012:key/k")),
+    opts=pulumi.ResourceOptions(provider=provider))
+'''
+
+
+def test_a_cluster_built_in_python_from_its_settings_group(tmp_path):
+    """No stack file: the settings group written out in Python is the cluster's configuration."""
+    import sys
+
+    from deploy.capture import run_program
+    from deploy.stack_config import PROJECT_DIR
+
+    (tmp_path / "__main__.py").write_text(CLUSTER_ONLY_PROGRAM)
+    if str(PROJECT_DIR) not in sys.path:
+        sys.path.insert(0, str(PROJECT_DIR))
+    capture = run_program("dev", "update", project_dir=tmp_path, config={"aws:region": "eu-west-1"},
+                          project="aurora-platform")
+    cluster = capture.one(CLUSTER, "orders")
+    assert cluster.inputs["clusterIdentifier"] == "orders-db"
+    assert cluster.inputs["databaseName"] == "orders" and cluster.inputs["masterUsername"] == "owner"
+    assert cluster.inputs["backupRetentionPeriod"] == 7 and cluster.inputs["manageMasterUserPassword"] is True
+    instances = sorted(capture.by_type(INSTANCE), key=lambda r: r.inputs["identifier"])
+    assert [i.inputs["identifier"] for i in instances] == ["orders-db-1", "orders-db-2"]
+    assert [i.inputs["availabilityZone"] for i in instances] == ["eu-west-1a", "eu-west-1b"]
+    # The enhanced monitoring role's trust names the account the cluster's provider looked up itself.
+    role = capture.one("aws:iam/role:Role", "orders-monitoring")
+    condition = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Condition"]
+    assert condition == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+    ingress = capture.by_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    assert [r.inputs["referencedSecurityGroupId"] for r in ingress] == ["sg-0123456789abcdef0"]

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from components.settings import SettingsError
-from deploy.capture import run_program
+from deploy.offline.capture import run_program
 from tests.conftest import captured
 from tests.helpers import key_arns, region_of, transitive_dependencies
 
@@ -208,7 +208,8 @@ def test_backtrack_with_global_database_is_rejected():
 def test_write_forwarding_needs_a_supporting_engine_version():
     overrides = {**with_global([{"region": "us-west-2", "vpcCidr": "10.1.0.0/16"}], writeForwarding=True),
                  "aurora-platform:engineVersion": "15.4"}
-    with pytest.raises(SettingsError, match=r"globalDatabase.writeForwarding = true: aurora-postgresql 15.4 has no global write forwarding"):
+    with pytest.raises(SettingsError,
+                       match=r"globalDatabase.writeForwarding = true: aurora-postgresql 15.4 has no global write forwarding"):
         run_program("prod", "preview", overrides=overrides)
 
 

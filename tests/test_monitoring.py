@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import json
 
 import pytest
 
 from components.monitoring import DatabaseMonitoringArgs
-from components.settings import parse_settings
-from deploy.capture import Capture, CapturedResource, run_program
-from deploy.stack_config import load_stack_config
+from components.settings import MonitoringSettings, parse_settings
+from deploy.offline.capture import Capture, CapturedResource, run_program
+from deploy.offline.stack_config import load_stack_config
 from tests.conftest import captured
 from tests.helpers import children_of
 
@@ -162,12 +163,10 @@ def test_headless_secondary_gets_cluster_watching_only():
 
 
 def test_mysql_variant_alarms_on_deadlocks_per_instance():
-    capture = run_program("dev", "update", overrides={
-        "aurora-platform:engine": "aurora-mysql", "aurora-platform:engineVersion": "8.0.mysql_aurora.3.08.2",
-        "aurora-platform:alarmDeadlocksPerSecond": "2"})
-    deadlocks = {target: a.inputs["threshold"] for (metric, target), a in alarms(capture, "us-east-2").items()
+    capture = captured("regional-mysql")  # alarmDeadlocksPerSecond: 2
+    deadlocks = {target: a.inputs["threshold"] for (metric, target), a in alarms(capture, "eu-west-1").items()
                  if metric == "Deadlocks"}
-    assert deadlocks == dict.fromkeys(instance_ids(capture, "us-east-2"), 2)
+    assert deadlocks == dict.fromkeys(instance_ids(capture, "eu-west-1"), 2)
 
 
 def test_postgres_has_no_deadlock_alarms(stack_capture):
@@ -293,16 +292,19 @@ def test_alarms_wait_for_the_instances_they_watch():
             assert instances[f"aurora-platform-dev-us-east-2-{n}"].urn in alarm.property_dependencies["dimensions"]
 
 
+MONITORING_SETTINGS = MonitoringSettings(alarm_email="", cpu_percent=80, freeable_memory_mib=512, max_connections=1000,
+                                         replica_lag_ms=2000, global_replication_lag_ms=5000, deadlocks_per_second=1)
+
+
 def test_monitoring_args_validate_with_field_names():
+    wiring = dict(region="us-east-2", database=None, kms_key_arn="arn:key", name_prefix="x")
     with pytest.raises(ValueError) as caught:
-        DatabaseMonitoringArgs(region="us-east-2", database=None, kms_key_arn="arn:key", name_prefix="x",
-                               cpu_percent=120, evaluation_periods=0, period_seconds=45)
+        DatabaseMonitoringArgs(dataclasses.replace(MONITORING_SETTINGS, cpu_percent=120), **wiring,
+                               evaluation_periods=0, period_seconds=45)
     message = str(caught.value)
     assert "cpu_percent must be 1 to 100" in message and "evaluation_periods must be at least 1" in message
     assert "period_seconds must be 10, 20, 30 or a multiple of 60" in message
-    args = DatabaseMonitoringArgs(region="us-east-2", database=None, kms_key_arn="arn:key", name_prefix="x",
-                                  global_secondary=True, source_region="us-east-1")
+    args = DatabaseMonitoringArgs(MONITORING_SETTINGS, **wiring, global_secondary=True, source_region="us-east-1")
     assert args.global_member
     with pytest.raises(ValueError, match="source_region is required with global_secondary"):
-        DatabaseMonitoringArgs(region="us-east-2", database=None, kms_key_arn="arn:key", name_prefix="x",
-                               global_secondary=True)
+        DatabaseMonitoringArgs(MONITORING_SETTINGS, **wiring, global_secondary=True)

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from components.settings import SettingsError
-from deploy.capture import Capture, run_program
+from deploy.offline.capture import Capture, run_program
 
 ROTATED = "R0tated-by-deploy_rotate-password!x9"
 

@@ -12,7 +12,7 @@ import yaml
 
 from components.settings import SETTINGS, SettingsError, parse_settings
 from deploy import cli
-from deploy.stack_config import PROJECT_DIR, load_stack_config
+from deploy.offline.stack_config import PROJECT_DIR, load_stack_config
 
 
 def settings_of(stack: str, **overrides):
@@ -127,8 +127,7 @@ def test_reader_smaller_than_writer_is_a_warning():
 
 
 def test_mysql_backtrack_allowed_for_regional_cluster():
-    settings = settings_of("dev", engine="aurora-mysql", engineVersion="8.0.mysql_aurora.3.08.2",
-                           backtrackWindowHours="24", masterUsername="appadmin")
+    settings = settings_of("regional-mysql", backtrackWindowHours="24")
     assert settings.database.backtrack_window_hours == 24 and settings.database.port == 3306
 
 
@@ -156,11 +155,11 @@ def test_cli_end_to_end_no_traceback():
 
 
 def test_nothing_is_declared_when_settings_are_invalid():
-    from deploy.capture import run_program
+    from deploy.offline.capture import run_program
 
     raw = load_stack_config("dev")
     raw["aurora-platform:readerCount"] = "99"
-    from deploy import capture as capture_module
+    from deploy.offline import capture as capture_module
 
     monitors = []
     original = capture_module._CapturingMonitor

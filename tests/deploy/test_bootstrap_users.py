@@ -22,10 +22,11 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from components.settings import parse_settings
-from deploy import bootstrap_users, cli
-from deploy.bootstrap_users import bootstrap, existing_users_sql
-from deploy.stack_access import CommandRefused
-from deploy.stack_config import load_stack_config
+from deploy import cli
+from deploy.offline.stack_config import load_stack_config
+from deploy.runbooks import bootstrap_users
+from deploy.runbooks.base import CommandRefused
+from deploy.runbooks.bootstrap_users import bootstrap, existing_users_sql
 
 ACCOUNT = "123456789012"
 PROD_CLUSTER = "aurora-platform-prod-us-east-1"
@@ -332,7 +333,7 @@ def test_the_program_enables_the_data_api_on_the_creation_region_cluster_only():
     assert {c.name: c.inputs.get("enableHttpEndpoint") for c in prod.by_type("aws:rds/cluster:Cluster")} == {
         "aurora-us-east-1": True, "aurora-us-west-2": None}
     assert [c.inputs.get("enableHttpEndpoint") for c in dev.by_type("aws:rds/cluster:Cluster")] == [None]  # db.t4g.medium
-    from deploy.capture import run_program
+    from deploy.offline.capture import run_program
 
     r_class = run_program("dev", "update", overrides={"aurora-platform:instanceClass": "db.r7g.large"})
     assert [c.inputs.get("enableHttpEndpoint") for c in r_class.by_type("aws:rds/cluster:Cluster")] == [True]

@@ -24,7 +24,7 @@ from pulumi.automation.events import (
 )
 
 from deploy import cli, engine
-from deploy.stack_access import CommandRefused
+from deploy.runbooks.base import CommandRefused
 
 STACK_URN = "urn:pulumi:prod::aurora-platform::pulumi:pulumi:Stack::aurora-platform-prod"
 CLUSTER_URN = ("urn:pulumi:prod::aurora-platform::aurora-platform:database:AuroraCluster$aws:rds/cluster:Cluster"
@@ -319,8 +319,8 @@ def test_unknown_stack_exits_2(capsys):
 
 
 def test_invalid_settings_exit_2_with_the_settings_message(monkeypatch, capsys):
-    from deploy import stack_access
-    from deploy.stack_config import load_stack_config
+    from deploy.offline.stack_config import load_stack_config
+    from deploy.runbooks import base as stack_access
 
     raw = {**load_stack_config("dev"), "aurora-platform:backupRetentionDays": "40"}
     monkeypatch.setattr(stack_access, "load_stack_config", lambda stack: raw)

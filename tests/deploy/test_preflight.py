@@ -19,11 +19,12 @@ import pytest
 from botocore.stub import Stubber
 
 from components.settings import parse_settings
-from deploy import cli, preflight
-from deploy.capture import run_program
-from deploy.check import parse_overrides
-from deploy.stack_access import resolve_settings
-from deploy.stack_config import load_stack_config
+from deploy import cli
+from deploy.offline.capture import run_program
+from deploy.offline.check import parse_overrides
+from deploy.offline.stack_config import load_stack_config
+from deploy.runbooks import preflight
+from deploy.runbooks.base import resolve_settings
 from tests.deploy import aws_deployment as aws
 
 STACK_TAGS = {"project": "aurora-platform", "stack": "dev"}
@@ -525,7 +526,7 @@ def test_program_failing_offline_is_a_failure_without_traceback(monkeypatch, cap
     def failing_program(*args, **kwargs):
         raise TypeError("Args.__init__() got an unexpected keyword argument 'x'")
 
-    monkeypatch.setattr("deploy.capture.run_program", failing_program)
+    monkeypatch.setattr("deploy.offline.capture.run_program", failing_program)
     assert cli.main(["preflight", "--stack", "dev"]) == 1
     err = capsys.readouterr().err
     assert "the program failed on the mock engine" in err and "unexpected keyword argument 'x'" in err

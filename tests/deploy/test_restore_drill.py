@@ -22,10 +22,10 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
-from components.database_backup import vault_name
+from components.naming import vault_name
 from deploy import cli
-from deploy.restore_drill import DRILL_TAG, drill_identifier, run_drill
-from deploy.stack_access import run_refusable
+from deploy.runbooks.base import run_refusable
+from deploy.runbooks.restore_drill import DRILL_TAG, drill_identifier, run_drill
 from tests.deploy.aws_deployment import build
 from tests.test_settings import settings_of
 
@@ -290,7 +290,7 @@ def vault_stub(moto, region: str, *, points: list[dict] | None = None, extra_poi
     answers ``job_statuses`` in turn."""
     backup = boto3.client("backup", region_name=region, aws_access_key_id="x", aws_secret_access_key="x")
     stub = Stubber(backup)
-    vault = vault_name("aurora-platform-prod", region)
+    vault = vault_name("prod", region)
     vault_arn = f"arn:aws:backup:{region}:123456789012:backup-vault:{vault}"
     key = f"arn:aws:kms:{region}:123456789012:key/vault-key"
     if missing_vault:
@@ -483,7 +483,7 @@ def test_vault_drill_skips_the_continuous_recovery_point(moto):
     deployed(moto, "prod")
     continuous = {
         "RecoveryPointArn": "arn:aws:backup:us-west-2:123456789012:recovery-point:continuous:cluster-abc-1a2b3c4d",
-        "BackupVaultName": vault_name("aurora-platform-prod", "us-west-2"),
+        "BackupVaultName": vault_name("prod", "us-west-2"),
         "ResourceArn": "arn:aws:rds:us-west-2:123456789012:cluster:aurora-platform-prod-us-west-2",
         "ResourceType": "Aurora", "IamRoleArn": "arn:aws:iam::123456789012:role/backup", "Status": "COMPLETED",
         "CreationDate": START.at - timedelta(minutes=30)}

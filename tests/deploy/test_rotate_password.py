@@ -23,9 +23,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from deploy import cli, rotate_password
-from deploy.rotate_password import SPECIALS, new_password, rotate
-from deploy.stack_access import Clock, CommandRefused
+from deploy import cli
+from deploy.runbooks import rotate_password
+from deploy.runbooks.base import Clock, CommandRefused
+from deploy.runbooks.rotate_password import SPECIALS, new_password, rotate
 
 PROD_CLUSTER = "aurora-platform-prod-us-east-1"
 DEV_CLUSTER = "aurora-platform-dev-us-east-2"
@@ -124,7 +125,7 @@ def test_global_rotation_uses_the_secret_in_the_creation_region_and_the_writer_c
 def test_global_rotation_after_a_switchover_is_refused_before_any_call(moto, monkeypatch):
     import dataclasses
 
-    from deploy.stack_access import resolve_settings
+    from deploy.runbooks.base import resolve_settings
 
     settings = resolve_settings("prod")
     moved = dataclasses.replace(settings, global_database=dataclasses.replace(settings.global_database, writer_region="us-west-2"))

@@ -1,9 +1,8 @@
 """`deploy upgrade` with botocore's Stubber.
 
 moto 5.2.5 implements neither DescribeDBEngineVersions nor ModifyGlobalCluster (neither
-appears in moto/rds/responses.py), and its Blue/Green deployments are AVAILABLE at once and
-switched over at once (moto/rds/models.py, BlueGreenDeployment), so the waits and the
-switchover timeout cannot happen there. These tests stub the RDS client of each region
+appears in moto/rds/responses.py), and its clusters reach a new version at once, so the
+waits cannot happen there. These tests stub the RDS client of each region
 instead: each expected call with its exact parameters, in order. A call nobody stubbed
 fails the command (exit 1, and the refusal tests expect 2): so a refusal or a dry run that
 reached a mutating call would fail its test. ``assert_no_pending_responses`` proves every
@@ -22,8 +21,9 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from deploy import cli, upgrade
-from deploy.stack_access import run_refusable
+from deploy import cli
+from deploy.runbooks import upgrade
+from deploy.runbooks.base import run_refusable
 
 ACCOUNT = "123456789012"
 ENGINE = "aurora-postgresql"
@@ -376,7 +376,7 @@ def test_production_major_upgrade_without_a_snapshot_is_refused(rds, capsys, tmp
 def recorded_snapshot(monkeypatch):
     """Prod's settings with preUpgradeSnapshot set, as Pulumi.prod.yaml would record it."""
     from components.settings import parse_settings
-    from deploy.stack_config import load_stack_config
+    from deploy.offline.stack_config import load_stack_config
 
     def settings(stack):
         raw = {**load_stack_config("prod"), "aurora-platform:preUpgradeSnapshot": SNAPSHOT}
@@ -424,14 +424,6 @@ def test_a_recorded_pre_upgrade_snapshot_of_the_writer_lets_the_upgrade_go_on(re
     assert (code, err) == (0, "")
     assert f"preUpgradeSnapshot {SNAPSHOT}: available, a snapshot of {EAST} taken 2026-12-01 20:00:00+00:00" in out
     assert "dry run: every check passed" in out
-
-
-def test_blue_green_is_refused_for_a_global_stack(rds, capsys, tmp_path):
-    code, out, err = run(["--stack", "prod", "--engine-version", "16.8", "--blue-green",
-                          "--outputs-file", outputs_file(tmp_path, "prod")], rds, capsys)
-    assert (code, out) == (2, "")
-    assert "--blue-green: stack prod is an Aurora Global Database" in err
-    assert "Drop --blue-green: `python -m deploy upgrade --stack prod --engine-version 16.8`" in err
 
 
 @pytest.mark.parametrize("west_status, west_instances, message", [
@@ -608,7 +600,7 @@ def test_apply_sets_engine_version_through_the_automation_api(rds, capsys, tmp_p
 
 def test_apply_also_clears_the_upgrade_target_and_the_recorded_snapshot(rds, capsys, tmp_path, monkeypatch):
     from components.settings import parse_settings
-    from deploy.stack_config import load_stack_config
+    from deploy.offline.stack_config import load_stack_config
 
     calls = []
 
@@ -644,184 +636,22 @@ def test_aws_refusing_the_modify_is_a_failure(rds, capsys, tmp_path):
 
 
 # ---------------------------------------------------------------------------------------
-# Regional stack, Blue/Green.
+# No Blue/Green.
 # ---------------------------------------------------------------------------------------
 
-BG_ID = "bgd-0123456789abcdef"
-BG_NAME = f"{DEV}-to-16-8"
-GREEN = f"{DEV}-green-abcdef"
-
-
-def deployment(status: str, tasks: tuple[str, ...] = ()) -> dict:
-    return {"BlueGreenDeploymentIdentifier": BG_ID, "BlueGreenDeploymentName": BG_NAME, "Status": status,
-            "Source": arn("us-east-2", DEV), "Target": arn("us-east-2", GREEN),
-            "Tasks": [{"Name": t, "Status": "IN_PROGRESS"} for t in tasks]}
-
-
-def expect_bg_lookup(stub: Stubber, found: dict | None) -> None:
-    stub.add_response("describe_blue_green_deployments", {"BlueGreenDeployments": [found] if found else []},
-                      {"Filters": [{"Name": "blue-green-deployment-name", "Values": [BG_NAME]}]})
-
-
-def expect_bg_status(stub: Stubber, status: str, tasks: tuple[str, ...] = ()) -> None:
-    stub.add_response("describe_blue_green_deployments", {"BlueGreenDeployments": [deployment(status, tasks)]},
-                      {"BlueGreenDeploymentIdentifier": BG_ID})
-
-
-def expect_green(stub: Stubber) -> None:
-    expect_cluster(stub, "us-east-2", GREEN, "db.t4g.medium", version="16.8", resource_id="cluster-GREEN")
-
-
-def test_blue_green_happy_path_creates_waits_switches_over_and_cleans_up(rds, capsys, tmp_path):
-    stub = rds["us-east-2"]
-    expect_dev_state(rds)  # a cluster whose password RDS does not manage
-    expect_bg_lookup(stub, None)
-    expect_versions(stub, "16.6", "16.8", [("16.8", False)])
-    expect_offered(stub, "16.8", "db.t4g.medium")
-    names = groups("aurora-postgresql16")["aurora-postgresql16"]
-    stub.add_response("create_blue_green_deployment", {"BlueGreenDeployment": deployment("PROVISIONING")},
-                      {"BlueGreenDeploymentName": BG_NAME, "Source": arn("us-east-2", DEV),
-                       "TargetEngineVersion": "16.8", "TargetDBClusterParameterGroupName": names["cluster"],
-                       "TargetDBParameterGroupName": names["instance"], "Tags": [{"Key": "stack", "Value": "dev"}]})
-    expect_bg_status(stub, "PROVISIONING", ("CREATING_READ_REPLICA_OF_SOURCE",))
-    expect_bg_status(stub, "AVAILABLE")
-    expect_green(stub)
-    stub.add_response("switchover_blue_green_deployment", {"BlueGreenDeployment": deployment("SWITCHOVER_IN_PROGRESS")},
-                      {"BlueGreenDeploymentIdentifier": BG_ID})
-    expect_bg_status(stub, "SWITCHOVER_IN_PROGRESS")
-    expect_bg_status(stub, "SWITCHOVER_COMPLETED")
-    stub.add_response("delete_blue_green_deployment", {"BlueGreenDeployment": deployment("DELETING")},
-                      {"BlueGreenDeploymentIdentifier": BG_ID})
-    # --delete-blue: the old blue is found by its resource id, which the switchover keeps.
-    old = f"{DEV}-old1"
-    stub.add_response("describe_db_clusters", {"DBClusters": [db_cluster("us-east-2", old)]},
-                      {"Filters": [{"Name": "db-cluster-resource-id", "Values": ["cluster-BLUE"]}]})
-    expect_cluster(stub, "us-east-2", old, "db.t4g.medium")
-    for i in (1, 2):
-        stub.add_response("delete_db_instance", {"DBInstance": {}}, {"DBInstanceIdentifier": f"{old}-{i}"})
-    stub.add_response("delete_db_cluster", {"DBCluster": {}},
-                      {"DBClusterIdentifier": old, "FinalDBSnapshotIdentifier": f"{old}-final-202612012100"})
-    time = FakeTime()
-    code, out, err = run(["--stack", "dev", "--engine-version", "16.8", "--blue-green", "--switchover", "--delete-blue",
-                          "--poll-interval", "20", "--outputs-file", outputs_file(tmp_path, "dev")], rds, capsys, time)
-    assert (code, err) == (0, "")
-    assert time.sleeps == [20, 20]
-    assert "[     0s] Blue/Green bgd-0123456789abcdef PROVISIONING (CREATING_READ_REPLICA_OF_SOURCE IN_PROGRESS)" in out
-    assert f"writer endpoint {GREEN}.cluster-c0ffee.us-east-2.rds.amazonaws.com" in out
-    assert f"reader endpoint {GREEN}.cluster-ro-c0ffee.us-east-2.rds.amazonaws.com" in out
-    assert out.index("SwitchoverBlueGreenDeployment") < out.index("DeleteBlueGreenDeployment")
-    assert f"deleting the old blue cluster {old} and its instances" in out
-    assert "Run `pulumi refresh` before the next `pulumi up`" in out
-    assert "pulumi config set engineVersion 16.8 --stack dev" in out
-
-
-def test_blue_green_first_run_stops_at_the_green_endpoints(rds, capsys, tmp_path):
-    stub = rds["us-east-2"]
-    expect_dev_state(rds)
-    expect_bg_lookup(stub, None)
-    expect_versions(stub, "16.6", "16.8", [("16.8", False)])
-    expect_offered(stub, "16.8", "db.t4g.medium")
-    stub.add_response("create_blue_green_deployment", {"BlueGreenDeployment": deployment("PROVISIONING")})
-    expect_bg_status(stub, "AVAILABLE")
-    expect_green(stub)
-    code, out, _ = run(["--stack", "dev", "--engine-version", "16.8", "--blue-green", "--outputs-file",
-                        outputs_file(tmp_path, "dev")], rds, capsys)
-    assert code == 0
-    assert "switch over: run this command again with --switchover" in out
-    assert "pulumi config set" not in out
-
-
-@pytest.mark.parametrize("found, polls", [("PROVISIONING", ("PROVISIONING", "AVAILABLE")), ("AVAILABLE", ("AVAILABLE",))],
-                         ids=["still provisioning", "available"])
-def test_a_later_blue_green_run_without_switchover_stops_at_the_green_endpoints(found, polls, rds, capsys, tmp_path):
-    """A run after a timeout (or any later run) that did not create the deployment shows green's
-    endpoints and stops: no SwitchoverBlueGreenDeployment is stubbed, so one would fail the test."""
-    stub = rds["us-east-2"]
-    expect_dev_state(rds)
-    expect_bg_lookup(stub, deployment(found))
-    for status in polls:
-        expect_bg_status(stub, status)
-    expect_green(stub)
-    code, out, err = run(["--stack", "dev", "--engine-version", "16.8", "--blue-green", "--outputs-file",
-                          outputs_file(tmp_path, "dev")], rds, capsys)
-    assert (code, err) == (0, "")
-    assert f"writer endpoint {GREEN}.cluster-c0ffee.us-east-2.rds.amazonaws.com" in out
-    assert "switch over: run this command again with --switchover" in out
-    assert "SwitchoverBlueGreenDeployment" not in out and "pulumi config set" not in out
-
-
-def test_blue_green_dry_run_of_a_found_deployment_says_whether_it_would_switch_over(rds, capsys, tmp_path):
-    expect_dev_state(rds)
-    expect_bg_lookup(rds["us-east-2"], deployment("AVAILABLE"))
-    code, out, _ = run(["--stack", "dev", "--engine-version", "16.8", "--blue-green", "--dry-run", "--outputs-file",
-                        outputs_file(tmp_path, "dev")], rds, capsys)
-    assert code == 0
-    assert "stop (switch over with --switchover)). No call made." in out
-
-
-def test_blue_green_switchover_timeout_exits_1_and_says_how_to_finish(rds, capsys, tmp_path):
-    """The second invocation, with --switchover, finds the deployment AVAILABLE and switches over; it never completes."""
-    stub = rds["us-east-2"]
-    expect_dev_state(rds)
-    expect_bg_lookup(stub, deployment("AVAILABLE"))
-    expect_bg_status(stub, "AVAILABLE")
-    expect_green(stub)
-    stub.add_response("switchover_blue_green_deployment", {"BlueGreenDeployment": deployment("SWITCHOVER_IN_PROGRESS")},
-                      {"BlueGreenDeploymentIdentifier": BG_ID})
-    for _ in range(3):  # polls at 0, 25 and 30 seconds
-        expect_bg_status(stub, "SWITCHOVER_IN_PROGRESS")
-    time = FakeTime()
-    code, out, err = run(["--stack", "dev", "--engine-version", "16.8", "--blue-green", "--switchover", "--timeout", "30",
-                          "--poll-interval", "25", "--outputs-file", outputs_file(tmp_path, "dev")], rds, capsys, time)
-    assert code == 1
-    assert time.sleeps == [25, 5]
-    assert "timed out after 30s: Blue/Green deployment bgd-0123456789abcdef is SWITCHOVER_IN_PROGRESS" in err
-    assert "aws rds describe-blue-green-deployments --blue-green-deployment-identifier bgd-0123456789abcdef" in err
-    assert "run this command again to carry on" in err
-    assert "DeleteBlueGreenDeployment" not in out and "pulumi config set" not in out
-
-
-def test_blue_green_failed_switchover_is_a_failure(rds, capsys, tmp_path):
-    stub = rds["us-east-2"]
-    expect_dev_state(rds)
-    expect_bg_lookup(stub, deployment("SWITCHOVER_IN_PROGRESS"))
-    stub.add_response("describe_blue_green_deployments", {"BlueGreenDeployments": [
-        {**deployment("SWITCHOVER_FAILED"), "StatusDetails": "replication lag too high"}]})
-    code, _, err = run(["--stack", "dev", "--engine-version", "16.8", "--blue-green", "--outputs-file",
-                        outputs_file(tmp_path, "dev")], rds, capsys)
-    assert code == 1
-    assert "is SWITCHOVER_FAILED: replication lag too high" in err
-
-
-def test_blue_green_is_refused_for_a_cluster_with_an_rds_managed_secret(rds, capsys, tmp_path):
-    stub = rds["us-east-2"]
-    expect_dev_state(rds, managed_secret=True)
-    expect_bg_lookup(stub, None)
-    expect_versions(stub, "16.6", "16.8", [("16.8", False)])
-    expect_offered(stub, "16.8", "db.t4g.medium")
-    code, _, err = run(["--stack", "dev", "--engine-version", "16.8", "--blue-green", "--outputs-file",
-                        outputs_file(tmp_path, "dev")], rds, capsys)
-    assert code == 2
-    assert "RDS does not create Blue/Green deployments of a cluster whose master password it manages" in err
-    assert "blue-green-deployments-considerations.html" in err and "rds-secrets-manager.html" in err
-    assert ("Upgrade in place instead: drop --blue-green (`python -m deploy upgrade --stack dev --engine-version 16.8`"
-            in err)
-    assert "Blue/Green works only on a cluster whose master password RDS does not manage" in err
-
-
-def test_help_says_blue_green_cannot_run_on_the_clusters_this_program_creates(capsys):
+def test_help_offers_no_blue_green_and_says_why(capsys):
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["upgrade", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "Not for the clusters this program creates" in text
-    assert "master password RDS manages in Secrets Manager" in text and "upgrade them in place" in text
+    assert "--blue-green" not in text and "--switchover" not in text and "--delete-blue" not in text
+    assert "Blue/Green deployments are not offered" in text and "master password RDS manages in Secrets Manager" in text
     assert "set engineVersion, and clear engineUpgradeTarget and preUpgradeSnapshot where set" in text
 
 
-def test_blue_green_flags_without_blue_green_are_refused(rds, capsys, tmp_path):
-    code, _, err = run(["--stack", "dev", "--engine-version", "16.8", "--switchover", "--outputs-file",
-                        outputs_file(tmp_path, "dev")], rds, capsys)
-    assert code == 2 and "add --blue-green or drop them" in err
+def test_blue_green_flag_is_refused_as_unknown(capsys):
+    with pytest.raises(SystemExit) as exited:
+        cli.build_parser().parse_args(["upgrade", "--stack", "dev", "--engine-version", "16.8", "--blue-green"])
+    assert exited.value.code == 2 and "unrecognized arguments: --blue-green" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------------------

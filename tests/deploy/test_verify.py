@@ -9,8 +9,9 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from deploy import cli, verify
-from deploy.stack_access import resolve_settings
+from deploy import cli
+from deploy.runbooks import verify
+from deploy.runbooks.base import resolve_settings
 from tests.deploy import aws_deployment as aws
 from tests.deploy.aws_deployment import Drift
 

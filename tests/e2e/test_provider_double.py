@@ -71,6 +71,28 @@ def test_a_replacing_property_unknown_at_preview_is_a_replacement(aws):
     assert list(diff.replaces) == ["kmsKeyId"]
 
 
+def test_diff_replaces_delete_first_where_the_provider_does(aws):
+    attachment = ("urn:pulumi:dev::aurora-platform::aurora-platform:compute:InstanceFleet$"
+                  "aws:iam/rolePolicyAttachment:RolePolicyAttachment::fleet-ssm")
+    state = {"role": "fleet-role", "policyArn": "arn:aws:iam::aws:policy/A"}
+    diff = aws.Diff(provider_pb2.DiffRequest(urn=attachment, olds=struct(state),
+                                             news=struct({**state, "policyArn": "arn:aws:iam::aws:policy/B"})), None)
+    assert list(diff.replaces) == ["policyArn"] and diff.deleteBeforeReplace
+    # A cluster keeps create-first: its identifier is not an auto-nameable name.
+    state = {"engine": "aurora-postgresql", "kmsKeyId": "arn:key/1", "clusterIdentifier": "aurora-us-east-2"}
+    diff = aws.Diff(provider_pb2.DiffRequest(urn=URN, olds=struct(state),
+                                             news=struct({**state, "kmsKeyId": "arn:key/2"})), None)
+    assert list(diff.replaces) == ["kmsKeyId"] and not diff.deleteBeforeReplace
+    # An auto-named parameter group is replaced create-first under a new name; a group the program names is not.
+    named = {"name": "aurora-us-east-2-cluster-0123456", "family": "aurora-postgresql16"}
+    auto = {**named, "name": provider_double.aws_model.autoname(
+        "aws:rds/clusterParameterGroup:ClusterParameterGroup", "aurora-us-east-2-cluster", {})["name"]}
+    for olds, delete_first in ((auto, False), (named, True)):
+        diff = aws.Diff(provider_pb2.DiffRequest(urn=GROUP_URN, olds=struct(olds),
+                                                 news=struct({**olds, "family": "aurora-postgresql17"})), None)
+        assert list(diff.replaces) == ["family"] and diff.deleteBeforeReplace == delete_first
+
+
 def test_create_leaves_computed_attributes_unknown_at_preview_and_shaped_like_aws_on_update(aws, tmp_path):
     inputs = {"engine": "aurora-postgresql", "clusterIdentifier": "app-eu"}
     preview = aws.Create(provider_pb2.CreateRequest(urn=URN, properties=struct(inputs), preview=True), None)

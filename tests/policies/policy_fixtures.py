@@ -13,7 +13,7 @@ for path in (PROJECT_DIR, PROJECT_DIR / "policies"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from deploy.analyzer import UNKNOWN, CapturedResourceLike, PolicyAnalyzer, Violation  # noqa: E402
+from deploy.offline.analyzer import UNKNOWN, CapturedResourceLike, PolicyAnalyzer, Violation  # noqa: E402
 
 # The resilience rules that dev relaxes to advisory; everything else is mandatory in every stack.
 DEV_ADVISORY = frozenset(
@@ -42,7 +42,7 @@ def expected_level(stack: str, policy: str) -> str:
 
 @dataclass
 class Resource:
-    """A captured resource, in the shape of ``deploy.capture.CapturedResource``."""
+    """A captured resource, in the shape of ``deploy.offline.capture.CapturedResource``."""
 
     type: str
     name: str

@@ -1,4 +1,4 @@
-"""deploy.analyzer: policy config handling, request building and the pack process, as the engine does them."""
+"""deploy.offline.analyzer: policy config handling, request building and the pack process, as the engine does them."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from google.protobuf import json_format
 from policy_fixtures import DEV_ADVISORY, UNKNOWN, PolicyAnalyzer, StackPack, aws_provider, of, resource
 
-from deploy.analyzer import (
+from deploy.offline.analyzer import (
     AnalyzerInfo,
     AnalyzerStartError,
     PolicyConfig,

@@ -50,7 +50,7 @@ from typing import Any
 import pytest
 from policy_fixtures import POLICY_CONFIG_DIR, UNKNOWN, StackPack, Violation
 
-from deploy.capture import Capture, CapturedResource
+from deploy.offline.capture import Capture, CapturedResource
 from tests.conftest import captured
 
 STACKS = ("prod", "dev")

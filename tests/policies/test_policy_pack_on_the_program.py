@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from policy_fixtures import StackPack
 
-from deploy.capture import run_program
+from deploy.offline.capture import run_program
 
 
 @pytest.mark.parametrize("mode", ["preview", "update"])

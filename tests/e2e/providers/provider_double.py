@@ -5,11 +5,12 @@ reach and do not build from module source, so the end-to-end tests put these dou
 PATH as ``pulumi-resource-aws`` and ``pulumi-resource-random`` (the CLI takes a plugin it
 finds on PATH). They speak the real provider gRPC protocol
 (``pulumi.runtime.proto.provider_pb2_grpc``) to the real engine, and answer from the same
-offline model of AWS as ``deploy check`` (``deploy/aws_model.py``):
+offline model of AWS as ``deploy check`` (``deploy/offline/aws_model.py``):
 
 - ``Check`` auto-names like the bridge (``<name>-<7 hex>``), so the name is known at preview;
 - ``Diff`` reports the changed input properties, and a replacement for the properties in
-  ``REPLACING_PROPERTIES`` (``deploy/aws_model.py``, each type with its source);
+  ``REPLACING_PROPERTIES`` (``deploy/offline/aws_model.py``, each type with its source), delete-first
+  where the provider replaces delete-first (``delete_before_replace``);
 - ``Create``/``Update`` at preview leave the attributes AWS computes unknown, and on an
   update return them made up but shaped like AWS's;
 - ``Read`` returns the stored state, so a refresh finds no drift. When
@@ -38,7 +39,7 @@ import grpc  # noqa: E402
 from google.protobuf import empty_pb2, json_format, struct_pb2  # noqa: E402
 from pulumi.runtime.proto import plugin_pb2, provider_pb2, provider_pb2_grpc  # noqa: E402
 
-from deploy import aws_model  # noqa: E402
+from deploy.offline import aws_model  # noqa: E402
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's wire sentinel for an unknown value
 PACKAGES = {"aws": "pulumi_aws", "random": "pulumi_random"}
@@ -58,6 +59,12 @@ def _type_and_name(urn: str) -> tuple[str, str]:
     # urn:pulumi:<stack>::<project>::<parent types$>type::name
     qualified, name = urn.split("::")[2], urn.split("::")[3]
     return qualified.rsplit("$", 1)[-1], name
+
+
+def _request_type_and_name(request) -> tuple[str, str]:
+    # Newer engines send the type and name; older ones only the URN.
+    urn_type, urn_name = _type_and_name(request.urn)
+    return request.type or urn_type, request.name or urn_name
 
 
 class ProviderDouble(provider_pb2_grpc.ResourceProviderServicer):
@@ -97,7 +104,7 @@ class ProviderDouble(provider_pb2_grpc.ResourceProviderServicer):
 
     # -- resources -------------------------------------------------------------------
     def Check(self, request, context):
-        type_, name = request.type or _type_and_name(request.urn)[0], request.name or _type_and_name(request.urn)[1]
+        type_, name = _request_type_and_name(request)
         news = _plain(request.news)
         olds = _plain(request.olds)
         # An auto-name, once given, stays: the engine sends the old inputs on an update.
@@ -106,7 +113,7 @@ class ProviderDouble(provider_pb2_grpc.ResourceProviderServicer):
         return provider_pb2.CheckResponse(inputs=_struct({**news, **autoname}))
 
     def Diff(self, request, context):
-        type_ = request.type or _type_and_name(request.urn)[0]
+        type_, name = _request_type_and_name(request)
         # Like the bridge: the new inputs against the resource's state (so a state changed outside
         # Pulumi, as a refresh reads it, shows as a diff), plus inputs the program no longer sets.
         state, news = _plain(request.olds), _plain(request.news)
@@ -128,7 +135,8 @@ class ProviderDouble(provider_pb2_grpc.ResourceProviderServicer):
             detailed[key] = provider_pb2.PropertyDiff(kind=kind, inputDiff=True)
         return provider_pb2.DiffResponse(
             changes=provider_pb2.DiffResponse.DIFF_SOME if changed else provider_pb2.DiffResponse.DIFF_NONE,
-            diffs=changed, replaces=replaces, detailedDiff=detailed, hasDetailedDiff=True)
+            diffs=changed, replaces=replaces, detailedDiff=detailed, hasDetailedDiff=True,
+            deleteBeforeReplace=aws_model.delete_before_replace(type_, name, replaces, news))
 
     def Create(self, request, context):
         type_, name = _type_and_name(request.urn)

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import yaml
 
-from deploy.analyzer import _SIG_KEY, UNKNOWN, AnalysisCall, AnalyzerInfo, PolicyAnalyzer, PolicyConfig, Violation
-from deploy.capture import MODES, Capture, CapturedResource, run_program
 from deploy.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from deploy.stack_config import PROJECT_DIR
+from deploy.offline.analyzer import _SIG_KEY, UNKNOWN, AnalysisCall, AnalyzerInfo, PolicyAnalyzer, PolicyConfig, Violation
+from deploy.offline.capture import MODES, Capture, CapturedResource, run_program
+from deploy.offline.stack_config import PROJECT_DIR
 
 POLICY_CONFIG_DIR = PROJECT_DIR / "policies" / "config"
 
@@ -94,7 +94,7 @@ def shown_inputs(value):
 
 def parse_overrides(pairs: list[str]) -> dict[str, str]:
     """``KEY=VALUE`` pairs to config entries in the engine's form (VALUE is read as YAML)."""
-    from deploy.stack_config import engine_form, project_name
+    from deploy.offline.stack_config import engine_form, project_name
 
     overrides = {}
     for pair in pairs:
@@ -115,7 +115,7 @@ def policy_config_path(stack: str) -> Path | None:
 
 
 def run_check(stack: str, mode: str, overrides: dict[str, str] | None = None) -> CheckResult:
-    from deploy.stack_config import load_stack_config, project_name
+    from deploy.offline.stack_config import load_stack_config, project_name
 
     config = load_stack_config(stack)
     config.update(overrides or {})
@@ -335,10 +335,10 @@ def _skip_collection_at_exit() -> None:
 
 def run(args: argparse.Namespace) -> int:
     from components.settings import SettingsError
-    from deploy.analyzer import AnalyzerStartError
-    from deploy.capture import DuplicateResourceError
-    from deploy.stack_access import short_stack_name
-    from deploy.stack_config import UnknownStackError
+    from deploy.offline.analyzer import AnalyzerStartError
+    from deploy.offline.capture import DuplicateResourceError
+    from deploy.offline.stack_config import UnknownStackError
+    from deploy.runbooks.base import short_stack_name
 
     _skip_collection_at_exit()
     try:

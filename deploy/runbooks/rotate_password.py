@@ -38,7 +38,8 @@ from typing import Any, TextIO
 
 from components.project import MASTER_PASSWORD_LENGTH, MASTER_PASSWORD_SPECIALS, PROJECT
 from deploy.cli import EXIT_FAILED, EXIT_OK
-from deploy.stack_access import (
+from deploy.offline.stack_config import PROJECT_DIR
+from deploy.runbooks.base import (
     Clock,
     CommandRefused,
     error_tail,
@@ -52,7 +53,6 @@ from deploy.stack_access import (
     short_stack_name,
     tag_map,
 )
-from deploy.stack_config import PROJECT_DIR
 
 HELP = "rotate the database master password (RDS-managed secret, or the global database's generated secret)"
 CONFIG_KEY = "masterPassword"

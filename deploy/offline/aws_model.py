@@ -1,6 +1,6 @@
 """The offline model of AWS: what the AWS and random providers would answer.
 
-One model for both offline tiers: ``deploy check``'s mock engine (``deploy/capture.py``)
+One model for both offline tiers: ``deploy check``'s mock engine (``deploy/offline/capture.py``)
 and the provider doubles the real Pulumi engine runs in the end-to-end tests
 (``tests/e2e/providers``). It knows how the provider auto-names a resource, which
 attributes AWS computes and what they look like, and what the data sources the program
@@ -11,6 +11,7 @@ given type and name, so two runs of the same stack agree.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection, Mapping
 from typing import Any
 
 ACCOUNT_ID = "123456789012"
@@ -47,7 +48,11 @@ AUTONAMED_TYPES = frozenset({
 def autoname(type_: str, name: str, inputs: dict) -> dict[str, str]:
     if type_ not in AUTONAMED_TYPES or inputs.get("name") or inputs.get("namePrefix"):
         return {}
-    return {"name": f"{name}-{hashlib.sha256(name.encode()).hexdigest()[:7]}"}
+    return {"name": _autoname_value(name)}
+
+
+def _autoname_value(name: str) -> str:
+    return f"{name}-{hashlib.sha256(name.encode()).hexdigest()[:7]}"
 
 
 def computed_state(type_: str, name: str, resource_id: str, region: str, inputs: dict) -> dict[str, Any]:
@@ -144,15 +149,19 @@ def invoke(token: str, region: str) -> dict[str, Any]:
 # Diff reports them in `replaces`). Read from the schemas the providers are bridged from:
 # `ForceNew: true` in hashicorp/terraform-provider-aws (internal/service/<service>/<resource>.go)
 # and `RequiresReplace` in hashicorp/terraform-provider-random (internal/provider/resource_*.go).
-# Conditional replacements are left out where this program never meets the condition:
-# storageType replaces only outside Aurora engines (customdiff.ForceNewIf in rds/cluster.go),
-# a subnet's ipv6CidrBlock, a VPC's instanceTenancy, a security group rule's change of source
-# kind. The table covers the stateful types (clusters, instances, global cluster, keys,
-# secrets), the network and IAM types around them, and the types named below; a type it does
-# not list is answered as replacing on no property, which holds for routes and policies that
-# update in place but not for every other type (a rename of a dashboard, an event
-# subscription or a VPC endpoint's service replaces it on AWS), so the end-to-end tests'
-# "nothing replaced" checks speak for the listed types only.
+# Names are the Pulumi ones (camelCase, and pulumi-aws's renames: a topic subscription's
+# `topic_arn` is `topic`). Conditional replacements are left out where this program never
+# meets the condition: storageType replaces only outside Aurora engines (customdiff.ForceNewIf
+# in rds/cluster.go), a subnet's ipv6CidrBlock, a VPC's instanceTenancy, a security group
+# rule's change of source kind, a VPC endpoint's privateDnsEnabled (replaces a Gateway
+# endpoint only, and only the Interface endpoints set it) and the dnsOptions fields
+# privateDnsPreference / privateDnsSpecifiedDomains (the program sets no dnsOptions).
+# The table covers every AWS and random type the program creates, on every stack and with
+# every optional part turned on (tests/test_replacement_table.py keeps it so); a type with
+# an empty set replaces on no input. The sources were read at the stored copies of
+# terraform-provider-aws, of varying age; where the copy is older than the provider
+# pulumi-aws 7.x bundles (it still imports aws-sdk-go v1) the comment says "(older copy)":
+# the attributes cited there are the long-standing ones, but a newer version may differ.
 REPLACING_PROPERTIES: dict[str, frozenset[str]] = {
     # rds/cluster.go
     "aws:rds/cluster:Cluster": frozenset({
@@ -171,6 +180,12 @@ REPLACING_PROPERTIES: dict[str, frozenset[str]] = {
                                       "targetConnectionNetworkType"}),
     "aws:rds/proxyEndpoint:ProxyEndpoint": frozenset({"dbProxyEndpointName", "dbProxyName", "targetRole",
                                                       "vpcSubnetIds"}),
+    # rds/proxy_target.go (no update: every argument), rds/proxy_default_target_group.go (older copy)
+    "aws:rds/proxyTarget:ProxyTarget": frozenset({"dbClusterIdentifier", "dbInstanceIdentifier", "dbProxyName",
+                                                  "targetGroupName"}),
+    "aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup": frozenset({"dbProxyName"}),
+    # rds/event_subscription.go
+    "aws:rds/eventSubscription:EventSubscription": frozenset({"name", "namePrefix"}),
     # rds/cluster_parameter_group.go, rds/parameter_group.go, rds/subnet_group.go
     "aws:rds/clusterParameterGroup:ClusterParameterGroup": frozenset({"name", "namePrefix", "family", "description"}),
     "aws:rds/parameterGroup:ParameterGroup": frozenset({"name", "namePrefix", "family", "description"}),
@@ -181,12 +196,19 @@ REPLACING_PROPERTIES: dict[str, frozenset[str]] = {
         "backupVaultName", "changeableForDays", "maxRetentionDays", "minRetentionDays"}),
     "aws:backup/selection:Selection": frozenset({
         "name", "conditions", "iamRoleArn", "notResources", "planId", "selectionTags", "resources"}),
+    # backup/plan.go, backup/restore_testing_plan.go, backup/restore_testing_selection.go (RequiresReplace)
+    "aws:backup/plan:Plan": frozenset({"name"}),
+    "aws:backup/restoreTestingPlan:RestoreTestingPlan": frozenset({"name"}),
+    "aws:backup/restoreTestingSelection:RestoreTestingSelection": frozenset({
+        "name", "protectedResourceType", "restoreTestingPlanName"}),
     # kms/key.go, kms/alias.go
     "aws:kms/key:Key": frozenset({"customKeyStoreId", "customerMasterKeySpec", "keyUsage", "multiRegion", "xksKeyId"}),
     "aws:kms/alias:Alias": frozenset({"name", "namePrefix"}),
     # secretsmanager/secret.go, secretsmanager/secret_version.go
     "aws:secretsmanager/secret:Secret": frozenset({"name", "namePrefix"}),
     "aws:secretsmanager/secretVersion:SecretVersion": frozenset({"secretId", "secretString", "secretBinary"}),
+    # secretsmanager/secret_rotation.go
+    "aws:secretsmanager/secretRotation:SecretRotation": frozenset({"secretId"}),
     # ec2/vpc_.go, ec2/vpc_subnet.go, ec2/vpc_security_group.go, ec2/vpc_route_table.go, ec2/vpc_route.go
     "aws:ec2/vpc:Vpc": frozenset({"cidrBlock", "ipv4IpamPoolId", "ipv4NetmaskLength"}),
     "aws:ec2/subnet:Subnet": frozenset({"vpcId", "cidrBlock", "availabilityZone", "availabilityZoneId", "outpostArn"}),
@@ -196,6 +218,18 @@ REPLACING_PROPERTIES: dict[str, frozenset[str]] = {
     "aws:ec2/routeTable:RouteTable": frozenset({"vpcId"}),
     "aws:ec2/route:Route": frozenset({"routeTableId", "destinationCidrBlock", "destinationIpv6CidrBlock",
                                       "destinationPrefixListId"}),
+    # ec2/vpc_route_table_association.go (older copy; a new routeTableId is an in-place re-association)
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": frozenset({"gatewayId", "subnetId"}),
+    # ec2/vpc_internet_gateway.go (older copy; a new vpcId detaches and attaches in place)
+    "aws:ec2/internetGateway:InternetGateway": frozenset(),
+    # ec2/vpc_network_acl.go (older copy), ec2/vpc_default_network_acl.go (older copy),
+    # ec2/vpc_default_security_group.go
+    "aws:ec2/networkAcl:NetworkAcl": frozenset({"vpcId"}),
+    "aws:ec2/defaultNetworkAcl:DefaultNetworkAcl": frozenset({"defaultNetworkAclId"}),
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": frozenset({"vpcId"}),
+    # ec2/vpc_endpoint.go
+    "aws:ec2/vpcEndpoint:VpcEndpoint": frozenset({"vpcId", "serviceName", "vpcEndpointType", "serviceRegion",
+                                                  "resourceConfigurationArn", "serviceNetworkArn"}),
     # ec2/vpc_nat_gateway.go, ec2/ec2_eip.go, ec2/vpc_flow_log.go (every argument but tags)
     "aws:ec2/natGateway:NatGateway": frozenset({"allocationId", "connectivityType", "privateIp", "subnetId", "vpcId"}),
     "aws:ec2/eip:Eip": frozenset({"address", "domain", "ipamPoolId", "networkBorderGroup", "publicIpv4Pool"}),
@@ -206,19 +240,75 @@ REPLACING_PROPERTIES: dict[str, frozenset[str]] = {
     # ec2/ec2_launch_template.go, autoscaling/group.go
     "aws:ec2/launchTemplate:LaunchTemplate": frozenset({"name", "namePrefix"}),
     "aws:autoscaling/group:Group": frozenset({"name", "namePrefix"}),
+    # autoscaling/policy.go, appautoscaling/target.go, appautoscaling/policy.go (older copy)
+    "aws:autoscaling/policy:Policy": frozenset({"autoscalingGroupName", "name"}),
+    "aws:appautoscaling/target:Target": frozenset({"resourceId", "scalableDimension", "serviceNamespace"}),
+    "aws:appautoscaling/policy:Policy": frozenset({"name", "resourceId", "scalableDimension", "serviceNamespace"}),
     # iam/role.go, iam/role_policy.go, iam/role_policy_attachment.go, iam/instance_profile.go
     "aws:iam/role:Role": frozenset({"name", "namePrefix", "path"}),
     "aws:iam/rolePolicy:RolePolicy": frozenset({"role", "name", "namePrefix"}),
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": frozenset({"role", "policyArn"}),
     "aws:iam/instanceProfile:InstanceProfile": frozenset({"name", "namePrefix", "path"}),
-    # cloudwatch/metric_alarm.go
+    # iam/policy.go (a new policy document is a new policy version, in place)
+    "aws:iam/policy:Policy": frozenset({"name", "namePrefix", "path", "description"}),
+    # cloudwatch/metric_alarm.go, cloudwatch/dashboard.go
     "aws:cloudwatch/metricAlarm:MetricAlarm": frozenset({"name"}),
+    "aws:cloudwatch/dashboard:Dashboard": frozenset({"dashboardName"}),
     # logs/group.go, sns/topic.go
     "aws:cloudwatch/logGroup:LogGroup": frozenset({"name", "namePrefix", "logGroupClass"}),
     "aws:sns/topic:Topic": frozenset({"name", "namePrefix", "fifoTopic"}),
+    # sns/topic_policy.go, sns/topic_subscription.go (`topic` is the provider's `topic_arn`)
+    "aws:sns/topicPolicy:TopicPolicy": frozenset({"arn"}),
+    "aws:sns/topicSubscription:TopicSubscription": frozenset({"endpoint", "protocol", "topic"}),
     # terraform-provider-random: resource_password.go, resource_id.go (keepers: on any real change)
     "random:index/randomPassword:RandomPassword": frozenset({
         "length", "special", "upper", "lower", "number", "numeric", "minNumeric", "minUpper", "minLower",
         "minSpecial", "overrideSpecial", "keepers"}),
     "random:index/randomId:RandomId": frozenset({"byteLength", "prefix", "keepers"}),
 }
+
+
+# Types that pulumi-aws replaces delete-first: `DeleteBeforeReplace: true` in its resource
+# overrides (provider/resource_overrides.go in pulumi-aws 7.x; provider/resources.go before
+# 7.0). For the attachments "a create followed by a delete actually deletes the same attachment
+# we just created, since it is structurally equivalent". Of these the program creates only
+# iam.RolePolicyAttachment; the others are listed so a new use of them is answered right.
+DELETE_BEFORE_REPLACE_TYPES = frozenset({
+    "aws:apigateway/integration:Integration",
+    "aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter",  # only 1 active filter is legal at once
+    "aws:ec2/securityGroupRule:SecurityGroupRule",
+    "aws:ec2transitgateway/vpcAttachment:VpcAttachment",
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+    "aws:efs/mountTarget:MountTarget",  # only 1 mount target per AZ
+    "aws:iam/accountAlias:AccountAlias",
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
+    "aws:iam/policyAttachment:PolicyAttachment",
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+})
+
+# pulumi-aws auto-names the `name` input of every resource that has one (provider/autonaming.go),
+# except where an override maps `name` without auto-naming (provider/resource_overrides.go).
+NAME_NOT_AUTONAMED_TYPES = frozenset({
+    "aws:route53/record:Record",  # "Do not autoname Route53 records"
+    "aws:directoryservice/directory:Directory",
+})
+
+
+def delete_before_replace(type_: str, name: str, replaces: Collection[str], news: Mapping[str, Any]) -> bool:
+    """Whether the provider answers a replacement of ``name`` with delete-before-replace.
+
+    As pulumi-terraform-bridge's Diff decides it: only when something is replaced, and then for
+    the types above, or when an auto-nameable ``name`` was set by the program rather than by
+    the auto-namer (``nameRequiresDeleteBeforeReplace``: the new resource would take the same
+    name). Other fixed names (a cluster instance's ``identifier``, a proxy endpoint's
+    ``dbProxyEndpointName``) are not auto-named, so the provider replaces them create-first.
+    Random's resources have no ``name`` input and no delete-first types.
+    """
+    if not replaces:
+        return False
+    if type_ in DELETE_BEFORE_REPLACE_TYPES:
+        return True
+    if not type_.startswith("aws:") or type_ in NAME_NOT_AUTONAMED_TYPES or not news.get("name"):
+        return False
+    return news["name"] != _autoname_value(name)

@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from components.project import PROJECT
 from deploy.cli import EXIT_FAILED, EXIT_USAGE
-from deploy.stack_config import PROJECT_DIR, UnknownStackError, load_stack_config
+from deploy.offline.stack_config import PROJECT_DIR, UnknownStackError, load_stack_config
 
 INSTALL_HINT = (
     "the Pulumi CLI is not installed: there is no `pulumi` on PATH, and this command drives it "

@@ -3,7 +3,7 @@
 The mock monitor is Pulumi's own (``pulumi.runtime.mocks.MockMonitor``); this module
 only records each ``RegisterResourceRequest`` as the engine would receive it (type,
 name, parent, inputs in wire form, ``protect``, ``ignoreChanges``, provider,
-dependencies) and answers with plausible cloud state from ``deploy/aws_model.py``, the
+dependencies) and answers with plausible cloud state from ``deploy/offline/aws_model.py``, the
 offline model of AWS that the end-to-end tests' provider doubles answer from too:
 
 - ``update`` mode: every value is known (ids, ARNs, endpoints are made up but shaped
@@ -33,8 +33,8 @@ from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from deploy import aws_model
-from deploy.stack_config import PROJECT_DIR, load_stack_config, project_name
+from deploy.offline import aws_model
+from deploy.offline.stack_config import PROJECT_DIR, load_stack_config, project_name
 
 MODES = ("preview", "update")
 

@@ -16,8 +16,9 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from deploy import cli, runbooks
-from deploy.stack_access import run_refusable
+from deploy import cli
+from deploy.runbooks import switchover
+from deploy.runbooks.base import run_refusable
 
 GID = "aurora-platform-prod"
 EAST = "arn:aws:rds:us-east-1:123456789012:cluster:aurora-platform-prod-us-east-1"
@@ -72,7 +73,7 @@ def run(argv: list[str], client, capsys, time: FakeTime | None = None) -> tuple[
         regions.append(region)
         return client
 
-    code = run_refusable(lambda: runbooks.run_runbook(args, client=client_for, sleep=time.sleep,
+    code = run_refusable(lambda: switchover.run_runbook(args, client=client_for, sleep=time.sleep,
                                                       clock=time.clock, out=out))
     assert set(regions) <= {"us-west-2"}  # the target region's endpoint, healthy in a failover
     return code, out.getvalue(), capsys.readouterr().err
@@ -214,8 +215,8 @@ def test_apply_sets_the_writer_region_through_the_automation_api(rds, capsys, mo
         def set_config(self, key, value, *, path=False):
             calls.append((key, value.value, value.secret, path))
 
-    monkeypatch.setattr(runbooks, "require_pulumi_cli", lambda: "/usr/bin/pulumi")
-    monkeypatch.setattr(runbooks, "open_stack", lambda stack: FakeStack())
+    monkeypatch.setattr(switchover, "require_pulumi_cli", lambda: "/usr/bin/pulumi")
+    monkeypatch.setattr(switchover, "open_stack", lambda stack: FakeStack())
     client, stub = rds
     stub.add_response("describe_global_clusters", described(global_cluster()), {"GlobalClusterIdentifier": GID})
     stub.add_response("switchover_global_cluster", {"GlobalCluster": global_cluster()},
@@ -232,5 +233,5 @@ def test_target_is_matched_by_the_arn_region():
         {"DBClusterArn": EAST, "IsWriter": True},
         {"DBClusterArn": "arn:aws:rds:eu-west-1:123456789012:cluster:us-west-2-named", "IsWriter": False},
         {"DBClusterArn": WEST, "IsWriter": False}]}
-    assert runbooks.target_cluster_arn("switchover", live, "us-west-2") == WEST
-    assert runbooks.target_cluster_arn("switchover", live, "eu-west-1").startswith("arn:aws:rds:eu-west-1:")
+    assert switchover.target_cluster_arn("switchover", live, "us-west-2") == WEST
+    assert switchover.target_cluster_arn("switchover", live, "eu-west-1").startswith("arn:aws:rds:eu-west-1:")

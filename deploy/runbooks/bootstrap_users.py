@@ -33,7 +33,7 @@ from typing import Any, TextIO
 
 from components.project import PROJECT
 from deploy.cli import EXIT_FAILED, EXIT_OK
-from deploy.stack_access import (
+from deploy.runbooks.base import (
     CommandRefused,
     is_stack_resource,
     refused_by_aws,

@@ -51,7 +51,7 @@ from typing import Any, TextIO
 
 from components.project import PROJECT
 from deploy.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from deploy.stack_access import (
+from deploy.runbooks.base import (
     Clock,
     CommandRefused,
     arn_region,
@@ -535,10 +535,10 @@ def _scaling(cluster: dict) -> dict | None:
 
 
 def _plan_from_vault(args, settings, rds, backup, now, region, home, identifier, instance_identifier, tags) -> Plan:
-    from components.database_backup import vault_name
+    from components.naming import vault_name
 
     short = short_stack_name(args.stack)
-    vault = vault_name(f"{PROJECT}-{short}", region)
+    vault = vault_name(short, region)
     point = newest_recovery_point(backup, vault, region, short)
     if not point.get("IamRoleArn"):
         raise CommandRefused(f"recovery point {point['RecoveryPointArn']} names no IAM role to restore it with")

@@ -2,7 +2,7 @@
 first `pulumi up` of stack S, for what only AWS knows.
 
 What the stack declares comes from one model: the program run on the mock engine
-(``deploy.capture.run_program``, as ``deploy check`` runs it), so the regions, zones,
+(``deploy.offline.capture.run_program``, as ``deploy check`` runs it), so the regions, zones,
 instance classes, NAT gateways and names checked here are the ones the program
 registers, not a second reading of the settings. Each finding names what to change:
 
@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deploy.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from deploy.stack_access import (
+from deploy.runbooks.base import (
     CommandRefused,
     paginate,
     refused_by_aws,
@@ -44,7 +44,7 @@ from deploy.stack_access import (
 )
 
 # The findings, their output and the clients are verify's: one of each.
-from deploy.verify import Boto3Clients, Finding, findings_json, findings_table
+from deploy.runbooks.verify import Boto3Clients, Finding, findings_json, findings_table
 
 CHECKS = (
     "availability-zone", "engine-version", "global-database-support", "upgrade-target", "instance-class",
@@ -130,8 +130,8 @@ def _provider_default_tags(inputs: dict) -> dict[str, str]:
 
 
 def plan_from_capture(capture, settings) -> Plan:
-    """The per-region plan of a captured program run (``deploy.capture.Capture``)."""
-    from deploy.aws_model import autoname
+    """The per-region plan of a captured program run (``deploy.offline.capture.Capture``)."""
+    from deploy.offline.aws_model import autoname
 
     provider_regions: dict[str, str] = {}
     stack_tags: dict[str, str] = {}
@@ -184,7 +184,7 @@ def plan_from_capture(capture, settings) -> Plan:
 
 def plan_stack(stack: str, settings) -> Plan:
     """Run the program for ``stack`` on the mock engine, as a first preview sees it, and plan from it."""
-    from deploy.capture import DuplicateResourceError, run_program
+    from deploy.offline.capture import DuplicateResourceError, run_program
 
     try:
         capture = run_program(short_stack_name(stack), "preview")

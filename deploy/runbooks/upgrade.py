@@ -17,19 +17,13 @@ one), or its ``preUpgradeSnapshot`` is not an ``available`` snapshot of the writ
   printing each member's state at every poll. After a major upgrade RDS leaves the members
   on the default parameter groups of the new family (ModifyGlobalCluster, AWS API reference),
   so the command attaches the program's groups of that family (TLS enforced) right away.
-  ``--blue-green`` is refused: this command upgrades a global database through its global
-  cluster only.
 - **Regional stack, in place**: ``ModifyDBCluster`` with V (and, for a major upgrade, the
   new family's cluster and instance parameter groups), applied now (default) or in the next
   maintenance window (``--in-maintenance-window``; run the command again afterwards to record
   the version).
-- **Regional stack, ``--blue-green``**: ``CreateBlueGreenDeployment`` (target version and
-  parameter groups), wait until ``AVAILABLE``, print the green endpoints. The switchover runs
-  only with ``--switchover`` (a run without it, first or later, stops at the green endpoints);
-  then the deployment is deleted and the old blue cluster (renamed by RDS, found again by its
-  resource id) kept, or deleted with ``--delete-blue``. This path cannot run on the clusters
-  this program creates: their master password is RDS-managed, which AWS does not support for
-  Blue/Green (``MANAGED_SECRET_LIMITATIONS``), so the command refuses it there.
+
+RDS Blue/Green deployments are not offered: AWS refuses Blue/Green for a cluster whose master
+password RDS manages in Secrets Manager, and every regional cluster this program creates has one.
 
 A regional stack can also be upgraded without this command: change ``engineVersion`` and run
 ``pulumi up`` (an in-place modify with the new family's groups; README: Upgrading the engine).
@@ -55,7 +49,7 @@ from typing import Any, TextIO
 
 from components.project import PROJECT
 from deploy.cli import EXIT_FAILED, EXIT_OK
-from deploy.stack_access import (
+from deploy.runbooks.base import (
     Clock,
     CommandRefused,
     arn_region,
@@ -72,18 +66,10 @@ from deploy.stack_access import (
     stack_outputs,
 )
 
-HELP = "upgrade the engine version of the stack's clusters (global cluster, in place, or Blue/Green)"
+HELP = "upgrade the engine version of the stack's clusters (through the global cluster, or in place)"
+NO_BLUE_GREEN = ("RDS Blue/Green deployments are not offered: AWS refuses Blue/Green for a cluster whose master "
+                 "password RDS manages in Secrets Manager, and every regional cluster this program creates has one.")
 AVAILABLE = "available"
-# Blue/Green deployment states (DescribeBlueGreenDeployments, AWS API reference).
-BG_PROVISIONING, BG_AVAILABLE, BG_SWITCHING, BG_SWITCHED = (
-    "PROVISIONING", "AVAILABLE", "SWITCHOVER_IN_PROGRESS", "SWITCHOVER_COMPLETED")
-BG_FAILED = ("INVALID_CONFIGURATION", "SWITCHOVER_FAILED", "PROVISIONING_FAILED", "DELETING")
-BG_LIMITATIONS = "https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/blue-green-deployments-considerations.html"
-# "Managing master user passwords with Secrets Manager isn't supported for ... Amazon RDS Blue/Green
-# Deployments" (Limitations for Secrets Manager integration with Amazon Aurora). Every regional
-# cluster this program creates has an RDS-managed master password, so --blue-green cannot run on them.
-MANAGED_SECRET_LIMITATIONS = ("https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/"
-                              "rds-secrets-manager.html#rds-secrets-manager-limitations")
 
 
 @dataclass(frozen=True)
@@ -99,15 +85,10 @@ class Cluster:
     region: str
     identifier: str
     arn: str
-    resource_id: str
     status: str
     engine_version: str
-    managed_master_secret: bool
-    deletion_protection: bool
     instances: tuple[Instance, ...]
     parameter_group: str = ""
-    endpoint: str = ""
-    reader_endpoint: str = ""
 
     def not_available(self) -> list[str]:
         found = [] if self.status == AVAILABLE else [f"cluster {self.identifier} ({self.region}) is {self.status!r}"]
@@ -166,21 +147,17 @@ def read_cluster(rds, region: str, identifier: str) -> Cluster:
                          Filters=[{"Name": "db-cluster-id", "Values": [cluster["DBClusterIdentifier"]]}])
     return Cluster(
         region=region, identifier=cluster["DBClusterIdentifier"], arn=cluster["DBClusterArn"],
-        resource_id=cluster.get("DbClusterResourceId", ""), status=cluster.get("Status", ""),
-        engine_version=cluster.get("EngineVersion", ""),
-        managed_master_secret=bool(cluster.get("MasterUserSecret")),
-        deletion_protection=bool(cluster.get("DeletionProtection")),
+        status=cluster.get("Status", ""), engine_version=cluster.get("EngineVersion", ""),
         instances=tuple(Instance(i["DBInstanceIdentifier"], i.get("DBInstanceClass", ""), i.get("DBInstanceStatus", ""),
                                  next((g.get("DBParameterGroupName", "") for g in i.get("DBParameterGroups", [])), ""))
                         for i in instances),
         parameter_group=cluster.get("DBClusterParameterGroup", ""),
-        endpoint=cluster.get("Endpoint", ""), reader_endpoint=cluster.get("ReaderEndpoint", ""),
     )
 
 
 def upgrade_target(rds, engine: str, current: str, target: str) -> dict:
     """The ``ValidUpgradeTarget`` entry for ``target`` from ``current``; a refusal naming the valid ones."""
-    from deploy.preflight import engine_versions
+    from deploy.runbooks.preflight import engine_versions
 
     if not [v for v in engine_versions(rds, engine, target) if v.get("EngineVersion") == target]:
         raise CommandRefused(f"--engine-version {target}: {engine} {target} is not offered (DescribeDBEngineVersions "
@@ -196,7 +173,7 @@ def upgrade_target(rds, engine: str, current: str, target: str) -> dict:
 
 
 def check_offered_in_region(rds, region: str, engine: str, target: str, global_database: bool) -> None:
-    from deploy.preflight import engine_versions
+    from deploy.runbooks.preflight import engine_versions
 
     offered = [v for v in engine_versions(rds, engine, target) if v.get("EngineVersion") == target]
     if not offered:
@@ -398,75 +375,6 @@ def attach_parameter_groups(rds_for: Callable[[str], Any], plan: Plan, clusters:
             print(f"parameter groups: {'; '.join(changed)}", file=out, flush=True)
 
 
-def blue_green_name(cluster: str, target: str) -> str:
-    return f"{cluster}-to-{target.replace('.', '-').replace('_', '-')}"[:60].rstrip("-")
-
-
-def find_blue_green(rds, name: str) -> dict | None:
-    found = paginate(rds, "describe_blue_green_deployments", "BlueGreenDeployments",
-                     Filters=[{"Name": "blue-green-deployment-name", "Values": [name]}])
-    return found[0] if found else None
-
-
-def describe_blue_green(rds, identifier: str) -> dict:
-    return rds.describe_blue_green_deployments(BlueGreenDeploymentIdentifier=identifier)["BlueGreenDeployments"][0]
-
-
-def blue_green_by_hand(deployment_id: str, region: str) -> str:
-    return (f"Watch it with `aws rds describe-blue-green-deployments --blue-green-deployment-identifier {deployment_id} "
-            f"--region {region}`; run this command again to carry on from where it is, or give up with "
-            f"`aws rds delete-blue-green-deployment --blue-green-deployment-identifier {deployment_id} --delete-target "
-            f"--region {region}` (before a switchover only: the green environment is deleted, blue is untouched)")
-
-
-def wait_for_blue_green(rds, deployment_id: str, wanted: str, *, timeout: float, poll_interval: float, clock: Clock,
-                        out: TextIO, region: str) -> dict:
-    def done(deployment: dict) -> bool:
-        status = deployment.get("Status")
-        if status in BG_FAILED:
-            raise CommandRefused(f"Blue/Green deployment {deployment_id} is {status}: {deployment.get('StatusDetails')}. "
-                                 + blue_green_by_hand(deployment_id, region), EXIT_FAILED)
-        return status == wanted
-
-    def progress(elapsed: float, deployment: dict) -> list[str]:
-        tasks = ", ".join(f"{t.get('Name')} {t.get('Status')}" for t in deployment.get("Tasks", []))
-        return [f"[{elapsed:6.0f}s] Blue/Green {deployment_id} {deployment.get('Status')}" + (f" ({tasks})" if tasks else "")]
-
-    return poll_until(lambda: describe_blue_green(rds, deployment_id), done, progress, timeout=timeout,
-                      poll_interval=poll_interval, clock=clock, out=out,
-                      timed_out=lambda d: f"Blue/Green deployment {deployment_id} is {d.get('Status')}, not {wanted}. "
-                                          + blue_green_by_hand(deployment_id, region))
-
-
-def green_cluster(rds, deployment: dict, region: str) -> Cluster:
-    target = deployment.get("Target", "")
-    return read_cluster(rds, region, target.rsplit(":", 1)[-1])
-
-
-def delete_old_blue(rds, blue: Cluster, *, now: datetime, out: TextIO) -> None:
-    """Delete the renamed old blue cluster (found by its resource id, which a switchover keeps)."""
-    found = rds.describe_db_clusters(Filters=[{"Name": "db-cluster-resource-id", "Values": [blue.resource_id]}])
-    old = found.get("DBClusters", [])
-    if not old:
-        print(f"old blue cluster (resource id {blue.resource_id}) not found; nothing deleted", file=out)
-        return
-    if old[0]["DBClusterIdentifier"] == blue.identifier:  # the green cluster now holds the name: never delete it
-        raise CommandRefused(f"the cluster with blue's resource id is still named {blue.identifier}; nothing deleted",
-                             EXIT_FAILED)
-    old_cluster = read_cluster(rds, blue.region, old[0]["DBClusterIdentifier"])
-    if old_cluster.deletion_protection:
-        raise CommandRefused(
-            f"the upgrade is done, but the old blue cluster {old_cluster.identifier} has deletion protection, so it is "
-            f"kept. Delete it by hand when you no longer need it: `aws rds modify-db-cluster --db-cluster-identifier "
-            f"{old_cluster.identifier} --no-deletion-protection --apply-immediately --region {blue.region}`, delete its "
-            "instances, then `aws rds delete-db-cluster` with a final snapshot", EXIT_FAILED)
-    for instance in old_cluster.instances:
-        rds.delete_db_instance(DBInstanceIdentifier=instance.identifier)
-    final = f"{old_cluster.identifier}-final-{now:%Y%m%d%H%M}"
-    rds.delete_db_cluster(DBClusterIdentifier=old_cluster.identifier, FinalDBSnapshotIdentifier=final)
-    print(f"deleting the old blue cluster {old_cluster.identifier} and its instances (final snapshot {final})", file=out)
-
-
 # ---------------------------------------------------------------------------------------
 # The settings change.
 # ---------------------------------------------------------------------------------------
@@ -512,25 +420,10 @@ def apply_settings(stack: str, settings, target: str) -> None:
 # ---------------------------------------------------------------------------------------
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("upgrade", help=HELP, description=HELP)
+    parser = subparsers.add_parser("upgrade", help=HELP, description=f"{HELP}. {NO_BLUE_GREEN}")
     parser.add_argument("--stack", required=True, help="stack name (Pulumi.<stack>.yaml)")
     parser.add_argument("--engine-version", required=True, metavar="V",
                         help="target engine version, minor included (e.g. 16.8, 17.4, 8.0.mysql_aurora.3.08.2)")
-    parser.add_argument("--blue-green", action="store_true",
-                        help="regional stack: upgrade through an RDS Blue/Green deployment instead of in place. "
-                             "Not for the clusters this program creates: AWS does not support Blue/Green on a "
-                             "cluster whose master password RDS manages in Secrets Manager, and every regional "
-                             "cluster here has one, so the command refuses it there; upgrade them in place. It "
-                             "works only on a cluster whose master password RDS does not manage")
-    parser.add_argument("--switchover", action="store_true",
-                        help="with --blue-green: switch over once the green environment is available. Without it "
-                             "no run switches over, the first or a later one: each waits for green, prints its "
-                             "endpoints and stops; after testing green, run the command again with --switchover")
-    blue = parser.add_mutually_exclusive_group()
-    blue.add_argument("--keep-blue", dest="delete_blue", action="store_false", default=False,
-                      help="with --blue-green: keep the old blue cluster after the switchover (default)")
-    blue.add_argument("--delete-blue", dest="delete_blue", action="store_true",
-                      help="with --blue-green: delete the old blue cluster after the switchover (final snapshot)")
     when = parser.add_mutually_exclusive_group()
     when.add_argument("--apply-immediately", dest="apply_immediately", action="store_true", default=True,
                       help="in place: upgrade now (default)")
@@ -568,18 +461,9 @@ def run_upgrade(args, *, client: Callable[[str], Any] | None = None, clock: Cloc
     stack = args.stack
     if args.timeout <= 0 or args.poll_interval <= 0:
         raise CommandRefused(f"--timeout {args.timeout:g} / --poll-interval {args.poll_interval:g}: expected positive seconds")
-    if not args.blue_green and (args.switchover or args.delete_blue):
-        raise CommandRefused("--switchover and --delete-blue belong to a Blue/Green upgrade; add --blue-green or drop them")
     settings = resolve_settings(stack)
-    short = short_stack_name(stack)
     engine = settings.database.engine
     target = check_version_argument(engine, args.engine_version)
-    if args.blue_green and settings.global_database is not None:
-        raise CommandRefused(
-            f"--blue-green: stack {short} is an Aurora Global Database, which this command upgrades through its global "
-            f"cluster (ModifyGlobalCluster upgrades every member), not through a Blue/Green deployment. Drop "
-            f"--blue-green: `python -m deploy upgrade --stack {stack} --engine-version {target}`; to rehearse, upgrade "
-            "a cluster restored from a snapshot first, or a regional stack such as dev")
     if args.apply:
         require_pulumi_cli()
     outputs = stack_outputs(stack, args.outputs_file)
@@ -597,7 +481,7 @@ def run_upgrade(args, *, client: Callable[[str], Any] | None = None, clock: Cloc
 
 def _upgrade(args, settings, outputs, members, target, rds_for, clock: Clock, now, out: TextIO) -> int:
     from components.settings import parameter_group_family
-    from deploy.runbooks import describe_global_cluster
+    from deploy.runbooks.switchover import describe_global_cluster
 
     stack, engine = args.stack, settings.database.engine
     is_global = settings.global_database is not None
@@ -622,11 +506,6 @@ def _upgrade(args, settings, outputs, members, target, rds_for, clock: Clock, no
                 target_family=parameter_group_family(engine, target), clusters=clusters,
                 global_cluster_id=global_cluster.get("GlobalClusterIdentifier") if global_cluster else None)
 
-    if args.blue_green:
-        deployment = find_blue_green(rds_for(writer_region), blue_green_name(plan.writer.identifier, target))
-        if deployment is not None:
-            return _continue_blue_green(args, settings, plan, deployment, rds_for, clock, now, out)
-
     if current == target:
         if is_global:  # upgraded already, or stopped half-way: wait for the members, then finish
             plan.major = parameter_group_family(engine, settings.database.engine_version) != plan.target_family
@@ -649,14 +528,7 @@ def _upgrade(args, settings, outputs, members, target, rds_for, clock: Clock, no
         check_offered_in_region(rds_for(cluster.region), cluster.region, engine, target, is_global)
         check_orderable(rds_for(cluster.region), cluster, engine, target)
     check_available(clusters, global_cluster)
-    if args.blue_green and plan.writer.managed_master_secret:
-        raise CommandRefused(
-            f"--blue-green: RDS does not create Blue/Green deployments of a cluster whose master password it manages in "
-            f"Secrets Manager, as {plan.writer.identifier}'s is, like every regional cluster this program creates "
-            f"({BG_LIMITATIONS}, {MANAGED_SECRET_LIMITATIONS}). Upgrade in place instead: drop --blue-green "
-            f"(`python -m deploy upgrade --stack {plan.stack} --engine-version {plan.target}`, --dry-run first). "
-            "Blue/Green works only on a cluster whose master password RDS does not manage")
-    if plan.major or args.blue_green:
+    if plan.major:
         plan.parameter_groups = target_parameter_groups(plan, outputs.get("regions") or {}, settings)
     needs_snapshot = plan.major and settings.production and not settings.database.pre_upgrade_snapshot
     if needs_snapshot and not args.snapshot:
@@ -684,8 +556,6 @@ def _upgrade(args, settings, outputs, members, target, rds_for, clock: Clock, no
               f"--stack {stack})", file=out, flush=True)
     if is_global:
         return _upgrade_global(args, settings, plan, outputs, rds_for, clock, out)
-    if args.blue_green:
-        return _start_blue_green(args, settings, plan, rds_for, clock, now, out)
     return _upgrade_in_place(args, settings, plan, rds_for, clock, out)
 
 
@@ -700,18 +570,6 @@ def _steps(args, plan: Plan, settings) -> list[str]:
         if plan.major:
             steps.append("ModifyDBCluster / ModifyDBInstance of every member: the program's "
                          f"{plan.target_family} parameter groups")
-    elif args.blue_green:
-        groups = plan.parameter_groups[plan.writer.region]
-        steps.append(f"CreateBlueGreenDeployment {blue_green_name(plan.writer.identifier, plan.target)} from "
-                     f"{plan.writer.identifier}: TargetEngineVersion={plan.target}, "
-                     f"TargetDBClusterParameterGroupName={groups['cluster']}, TargetDBParameterGroupName={groups['instance']}")
-        steps.append(f"{wait} until the deployment is AVAILABLE; print the green endpoints")
-        if args.switchover:
-            steps.append(f"SwitchoverBlueGreenDeployment, {wait} until SWITCHOVER_COMPLETED")
-            steps.append("DeleteBlueGreenDeployment; " + ("delete" if args.delete_blue else "keep")
-                         + " the old blue cluster")
-        else:
-            steps.append("stop: no switchover without --switchover (test green, then run again with it)")
     else:
         extra = ""
         if plan.major:
@@ -788,68 +646,3 @@ def _upgrade_in_place(args, settings, plan: Plan, rds_for, clock: Clock, out: Te
     print(f"upgrade complete: {plan.writer.identifier} runs {plan.target}.", file=out)
     return _record(args, settings, plan.target, out)
 
-
-def _start_blue_green(args, settings, plan: Plan, rds_for, clock: Clock, now, out: TextIO) -> int:
-    rds, region = rds_for(plan.writer.region), plan.writer.region
-    groups = plan.parameter_groups[region]
-    created = rds.create_blue_green_deployment(
-        BlueGreenDeploymentName=blue_green_name(plan.writer.identifier, plan.target), Source=plan.writer.arn,
-        TargetEngineVersion=plan.target, TargetDBClusterParameterGroupName=groups["cluster"],
-        TargetDBParameterGroupName=groups["instance"],
-        Tags=[{"Key": "stack", "Value": short_stack_name(plan.stack)}])["BlueGreenDeployment"]
-    print(f"CreateBlueGreenDeployment {created['BlueGreenDeploymentIdentifier']}: green environment on {plan.target}",
-          file=out, flush=True)
-    return _continue_blue_green(args, settings, plan, created, rds_for, clock, now, out, created=True)
-
-
-def _continue_blue_green(args, settings, plan: Plan, deployment: dict, rds_for, clock: Clock, now, out: TextIO,
-                         *, created: bool = False) -> int:
-    """Carry a Blue/Green deployment on from its state: wait until AVAILABLE, print the green
-    endpoints, switch over only with --switchover (whichever run it is: a run that finds the
-    deployment still provisioning, e.g. after a timeout, must not switch over before the operator
-    has seen and tested green), wait until switched, delete the deployment."""
-    region = plan.writer.region
-    rds = rds_for(region)
-    deployment_id = deployment["BlueGreenDeploymentIdentifier"]
-    status = deployment.get("Status")
-    if args.dry_run:
-        steps = ("wait until SWITCHOVER_COMPLETED, delete the deployment" if status not in (BG_PROVISIONING, BG_AVAILABLE)
-                 else "wait until AVAILABLE, print the green endpoints, "
-                 + ("switch over, delete the deployment" if args.switchover else "stop (switch over with --switchover)"))
-        print(f"dry run: Blue/Green deployment {deployment_id} is {status}; the command would carry it on "
-              f"({steps}). No call made.", file=out)
-        return EXIT_OK
-    wait = {"timeout": args.timeout, "poll_interval": args.poll_interval, "clock": clock, "out": out, "region": region}
-    blue = plan.writer  # still the blue cluster unless the switchover already happened
-    switched_here = False
-    if status in (BG_PROVISIONING, BG_AVAILABLE) or created:
-        deployment = wait_for_blue_green(rds, deployment_id, BG_AVAILABLE, **wait)
-        green = green_cluster(rds, deployment, region)
-        print(f"green environment {green.identifier} on {green.engine_version} is available:\n"
-              f"  writer endpoint {green.endpoint}\n  reader endpoint {green.reader_endpoint}", file=out, flush=True)
-        if not args.switchover:
-            print(f"Test the green environment, then switch over: run this command again with --switchover "
-                  f"(`python -m deploy upgrade --stack {plan.stack} --engine-version {plan.target} --blue-green "
-                  "--switchover`).\n"
-                  f"To give up instead: aws rds delete-blue-green-deployment --blue-green-deployment-identifier "
-                  f"{deployment_id} --delete-target --region {region}", file=out)
-            return EXIT_OK
-        rds.switchover_blue_green_deployment(BlueGreenDeploymentIdentifier=deployment_id)
-        print(f"SwitchoverBlueGreenDeployment {deployment_id}", file=out, flush=True)
-        switched_here = True
-    if deployment.get("Status") != BG_SWITCHED:
-        wait_for_blue_green(rds, deployment_id, BG_SWITCHED, **wait)
-    rds.delete_blue_green_deployment(BlueGreenDeploymentIdentifier=deployment_id)
-    print(f"switchover complete: {blue.identifier} now runs {plan.target}; DeleteBlueGreenDeployment {deployment_id}.",
-          file=out, flush=True)
-    if args.delete_blue and switched_here:
-        delete_old_blue(rds, blue, now=now(), out=out)
-    else:
-        print(f"the old blue cluster (renamed by RDS, e.g. {blue.identifier}-old1) is kept; delete it when it is no "
-              "longer needed" + (" (--delete-blue works only in the run that switches over: delete it by hand, "
-                                 "with a final snapshot)" if args.delete_blue else
-                                 " (run the switchover with --delete-blue, or by hand with a final snapshot)") + ".",
-              file=out)
-    print("Run `pulumi refresh` before the next `pulumi up`: the cluster and its instances now have new resource ids, "
-          "and the IAM policies that name them must follow.", file=out)
-    return _record(args, settings, plan.target, out)

@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from deploy.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from deploy.stack_access import (
+from deploy.runbooks.base import (
     CommandRefused,
     arn_region,
     paginate,

@@ -31,7 +31,7 @@ import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-POLICY_PACK_DIR = Path(__file__).resolve().parent.parent / "policies"
+POLICY_PACK_DIR = Path(__file__).resolve().parents[2] / "policies"
 
 # The engine's wire form of a value it does not know yet (first preview).
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
@@ -68,7 +68,7 @@ _CALL_TIMEOUT_SECONDS = 120.0
 
 
 class CapturedResourceLike(Protocol):
-    """What the analyzer needs of a captured resource (``deploy.capture.CapturedResource``)."""
+    """What the analyzer needs of a captured resource (``deploy.offline.capture.CapturedResource``)."""
 
     type: str
     name: str
@@ -354,7 +354,7 @@ def stack_properties(resource: CapturedResourceLike) -> dict[str, Any]:
 
     A bridged AWS resource's outputs hold every input and its ``id``. The mock engine's
     state may hold only what the mock returned, so the inputs fill in what it left out,
-    and the captured id (``deploy.capture`` records one; the protocol does not require
+    and the captured id (``deploy.offline.capture`` records one; the protocol does not require
     it) becomes ``id``: unknown while the resource is yet to be created, as in preview.
     """
     if not resource.custom:

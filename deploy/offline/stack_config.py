@@ -8,15 +8,36 @@ from typing import Any
 
 import yaml
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
+
+
+EXAMPLES = "examples"
 
 
 class UnknownStackError(Exception):
-    """No ``Pulumi.<stack>.yaml`` in the project."""
+    """No ``Pulumi.<stack>.yaml`` in the project or in its examples."""
+
+
+def _stacks_in(directory: Path) -> list[str]:
+    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in directory.glob("Pulumi.*.yaml"))
 
 
 def available_stacks(project_dir: Path = PROJECT_DIR) -> list[str]:
-    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
+    """The project's stacks, then the example stacks of ``examples/`` that no project stack shadows."""
+    stacks = _stacks_in(project_dir)
+    return stacks + [name for name in _stacks_in(project_dir / EXAMPLES) if name not in stacks]
+
+
+def stack_file(stack: str, project_dir: Path = PROJECT_DIR) -> Path:
+    """``Pulumi.<stack>.yaml`` of the project root, else of ``examples/``; UnknownStackError when neither has it."""
+    for directory in (project_dir, project_dir / EXAMPLES):
+        path = directory / f"Pulumi.{stack}.yaml"
+        if path.is_file():
+            return path
+    stacks = _stacks_in(project_dir)
+    examples = [f"{name} (example)" for name in _stacks_in(project_dir / EXAMPLES) if name not in stacks]
+    known = ", ".join(stacks + examples) or "none"
+    raise UnknownStackError(f"unknown stack {stack!r}: there is no Pulumi.{stack}.yaml (stacks: {known})")
 
 
 def engine_form(value: Any) -> str:
@@ -33,11 +54,8 @@ def project_name(project_dir: Path = PROJECT_DIR) -> str:
 
 
 def load_stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, str]:
-    """Pulumi.yaml defaults overlaid with Pulumi.<stack>.yaml, keys fully qualified, values strings."""
-    stack_file = project_dir / f"Pulumi.{stack}.yaml"
-    if not stack_file.is_file():
-        known = ", ".join(available_stacks(project_dir)) or "none"
-        raise UnknownStackError(f"unknown stack {stack!r}: there is no {stack_file.name} (stacks: {known})")
+    """Pulumi.yaml defaults overlaid with Pulumi.<stack>.yaml (root or examples/), keys fully qualified, values strings."""
+    path = stack_file(stack, project_dir)
     project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
     name = project["name"]
     config: dict[str, str] = {}
@@ -46,7 +64,7 @@ def load_stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, 
         default = declaration.get("default") if isinstance(declaration, dict) else declaration
         if default is not None:
             config[full_key] = engine_form(default)
-    for key, value in ((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}).items():
+    for key, value in ((yaml.safe_load(path.read_text()) or {}).get("config") or {}).items():
         if isinstance(value, dict) and set(value) == {"secure"}:
             continue  # encrypted values need the stack's secrets provider; the program sees them unset here
         config[key] = engine_form(value)

@@ -1,0 +1,1 @@
+"""Live-AWS runbooks: one module per command on a shared base (``deploy.runbooks.base``)."""
