@@ -118,7 +118,7 @@ aws_region = matching(REGION_PATTERN, "region", "an AWS region name", "a region 
 
 def check_region_of_stack(flag: str, value: str, regions: Iterable[str]) -> str:
     """``value`` if it is one of the stack's ``regions``; otherwise the driver's usage refusal naming ``flag``."""
-    from deploy.stack_access import CommandRefused
+    from deploy.runbooks.base import CommandRefused
 
     known = list(regions)
     if value not in known:
@@ -208,7 +208,7 @@ def iso_time(text: str) -> datetime:
 def check_time_in_window(flag: str, moment: datetime, earliest: datetime | None, latest: datetime | None,
                          what: str = "the restorable window") -> datetime:
     """``moment`` if it lies between ``earliest`` and ``latest`` (either may be unknown); else a usage refusal."""
-    from deploy.stack_access import CommandRefused
+    from deploy.runbooks.base import CommandRefused
 
     if (earliest and moment < earliest) or (latest and moment > latest):
         low = earliest.isoformat() if earliest else "?"
@@ -495,8 +495,8 @@ def _set_value(pair: str, value: str) -> Any:
 def setting_override(pair: str) -> tuple[str, str]:
     """``KEY=VALUE`` as (full config key, value in the engine's form). VALUE is read as YAML, with dates kept
     as text; KEY without a namespace is the project's; the project's namespace must be spelled as it is."""
-    from components.project import PROJECT
-    from deploy.stack_config import engine_form
+    from components.naming import PROJECT
+    from deploy.offline.stack_config import engine_form
 
     key, sep, value = pair.partition("=")
     match = SET_KEY_PATTERN.fullmatch(key) if sep else None

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from deploy import args as typed
-from deploy.stack_access import CommandRefused
+from deploy.runbooks.base import CommandRefused
 
 
 def parse_one(type_, text):
