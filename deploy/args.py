@@ -147,6 +147,16 @@ engine_version = matching(ENGINE_VERSION_PATTERN, "version", "an engine version"
                           "ASCII digits, letters and dots, e.g. 16.6 or 8.0.mysql_aurora.3.08.2")
 
 
+# Shapes of AWS identifiers a command passes on: a security group (sg- and 8 or 17 hex digits) and an
+# RDS instance class (db.r7g.large, db.serverless); which classes an engine offers is the command's check.
+SECURITY_GROUP_PATTERN = re.compile(r"sg-(?:[0-9a-f]{8}|[0-9a-f]{17})")
+security_group_id = matching(SECURITY_GROUP_PATTERN, "group", "a security group id",
+                             "sg- and 8 or 17 hex digits, e.g. sg-0123456789abcdef0")
+INSTANCE_CLASS_PATTERN = re.compile(r"db\.[a-z0-9]{2,12}(?:\.[a-z0-9]{2,12})?")
+instance_class = matching(INSTANCE_CLASS_PATTERN, "class", "an RDS instance class",
+                          "a class such as db.r7g.large or db.serverless")
+
+
 def non_empty(text: str) -> str:
     """Any text but an empty one, blanks only, or one holding control characters."""
     if not text.strip():
@@ -509,3 +519,29 @@ def setting_override(pair: str) -> tuple[str, str]:
                                          f"write {PROJECT}:{name} or just {name}")
     full_key = key if namespace else f"{PROJECT}:{name}"
     return full_key, engine_form(_set_value(pair, value))
+
+
+# ---------------------------------------------------------------------------------------
+# The flags several commands share, declared once with their types.
+# ---------------------------------------------------------------------------------------
+
+def add_stack(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stack", required=True, type=stack_name, help="stack name (Pulumi.<stack>.yaml)")
+
+
+def add_endpoint_url(parser: argparse.ArgumentParser, help: str = "AWS endpoint for every client, e.g. a local emulator") -> None:
+    parser.add_argument("--endpoint-url", type=endpoint_url, metavar="URL", help=help)
+
+
+def add_outputs_file(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--outputs-file", type=outputs_file, metavar="FILE.json",
+                        help="stack outputs as JSON (`pulumi stack output --json --show-secrets`) instead of reading "
+                             "them through the Automation API")
+
+
+def add_waiting(parser: argparse.ArgumentParser, *, timeout: float, poll_interval: float, what: str = "waiting") -> None:
+    """``--timeout`` and ``--poll-interval``: finite positive seconds, checked before anything happens."""
+    parser.add_argument("--timeout", type=seconds, default=timeout, metavar="SECONDS",
+                        help=f"give up {what} after SECONDS (default {timeout:g}; at most {MAX_DURATION:g})")
+    parser.add_argument("--poll-interval", type=poll_seconds, default=poll_interval, metavar="SECONDS",
+                        help=f"seconds between polls (default {poll_interval:g}; at most {MAX_POLL_INTERVAL:g})")

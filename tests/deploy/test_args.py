@@ -116,6 +116,32 @@ def test_non_empty_refuses_an_empty_value_instead_of_reading_it_as_not_given(tex
     refused(typed.non_empty, text)
 
 
+def test_security_group_ids_and_instance_classes_have_their_aws_shape():
+    assert typed.security_group_id("sg-0123456789abcdef0") == "sg-0123456789abcdef0"
+    assert typed.security_group_id("sg-01234567") == "sg-01234567"
+    for text in ("", "sg-", "sg-0123", "not-a-group", "sg-0123456789ABCDEF0", "sg-01234567\n"):
+        refused(typed.security_group_id, text)
+    for text in ("db.r7g.large", "db.serverless", "db.t4g.medium", "db.x2g.16xlarge"):
+        assert typed.instance_class(text) == text
+    for text in ("", "r7g.large", "db.R7G.large", "db.r7g.large ", "db." + "x" * 100):
+        refused(typed.instance_class, text)
+
+
+def test_the_shared_flags_carry_their_types_and_defaults():
+    parser = argparse.ArgumentParser(allow_abbrev=False)
+    typed.add_stack(parser)
+    typed.add_endpoint_url(parser)
+    typed.add_outputs_file(parser)
+    typed.add_waiting(parser, timeout=7200, poll_interval=30)
+    parsed = parser.parse_args(["--stack", "dev"])
+    assert (parsed.stack, parsed.endpoint_url, parsed.outputs_file, parsed.timeout, parsed.poll_interval) == (
+        "dev", None, None, 7200, 30)
+    for argv in (["--stack", "x" * 300], ["--stack", "dev", "--timeout", "nan"], ["--stack", "dev", "--poll-interval", "0"],
+                 ["--stack", "dev", "--endpoint-url", "127.0.0.1:5000"], ["--stack", "dev", "--outputs-file", "/dev/zero"]):
+        _, code, err = run_parser(argv, parser)
+        assert code == 2 and f"argument {argv[-2]}:" in err, err
+
+
 # ---------------------------------------------------------------------------------------
 # Endpoint URLs and times.
 # ---------------------------------------------------------------------------------------
@@ -303,6 +329,8 @@ FLAGS = {
     "--endpoint-url": typed.endpoint_url,
     "--to-time": typed.iso_time,
     "--from-vault": typed.non_empty,
+    "--vpc-security-group-ids": typed.security_group_id,
+    "--instance-class": typed.instance_class,
     "--set": typed.setting_override,
     "--sarif": typed.output_path,
     "--outputs-file": typed.outputs_file,
@@ -333,11 +361,12 @@ TEXT = st.one_of(st.text(max_size=200), st.text(alphabet=string.printable, max_s
 VALUES = st.one_of(HOSTILE, NUMBERS, TEXT)
 
 
-def run_parser(argv: list[str]) -> tuple[argparse.Namespace | None, int | None, str]:
+def run_parser(argv: list[str], parser: argparse.ArgumentParser | None = None):
+    """(namespace or None, exit code or None, stderr) of parsing ``argv``."""
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
         try:
-            return PARSER.parse_args(argv), None, err.getvalue()
+            return (parser or PARSER).parse_args(argv), None, err.getvalue()
         except SystemExit as exit_:
             return None, exit_.code, err.getvalue()
 
