@@ -16,7 +16,7 @@ from components.instance_fleet import InstanceFleet, InstanceFleetArgs
 from components.monitoring import DatabaseMonitoring, DatabaseMonitoringArgs
 from components.network import Network, NetworkArgs
 from components.region_key import RegionKey, RegionKeyArgs
-from components.settings import load_settings
+from components.runtime_settings import load_settings
 
 settings = load_settings()  # raises SettingsError (printed without a traceback) before any resource
 for warning in settings.warnings:

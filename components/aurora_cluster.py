@@ -10,15 +10,9 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.account import AccountContext, service_trust_policy
+from components.aws_facts import ENGINE_LOG_EXPORTS, ENGINE_PORTS, SERVERLESS_CLASS, data_api_supported, parameter_group_family
 from components.security_group_rules import port_ingress
-from components.settings import (
-    ENGINE_LOG_EXPORTS,
-    ENGINE_PORTS,
-    SERVERLESS_CLASS,
-    DatabaseSettings,
-    data_api_supported,
-    parameter_group_family,
-)
+from components.settings import DatabaseSettings
 
 # Encryption in transit is enforced by the cluster parameter group, so no client can connect
 # in clear text whatever its driver settings.

@@ -10,8 +10,9 @@ import pulumi_aws as aws
 
 from components.account import AccountContext, service_trust_policy
 from components.aurora_cluster import AuroraCluster
+from components.aws_facts import APPLICATION_USER_RE, ENGINE_PORTS
 from components.security_group_rules import port_egress, port_ingress
-from components.settings import APPLICATION_USER_RE, ENGINE_PORTS, AccessSettings
+from components.settings import AccessSettings
 
 ENGINE_FAMILIES = {"aurora-postgresql": "POSTGRESQL", "aurora-mysql": "MYSQL"}
 # A proxy name: a letter, then letters, digits and hyphens, no "--", no trailing hyphen, at most

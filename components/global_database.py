@@ -11,9 +11,9 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.aurora_cluster import AuroraCluster, AuroraClusterArgs, ClusterPlacement
+from components.aws_facts import ENGINE_PORTS, MASTER_PASSWORD_LENGTH, MASTER_PASSWORD_SPECIALS
 from components.naming import cluster_identifier, global_cluster_identifier, global_master_secret_name
-from components.project import MASTER_PASSWORD_LENGTH, MASTER_PASSWORD_SPECIALS
-from components.settings import ENGINE_PORTS, DatabaseSettings, GlobalDatabaseSettings
+from components.settings import DatabaseSettings, GlobalDatabaseSettings
 
 # RDS's secret format: the engine name AWS's rotation functions and RDS Proxy expect, per engine.
 SECRET_ENGINES = {"aurora-postgresql": "postgres", "aurora-mysql": "mysql"}

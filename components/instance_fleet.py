@@ -13,10 +13,11 @@ import pulumi_aws as aws
 
 from components.account import AccountContext, service_trust_policy
 from components.aurora_cluster import AuroraCluster
+from components.aws_facts import fleet_architecture
 from components.database_proxy import DatabaseProxy, db_user_arns
 from components.naming import PROJECT
 from components.security_group_rules import port_egress
-from components.settings import AccessSettings, FleetSettings, fleet_architecture
+from components.settings import AccessSettings, FleetSettings
 
 # Public parameter AWS keeps pointing at the current Amazon Linux 2023 AMI. The launch template
 # names the parameter (``resolve:ssm:``) and EC2 resolves it at every launch: new instances always

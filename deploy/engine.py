@@ -38,17 +38,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from deploy.cli import EXIT_DRIFT, EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from components.naming import short_stack_name
+from deploy.errors import EXIT_DRIFT, EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandRefused
 from deploy.offline.stack_config import PROJECT_DIR
-from deploy.runbooks.base import (
-    CommandRefused,
-    error_tail,
-    open_stack,
-    require_pulumi_cli,
-    resolve_settings,
-    run_refusable,
-    short_stack_name,
-)
+from deploy.runbooks.base import error_tail, open_stack, require_pulumi_cli, resolve_settings
 
 COMMANDS = ("preview", "up", "refresh", "destroy")
 POLICY_PACK_DIR = "policies"
@@ -470,8 +463,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    return run_refusable(lambda: _run(args.engine_command, args.stack, diff=args.diff,
-                                      force=getattr(args, "force", False)))
+    return _run(args.engine_command, args.stack, diff=args.diff, force=getattr(args, "force", False))
 
 
 def _run(command: str, stack: str, *, diff: bool, force: bool, out: TextIO | None = None) -> int:

@@ -9,8 +9,9 @@ import shlex
 
 import pytest
 
+from components.aws_facts import fleet_architecture
 from components.instance_fleet import InstanceFleetArgs, ami_parameter
-from components.settings import AccessSettings, FleetSettings, SettingsError, fleet_architecture, parse_settings
+from components.settings import AccessSettings, FleetSettings, SettingsError, parse_settings
 from deploy.offline.capture import Capture, CapturedResource, run_program
 from deploy.offline.stack_config import load_stack_config
 from tests.conftest import captured

@@ -272,7 +272,8 @@ def test_database_nacl_admits_only_the_engine_port_from_the_vpc(stack_capture):
 
 def test_account_and_partition_are_invoked_once_per_provider(monkeypatch):
     import pulumi_aws as aws
-    from deploy.capture import run_program
+
+    from deploy.offline.capture import run_program
 
     calls = {"identity": 0, "partition": 0}
 
@@ -320,8 +321,8 @@ def test_a_cluster_built_in_python_from_its_settings_group(tmp_path):
     """No stack file: the settings group written out in Python is the cluster's configuration."""
     import sys
 
-    from deploy.capture import run_program
-    from deploy.stack_config import PROJECT_DIR
+    from deploy.offline.capture import run_program
+    from deploy.offline.stack_config import PROJECT_DIR
 
     (tmp_path / "__main__.py").write_text(CLUSTER_ONLY_PROGRAM)
     if str(PROJECT_DIR) not in sys.path:

@@ -8,9 +8,21 @@ import sys
 
 import pulumi
 import pytest
-import yaml
 
-from components.settings import SETTINGS, SettingsError, parse_settings
+from components import setting_rules
+from components.aws_facts import ENGINES, engine_version_pattern
+from components.settings import (
+    SETTINGS,
+    AccessSettings,
+    BackupSettings,
+    DatabaseSettings,
+    FleetSettings,
+    MonitoringSettings,
+    NetworkSettings,
+    SettingsError,
+    parse_settings,
+    read,
+)
 from deploy import cli
 from deploy.offline.stack_config import PROJECT_DIR, load_stack_config
 
@@ -19,16 +31,6 @@ def settings_of(stack: str, **overrides):
     raw = load_stack_config(stack)
     raw.update({f"aurora-platform:{k}": v for k, v in overrides.items()})
     return parse_settings(raw, stack)
-
-
-def test_pulumi_yaml_declares_every_setting_exactly():
-    declared = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())["config"]
-    expected = {s.key: s for s in SETTINGS if s.type != "object"}
-    assert set(declared) == set(expected)
-    for key, setting in expected.items():
-        assert declared[key]["type"] == setting.type, key
-        assert declared[key]["default"] == setting.default, key
-        assert declared[key]["description"] == setting.description, key
 
 
 def test_committed_stacks_parse():
@@ -86,8 +88,6 @@ def test_bad_setting_is_one_clear_message(key, value, allowed):
     assert len(caught.value.problems) == 1, message
     assert f"aurora-platform:{key}" in message
     assert allowed in message
-    # RunError is how Pulumi is told to print the message without a traceback.
-    assert isinstance(caught.value, pulumi.RunError)
 
 
 def test_production_guard_rails_cannot_be_turned_off():
@@ -171,11 +171,13 @@ def test_nothing_is_declared_when_settings_are_invalid():
 
     capture_module._CapturingMonitor = Spy
     try:
-        with pytest.raises(SettingsError):
+        with pytest.raises(SettingsError) as caught:
             run_program("dev", "preview", config=raw)
     finally:
         capture_module._CapturingMonitor = original
     assert monitors and monitors[0].captured == []
+    # RunError is how Pulumi is told to print the message without a traceback.
+    assert isinstance(caught.value, pulumi.RunError)
 
 
 def test_global_database_object_round_trips_as_json():
@@ -184,13 +186,66 @@ def test_global_database_object_round_trips_as_json():
     assert value["secondaryRegions"][0]["region"] == "us-west-2"
 
 
-def test_readme_settings_table_lists_every_setting():
-    readme = (PROJECT_DIR / "README.md").read_text()
-    for setting in SETTINGS:
-        assert f"| `{setting.key}` | {setting.type} |" in readme, setting.key
-        assert setting.description.replace("|", "/") in readme, setting.key
-
-
 def test_reader_auto_scaling_needs_a_reader():
     with pytest.raises(SettingsError, match="readerAutoScaling = true: needs readerCount of at least 1"):
         settings_of("prod", readerCount="0")
+
+
+GROUPS = {"network": NetworkSettings, "database": DatabaseSettings, "fleet": FleetSettings, "access": AccessSettings,
+          "monitoring": MonitoringSettings, "backup": BackupSettings}
+
+
+def test_settings_are_not_pulumi_bound():
+    """The declarations, the rules and the facts load without the Pulumi SDK (the runbooks import them)."""
+    code = ("import sys; import components.settings, components.setting_rules, components.aws_facts; "
+            "sys.exit('pulumi' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR).returncode == 0
+
+
+@pytest.mark.parametrize("group", sorted(GROUPS))
+def test_a_group_is_built_from_its_declarations_with_their_defaults(group):
+    built = GROUPS[group]()
+    declared = {s.attr: s.value_default for s in SETTINGS if s.group == group and s.attr}
+    assert {name: getattr(built, name) for name in declared} == declared
+
+
+def test_every_declaration_has_one_example_change_or_says_why_not():
+    for setting in SETTINGS:
+        assert (setting.example is None) != (not setting.no_example), setting.key
+        assert setting.example is None or setting.example != setting.default, setting.key
+
+
+@pytest.mark.parametrize("setting", [s for s in SETTINGS if s.example is not None], ids=lambda s: s.key)
+def test_an_example_change_is_allowed_by_its_declaration(setting):
+    found = setting_rules.Found({}, "dev", {})
+    value = setting.example if setting.type == "string" else json.dumps(setting.example)
+    found.raw = {f"aurora-platform:{setting.key}": value}
+    read(found, setting)
+    assert found.problems == []
+
+
+@pytest.mark.parametrize("engine,version", [("aurora-postgresql", "16.6\n"), ("aurora-postgresql", "16.\u0666"),
+                                            ("aurora-mysql", "8.0.mysql_aurora.3.08.2\n"),
+                                            ("aurora-mysql", "8.0.mysql_aurora.3.\u0660\u0668.2")])
+def test_engine_versions_are_ascii_and_whole(engine, version):
+    assert engine in ENGINES and not engine_version_pattern(engine).match(version)
+    with pytest.raises(SettingsError, match="engineVersion"):
+        settings_of("dev", engine=engine, engineVersion=version, masterUsername="appadmin")
+
+
+def test_production_rules_come_from_the_declarations():
+    required = {s.key: s.production for s in SETTINGS if s.production is not None}
+    assert required == {"protectResources": True, "deletionProtection": True, "skipFinalSnapshot": False,
+                        "backupPlan": True, "backupVaultLock": True}
+    with pytest.raises(SettingsError) as caught:
+        settings_of("prod", backupPlan="false", backupVaultLock="false")
+    assert "aurora-platform:backupPlan = false: allowed in a production stack (production: true): true" in str(caught.value)
+
+
+def test_a_settings_error_outside_the_program_is_a_plain_exception():
+    """parse_settings raises SettingsError, which the runbooks catch without the Pulumi SDK; only the
+    program's load_settings makes it Pulumi's RunError (test_nothing_is_declared_when_settings_are_invalid)."""
+    with pytest.raises(SettingsError) as caught:
+        settings_of("dev", readerCount="16")
+    assert not isinstance(caught.value, pulumi.RunError)
+    assert caught.value.problems == ["aurora-platform:readerCount = 16: allowed: 0 to 15"]

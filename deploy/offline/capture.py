@@ -19,7 +19,7 @@ import gc
 import runpy
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,16 @@ class Capture:
         if len(matches) != 1:
             raise KeyError(f"expected one {type_} named {name!r}, found {len(matches)}")
         return matches[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data (inputs and outputs are in wire form already); ``from_dict`` reads it back."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Capture:
+        resources = [CapturedResource(**resource) for resource in data["resources"]]
+        return cls(stack=data["stack"], mode=data["mode"], resources=resources, outputs=dict(data["outputs"]),
+                   warnings=list(data["warnings"]))
 
 
 class _Mocks(pulumi_mocks.Mocks):

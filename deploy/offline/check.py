@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from deploy.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from deploy.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from deploy.offline.analyzer import _SIG_KEY, UNKNOWN, AnalysisCall, AnalyzerInfo, PolicyAnalyzer, PolicyConfig, Violation
 from deploy.offline.capture import MODES, Capture, CapturedResource, run_program
 from deploy.offline.stack_config import PROJECT_DIR
@@ -267,10 +267,12 @@ def render_markdown(result: CheckResult) -> str:
         f"| advisory violations | {counts['advisory']} |",
     ]
     if result.violations:
-        lines += ["", "#### Violations", "", "| level | policy | resource | what is wrong and how to fix it |", "|---|---|---|---|"]
+        lines += ["", "#### Violations", "", "| level | policy | resource | what is wrong and how to fix it |",
+                  "|---|---|---|---|"]
         for (level, policy), violations in grouped_violations(result.violations).items():
             for violation in violations:
-                lines.append(f"| {level} | `{policy}` | `{_md(resource_label(violation.urn))}` | {_md(violation.message.strip())} |")
+                resource = _md(resource_label(violation.urn))
+                lines.append(f"| {level} | `{policy}` | `{resource}` | {_md(violation.message.strip())} |")
     if capture.warnings:
         lines += ["", "#### Warnings", ""] + [f"- {_md(w)}" for w in capture.warnings]
     return "\n".join(lines) + "\n"
@@ -334,11 +336,11 @@ def _skip_collection_at_exit() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from components.naming import short_stack_name
     from components.settings import SettingsError
     from deploy.offline.analyzer import AnalyzerStartError
     from deploy.offline.capture import DuplicateResourceError
     from deploy.offline.stack_config import UnknownStackError
-    from deploy.runbooks.base import short_stack_name
 
     _skip_collection_at_exit()
     try:

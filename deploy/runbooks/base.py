@@ -1,26 +1,27 @@
-"""What the engine, verify and runbook commands share: turning ``--stack`` into the
-stack's validated settings, finding the Pulumi CLI, opening the stack through the
-Automation API and reading its outputs; and for the commands that call AWS, the RDS
-client, pagination and the poll-until-done loop of their waits.
+"""What every runbook (and the engine commands) share: the stack's validated settings from
+``--stack``, the Pulumi CLI and the stack through the Automation API, the stack's outputs, the
+one writer of stack config; and for the commands that call AWS, the one client factory
+(``Clients``: ``clients(service, region)``), one ``paginate``, one wait (``Wait`` on ``poll_until``)
+and the test of a resource being the stack's.
 
-Every failure here is a ``CommandRefused`` carrying the exit code and one message; the
-commands print it without a traceback. Heavy imports (``pulumi.automation``, the
-settings module and with it the Pulumi SDK) happen inside the functions.
+Every refusal here is a ``deploy.errors.CommandRefused`` carrying its exit code and one message.
+Heavy imports (``pulumi.automation``, boto3, the settings module) happen inside the functions.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import shutil
-import sys
+import subprocess
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from components.project import PROJECT
-from deploy.cli import EXIT_FAILED, EXIT_USAGE
+from components.naming import PROJECT, short_stack_name, stack_tags
+from deploy.errors import EXIT_FAILED, EXIT_USAGE, CommandRefused
 from deploy.offline.stack_config import PROJECT_DIR, UnknownStackError, load_stack_config
 
 INSTALL_HINT = (
@@ -32,30 +33,9 @@ INSTALL_HINT = (
 )
 
 
-class CommandRefused(Exception):
-    """A command stops with ``message`` and exit code ``code`` (2 usage/settings, 1 failure)."""
-
-    def __init__(self, message: str, code: int = EXIT_USAGE):
-        super().__init__(message)
-        self.code = code
-
-
-def refused_by_aws(error) -> CommandRefused:
-    """A botocore ``ClientError`` as a failure naming the call, AWS's error code and message."""
-    info = error.response.get("Error", {})
-    return CommandRefused(f"AWS refused {error.operation_name}: {info.get('Code')}: {info.get('Message')}", EXIT_FAILED)
-
-
-def arn_region(arn: str) -> str:
-    """The region field of an ARN (``arn:aws:rds:us-west-2:...`` -> ``us-west-2``); empty if none."""
-    parts = arn.split(":")
-    return parts[3] if len(parts) > 5 and parts[0] == "arn" else ""
-
-
-def short_stack_name(stack: str) -> str:
-    """``org/project/prod`` and ``org/prod`` name the stack whose settings are ``Pulumi.prod.yaml``."""
-    return stack.rsplit("/", 1)[-1]
-
+# ---------------------------------------------------------------------------------------
+# The stack: settings, the Pulumi CLI, outputs, config.
+# ---------------------------------------------------------------------------------------
 
 def resolve_settings(stack: str):
     """The stack's validated settings (``components.settings.Settings``), or a refusal naming the problem."""
@@ -137,21 +117,59 @@ def stack_outputs(stack: str, outputs_file: str | None) -> dict[str, Any]:
     return {key: value.value for key, value in outputs.items()}
 
 
-def rds_client(region: str, endpoint_url: str | None):
-    import boto3
+def write_stack_config(stack: str, values: Mapping[str, str], *, remove: Iterable[str] = (), path: bool = False,
+                       secret: bool = False, failed: Callable[[str], str], work_dir: Path = PROJECT_DIR) -> None:
+    """The one writer of stack config: set ``values`` (``path``: keys are property paths such as
+    ``globalDatabase.writerRegion``) and remove the ``remove`` keys, through the Automation API; a
+    ``secret`` value goes through ``pulumi config set --secret`` with the value on stdin, so that it is
+    not in any process's argv (``/proc/<pid>/cmdline``), where the Automation API's ``set_config`` puts
+    it. A failure is exit 1 with ``failed(what the CLI said)``."""
+    if secret:
+        cli = require_pulumi_cli()
+        for key, value in values.items():
+            result = subprocess.run([cli, "config", "set", "--secret", "--non-interactive", "--stack", stack, key],
+                                    input=value, text=True, capture_output=True, cwd=str(work_dir), check=False)
+            if result.returncode != 0:
+                tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-10:])
+                raise CommandRefused(failed(tail), EXIT_FAILED)
+        return
+    from pulumi import automation as auto
 
-    return boto3.client("rds", region_name=region, endpoint_url=endpoint_url)
+    handle = open_stack(stack)
+    try:
+        for key, value in values.items():
+            handle.set_config(key, auto.ConfigValue(value=value), path=path)
+        for key in remove:
+            handle.remove_config(key)
+    except auto.CommandError as error:
+        raise CommandRefused(failed(error_tail(error)), EXIT_FAILED) from None
 
 
-def tag_map(tag_list: Iterable[dict] | None, key: str = "Key", value: str = "Value") -> dict[str, str]:
-    """An AWS tag list (``[{"Key": ..., "Value": ...}]``; KMS says ``TagKey``/``TagValue``) as a dict."""
-    return {t.get(key): t.get(value) for t in tag_list or []}
+# ---------------------------------------------------------------------------------------
+# AWS: clients, pages, tags.
+# ---------------------------------------------------------------------------------------
 
+class Clients:
+    """The one client factory: ``clients(service, region)``, one boto3 client per (service, region) of a
+    run, all on ``endpoint_url`` when given, from a session of their own (credentials are resolved now,
+    not cached by boto3's default session from an earlier call). Tests pass any callable of that shape."""
 
-def is_stack_resource(tags: Mapping[str, str], stack: str) -> bool:
-    """Tagged as this project's stack's: the ``project`` and ``stack`` tags the program's providers put
-    on every resource (``__main__.py``), so a command touches nothing the stack did not create."""
-    return tags.get("project") == PROJECT and tags.get("stack") == stack
+    def __init__(self, endpoint_url: str | None = None):
+        import boto3
+
+        self._session = boto3.session.Session()
+        self._endpoint_url = endpoint_url
+        self._clients: dict[tuple[str, str], Any] = {}
+
+    def __call__(self, service: str, region: str):
+        if (service, region) not in self._clients:
+            self._clients[(service, region)] = self._session.client(service, region_name=region,
+                                                                    endpoint_url=self._endpoint_url)
+        return self._clients[(service, region)]
+
+    def close(self) -> None:
+        while self._clients:
+            self._clients.popitem()[1].close()
 
 
 def paginate(client, operation: str, key: str, **params) -> list[dict]:
@@ -161,6 +179,66 @@ def paginate(client, operation: str, key: str, **params) -> list[dict]:
         items.extend(page.get(key, []))
     return items
 
+
+def described(call: Callable[..., dict], key: str, not_found: str, **params) -> list[dict]:
+    """``call(**params)[key]``, or an empty list when AWS answers ``not_found`` (its error code for a name
+    nobody holds, e.g. ``DBClusterNotFoundFault``)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        return call(**params)[key]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != not_found:
+            raise
+        return []
+
+
+def arn_region(arn: str) -> str:
+    """The region field of an ARN (``arn:aws:rds:us-west-2:...`` -> ``us-west-2``); empty if none."""
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 5 and parts[0] == "arn" else ""
+
+
+def tag_map(tag_list: Iterable[dict] | None, key: str = "Key", value: str = "Value") -> dict[str, str]:
+    """An AWS tag list (``[{"Key": ..., "Value": ...}]``; KMS says ``TagKey``/``TagValue``) as a dict."""
+    return {t.get(key): t.get(value) for t in tag_list or []}
+
+
+def is_stack_resource(tags: Mapping[str, str], stack: str) -> bool:
+    """Tagged as this project's stack's: the ``project`` and ``stack`` tags the program's providers put
+    on every resource (``components.naming.stack_tags``), so a command touches nothing the stack did not create."""
+    wanted = stack_tags(stack)
+    return all(tags.get(key) == wanted[key] for key in ("project", "stack"))
+
+
+def stack_cluster(rds, identifier: str, stack: str, missing: str) -> dict:
+    """The stack's cluster ``identifier``, ``available`` and tagged as the stack's; a refusal otherwise
+    (``missing`` when it does not exist)."""
+    found = described(rds.describe_db_clusters, "DBClusters", "DBClusterNotFoundFault", DBClusterIdentifier=identifier)
+    if not found:
+        raise CommandRefused(missing)
+    cluster = found[0]
+    tags = tag_map(cluster.get("TagList"))
+    if not is_stack_resource(tags, stack):
+        raise CommandRefused(f"cluster {identifier} is not tagged project={PROJECT}, stack={short_stack_name(stack)} "
+                             f"(its tags: {tags or 'none'}); this command only touches clusters this program created")
+    if cluster.get("Status") != "available":
+        raise CommandRefused(f"cluster {identifier} is {cluster.get('Status')!r}, not 'available'; wait "
+                             f"(`aws rds wait db-cluster-available --db-cluster-identifier {identifier}`) and run again")
+    return cluster
+
+
+def check_region(flag: str, regions: Iterable[str], settings, stack: str) -> None:
+    """Every region given with ``flag`` is one of the stack's (exit 2 naming the others)."""
+    unknown = [r for r in regions if r not in settings.regions]
+    if unknown:
+        raise CommandRefused(f"{flag} {', '.join(unknown)}: not a region of stack {short_stack_name(stack)} "
+                             f"(regions: {', '.join(settings.regions)})", EXIT_USAGE)
+
+
+# ---------------------------------------------------------------------------------------
+# Waiting.
+# ---------------------------------------------------------------------------------------
 
 @dataclass
 class Clock:
@@ -184,10 +262,34 @@ def poll_until(read: Callable[[], Any], done: Callable[[Any], bool], progress: C
         clock.sleep(min(poll_interval, max(timeout - elapsed, 0)))
 
 
-def run_refusable(func: Callable[[], int]) -> int:
-    """Run a command body; a ``CommandRefused`` becomes its message on stderr and its exit code."""
-    try:
-        return func()
-    except CommandRefused as refused:
-        print(f"error: {refused}", file=sys.stderr)
-        return refused.code
+@dataclass
+class Wait:
+    """``poll_until`` with a command's ``--timeout``, ``--poll-interval``, clock and output."""
+
+    timeout: float
+    poll_interval: float
+    clock: Clock
+    out: TextIO
+
+    def until(self, read: Callable[[], Any], done: Callable[[Any], bool], timed_out: Callable[[Any], str],
+              progress: Callable[[float, Any], list[str]] = lambda elapsed, state: []) -> Any:
+        return poll_until(read, done, progress, timeout=self.timeout, poll_interval=self.poll_interval,
+                          clock=self.clock, out=self.out, timed_out=timed_out)
+
+    def waiter_config(self) -> dict:
+        """The same bounds for one of boto3's own waiters (whole seconds, at least one attempt)."""
+        delay = max(int(self.poll_interval), 1)
+        return {"Delay": delay, "MaxAttempts": max(int(self.timeout // delay), 1)}
+
+    def aws_waiter(self, client, name: str, **params) -> None:
+        """boto3's waiter ``name`` (e.g. ``db_cluster_available``, whose failure states it knows) within these bounds;
+        botocore's ``WaiterError`` when it gives up."""
+        client.get_waiter(name).wait(WaiterConfig=self.waiter_config(), **params)
+
+
+def check_durations(args) -> None:
+    """``--timeout`` and ``--poll-interval`` are positive, finite seconds (exit 2 naming the flag, before any call):
+    NaN passes a ``<= 0`` test and never times out, infinity breaks every wait."""
+    for flag, value in (("--timeout", args.timeout), ("--poll-interval", args.poll_interval)):
+        if not (math.isfinite(value) and value > 0):
+            raise CommandRefused(f"{flag} {value:g}: expected positive seconds (a finite number greater than 0)")

@@ -28,20 +28,13 @@ policy, ``breakGlassPolicyArn``).
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from components.project import PROJECT
-from deploy.cli import EXIT_FAILED, EXIT_OK
-from deploy.runbooks.base import (
-    CommandRefused,
-    is_stack_resource,
-    refused_by_aws,
-    resolve_settings,
-    run_refusable,
-    short_stack_name,
-    tag_map,
-)
+from components.naming import cluster_identifier, global_master_secret_name, short_stack_name
+from deploy.errors import EXIT_FAILED, EXIT_OK, CommandRefused, error_line, refused_by_aws
+from deploy.runbooks.base import Clients, resolve_settings, stack_cluster
 
 HELP = "create the IAM-authenticated application database users on the writer through the RDS Data API"
 
@@ -55,7 +48,7 @@ class Plan:
 
 def quoted_identifier(engine: str, user: str) -> str:
     """A user name validated by the settings (letters, digits, underscores), quoted for the engine."""
-    from components.settings import APPLICATION_USER_RE
+    from components.aws_facts import APPLICATION_USER_RE
 
     if not APPLICATION_USER_RE.fullmatch(user):  # the settings guarantee it; never build SQL from anything else
         raise CommandRefused(f"applicationUsers: {user!r} is not a plain identifier")
@@ -132,15 +125,7 @@ def read_existing(data, cluster_arn: str, secret_arn: str, database: str, engine
     return existing
 
 
-def check_cluster(cluster: dict, stack: str, identifier: str) -> None:
-    tags = tag_map(cluster.get("TagList"))
-    if not is_stack_resource(tags, stack):
-        raise CommandRefused(
-            f"cluster {identifier} is not tagged project={PROJECT}, stack={stack} (its tags: {tags or 'none'}); "
-            "this command only touches clusters this program created")
-    if cluster.get("Status") != "available":
-        raise CommandRefused(f"cluster {identifier} is {cluster.get('Status')!r}, not 'available'; wait "
-                             f"(`aws rds wait db-cluster-available --db-cluster-identifier {identifier}`) and run again")
+def check_data_api(cluster: dict, stack: str, identifier: str) -> None:
     if not cluster.get("HttpEndpointEnabled"):
         raise CommandRefused(
             f"cluster {identifier} has no Data API (HttpEndpointEnabled is false): run `python -m deploy up --stack {stack}`, "
@@ -164,22 +149,11 @@ def master_secret_arn(cluster: dict, secrets, secret_name: str | None) -> str:
         raise
 
 
-def clients(region: str, endpoint_url: str | None):
-    import boto3
-
-    session = boto3.session.Session()  # credentials resolved now, not cached from an earlier default session
-    return tuple(session.client(service, region_name=region, endpoint_url=endpoint_url)
-                 for service in ("rds", "secretsmanager", "rds-data"))
-
-
-def run(args) -> int:
-    return run_refusable(lambda: bootstrap(args))
-
-
-def bootstrap(args, *, make_clients=clients, out: TextIO | None = None) -> int:
+def bootstrap(args, *, clients: Callable[[str, str], Any] | None = None, out: TextIO | None = None) -> int:
+    """The command; ``clients(service, region)`` returns an AWS client (``base.Clients`` by default)."""
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-    from components.settings import data_api_supported
+    from components.aws_facts import data_api_supported
 
     out = out or sys.stdout
     settings = resolve_settings(args.stack)
@@ -203,33 +177,22 @@ def bootstrap(args, *, make_clients=clients, out: TextIO | None = None) -> int:
             f"stack {stack}: the writer is in {region}, and the program enables the Data API on the cluster of "
             f"{settings.primary_region} (where the stack was created) only. The users replicate to every member: "
             f"run this command while {settings.primary_region} holds the writer, or create them by hand on the writer")
-    identifier = f"{PROJECT}-{stack}-{region}"
+    identifier = cluster_identifier(stack, region)
     users = list(settings.access.application_users)
-    secret_name = f"{PROJECT}-{stack}/master" if settings.global_database else None
-    rds, secrets, data = make_clients(region, getattr(args, "endpoint_url", None))
-    try:
-        found = rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"]
-    except NoCredentialsError:
-        raise CommandRefused("no AWS credentials: configure them (the operators' break-glass role) and run again") from None
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "DBClusterNotFoundFault":
-            raise CommandRefused(f"stack {stack}: cluster {identifier} does not exist in {region}; "
-                                 f"create it with `python -m deploy up --stack {stack}`") from None
-        raise refused_by_aws(error) from None
-    except BotoCoreError as error:
-        raise CommandRefused(f"could not reach RDS: {error}", EXIT_FAILED) from None
-    cluster = found[0]
-    check_cluster(cluster, stack, identifier)
+    secret_name = global_master_secret_name(stack) if settings.global_database else None
+    clients = clients or Clients(getattr(args, "endpoint_url", None))
+    rds, secrets, data = (clients(service, region) for service in ("rds", "secretsmanager", "rds-data"))
+    cluster = stack_cluster(rds, identifier, stack, f"stack {stack}: cluster {identifier} does not exist in {region}; "
+                                                    f"create it with `python -m deploy up --stack {stack}`")
+    check_data_api(cluster, stack, identifier)
     try:
         secret_arn = master_secret_arn(cluster, secrets, secret_name)
         existing = read_existing(data, cluster["DBClusterArn"], secret_arn, db.database_name, db.engine, users)
     except NoCredentialsError:
-        raise CommandRefused("no AWS credentials: configure them (the operators' break-glass role) and run again") from None
-    except ClientError as error:
-        raise refused_by_aws(error) from None
-    except BotoCoreError as error:
-        raise CommandRefused(f"could not reach AWS (Secrets Manager or the RDS Data API): {error}; nothing has "
-                             "changed", EXIT_FAILED) from None
+        raise  # the boundary's exit 2
+    except (ClientError, BotoCoreError) as error:
+        reason = refused_by_aws(error) if isinstance(error, ClientError) else f"could not reach AWS: {error}"
+        raise CommandRefused(f"{reason} (Secrets Manager or the RDS Data API); nothing has changed", EXIT_FAILED) from None
     plan = plan_for(db.engine, db.database_name, users, existing)
     for line in plan.unchanged:
         print(line, file=out)
@@ -244,13 +207,13 @@ def bootstrap(args, *, make_clients=clients, out: TextIO | None = None) -> int:
         try:
             data.execute_statement(resourceArn=cluster["DBClusterArn"], secretArn=secret_arn,
                                    database=db.database_name, sql=sql)
-        except (ClientError, BotoCoreError) as error:
+        except Exception as error:  # an AWS error, an answer that is not AWS's, a bug: say what is left to run
             left = "\n".join(f"  {statement};" for statement, _ in plan.statements[done:])
-            reason = refused_by_aws(error) if isinstance(error, ClientError) else error
+            reason = refused_by_aws(error) if isinstance(error, ClientError) else error_line(error)
             raise CommandRefused(
                 f"{reason}\nstopped after {done} of {len(plan.statements)} statements; run the command again (it "
                 f"creates what is missing and issues every GRANT again), or run the rest as the master user on "
-                f"{identifier}:\n{left}", EXIT_FAILED) from None
+                f"{identifier}:\n{left}", EXIT_FAILED) from error
         print(what, file=out)
     return EXIT_OK
 
@@ -260,4 +223,4 @@ def register(subparsers) -> None:
     parser.add_argument("--stack", required=True, help="stack name (Pulumi.<stack>.yaml)")
     parser.add_argument("--dry-run", action="store_true", help="read which users exist and print the SQL, without running it")
     parser.add_argument("--endpoint-url", help="send every AWS call to this endpoint (a local emulator such as moto_server)")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=bootstrap)

@@ -11,13 +11,16 @@ registers, not a second reading of the settings. Each finding names what to chan
 | ``availability-zone`` | a zone the stack uses does not exist in its region, or is not ``available`` |
 | ``engine-version`` | ``engineVersion`` is not offered for the engine in a region of the stack |
 | ``global-database-support`` | a global stack's engine version lacks ``SupportsGlobalDatabases`` |
-| ``upgrade-target`` | the stack's cluster exists and runs another version, of which ``engineVersion`` is not a valid upgrade target |
+| ``upgrade-target`` | the stack's cluster runs another version, of which ``engineVersion`` is no valid upgrade target |
 | ``instance-class`` | a writer or reader class is not orderable for the engine and version in the region, or in a zone used |
 | ``fleet-instance-type`` | ``fleetInstanceType`` is not offered in a zone of the fleet's subnets |
-| ``quota`` | VPCs or Elastic IPs per region, or NAT gateways per zone, in use plus what the stack adds exceed the quota (the stack's own, carrying its ``project`` and ``stack`` tags, are in use and not added again) |
-| ``name-taken`` | a cluster, instance, global cluster, parameter group, subnet group, KMS alias or log group name the stack creates is held by a resource that does not carry the stack's tags |
+| ``quota`` | VPCs or Elastic IPs per region, or NAT gateways per zone, in use plus what the stack adds exceed the quota (1) |
+| ``name-taken`` | a name the stack creates (2) is held by a resource that does not carry the stack's tags |
 | ``ami-parameter`` | the public SSM parameter of the fleet's AMI does not resolve in the region |
 | ``not-checked`` | AWS refused a read or gave no answer, so a check could not run (the message names the call) |
+
+(1) the stack's own, carrying its ``project`` and ``stack`` tags, are in use and not added again.
+(2) of a cluster, instance, global cluster, parameter group, subnet group, KMS alias or log group.
 
 Exit codes, as verify, upgrade and the runbooks use them: 0 no finding; 1 any finding, or AWS
 could not be reached or read (an endpoint that cannot be reached); 2 usage or settings error,
@@ -26,25 +29,16 @@ or no AWS credentials.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
-from deploy.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from deploy.runbooks.base import (
-    CommandRefused,
-    paginate,
-    refused_by_aws,
-    resolve_settings,
-    run_refusable,
-    short_stack_name,
-    tag_map,
-)
-
-# The findings, their output and the clients are verify's: one of each.
-from deploy.runbooks.verify import Boto3Clients, Finding, findings_json, findings_table
+from components.naming import short_stack_name
+from deploy.errors import refused_by_aws
+from deploy.runbooks.base import Clients, check_region, paginate, resolve_settings, tag_map
+from deploy.runbooks.findings import Finding, report
+from deploy.runbooks.preflight_plan import Plan, PlannedInstance, RegionPlan, plan_stack
+from deploy.runbooks.rds import engine_versions
 
 CHECKS = (
     "availability-zone", "engine-version", "global-database-support", "upgrade-target", "instance-class",
@@ -63,140 +57,6 @@ NAT_STATES_COUNTED = ("pending", "available", "deleting")
 # EC2's own figure for the Elastic IP limit (DescribeAccountAttributes, "vpc-max-elastic-ips"),
 # read when Service Quotas holds no value for the account.
 EIP_ACCOUNT_ATTRIBUTE = "vpc-max-elastic-ips"
-SSM_RESOLVE_PREFIX = "resolve:ssm:"
-
-
-# ---------------------------------------------------------------------------------------
-# What the stack declares, from the captured program.
-# ---------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class PlannedInstance:
-    identifier: str
-    instance_class: str
-    availability_zone: str
-    role: str  # writer | reader
-
-
-@dataclass(frozen=True)
-class PlannedName:
-    kind: str  # db-cluster, db-instance, global-cluster, ... (NAMED_TYPES)
-    name: str
-
-
-@dataclass
-class RegionPlan:
-    region: str
-    zones: list[str] = field(default_factory=list)  # every subnet's zone, first seen first
-    instances: list[PlannedInstance] = field(default_factory=list)
-    fleet_instance_type: str | None = None
-    fleet_zones: list[str] = field(default_factory=list)
-    ami_parameter: str | None = None
-    vpcs: int = 0
-    eips: int = 0
-    nat_gateways: Counter = field(default_factory=Counter)  # zone -> gateways the stack adds there
-    names: list[PlannedName] = field(default_factory=list)
-
-
-@dataclass
-class Plan:
-    engine: str
-    engine_version: str
-    global_database: bool
-    stack_tags: dict[str, str]
-    regions: dict[str, RegionPlan]
-
-
-# Resource types whose physical name the program sets, and the input that holds it. Names the
-# provider generates (auto-naming adds a random suffix at creation) cannot collide in advance.
-NAMED_TYPES = {
-    "aws:rds/cluster:Cluster": ("db-cluster", "clusterIdentifier"),
-    "aws:rds/clusterInstance:ClusterInstance": ("db-instance", "identifier"),
-    "aws:rds/globalCluster:GlobalCluster": ("global-cluster", "globalClusterIdentifier"),
-    "aws:rds/clusterParameterGroup:ClusterParameterGroup": ("db-cluster-parameter-group", "name"),
-    "aws:rds/parameterGroup:ParameterGroup": ("db-parameter-group", "name"),
-    "aws:rds/subnetGroup:SubnetGroup": ("db-subnet-group", "name"),
-    "aws:kms/alias:Alias": ("kms-alias", "name"),
-    "aws:cloudwatch/logGroup:LogGroup": ("log-group", "name"),
-}
-
-
-def _provider_default_tags(inputs: dict) -> dict[str, str]:
-    """The provider's ``defaultTags.tags``; provider inputs reach the engine JSON-encoded."""
-    default_tags = inputs.get("defaultTags") or {}
-    if isinstance(default_tags, str):
-        default_tags = json.loads(default_tags)
-    return default_tags.get("tags") or {}
-
-
-def plan_from_capture(capture, settings) -> Plan:
-    """The per-region plan of a captured program run (``deploy.offline.capture.Capture``)."""
-    from deploy.offline.aws_model import autoname
-
-    provider_regions: dict[str, str] = {}
-    stack_tags: dict[str, str] = {}
-    for resource in capture.resources:
-        if resource.type == "pulumi:providers:aws":
-            provider_regions[f"{resource.urn}::{resource.id}"] = resource.inputs.get("region") or settings.primary_region
-            stack_tags = _provider_default_tags(resource.inputs) or stack_tags
-    regions = {region: RegionPlan(region) for region in settings.regions}
-    by_urn = capture.by_urn()
-
-    def region_of(resource) -> str:
-        return provider_regions.get(resource.provider or "", settings.primary_region)
-
-    for resource in capture.resources:
-        if not resource.custom or resource.type.startswith("pulumi:providers:"):
-            continue
-        plan = regions.setdefault(region_of(resource), RegionPlan(region_of(resource)))
-        inputs = resource.inputs
-        if resource.type == "aws:ec2/subnet:Subnet":
-            zone = inputs.get("availabilityZone")
-            if zone and zone not in plan.zones:
-                plan.zones.append(zone)
-            if (inputs.get("tags") or {}).get("tier") == "private" and zone not in plan.fleet_zones:
-                plan.fleet_zones.append(zone)  # the fleet's auto scaling group launches into the private tier
-        elif resource.type == "aws:ec2/vpc:Vpc":
-            plan.vpcs += 1
-        elif resource.type == "aws:ec2/eip:Eip":
-            plan.eips += 1
-        elif resource.type == "aws:ec2/natGateway:NatGateway":
-            subnet = next((by_urn[urn] for urn in resource.property_dependencies.get("subnetId", []) if urn in by_urn), None)
-            plan.nat_gateways[(subnet.inputs.get("availabilityZone") if subnet else None) or "?"] += 1
-        elif resource.type == "aws:rds/clusterInstance:ClusterInstance":
-            plan.instances.append(PlannedInstance(
-                identifier=inputs.get("identifier", resource.name), instance_class=inputs.get("instanceClass", ""),
-                availability_zone=inputs.get("availabilityZone", ""),
-                role=(inputs.get("tags") or {}).get("role", "reader")))
-        elif resource.type == "aws:ec2/launchTemplate:LaunchTemplate":
-            plan.fleet_instance_type = inputs.get("instanceType")
-            image = inputs.get("imageId") or ""
-            plan.ami_parameter = image.removeprefix(SSM_RESOLVE_PREFIX) if image.startswith(SSM_RESOLVE_PREFIX) else None
-        if resource.type in NAMED_TYPES:
-            kind, key = NAMED_TYPES[resource.type]
-            name = inputs.get(key)
-            if isinstance(name, str) and name and name != autoname(resource.type, resource.name, {}).get("name"):
-                plan.names.append(PlannedName(kind, name))
-    db = settings.database
-    return Plan(engine=db.engine, engine_version=db.engine_version, global_database=settings.global_database is not None,
-                stack_tags=stack_tags, regions=regions)
-
-
-def plan_stack(stack: str, settings) -> Plan:
-    """Run the program for ``stack`` on the mock engine, as a first preview sees it, and plan from it."""
-    from deploy.offline.capture import DuplicateResourceError, run_program
-
-    try:
-        capture = run_program(short_stack_name(stack), "preview")
-    except DuplicateResourceError as error:
-        raise CommandRefused(f"the program is invalid: {error}", EXIT_FAILED) from None
-    except ValueError as error:
-        raise CommandRefused(f"stack {short_stack_name(stack)}: {error}", EXIT_USAGE) from None
-    except Exception as error:  # the program itself fails: what it declares is unknown
-        raise CommandRefused(f"the program failed on the mock engine, so what stack {short_stack_name(stack)} "
-                             f"declares is unknown ({type(error).__name__}: {error}); "
-                             f"`python -m deploy check --stack {short_stack_name(stack)}` shows the failure", EXIT_FAILED) from None
-    return plan_from_capture(capture, settings)
 
 
 # ---------------------------------------------------------------------------------------
@@ -241,11 +101,6 @@ def check_zones(settings, plan: RegionPlan, ec2, available: set[str]) -> list:
     return findings
 
 
-def engine_versions(rds, engine: str, version: str | None = None) -> list[dict]:
-    params = {"Engine": engine, **({"EngineVersion": version} if version else {})}
-    return paginate(rds, "describe_db_engine_versions", "DBEngineVersions", **params)
-
-
 def check_engine_version(plan: Plan, region: str, rds) -> list:
     """The version is offered in the region; a global stack's version supports global databases."""
     offered = [v for v in engine_versions(rds, plan.engine, plan.engine_version) if v.get("EngineVersion") == plan.engine_version]
@@ -271,7 +126,8 @@ def check_upgrade_target(plan: Plan, region: str, cluster: dict, rds) -> list:
     running = cluster.get("EngineVersion")
     if not running or running == plan.engine_version:
         return []
-    targets = [t.get("EngineVersion") for v in engine_versions(rds, plan.engine, running) for t in v.get("ValidUpgradeTarget", [])]
+    targets = [t.get("EngineVersion") for v in engine_versions(rds, plan.engine, running)
+               for t in v.get("ValidUpgradeTarget", [])]
     if plan.engine_version in targets:
         return []
     return [Finding("upgrade-target", region, cluster.get("DBClusterIdentifier", ""),
@@ -302,10 +158,10 @@ def check_instance_classes(settings, plan: Plan, region_plan: RegionPlan, rds, z
         for instance in instances:
             zone = instance.availability_zone
             if zone in zones and zone not in orderable_zones:
+                offered_in, zones_key = ", ".join(sorted(orderable_zones)), setting_key(settings, region, "availabilityZones")
                 findings.append(Finding("instance-class", region, instance.identifier,
-                                         f"{instance_class} is not orderable in {zone} (it is in {', '.join(sorted(orderable_zones))}); "
-                                         f"set {setting_key(settings, region, 'availabilityZones')} to zones that offer it, or {keys} "
-                                         "to a class offered in every zone"))
+                                        f"{instance_class} is not orderable in {zone} (it is in {offered_in}); "
+                                        f"set {zones_key} to zones that offer it, or {keys} to a class offered in every zone"))
     return findings
 
 
@@ -617,41 +473,15 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args) -> int:
-    return run_refusable(lambda: _run(args))
-
-
-def _run(args, clients: Callable[[str, str], Any] | None = None) -> int:
-    from botocore.exceptions import BotoCoreError, ConnectTimeoutError, EndpointConnectionError, NoCredentialsError
-
+def run(args, clients: Callable[[str, str], Any] | None = None) -> int:
     settings = resolve_settings(args.stack)
-    stack = short_stack_name(args.stack)
-    unknown = [r for r in args.region if r not in settings.regions]
-    if unknown:
-        raise CommandRefused(f"--region {', '.join(unknown)}: not a region of stack {stack} "
-                             f"(regions: {', '.join(settings.regions)})", EXIT_USAGE)
+    check_region("--region", args.region, settings, args.stack)
     plan = plan_stack(args.stack, settings)
     own_clients = clients is None
-    clients = clients or Boto3Clients(args.endpoint_url)
+    clients = clients or Clients(args.endpoint_url)
     try:
         findings = preflight(settings, plan, clients, args.region or None)
-    except NoCredentialsError:
-        raise CommandRefused("no AWS credentials: configure them (AWS_PROFILE, AWS_ACCESS_KEY_ID/"
-                             "AWS_SECRET_ACCESS_KEY, or a role) and run preflight again", EXIT_USAGE) from None
-    except (EndpointConnectionError, ConnectTimeoutError) as error:
-        where = f"--endpoint-url {args.endpoint_url}" if args.endpoint_url else "the AWS endpoint"
-        raise CommandRefused(f"could not reach {where} ({error}); check the URL and the network, "
-                             "and run preflight again", EXIT_FAILED) from None
-    except BotoCoreError as error:
-        raise CommandRefused(f"could not read AWS: {error}", EXIT_FAILED) from None
     finally:
         if own_clients:
             clients.close()
-    if args.json:
-        print(findings_json(stack, findings))
-    else:
-        print(f"preflight stack {stack}: regions {', '.join(args.region or settings.regions)}")
-        print(findings_table(findings))
-        if findings:
-            print(f"{len(findings)} finding{'s' if len(findings) != 1 else ''}")
-    return EXIT_FAILED if findings else EXIT_OK
+    return report("preflight", short_stack_name(args.stack), args.region or settings.regions, findings, args.json)

@@ -40,38 +40,39 @@ no completed recovery point or the run was interrupted, 2 refused input.
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from components.project import PROJECT
-from deploy.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from components.naming import short_stack_name
+from deploy.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandRefused, refused_by_aws
 from deploy.runbooks.base import (
+    Clients,
     Clock,
-    CommandRefused,
+    Wait,
     arn_region,
-    is_stack_resource,
-    paginate,
-    poll_until,
-    rds_client,
-    refused_by_aws,
+    check_durations,
     resolve_settings,
-    run_refusable,
-    short_stack_name,
-    tag_map,
+)
+from deploy.runbooks.restore_drill_plan import (
+    AURORA,
+    DRILL_PREFIX,
+    DRILL_TAG,
+    Plan,
+    cluster_tags,
+    drill_region,
+    find_cluster,
+    find_instance,
+    is_drill,
+    iso,
+    plan_drill,
 )
 
 HELP = ("restore the writer cluster to a point in time (or the newest recovery point of a backup vault) into "
         "a temporary cluster, measure RTO and RPO, then delete it")
-DRILL_PREFIX = "drill-"
-DRILL_TAG = "restore-drill"
-SOURCE_TAG = "restore-drill-source"
-AURORA = "Aurora"  # AWS Backup's resource type of Aurora clusters
 
 
 class DrillFailed(Exception):
@@ -112,33 +113,6 @@ class Report:
     manual_cleanup: list[str] = field(default_factory=list)
 
 
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(text: str) -> datetime:
-    """An ISO 8601 time with its zone (``2026-12-01T20:15:00Z``, ``...+01:00``)."""
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise CommandRefused(f"--to-time {text!r}: expected an ISO 8601 time with a zone, e.g. 2026-12-01T20:15:00Z") from None
-    if moment.tzinfo is None:
-        raise CommandRefused(f"--to-time {text!r}: give the zone (Z for UTC), e.g. 2026-12-01T20:15:00Z")
-    return moment
-
-
-def drill_identifier(stack: str, region: str, now: datetime) -> str:
-    """``drill-<stack>-<region>-<yyyymmddhhmmss>``: a letter first, at most 63 characters, lower case."""
-    stamp = now.astimezone(UTC).strftime("%Y%m%d%H%M%S")
-    head = f"{DRILL_PREFIX}{short_stack_name(stack)}-{region}".lower()[: 63 - len(stamp) - 1].rstrip("-")
-    return f"{head}-{stamp}".replace("--", "-")
-
-
-def is_drill(identifier: str, tags: list[dict]) -> bool:
-    """Created by a drill: the name has the drill prefix and the drill tag carries that very name."""
-    return identifier.startswith(DRILL_PREFIX) and tag_map(tags).get(DRILL_TAG) == identifier
-
-
 UNKNOWN_JOB = "?"  # interrupted during StartRestoreJob: a job may have started, its id is unknown
 
 
@@ -173,124 +147,24 @@ def manual_commands(created: Created) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------
-# Reading what is there (no change).
-# ---------------------------------------------------------------------------------------
-
-def find_cluster(rds, identifier: str) -> dict | None:
-    try:
-        return rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0]
-    except rds.exceptions.DBClusterNotFoundFault:
-        return None
-
-
-def find_instance(rds, identifier: str) -> dict | None:
-    try:
-        return rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
-    except rds.exceptions.DBInstanceNotFoundFault:
-        return None
-
-
-def cluster_tags(rds, cluster: dict) -> list[dict]:
-    return cluster.get("TagList") or rds.list_tags_for_resource(ResourceName=cluster["DBClusterArn"]).get("TagList", [])
-
-
-def stack_cluster(rds, identifier: str, region: str, short: str) -> dict:
-    """The stack's cluster in ``region``, or a refusal: missing, or not tagged as this stack's."""
-    cluster = find_cluster(rds, identifier)
-    if cluster is None:
-        raise CommandRefused(f"cluster {identifier} does not exist in {region}; is stack {short} deployed there?")
-    if not is_stack_resource(tag_map(cluster_tags(rds, cluster)), short):
-        raise CommandRefused(f"cluster {identifier} in {region} is not tagged project={PROJECT}, stack={short}: "
-                             "not this stack's cluster, the drill does not restore it")
-    return cluster
-
-
-def is_snapshot_point(point: dict) -> bool:
-    """A snapshot recovery point, not the continuous (point-in-time) one.
-
-    AWS Backup keeps an Aurora cluster's snapshot backups (and their copies) as RDS cluster snapshots,
-    so their recovery point ARN is the snapshot's, ``arn:aws:rds:<region>:<account>:cluster-snapshot:
-    awsbackup:...``; the continuous backup is one recovery point that AWS Backup updates while the chain
-    lasts, with an AWS Backup ARN (``arn:aws:backup:...:recovery-point:continuous:...``), and a
-    ``CreationDate`` of when the chain began (https://docs.aws.amazon.com/aws-backup/latest/devguide/
-    point-in-time-recovery.html: "The continuous backup plan creates one continuous recovery point and
-    updates that recovery point whenever the job runs"). Restoring it needs a restore time, and its
-    CreationDate says nothing about its RPO, so the vault drill restores snapshots only.
-    ListRecoveryPointsByBackupVault has no field naming the kind (botocore's backup model,
-    RecoveryPointByBackupVault), hence the ARN.
-    """
-    fields = (point.get("RecoveryPointArn") or "").split(":")
-    return len(fields) > 6 and fields[0] == "arn" and fields[2] == "rds" and fields[5] == "cluster-snapshot"
-
-
-def newest_recovery_point(backup, vault: str, region: str, short: str) -> dict:
-    """The newest completed Aurora snapshot recovery point of one of the stack's clusters in ``vault``."""
-    try:
-        backup.describe_backup_vault(BackupVaultName=vault)
-    except backup.exceptions.ResourceNotFoundException:
-        raise CommandRefused(f"backup vault {vault} does not exist in {region}; the stack's vaults are in the regions "
-                             "of its writer-capable clusters and its backupCopyRegion (with backupPlan: true)") from None
-    stack_prefix = f":cluster:{PROJECT}-{short}-"
-    points = [
-        point
-        for point in paginate(backup, "list_recovery_points_by_backup_vault", "RecoveryPoints",
-                              BackupVaultName=vault, ByResourceType=AURORA)
-        if point.get("Status") == "COMPLETED" and stack_prefix in (point.get("ResourceArn") or "")
-        and is_snapshot_point(point)
-    ]
-    if not points:
-        raise CommandRefused(f"backup vault {vault} in {region} holds no completed recovery point of stack {short}'s "
-                             f"clusters (snapshots; the continuous recovery point is not drilled here): check the plan's jobs (aws backup list-backup-jobs --region {region}; "
-                             f"list-copy-jobs for copies)", EXIT_FAILED)
-    return max(points, key=lambda point: point["CreationDate"])
-
-
-# ---------------------------------------------------------------------------------------
 # The drill.
 # ---------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Plan:
-    """Everything the drill needs, decided before its first change."""
-
-    mode: str
-    region: str
-    source_cluster: str | None
-    identifier: str
-    instance_identifier: str
-    instance_class: str
-    engine: str
-    subnet_group: str
-    security_groups: tuple[str, ...]
-    kms_key: str | None
-    parameter_group: str | None
-    serverless_scaling: dict | None
-    restored_to: datetime
-    to_time: datetime | None = None
-    recovery_point: dict | None = None
-    tags: tuple[tuple[str, str], ...] = ()
-
-
 class Drill:
-    def __init__(self, plan: Plan, rds, backup, *, timeout: float, poll_interval: float,
-                 clock: Callable[[], float], sleep: Callable[[float], None], out: TextIO):
-        self.plan, self.rds, self.backup = plan, rds, backup
-        self.timeout, self.poll_interval, self.clock, self.sleep, self.out = timeout, poll_interval, clock, sleep, out
+    def __init__(self, plan: Plan, rds, backup, waiting: Wait):
+        self.plan, self.rds, self.backup, self.waiting = plan, rds, backup, waiting
+        self.timeout = waiting.timeout
         self.created = Created(region=plan.region)
 
     @property
     def tags(self) -> list[dict]:
         return [{"Key": key, "Value": value} for key, value in self.plan.tags]
 
-    def waiter_config(self) -> dict:
-        delay = max(int(self.poll_interval), 1) if self.poll_interval >= 1 else 1
-        return {"Delay": delay, "MaxAttempts": max(int(self.timeout // delay), 1)}
-
     def wait(self, name: str, what: str, **params) -> None:
         from botocore.exceptions import WaiterError
 
         try:
-            self.rds.get_waiter(name).wait(WaiterConfig=self.waiter_config(), **params)
+            self.waiting.aws_waiter(self.rds, name, **params)
         except WaiterError as error:
             reason = str(error.kwargs.get("reason", ""))
             if "Max attempts exceeded" in reason:
@@ -355,13 +229,11 @@ class Drill:
         self.created.restore_job = job
         # AWS Backup has no waiter for restore jobs: poll DescribeRestoreJob until it stops (COMPLETED,
         # ABORTED or FAILED); a timeout is a failure (CommandRefused, exit 1) and clean-up asks about the job.
-        described = poll_until(
+        described = self.waiting.until(
             lambda: self.backup.describe_restore_job(RestoreJobId=job),
             lambda state: state.get("Status") in ("COMPLETED", "ABORTED", "FAILED"),
-            lambda _elapsed, _state: [], timeout=self.timeout, poll_interval=self.poll_interval,
-            clock=Clock(sleep=self.sleep, now=self.clock), out=self.out,
-            timed_out=lambda state: f"restore job {job} still {state.get('Status')} (--timeout); aws backup "
-                                    f"describe-restore-job --region {plan.region} --restore-job-id {job}")
+            lambda state: f"restore job {job} still {state.get('Status')} (--timeout); aws backup "
+                          f"describe-restore-job --region {plan.region} --restore-job-id {job}")
         if described.get("Status") != "COMPLETED":
             raise DrillFailed(f"restore job {job} {described.get('Status')}: {described.get('StatusMessage', '')}")
         created = described.get("CreatedResourceArn") or ""
@@ -468,104 +340,6 @@ def delete_drill_cluster(rds, identifier: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# Planning (every check before the first change).
-# ---------------------------------------------------------------------------------------
-
-def _region_instance_class(settings, region: str) -> str:
-    secondary = next((s for s in (settings.global_database.secondary_regions if settings.global_database else ())
-                      if s.region == region), None)
-    return secondary.instance_class if secondary else settings.database.instance_class
-
-
-def drill_region(args, settings) -> str:
-    """The region the drill restores in, after the checks that need no AWS call."""
-    short = short_stack_name(args.stack)
-    if args.from_vault and args.to_time:
-        raise CommandRefused("--to-time is for the point-in-time drill; --from-vault restores the vault's newest "
-                             "recovery point. Give one of them")
-    region = args.from_vault or settings.writer_region
-    if args.from_vault:
-        if not settings.backup or not settings.backup.enabled:
-            raise CommandRefused(f"--from-vault {region}: stack {short} has backupPlan: false, so it has no backup vaults")
-        vault_regions = set(settings.writer_capable_regions) | ({settings.backup.copy_region} - {""})
-        if region not in vault_regions:
-            raise CommandRefused(f"--from-vault {region}: not a region of stack {short}'s backup vaults; allowed: "
-                                 f"{', '.join(sorted(vault_regions))}")
-    if args.to_time:
-        parse_time(args.to_time)
-    return region
-
-
-def plan_drill(args, settings, rds, backup, now: datetime) -> Plan:
-    short = short_stack_name(args.stack)
-    prefix = f"{PROJECT}-{short}"
-    region = drill_region(args, settings)
-    identifier = drill_identifier(args.stack, region, now)
-    instance_identifier = f"{identifier[:61]}-1"
-    for name, found in ((identifier, find_cluster(rds, identifier)), (instance_identifier, find_instance(rds, instance_identifier))):
-        if found is not None:
-            raise CommandRefused(f"{name} already exists in {region} and the drill does not touch what it did not "
-                                 "create; run it again in a second")
-    tags = ((DRILL_TAG, identifier), ("project", PROJECT), ("stack", short))
-    home = f"{prefix}-{region}" if region in settings.regions else None
-    if args.from_vault:
-        return _plan_from_vault(args, settings, rds, backup, now, region, home, identifier, instance_identifier, tags)
-
-    source = stack_cluster(rds, home, region, short)
-    latest, earliest = source.get("LatestRestorableTime"), source.get("EarliestRestorableTime")
-    to_time = parse_time(args.to_time) if args.to_time else None
-    if to_time and latest and earliest and not earliest <= to_time <= latest:
-        raise CommandRefused(f"--to-time {iso(to_time)}: outside the restorable window of {home}, "
-                             f"{iso(earliest)} to {iso(latest)}")
-    restored_to = to_time or latest or now
-    return Plan(
-        mode="point-in-time", region=region, source_cluster=home, identifier=identifier,
-        instance_identifier=instance_identifier,
-        instance_class=args.instance_class or _region_instance_class(settings, region), engine=source["Engine"],
-        subnet_group=source["DBSubnetGroup"], security_groups=tuple(g["VpcSecurityGroupId"] for g in source.get("VpcSecurityGroups", [])),
-        kms_key=source.get("KmsKeyId"), parameter_group=source.get("DBClusterParameterGroup"),
-        serverless_scaling=_scaling(source), restored_to=restored_to, to_time=to_time,
-        tags=(*tags, (SOURCE_TAG, home)),
-    )
-
-
-def _scaling(cluster: dict) -> dict | None:
-    scaling = cluster.get("ServerlessV2ScalingConfiguration")
-    return {"MinCapacity": scaling["MinCapacity"], "MaxCapacity": scaling["MaxCapacity"]} if scaling else None
-
-
-def _plan_from_vault(args, settings, rds, backup, now, region, home, identifier, instance_identifier, tags) -> Plan:
-    from components.naming import vault_name
-
-    short = short_stack_name(args.stack)
-    vault = vault_name(short, region)
-    point = newest_recovery_point(backup, vault, region, short)
-    if not point.get("IamRoleArn"):
-        raise CommandRefused(f"recovery point {point['RecoveryPointArn']} names no IAM role to restore it with")
-    if home:
-        network = stack_cluster(rds, home, region, short)
-        subnet_group = args.db_subnet_group_name or network["DBSubnetGroup"]
-        groups = tuple(args.vpc_security_group_ids or [g["VpcSecurityGroupId"] for g in network.get("VpcSecurityGroups", [])])
-        parameter_group, scaling = network.get("DBClusterParameterGroup"), _scaling(network)
-    else:
-        if not (args.db_subnet_group_name and args.vpc_security_group_ids):
-            raise CommandRefused(f"--from-vault {region}: stack {short} has no network in {region} (a copy region "
-                                 "only); give --db-subnet-group-name and --vpc-security-group-ids of the network "
-                                 "to restore into")
-        subnet_group, groups = args.db_subnet_group_name, tuple(args.vpc_security_group_ids)
-        parameter_group, scaling = None, None
-    key = backup.describe_backup_vault(BackupVaultName=vault).get("EncryptionKeyArn")
-    return Plan(
-        mode="vault", region=region, source_cluster=(point.get("ResourceArn") or "").rsplit(":", 1)[-1] or None,
-        identifier=identifier, instance_identifier=instance_identifier,
-        instance_class=args.instance_class or _region_instance_class(settings, region),
-        engine=settings.database.engine, subnet_group=subnet_group, security_groups=groups, kms_key=key,
-        parameter_group=parameter_group, serverless_scaling=scaling, restored_to=point["CreationDate"],
-        recovery_point=point, tags=(*tags, (SOURCE_TAG, point["RecoveryPointArn"].rsplit(":", 1)[-1])),
-    )
-
-
-# ---------------------------------------------------------------------------------------
 # Command line.
 # ---------------------------------------------------------------------------------------
 
@@ -593,20 +367,7 @@ def register(subparsers) -> None:
                         help="seconds between polls (default 30)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON (for CI, to record RTO over time)")
     parser.add_argument("--endpoint-url", help="AWS endpoint, e.g. a local emulator")
-    parser.set_defaults(func=run)
-
-
-def run(args) -> int:
-    return run_refusable(lambda: run_drill(args))
-
-
-def boto_client(service: str, region: str, endpoint_url: str | None):
-    """RDS through the commands' shared client; AWS Backup's the same way (boto3, region, endpoint)."""
-    if service == "rds":
-        return rds_client(region, endpoint_url)
-    import boto3
-
-    return boto3.client(service, region_name=region, endpoint_url=endpoint_url)
+    parser.set_defaults(func=run_drill)
 
 
 # Flags that make sense only with --delete, and flags of a drill that --delete does not run.
@@ -630,21 +391,21 @@ def refuse_flag_combinations(args) -> None:
                                  "the --from-vault region)")
 
 
-def run_drill(args, *, client: Callable[[str, str], Any] | None = None, now: Callable[[], datetime] = lambda: datetime.now(UTC),
-              clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+def run_drill(args, *, clients: Callable[[str, str], Any] | None = None,
+              now: Callable[[], datetime] = lambda: datetime.now(UTC), clock: Clock | None = None,
               out: TextIO | None = None) -> int:
-    """The command; ``client(service, region)`` returns a boto3 client (boto3 with --endpoint-url by default)."""
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+    """The command; ``clients(service, region)`` returns an AWS client (``base.Clients`` by default)."""
+    from botocore.exceptions import BotoCoreError, ClientError
 
     out = out or sys.stdout
-    if args.timeout <= 0 or args.poll_interval <= 0:
-        raise CommandRefused(f"--timeout {args.timeout:g} / --poll-interval {args.poll_interval:g}: expected positive seconds")
+    check_durations(args)
     refuse_flag_combinations(args)
-    clients = functools.cache(client or (lambda service, region: boto_client(service, region, args.endpoint_url)))
+    waiting = Wait(args.timeout, args.poll_interval, clock or Clock(), out)
+    clients = clients or Clients(args.endpoint_url)
     try:
         settings = resolve_settings(args.stack)
         if args.delete:
-            return _delete_kept(args, settings, clients, out)
+            return _delete_kept(args, settings, clients, waiting)
         region = drill_region(args, settings)
         rds = clients("rds", region)
         backup = clients("backup", region) if args.from_vault else None
@@ -652,12 +413,6 @@ def run_drill(args, *, client: Callable[[str, str], Any] | None = None, now: Cal
         # RPO: the age of the restored point when the restore starts. A restorable time a clock
         # puts after that moment counts as no loss, never as a negative age.
         started_at = now()
-    except NoCredentialsError:
-        raise CommandRefused("no AWS credentials: configure them and run the command again") from None
-    except ClientError as error:
-        raise refused_by_aws(error) from None
-    except BotoCoreError as error:
-        raise CommandRefused(f"could not reach AWS: {error}", EXIT_FAILED) from None
     except KeyboardInterrupt:
         # As after a change (exit 1, "interrupted"), with nothing to clean up: nothing was created or deleted yet.
         raise CommandRefused("interrupted (Ctrl-C) before any change: nothing was created or deleted", EXIT_FAILED) from None
@@ -668,16 +423,16 @@ def run_drill(args, *, client: Callable[[str, str], Any] | None = None, now: Cal
                     restored_to=iso(plan.restored_to),
                     rpo_seconds=max(round((started_at - plan.restored_to).total_seconds(), 1), 0.0),
                     restored_cluster=plan.identifier, restored_instance=plan.instance_identifier)
-    drill = Drill(plan, rds, backup, timeout=args.timeout, poll_interval=args.poll_interval, clock=clock, sleep=sleep, out=out)
+    drill = Drill(plan, rds, backup, waiting)
     if not args.json:
         source = plan.source_cluster if plan.mode == "point-in-time" else plan.recovery_point["RecoveryPointArn"]
         print(f"restore drill {plan.identifier}: {plan.mode} restore of {source} in {plan.region}", file=out)
-    start = clock()
+    start = waiting.clock.now()
     failure: str | None = None
     try:
         drill.restore()
         cluster = drill.add_instance()
-        report.rto_seconds = round(clock() - start, 1)
+        report.rto_seconds = round(waiting.clock.now() - start, 1)
         report.endpoint = cluster.get("Endpoint")
     except DrillFailed as error:
         failure = str(error)
@@ -687,6 +442,8 @@ def run_drill(args, *, client: Callable[[str, str], Any] | None = None, now: Cal
         failure = str(error)
     except KeyboardInterrupt:
         failure = "interrupted (Ctrl-C)"
+    except Exception as error:  # anything else after the first change (an endpoint that is not AWS, a bug): clean up
+        failure = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
 
     if failure or not args.keep:
         try:
@@ -709,7 +466,7 @@ def run_drill(args, *, client: Callable[[str, str], Any] | None = None, now: Cal
     return EXIT_FAILED if report.errors else EXIT_OK
 
 
-def _delete_kept(args, settings, clients, out: TextIO) -> int:
+def _delete_kept(args, settings, clients, waiting: Wait) -> int:
     region = args.region or settings.writer_region
     rds = clients("rds", region)
     identifier = args.delete
@@ -725,8 +482,8 @@ def _delete_kept(args, settings, clients, out: TextIO) -> int:
     plan = Plan(mode="delete", region=region, source_cluster=None, identifier=identifier, instance_identifier="",
                 instance_class="", engine="", subnet_group="", security_groups=(), kms_key=None, parameter_group=None,
                 serverless_scaling=None, restored_to=datetime.now(UTC))
-    drill = Drill(plan, rds, None, timeout=args.timeout, poll_interval=args.poll_interval, clock=time.monotonic,
-                  sleep=time.sleep, out=out)
+    drill = Drill(plan, rds, None, waiting)
+    out = waiting.out
     members = [m["DBInstanceIdentifier"] for m in cluster.get("DBClusterMembers", [])]
     errors: list[str] = []
     left = list(members)

@@ -18,9 +18,9 @@
 Everything is checked before the first change: the stack and its settings, the writer cluster
 (exists, tagged as this stack's, ``available``), the master secret (exists, readable), and for a
 global database that the stack opens through the Automation API (the Pulumi CLI is needed to
-write the config) and that a passphrase secrets provider has its passphrase. Refused input exits 2; AWS refusing a call or a timeout exits 1, and the
-message says how to finish by hand. Commit ``Pulumi.<stack>.yaml`` afterwards (the value is
-encrypted by the stack's secrets provider).
+write the config) and that a passphrase secrets provider has its passphrase. Refused input exits
+2; AWS refusing a call or a timeout exits 1, and the message says how to finish by hand. Commit
+``Pulumi.<stack>.yaml`` afterwards (the value is encrypted by the stack's secrets provider).
 """
 
 from __future__ import annotations
@@ -36,22 +36,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from components.project import MASTER_PASSWORD_LENGTH, MASTER_PASSWORD_SPECIALS, PROJECT
-from deploy.cli import EXIT_FAILED, EXIT_OK
+from components.aws_facts import MASTER_PASSWORD_LENGTH, MASTER_PASSWORD_SPECIALS
+from components.naming import PROJECT, cluster_identifier, global_master_secret_name, short_stack_name
+from deploy.errors import EXIT_FAILED, EXIT_OK, CommandRefused, after_change
 from deploy.offline.stack_config import PROJECT_DIR
 from deploy.runbooks.base import (
+    Clients,
     Clock,
-    CommandRefused,
+    Wait,
+    check_durations,
     error_tail,
-    is_stack_resource,
     open_stack,
-    poll_until,
-    refused_by_aws,
-    require_pulumi_cli,
     resolve_settings,
-    run_refusable,
-    short_stack_name,
-    tag_map,
+    stack_cluster,
+    write_stack_config,
 )
 
 HELP = "rotate the database master password (RDS-managed secret, or the global database's generated secret)"
@@ -75,17 +73,6 @@ def current_version(secret: dict) -> str | None:
                  if "AWSCURRENT" in stages), None)
 
 
-class Wait:
-    """``stack_access.poll_until`` with this command's --timeout, --poll-interval and output."""
-
-    def __init__(self, timeout: float, poll_interval: float, clock: Clock, out: TextIO):
-        self.timeout, self.poll_interval, self.clock, self.out = timeout, poll_interval, clock, out
-
-    def until(self, read: Callable[[], Any], done: Callable[[Any], bool], what: str, how: str) -> Any:
-        return poll_until(read, done, lambda elapsed, state: [], timeout=self.timeout, poll_interval=self.poll_interval,
-                          clock=self.clock, out=self.out, timed_out=lambda state: f"waiting until {what}; {how}")
-
-
 def describe_cluster(rds, identifier: str) -> dict:
     return rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0]
 
@@ -107,34 +94,8 @@ def password_applied(rds, identifier: str, wait: Wait, how: str) -> None:
         return seen["busy"] or "MasterUserPassword" not in (cluster.get("PendingModifiedValues") or {})
 
     wait.until(lambda: describe_cluster(rds, identifier), done,
-               f"cluster {identifier} has applied the new master password and is available", how)
-
-
-def read_cluster(rds, identifier: str, stack: str) -> dict:
-    from botocore.exceptions import ClientError
-
-    try:
-        cluster = rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0]
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "DBClusterNotFoundFault":
-            raise CommandRefused(f"stack {stack}: cluster {identifier} does not exist; nothing to rotate") from None
-        raise
-    tags = tag_map(cluster.get("TagList"))
-    if not is_stack_resource(tags, stack):
-        raise CommandRefused(f"cluster {identifier} is not tagged project={PROJECT}, stack={stack} (its tags: "
-                             f"{tags or 'none'}); this command only touches clusters this program created")
-    if cluster.get("Status") != "available":
-        raise CommandRefused(f"cluster {identifier} is {cluster.get('Status')!r}, not 'available'; wait "
-                             f"(`aws rds wait db-cluster-available --db-cluster-identifier {identifier}`) and run again")
-    return cluster
-
-
-def client(service: str, region: str, endpoint_url: str | None):
-    """One AWS client of ``service`` in ``region``, from a new session: credentials are resolved
-    now, not cached by boto3's default session from an earlier call."""
-    import boto3
-
-    return boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint_url)
+               lambda state: f"waiting until cluster {identifier} has applied the new master password and is "
+                             f"available; {how}")
 
 
 SECRETS_HINT = ("is the stack's secrets provider configured? The passphrase provider needs PULUMI_CONFIG_PASSPHRASE "
@@ -143,19 +104,12 @@ SECRETS_HINT = ("is the stack's secrets provider configured? The passphrase prov
 
 
 def set_config_secret(stack_name: str, value: str, *, work_dir: Path = PROJECT_DIR) -> None:
-    """``masterPassword`` as a secret config value of the stack: ``pulumi config set --secret <key>``
-    with the value on stdin (the CLI reads it there when the command line has none), so that it is not
-    in the process's argv (``/proc/<pid>/cmdline``), where the Automation API's ``set_config`` puts it."""
-    cli = require_pulumi_cli()
-    result = subprocess.run(
-        [cli, "config", "set", "--secret", "--non-interactive", "--stack", stack_name, f"{PROJECT}:{CONFIG_KEY}"],
-        input=value, text=True, capture_output=True, cwd=str(work_dir), check=False)
-    if result.returncode != 0:
-        tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-10:])
-        raise CommandRefused(
-            f"could not write {PROJECT}:{CONFIG_KEY} to the config of stack {stack_name}: {SECRETS_HINT}.\n{tail}\n"
-            "Nothing has changed yet: not the config, the cluster or the secret. Run the command again once the "
-            "secrets provider can encrypt.", EXIT_FAILED)
+    """``masterPassword`` as a secret config value of the stack, the value on stdin (``base.write_stack_config``)."""
+    key = f"{PROJECT}:{CONFIG_KEY}"
+    write_stack_config(stack_name, {key: value}, secret=True, work_dir=work_dir, failed=lambda tail: (
+        f"could not write {key} to the config of stack {stack_name}: {SECRETS_HINT}.\n{tail}\n"
+        "Nothing has changed yet: not the config, the cluster or the secret. Run the command again once the "
+        "secrets provider can encrypt."))
 
 
 def uses_passphrase(stack_file: dict, backend_url: Callable[[], str]) -> bool:
@@ -194,7 +148,8 @@ def uncommitted_changes(stack_name: str, *, work_dir: Path = PROJECT_DIR) -> str
                             capture_output=True, text=True, check=False)
     if inside.returncode != 0 or inside.stdout.strip() != "true":
         return ""
-    status = subprocess.run([git, "-C", str(work_dir), "status", "--porcelain", "--", f"Pulumi.{short_stack_name(stack_name)}.yaml"],
+    stack_file = f"Pulumi.{short_stack_name(stack_name)}.yaml"
+    status = subprocess.run([git, "-C", str(work_dir), "status", "--porcelain", "--", stack_file],
                             capture_output=True, text=True, check=False)
     return status.stdout.strip()
 
@@ -222,18 +177,13 @@ def check_stack_opens(stack_name: str) -> None:
     check_secrets_provider(stack_name, backend_url)
 
 
-def run(args) -> int:
-    return run_refusable(lambda: rotate(args))
-
-
-def rotate(args, *, make_client=client, write_config: Callable[[str, str], None] = set_config_secret,
+def rotate(args, *, clients: Callable[[str, str], Any] | None = None,
+           write_config: Callable[[str, str], None] = set_config_secret,
            check_config: Callable[[str], None] = check_stack_opens, clock: Clock | None = None,
            git_changes: Callable[[str], str] | None = None, out: TextIO | None = None) -> int:
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-
+    """The command; ``clients(service, region)`` returns an AWS client (``base.Clients`` by default)."""
     out = out or sys.stdout
-    if args.timeout <= 0 or args.poll_interval <= 0:
-        raise CommandRefused(f"--timeout {args.timeout:g} / --poll-interval {args.poll_interval:g}: expected positive seconds")
+    check_durations(args)
     waiter = Wait(args.timeout, args.poll_interval, clock or Clock(), out)
     settings = resolve_settings(args.stack)
     stack = short_stack_name(args.stack)
@@ -247,7 +197,7 @@ def rotate(args, *, make_client=client, write_config: Callable[[str, str], None]
             f"the global database and its master secret were created). The program sets masterPassword on the "
             f"{settings.primary_region} member only, a secondary now, so the next `pulumi up` could not apply a rotated "
             f"password. Switch the writer back to {settings.primary_region} (README: DR runbook) and rotate then")
-    identifier = f"{PROJECT}-{stack}-{region}"
+    identifier = cluster_identifier(stack, region)
     endpoint_url = getattr(args, "endpoint_url", None)
     # A rehearsal against an emulator (--endpoint-url) leaves the real stack's config alone unless asked.
     rehearsal = bool(endpoint_url) and not getattr(args, "write_stack_config", False)
@@ -259,20 +209,14 @@ def rotate(args, *, make_client=client, write_config: Callable[[str, str], None]
     # ModifyDBCluster goes to the writer cluster; Secrets Manager to the secret's primary region, the
     # creation region: "A replica secret can't be updated independently from its primary secret"
     # (https://docs.aws.amazon.com/secretsmanager/latest/userguide/standalone-secret.html).
-    rds = make_client("rds", region, endpoint_url)
-    secrets = make_client("secretsmanager", settings.primary_region if settings.global_database else region, endpoint_url)
-    try:
-        cluster = read_cluster(rds, identifier, stack)
-        if settings.global_database is None:
-            return _rotate_managed(args, cluster, identifier, secrets, rds, waiter, out)
-        return _rotate_global(args, stack, cluster, identifier, rds, secrets, waiter, write_config, check_config,
-                              rehearsal, out)
-    except NoCredentialsError:
-        raise CommandRefused("no AWS credentials: configure them (the operators' break-glass role) and run again") from None
-    except ClientError as error:
-        raise refused_by_aws(error) from None
-    except BotoCoreError as error:
-        raise CommandRefused(f"could not reach AWS: {error}", EXIT_FAILED) from None
+    clients = clients or Clients(endpoint_url)
+    rds = clients("rds", region)
+    secrets = clients("secretsmanager", settings.primary_region if settings.global_database else region)
+    cluster = stack_cluster(rds, identifier, stack, f"stack {stack}: cluster {identifier} does not exist; nothing to rotate")
+    if settings.global_database is None:
+        return _rotate_managed(args, cluster, identifier, secrets, rds, waiter, out)
+    return _rotate_global(args, stack, cluster, identifier, rds, secrets, waiter, write_config, check_config,
+                          rehearsal, out)
 
 
 def _rotate_managed(args, cluster: dict, identifier: str, secrets, rds, waiter: Wait, out: TextIO) -> int:
@@ -294,9 +238,11 @@ def _rotate_managed(args, cluster: dict, identifier: str, secrets, rds, waiter: 
         state["version"] = current_version(secrets.describe_secret(SecretId=secret_arn))
         return state["version"] not in (None, before)
 
-    waiter.until(rotated, bool, f"{secret_arn} has a new AWSCURRENT version", how)
-    waiter.until(lambda: describe_cluster(rds, identifier), lambda cluster: cluster.get("Status") == "available",
-                 f"cluster {identifier} is available", f"watch `aws rds describe-db-clusters --db-cluster-identifier {identifier}`")
+    with after_change(how):
+        waiter.until(rotated, bool, lambda state: f"waiting until {secret_arn} has a new AWSCURRENT version; {how}")
+        waiter.until(lambda: describe_cluster(rds, identifier), lambda cluster: cluster.get("Status") == "available",
+                     lambda state: f"waiting until cluster {identifier} is available; watch `aws rds "
+                                   f"describe-db-clusters --db-cluster-identifier {identifier}`")
     print(f"rotated: {secret_arn} AWSCURRENT is version {state['version']} (was {before}); {identifier} is available",
           file=out)
     return EXIT_OK
@@ -304,14 +250,15 @@ def _rotate_managed(args, cluster: dict, identifier: str, secrets, rds, waiter: 
 
 def _rotate_global(args, stack: str, cluster: dict, identifier: str, rds, secrets, waiter: Wait,
                    write_config, check_config, rehearsal: bool, out: TextIO) -> int:
-    secret_name = f"{PROJECT}-{stack}/master"
+    secret_name = global_master_secret_name(stack)
     from botocore.exceptions import ClientError
 
     try:
         current = json.loads(secrets.get_secret_value(SecretId=secret_name)["SecretString"])
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-            raise CommandRefused(f"the master secret {secret_name} does not exist in {cluster['DBClusterArn'].split(':')[3]}") from None
+            region = cluster["DBClusterArn"].split(":")[3]
+            raise CommandRefused(f"the master secret {secret_name} does not exist in {region}") from None
         raise
     except (KeyError, ValueError):
         raise CommandRefused(f"the master secret {secret_name} holds no JSON value; restore it with `pulumi up` first") from None
@@ -337,18 +284,14 @@ def _rotate_global(args, stack: str, cluster: dict, identifier: str, rds, secret
               f"cluster and the secret and finishes the rotation. {commit_reminder(stack)}")
     if rehearsal:
         finish = f"a rehearsal against {args.endpoint_url}: the stack's config was not written; run it again"
-    try:
+    with after_change(finish):
         rds.modify_db_cluster(DBClusterIdentifier=identifier, MasterUserPassword=password, ApplyImmediately=True)
-    except ClientError as error:
-        raise CommandRefused(f"{refused_by_aws(error)}; {finish}", EXIT_FAILED) from None
-    print(f"set the new master password on {identifier}", file=out)
-    password_applied(rds, identifier, waiter, finish)
-    try:
-        version = secrets.put_secret_value(SecretId=secret_name, SecretString=json.dumps({**current, "password": password}))["VersionId"]
-    except ClientError as error:
-        raise CommandRefused(f"{refused_by_aws(error)}; {finish}", EXIT_FAILED) from None
-    if current_version(secrets.describe_secret(SecretId=secret_name)) != version:
-        raise CommandRefused(f"{secret_name}: version {version} is not AWSCURRENT; {finish}", EXIT_FAILED)
+        print(f"set the new master password on {identifier}", file=out)
+        password_applied(rds, identifier, waiter, finish)
+        value = json.dumps({**current, "password": password})
+        version = secrets.put_secret_value(SecretId=secret_name, SecretString=value)["VersionId"]
+        if current_version(secrets.describe_secret(SecretId=secret_name)) != version:
+            raise CommandRefused(f"{secret_name}: version {version} is not AWSCURRENT; {finish}", EXIT_FAILED)
     print(f"rotated: {secret_name} AWSCURRENT is version {version} (replicas follow); {identifier} is available", file=out)
     if not rehearsal:
         print(commit_reminder(stack), file=out)
@@ -358,11 +301,13 @@ def _rotate_global(args, stack: str, cluster: dict, identifier: str, rds, secret
 def register(subparsers) -> None:
     parser = subparsers.add_parser("rotate-password", help=HELP, description=HELP)
     parser.add_argument("--stack", required=True, help="stack name (Pulumi.<stack>.yaml)")
-    parser.add_argument("--dry-run", action="store_true", help="make the read-only checks and print the changes, without making them")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="make the read-only checks and print the changes, without making them")
     parser.add_argument("--endpoint-url", help="send every AWS call to this endpoint (a local emulator such as moto_server); "
                         "a global database's new password is then not written to the stack config")
     parser.add_argument("--write-stack-config", action="store_true",
                         help="with --endpoint-url: write the new masterPassword to the stack config all the same")
-    parser.add_argument("--timeout", type=float, default=1800, metavar="SECONDS", help="give up waiting after SECONDS (default 1800)")
+    parser.add_argument("--timeout", type=float, default=1800, metavar="SECONDS",
+                        help="give up waiting after SECONDS (default 1800)")
     parser.add_argument("--poll-interval", type=float, default=15, metavar="SECONDS", help="seconds between polls (default 15)")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=rotate)

@@ -26,28 +26,25 @@ Exit codes: 0 writer moved, 1 AWS refused the operation or timeout, 2 refused in
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from components.project import PROJECT
-from deploy.cli import EXIT_FAILED, EXIT_OK
+from components.naming import PROJECT, short_stack_name
+from deploy.errors import EXIT_OK, CommandRefused, after_change
 from deploy.runbooks.base import (
+    Clients,
     Clock,
-    CommandRefused,
+    Wait,
     arn_region,
-    error_tail,
-    open_stack,
-    poll_until,
-    rds_client,
-    refused_by_aws,
+    check_durations,
+    check_region,
     require_pulumi_cli,
     resolve_settings,
-    run_refusable,
-    short_stack_name,
     stack_outputs,
+    write_stack_config,
 )
+from deploy.runbooks.rds import describe_global_cluster
 
 KINDS = ("switchover", "failover")
 HELP = {
@@ -105,21 +102,6 @@ def target_cluster_arn(kind: str, global_cluster: dict, to_region: str) -> str:
     return target[0].arn
 
 
-def describe_global_cluster(rds, gid: str) -> dict:
-    from botocore.exceptions import ClientError
-
-    try:
-        clusters = rds.describe_global_clusters(GlobalClusterIdentifier=gid)["GlobalClusters"]
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "GlobalClusterNotFoundFault":
-            raise CommandRefused(f"global cluster {gid} does not exist") from None
-        raise
-    matching = [c for c in clusters if c.get("GlobalClusterIdentifier") == gid]
-    if not matching:
-        raise CommandRefused(f"global cluster {gid} does not exist")
-    return matching[0]
-
-
 def start_operation(kind: str, rds, gid: str, target_arn: str) -> None:
     if kind == "switchover":
         rds.switchover_global_cluster(GlobalClusterIdentifier=gid, TargetDbClusterIdentifier=target_arn)
@@ -135,20 +117,16 @@ def progress_line(elapsed: float, global_cluster: dict) -> str:
             f"writer in {writer_region(global_cluster) or 'no region'}{state}")
 
 
-def wait_for_writer(rds, gid: str, to_region: str, *, timeout: float, poll_interval: float,
-                    sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
-                    out: TextIO | None = None) -> dict:
+def wait_for_writer(rds, gid: str, to_region: str, wait: Wait) -> dict:
     """Poll until the writer is in ``to_region`` and the global cluster is available again."""
     def timed_out(current: dict) -> str:
         return (f"global cluster {gid} is {current.get('Status')!r} with the writer in "
                 f"{writer_region(current) or 'no region'}. The operation may still be under way; watch it with "
                 f"`aws rds describe-global-clusters --global-cluster-identifier {gid} --region {to_region}`")
 
-    return poll_until(lambda: describe_global_cluster(rds, gid),
+    return wait.until(lambda: describe_global_cluster(rds, gid),
                       lambda current: writer_region(current) == to_region and current.get("Status") == "available",
-                      lambda elapsed, current: [progress_line(elapsed, current)],
-                      timeout=timeout, poll_interval=poll_interval, clock=Clock(sleep=sleep, now=clock),
-                      out=out or sys.stdout, timed_out=timed_out)
+                      timed_out, lambda elapsed, current: [progress_line(elapsed, current)])
 
 
 def topology_lines(global_cluster: dict) -> list[str]:
@@ -171,14 +149,9 @@ def settings_change(stack: str, region: str, project: str = PROJECT) -> str:
 
 
 def apply_settings(stack: str, region: str) -> None:
-    from pulumi import automation as auto
-
-    handle = open_stack(stack)
-    try:
-        handle.set_config(SETTING_KEY, auto.ConfigValue(value=region), path=True)
-    except auto.CommandError as error:
-        raise CommandRefused(f"the writer moved, but setting {SETTING_KEY} failed; set it by hand:\n"
-                             f"{settings_change(stack, region)}\n{error_tail(error)}", EXIT_FAILED) from None
+    write_stack_config(stack, {SETTING_KEY: region}, path=True,
+                       failed=lambda tail: f"the writer moved, but setting {SETTING_KEY} failed; set it by hand:\n"
+                                           f"{settings_change(stack, region)}\n{tail}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -204,35 +177,25 @@ def register(subparsers) -> None:
         parser.add_argument("--endpoint-url", help="RDS endpoint, e.g. a local emulator")
         parser.add_argument("--apply", action="store_true",
                             help=f"set {SETTING_KEY} through the Automation API after the writer moved")
-        parser.set_defaults(func=run, runbook=kind)
+        parser.set_defaults(func=run_runbook, runbook=kind)
 
 
-def run(args) -> int:
-    return run_refusable(lambda: run_runbook(args))
-
-
-def run_runbook(args, *, client: Callable[[str], Any] | None = None, sleep: Callable[[float], None] = time.sleep,
-                clock: Callable[[], float] = time.monotonic, out: TextIO | None = None) -> int:
-    """The runbook; ``client(region)`` returns the RDS client of a region (boto3 by default)."""
+def run_runbook(args, *, clients: Callable[[str, str], Any] | None = None, clock: Clock | None = None,
+                out: TextIO | None = None) -> int:
+    """The runbook; ``clients(service, region)`` returns an AWS client (``base.Clients`` by default)."""
     out = out or sys.stdout
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-
     kind, stack, to_region = args.runbook, args.stack, args.to_region
     if kind == "failover" and not args.allow_data_loss:
         raise CommandRefused("failover moves the writer without waiting for replication: writes not yet "
                              f"replicated to {to_region} are lost. Pass --allow-data-loss to proceed, or use "
                              "`switchover` (no data loss) while the writer region is healthy")
-    if args.timeout <= 0 or args.poll_interval <= 0:
-        raise CommandRefused(f"--timeout {args.timeout:g} / --poll-interval {args.poll_interval:g}: "
-                             "expected positive seconds")
+    check_durations(args)
     settings = resolve_settings(stack)
     short = short_stack_name(stack)
     if settings.global_database is None:
         raise CommandRefused(f"stack {short} has no global database (aurora-platform:globalDatabase is not set): "
                              f"there is no writer to move")
-    if to_region not in settings.regions:
-        raise CommandRefused(f"--to-region {to_region}: not a region of stack {short} "
-                             f"(regions: {', '.join(settings.regions)})")
+    check_region("--to-region", [to_region], settings, stack)
     if args.apply:
         require_pulumi_cli()
     gid = args.global_cluster_id
@@ -240,24 +203,19 @@ def run_runbook(args, *, client: Callable[[str], Any] | None = None, sleep: Call
         gid = stack_outputs(stack, args.outputs_file).get("globalClusterIdentifier")
         if not gid:
             raise CommandRefused(f"stack {short} exports no globalClusterIdentifier; pass --global-cluster-id")
-    rds = (client or (lambda region: rds_client(region, args.endpoint_url)))(to_region)
-    try:
-        current = describe_global_cluster(rds, gid)
-        target_arn = target_cluster_arn(kind, current, to_region)
-        before = writer_region(current)
-        if before != settings.writer_region:
-            print(f"note: the writer is in {before}, but Pulumi.{short}.yaml records "
-                  f"{SETTING_KEY}: {settings.writer_region}", file=out)
-        print(f"{kind}: global cluster {gid}, writer {before} -> {to_region} ({target_arn})", file=out, flush=True)
-        start_operation(kind, rds, gid, target_arn)
-        final = wait_for_writer(rds, gid, to_region, timeout=args.timeout, poll_interval=args.poll_interval,
-                                sleep=sleep, clock=clock, out=out)
-    except NoCredentialsError:
-        raise CommandRefused("no AWS credentials: configure them and run the command again") from None
-    except ClientError as error:
-        raise refused_by_aws(error) from None
-    except BotoCoreError as error:
-        raise CommandRefused(f"could not reach RDS in {to_region}: {error}", EXIT_FAILED) from None
+    rds = (clients or Clients(args.endpoint_url))("rds", to_region)
+    current = describe_global_cluster(rds, gid)
+    target_arn = target_cluster_arn(kind, current, to_region)
+    before = writer_region(current)
+    if before != settings.writer_region:
+        print(f"note: the writer is in {before}, but Pulumi.{short}.yaml records "
+              f"{SETTING_KEY}: {settings.writer_region}", file=out)
+    print(f"{kind}: global cluster {gid}, writer {before} -> {to_region} ({target_arn})", file=out, flush=True)
+    start_operation(kind, rds, gid, target_arn)
+    with after_change(f"the {kind} to {to_region} was started: watch it with `aws rds describe-global-clusters "
+                      f"--global-cluster-identifier {gid} --region {to_region}`; once the writer is in {to_region}, "
+                      f"record it: `pulumi config set --path {SETTING_KEY} {to_region} --stack {stack}`"):
+        final = wait_for_writer(rds, gid, to_region, Wait(args.timeout, args.poll_interval, clock or Clock(), out))
     print("\n".join(["", f"{kind} complete: the writer is in {to_region}.", *topology_lines(final), ""]), file=out)
     if settings.writer_region == to_region:
         print(f"Pulumi.{short}.yaml already records {SETTING_KEY}: {to_region}.", file=out)

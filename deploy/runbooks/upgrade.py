@@ -43,257 +43,42 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from components.project import PROJECT
-from deploy.cli import EXIT_FAILED, EXIT_OK
+from components.naming import PROJECT, short_stack_name
+from deploy.errors import EXIT_FAILED, EXIT_OK, CommandRefused, after_change
 from deploy.runbooks.base import (
+    Clients,
     Clock,
-    CommandRefused,
+    Wait,
     arn_region,
-    error_tail,
-    open_stack,
-    paginate,
-    poll_until,
-    rds_client,
-    refused_by_aws,
+    check_durations,
     require_pulumi_cli,
     resolve_settings,
-    run_refusable,
-    short_stack_name,
     stack_outputs,
+    write_stack_config,
+)
+from deploy.runbooks.rds import describe_global_cluster
+from deploy.runbooks.upgrade_checks import (
+    AVAILABLE,
+    Cluster,
+    Plan,
+    check_available,
+    check_offered_in_region,
+    check_orderable,
+    check_recorded_snapshot,
+    check_version_argument,
+    read_cluster,
+    stack_clusters,
+    target_parameter_groups,
+    upgrade_target,
+    wait_for_version,
 )
 
 HELP = "upgrade the engine version of the stack's clusters (through the global cluster, or in place)"
 NO_BLUE_GREEN = ("RDS Blue/Green deployments are not offered: AWS refuses Blue/Green for a cluster whose master "
                  "password RDS manages in Secrets Manager, and every regional cluster this program creates has one.")
-AVAILABLE = "available"
-
-
-@dataclass(frozen=True)
-class Instance:
-    identifier: str
-    instance_class: str
-    status: str
-    parameter_group: str = ""
-
-
-@dataclass(frozen=True)
-class Cluster:
-    region: str
-    identifier: str
-    arn: str
-    status: str
-    engine_version: str
-    instances: tuple[Instance, ...]
-    parameter_group: str = ""
-
-    def not_available(self) -> list[str]:
-        found = [] if self.status == AVAILABLE else [f"cluster {self.identifier} ({self.region}) is {self.status!r}"]
-        return found + [f"instance {i.identifier} ({self.region}) is {i.status!r}"
-                        for i in self.instances if i.status != AVAILABLE]
-
-
-@dataclass
-class Plan:
-    """The validated upgrade: what runs, and the groups a major upgrade switches to."""
-
-    stack: str
-    engine: str
-    current: str
-    target: str
-    major: bool
-    target_family: str
-    clusters: list[Cluster]  # writer first
-    global_cluster_id: str | None = None
-    parameter_groups: dict[str, dict[str, str]] = field(default_factory=dict)  # region -> {cluster, instance}
-    steps: list[str] = field(default_factory=list)
-
-    @property
-    def writer(self) -> Cluster:
-        return self.clusters[0]
-
-
-# ---------------------------------------------------------------------------------------
-# Reading and validating (read-only calls).
-# ---------------------------------------------------------------------------------------
-
-def check_version_argument(engine: str, value: str) -> str:
-    from components.settings import ENGINE_VERSION_HELP, engine_version_pattern
-
-    if not engine_version_pattern(engine).match(value or ""):
-        raise CommandRefused(f"--engine-version {value!r}: not a version of {engine}; expected "
-                             f"{ENGINE_VERSION_HELP[engine]}")
-    return value
-
-
-def read_cluster(rds, region: str, identifier: str) -> Cluster:
-    """The cluster and its instances as RDS reports them; a refusal when the cluster is missing."""
-    from botocore.exceptions import ClientError
-
-    try:
-        found = rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"]
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "DBClusterNotFoundFault":
-            raise
-        found = []
-    if not found:
-        raise CommandRefused(f"cluster {identifier} does not exist in {region}: the stack's outputs name it; "
-                             "deploy the stack first (`python -m deploy up`)")
-    cluster = found[0]
-    instances = paginate(rds, "describe_db_instances", "DBInstances",
-                         Filters=[{"Name": "db-cluster-id", "Values": [cluster["DBClusterIdentifier"]]}])
-    return Cluster(
-        region=region, identifier=cluster["DBClusterIdentifier"], arn=cluster["DBClusterArn"],
-        status=cluster.get("Status", ""), engine_version=cluster.get("EngineVersion", ""),
-        instances=tuple(Instance(i["DBInstanceIdentifier"], i.get("DBInstanceClass", ""), i.get("DBInstanceStatus", ""),
-                                 next((g.get("DBParameterGroupName", "") for g in i.get("DBParameterGroups", [])), ""))
-                        for i in instances),
-        parameter_group=cluster.get("DBClusterParameterGroup", ""),
-    )
-
-
-def upgrade_target(rds, engine: str, current: str, target: str) -> dict:
-    """The ``ValidUpgradeTarget`` entry for ``target`` from ``current``; a refusal naming the valid ones."""
-    from deploy.runbooks.preflight import engine_versions
-
-    if not [v for v in engine_versions(rds, engine, target) if v.get("EngineVersion") == target]:
-        raise CommandRefused(f"--engine-version {target}: {engine} {target} is not offered (DescribeDBEngineVersions "
-                             f"knows no such version); list them with `aws rds describe-db-engine-versions --engine {engine} "
-                             "--query 'DBEngineVersions[].EngineVersion'`")
-    targets = [t for v in engine_versions(rds, engine, current) for t in v.get("ValidUpgradeTarget", [])]
-    match = [t for t in targets if t.get("EngineVersion") == target]
-    if not match:
-        shown = ", ".join(t.get("EngineVersion", "") for t in targets) or "none"
-        raise CommandRefused(f"--engine-version {target}: not a valid upgrade target from {engine} {current} "
-                             f"(valid targets: {shown})")
-    return match[0]
-
-
-def check_offered_in_region(rds, region: str, engine: str, target: str, global_database: bool) -> None:
-    from deploy.runbooks.preflight import engine_versions
-
-    offered = [v for v in engine_versions(rds, engine, target) if v.get("EngineVersion") == target]
-    if not offered:
-        raise CommandRefused(f"--engine-version {target}: {engine} {target} is not offered in {region}, a region of "
-                             "the stack; choose a version every member region offers")
-    if global_database and not offered[0].get("SupportsGlobalDatabases"):
-        raise CommandRefused(f"--engine-version {target}: {engine} {target} does not support Aurora Global Database in "
-                             f"{region}; choose a version with SupportsGlobalDatabases in every member region")
-
-
-def check_orderable(rds, cluster: Cluster, engine: str, target: str) -> None:
-    """Every instance class the cluster uses can run ``target`` in its region."""
-    for instance_class in sorted({i.instance_class for i in cluster.instances}):
-        options = [o for o in paginate(rds, "describe_orderable_db_instance_options", "OrderableDBInstanceOptions",
-                                       Engine=engine, EngineVersion=target, DBInstanceClass=instance_class)
-                   if o.get("DBInstanceClass") == instance_class]
-        if not options:
-            users = ", ".join(i.identifier for i in cluster.instances if i.instance_class == instance_class)
-            raise CommandRefused(f"--engine-version {target}: instance class {instance_class} ({users}) is not orderable "
-                                 f"for {engine} {target} in {cluster.region}; change instanceClass/readerInstanceClass "
-                                 "to a class that is, `pulumi up`, then upgrade")
-
-
-def check_available(clusters: list[Cluster], global_cluster: dict | None = None) -> None:
-    problems = [p for c in clusters for p in c.not_available()]
-    if global_cluster is not None and global_cluster.get("Status") != AVAILABLE:
-        problems.insert(0, f"global cluster {global_cluster.get('GlobalClusterIdentifier')} is "
-                           f"{global_cluster.get('Status')!r}")
-    if problems:
-        raise CommandRefused("not every member is available: " + "; ".join(problems) +
-                             ". Wait until they are (or finish what is under way) and run the command again")
-
-
-def check_recorded_snapshot(rds, cluster: Cluster, name: str, stack: str) -> dict:
-    """The ``preUpgradeSnapshot`` a production major upgrade relies on, as RDS reports it: it must
-    exist, be ``available`` and be a snapshot of the writer cluster (``DescribeDBClusterSnapshots``;
-    ``DBClusterSnapshotNotFoundFault`` is the model's error for an unknown identifier)."""
-    from botocore.exceptions import ClientError
-
-    redo = (f"take one with this command's --snapshot (or record a snapshot of {cluster.identifier}: "
-            f"pulumi config set preUpgradeSnapshot <id> --stack {stack})")
-    try:
-        found = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=name)["DBClusterSnapshots"]
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "DBClusterSnapshotNotFoundFault":
-            raise
-        found = []
-    if not found:
-        raise CommandRefused(f"preUpgradeSnapshot {name}: no such DB cluster snapshot in {cluster.region}; {redo}")
-    snapshot = found[0]
-    if snapshot.get("DBClusterIdentifier") != cluster.identifier:
-        raise CommandRefused(f"preUpgradeSnapshot {name} is a snapshot of {snapshot.get('DBClusterIdentifier')!r}, not "
-                             f"of the writer cluster {cluster.identifier}; {redo}")
-    if snapshot.get("Status") != AVAILABLE:
-        raise CommandRefused(f"preUpgradeSnapshot {name} is {snapshot.get('Status')!r}, not 'available': wait until it "
-                             f"is (`aws rds describe-db-cluster-snapshots --db-cluster-snapshot-identifier {name} "
-                             f"--region {cluster.region}`), or {redo}")
-    return snapshot
-
-
-def target_parameter_groups(plan: Plan, regions: dict[str, dict], settings) -> dict[str, dict[str, str]]:
-    """Region -> the program's parameter groups of the target family; a refusal printing the
-    settings change that declares them when the stack's outputs show none."""
-    found = {region: (regions.get(region) or {}).get("parameterGroups", {}).get(plan.target_family)
-             for region in (c.region for c in plan.clusters)}
-    missing = sorted(region for region, groups in found.items() if not groups)
-    if missing:
-        short = short_stack_name(plan.stack)
-        raise CommandRefused(
-            f"a major upgrade to {plan.target} needs parameter groups of the {plan.target_family} family, and the stack "
-            f"declares none in {', '.join(missing)} (its outputs show "
-            f"{', '.join(sorted((regions.get(missing[0]) or {}).get('parameterGroups', {}))) or 'no groups'}). "
-            "Declare them first, then run this command again:\n"
-            f"  pulumi config set engineUpgradeTarget {plan.target} --stack {plan.stack}\n"
-            + ("  (production: add a fresh snapshot, e.g. run this command with --snapshot once the groups exist)\n"
-               if settings.production else "")
-            + f"  python -m deploy up --stack {plan.stack}      # creates the {plan.target_family} groups beside the "
-              f"current ones\nand commit Pulumi.{short}.yaml.")
-    return found
-
-
-def stack_clusters(outputs: dict, settings) -> list[tuple[str, str]]:
-    """(region, cluster identifier) of every member, writer region first, from the stack's outputs."""
-    regions = outputs.get("regions") or {}
-    order = [settings.writer_region] + [r for r in settings.regions if r != settings.writer_region]
-    found = []
-    for region in order:
-        identifier = (regions.get(region) or {}).get("clusterIdentifier")
-        if not identifier:
-            raise CommandRefused(f"the stack's outputs name no cluster in {region} (output regions.{region}."
-                                 "clusterIdentifier); run `python -m deploy up` first, or pass --outputs-file")
-        found.append((region, identifier))
-    return found
-
-
-# ---------------------------------------------------------------------------------------
-# Waiting.
-# ---------------------------------------------------------------------------------------
-
-def wait_for_version(rds_for: Callable[[str], Any], clusters: list[Cluster], target: str, *, timeout: float,
-                     poll_interval: float, clock: Clock, out: TextIO, how_to_finish: str) -> list[Cluster]:
-    """Poll every cluster until each runs ``target`` and it and its instances are available."""
-    def read() -> list[Cluster]:
-        return [read_cluster(rds_for(c.region), c.region, c.identifier) for c in clusters]
-
-    def done(current: list[Cluster]) -> bool:
-        return all(c.engine_version == target and not c.not_available() for c in current)
-
-    def progress(elapsed: float, current: list[Cluster]) -> list[str]:
-        return [f"[{elapsed:6.0f}s] {c.region:<14} {c.identifier:<40} {c.status:<12} {c.engine_version}"
-                + ("" if not c.not_available() or c.status != AVAILABLE else " (instances: "
-                   + ", ".join(f"{i.identifier} {i.status}" for i in c.instances if i.status != AVAILABLE) + ")")
-                for c in current]
-
-    def timed_out(current: list[Cluster]) -> str:
-        state = "; ".join(f"{c.identifier} is {c.status!r} on {c.engine_version}" for c in current)
-        return f"{state}. The upgrade may still be under way. {how_to_finish}"
-
-    return poll_until(read, done, progress, timeout=timeout, poll_interval=poll_interval, clock=clock, out=out,
-                      timed_out=timed_out)
 
 
 # ---------------------------------------------------------------------------------------
@@ -309,13 +94,12 @@ def snapshot_identifier(cluster: str, target: str, now: datetime) -> str:
 SNAPSHOT_FAILED = ("deleted", "deleting", "failed", "incompatible-restore", "incompatible-parameters")
 
 
-def take_snapshot(rds, cluster: Cluster, target: str, *, now: datetime, out: TextIO, stack: str, timeout: float,
-                  poll_interval: float, clock: Clock) -> str:
+def take_snapshot(rds, cluster: Cluster, target: str, *, now: datetime, stack: str, wait: Wait) -> str:
     """Create a manual snapshot of ``cluster`` and poll it (the command's --poll-interval and
     --timeout) until available; a failure saying how to finish by hand when it fails or times out."""
     identifier = snapshot_identifier(cluster.identifier, target, now)
     print(f"snapshot: CreateDBClusterSnapshot {identifier} of {cluster.identifier}; waiting until available",
-          file=out, flush=True)
+          file=wait.out, flush=True)
     rds.create_db_cluster_snapshot(DBClusterSnapshotIdentifier=identifier, DBClusterIdentifier=cluster.identifier,
                                    Tags=[{"Key": "purpose", "Value": f"before upgrade to {target}"}])
     watch = (f"`aws rds describe-db-cluster-snapshots --db-cluster-snapshot-identifier {identifier} --region "
@@ -338,9 +122,8 @@ def take_snapshot(rds, cluster: Cluster, target: str, *, now: datetime, out: Tex
         return [f"[{elapsed:6.0f}s] snapshot {identifier} {snapshot.get('Status')}"
                 + (f" ({percent}%)" if percent is not None else "")]
 
-    poll_until(read, done, progress, timeout=timeout, poll_interval=poll_interval, clock=clock, out=out,
-               timed_out=lambda snapshot: f"snapshot {identifier} is {snapshot.get('Status')!r}, not 'available'. "
-                                          + finish)
+    wait.until(read, done, lambda snapshot: f"snapshot {identifier} is {snapshot.get('Status')!r}, not 'available'. "
+                                            + finish, progress)
     return identifier
 
 
@@ -389,7 +172,7 @@ def settings_change(stack: str, settings, target: str, project: str = PROJECT) -
     lines += [f"  pulumi config rm {key} --stack {stack}" for key in cleared]
     lines += [f"or in Pulumi.{short}.yaml: {project}:engineVersion: \"{target}\""
               + (f" and remove {', '.join(f'{project}:{k}' for k in cleared)}" if cleared else "")]
-    from components.settings import parameter_group_family
+    from components.aws_facts import parameter_group_family
 
     old_family, new_family = (parameter_group_family(database.engine, v) for v in (database.engine_version, target))
     if old_family != new_family:
@@ -401,18 +184,11 @@ def settings_change(stack: str, settings, target: str, project: str = PROJECT) -
 
 
 def apply_settings(stack: str, settings, target: str) -> None:
-    from pulumi import automation as auto
-
-    handle = open_stack(stack)
-    try:
-        handle.set_config("engineVersion", auto.ConfigValue(value=target))
-        for key, value in (("engineUpgradeTarget", settings.database.engine_upgrade_target),
-                           ("preUpgradeSnapshot", settings.database.pre_upgrade_snapshot)):
-            if value:
-                handle.remove_config(key)
-    except auto.CommandError as error:
-        raise CommandRefused(f"the clusters run {target}, but changing the settings failed; change them by hand:\n"
-                             f"{settings_change(stack, settings, target)}\n{error_tail(error)}", EXIT_FAILED) from None
+    cleared = [key for key, value in (("engineUpgradeTarget", settings.database.engine_upgrade_target),
+                                      ("preUpgradeSnapshot", settings.database.pre_upgrade_snapshot)) if value]
+    write_stack_config(stack, {"engineVersion": target}, remove=cleared,
+                       failed=lambda tail: f"the clusters run {target}, but changing the settings failed; change them "
+                                           f"by hand:\n{settings_change(stack, settings, target)}\n{tail}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -444,23 +220,16 @@ def register(subparsers) -> None:
     parser.add_argument("--outputs-file", metavar="FILE.json",
                         help="stack outputs as JSON instead of reading them through the Automation API")
     parser.add_argument("--endpoint-url", help="RDS endpoint, e.g. a local emulator")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run_upgrade)
 
 
-def run(args) -> int:
-    return run_refusable(lambda: run_upgrade(args))
-
-
-def run_upgrade(args, *, client: Callable[[str], Any] | None = None, clock: Clock | None = None,
+def run_upgrade(args, *, clients: Callable[[str, str], Any] | None = None, clock: Clock | None = None,
                 now: Callable[[], datetime] = lambda: datetime.now(UTC), out: TextIO | None = None) -> int:
-    """The command; ``client(region)`` returns the RDS client of a region (boto3 by default)."""
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-
+    """The command; ``clients(service, region)`` returns an AWS client (``base.Clients`` by default)."""
     out = out or sys.stdout
-    clock = clock or Clock()
+    wait = Wait(args.timeout, args.poll_interval, clock or Clock(), out)
     stack = args.stack
-    if args.timeout <= 0 or args.poll_interval <= 0:
-        raise CommandRefused(f"--timeout {args.timeout:g} / --poll-interval {args.poll_interval:g}: expected positive seconds")
+    check_durations(args)
     settings = resolve_settings(stack)
     engine = settings.database.engine
     target = check_version_argument(engine, args.engine_version)
@@ -468,33 +237,25 @@ def run_upgrade(args, *, client: Callable[[str], Any] | None = None, clock: Cloc
         require_pulumi_cli()
     outputs = stack_outputs(stack, args.outputs_file)
     members = stack_clusters(outputs, settings)
-    rds_for = functools.cache(client or (lambda region: rds_client(region, args.endpoint_url)))
-    try:
-        return _upgrade(args, settings, outputs, members, target, rds_for, clock, now, out)
-    except NoCredentialsError:
-        raise CommandRefused("no AWS credentials: configure them and run the command again") from None
-    except ClientError as error:
-        raise refused_by_aws(error) from None
-    except BotoCoreError as error:
-        raise CommandRefused(f"could not reach RDS: {error}", EXIT_FAILED) from None
+    clients = clients or Clients(args.endpoint_url)
+    rds_for = functools.cache(lambda region: clients("rds", region))
+    return _upgrade(args, settings, outputs, members, target, rds_for, wait, now)
 
 
-def _upgrade(args, settings, outputs, members, target, rds_for, clock: Clock, now, out: TextIO) -> int:
-    from components.settings import parameter_group_family
-    from deploy.runbooks.switchover import describe_global_cluster
+def read_plan(args, settings, outputs: dict, members, target: str, rds_for) -> tuple[Plan, dict | None]:
+    """The clusters (and the global cluster) as RDS reports them, as a plan not yet validated."""
+    from components.aws_facts import parameter_group_family
 
     stack, engine = args.stack, settings.database.engine
-    is_global = settings.global_database is not None
-    writer_region = members[0][0]
     clusters = [read_cluster(rds_for(region), region, identifier) for region, identifier in members]
     current = clusters[0].engine_version
     global_cluster = None
-    if is_global:
+    if settings.global_database is not None:
         gid = outputs.get("globalClusterIdentifier")
         if not gid:
             raise CommandRefused(f"stack {short_stack_name(stack)} exports no globalClusterIdentifier; run "
                                  "`python -m deploy up` first, or pass --outputs-file")
-        global_cluster = describe_global_cluster(rds_for(writer_region), gid)
+        global_cluster = describe_global_cluster(rds_for(members[0][0]), gid)
         current = global_cluster.get("EngineVersion") or current
         member_regions = {arn_region(m.get("DBClusterArn", "")) for m in global_cluster.get("GlobalClusterMembers", [])}
         strays = sorted(member_regions - {c.region for c in clusters})
@@ -505,29 +266,18 @@ def _upgrade(args, settings, outputs, members, target, rds_for, clock: Clock, no
     plan = Plan(stack=stack, engine=engine, current=current, target=target, major=False,
                 target_family=parameter_group_family(engine, target), clusters=clusters,
                 global_cluster_id=global_cluster.get("GlobalClusterIdentifier") if global_cluster else None)
+    return plan, global_cluster
 
-    if current == target:
-        if is_global:  # upgraded already, or stopped half-way: wait for the members, then finish
-            plan.major = parameter_group_family(engine, settings.database.engine_version) != plan.target_family
-            # A member on the target that is still upgrading or modifying must be waited for too:
-            # ModifyDBCluster on it (the parameter groups) fails with InvalidDBClusterStateFault.
-            behind = [c.identifier for c in clusters if c.engine_version != target or c.not_available()]
-            print(f"global cluster {plan.global_cluster_id} already runs {engine} {target}"
-                  + (f"; waiting for {', '.join(behind)}" if behind else ""), file=out, flush=True)
-            if args.dry_run:
-                print("dry run: the command would wait for the members, attach the new parameter groups where "
-                      "they are missing and record the version. No call made.", file=out)
-                return EXIT_OK
-            return _finish_global(args, settings, plan, outputs, rds_for, clock, out, wait=bool(behind))
-        print(f"the clusters already run {engine} {target}; nothing to upgrade.", file=out)
-        return _record(args, settings, target, out)
 
-    entry = upgrade_target(rds_for(writer_region), engine, current, target)
+def validate_plan(args, settings, outputs: dict, plan: Plan, global_cluster: dict | None, rds_for, out: TextIO) -> None:
+    """Every check before the first change: the target, each region, availability, groups, snapshot."""
+    engine, target, stack = plan.engine, plan.target, plan.stack
+    entry = upgrade_target(rds_for(plan.writer.region), engine, plan.current, target)
     plan.major = bool(entry.get("IsMajorVersionUpgrade"))
-    for cluster in clusters:
-        check_offered_in_region(rds_for(cluster.region), cluster.region, engine, target, is_global)
+    for cluster in plan.clusters:
+        check_offered_in_region(rds_for(cluster.region), cluster.region, engine, target, global_cluster is not None)
         check_orderable(rds_for(cluster.region), cluster, engine, target)
-    check_available(clusters, global_cluster)
+    check_available(plan.clusters, global_cluster)
     if plan.major:
         plan.parameter_groups = target_parameter_groups(plan, outputs.get("regions") or {}, settings)
     needs_snapshot = plan.major and settings.production and not settings.database.pre_upgrade_snapshot
@@ -537,26 +287,56 @@ def _upgrade(args, settings, outputs, members, target, rds_for, clock: Clock, no
                              "in preUpgradeSnapshot")
     recorded = settings.database.pre_upgrade_snapshot
     if plan.major and settings.production and recorded and not args.snapshot:
-        snapshot = check_recorded_snapshot(rds_for(writer_region), plan.writer, recorded, stack)
+        snapshot = check_recorded_snapshot(rds_for(plan.writer.region), plan.writer, recorded, stack)
         print(f"preUpgradeSnapshot {recorded}: available, a snapshot of {plan.writer.identifier} taken "
               f"{snapshot.get('SnapshotCreateTime', 'at an unknown time')}", file=out, flush=True)
 
+
+def _upgrade(args, settings, outputs, members, target, rds_for, wait: Wait, now) -> int:
+    out = wait.out
+    plan, global_cluster = read_plan(args, settings, outputs, members, target, rds_for)
+    if plan.current == target:
+        return _already_on_target(args, settings, plan, outputs, rds_for, wait)
+    validate_plan(args, settings, outputs, plan, global_cluster, rds_for, out)
     plan.steps = _steps(args, plan, settings)
     kind = "major" if plan.major else "minor"
-    print(f"upgrade {engine} {current} -> {target} ({kind}) of stack {short_stack_name(stack)}:", file=out)
+    print(f"upgrade {plan.engine} {plan.current} -> {target} ({kind}) of stack {short_stack_name(plan.stack)}:", file=out)
     print("\n".join(f"  {i}. {step}" for i, step in enumerate(plan.steps, 1)), file=out, flush=True)
     if args.dry_run:
         print("dry run: every check passed; no call above was made.", file=out)
         return EXIT_OK
+    with after_change(f"the upgrade to {target} may be under way; nothing is rolled back and the settings are unchanged. "
+                      f"Watch it with `aws rds describe-db-clusters --db-cluster-identifier {plan.writer.identifier} "
+                      f"--region {plan.writer.region}` and run this command again: it carries on from where it is"):
+        if args.snapshot:
+            snapshot = take_snapshot(rds_for(plan.writer.region), plan.writer, target, now=now(), stack=plan.stack,
+                                     wait=wait)
+            print(f"snapshot {snapshot} is available (record it: pulumi config set preUpgradeSnapshot {snapshot} "
+                  f"--stack {plan.stack})", file=out, flush=True)
+        if global_cluster is not None:
+            return _upgrade_global(args, settings, plan, outputs, rds_for, wait)
+        return _upgrade_in_place(args, settings, plan, rds_for, wait)
 
-    if args.snapshot:
-        snapshot = take_snapshot(rds_for(writer_region), plan.writer, target, now=now(), out=out, stack=stack,
-                                 timeout=args.timeout, poll_interval=args.poll_interval, clock=clock)
-        print(f"snapshot {snapshot} is available (record it: pulumi config set preUpgradeSnapshot {snapshot} "
-              f"--stack {stack})", file=out, flush=True)
-    if is_global:
-        return _upgrade_global(args, settings, plan, outputs, rds_for, clock, out)
-    return _upgrade_in_place(args, settings, plan, rds_for, clock, out)
+
+def _already_on_target(args, settings, plan: Plan, outputs: dict, rds_for, wait: Wait) -> int:
+    """The clusters run the target: a global upgrade stopped half-way is finished, else only recorded."""
+    from components.aws_facts import parameter_group_family
+
+    out, target, engine = wait.out, plan.target, plan.engine
+    if not plan.global_cluster_id:
+        print(f"the clusters already run {engine} {target}; nothing to upgrade.", file=out)
+        return _record(args, settings, target, out)
+    plan.major = parameter_group_family(engine, settings.database.engine_version) != plan.target_family
+    # A member on the target that is still upgrading or modifying must be waited for too:
+    # ModifyDBCluster on it (the parameter groups) fails with InvalidDBClusterStateFault.
+    behind = [c.identifier for c in plan.clusters if c.engine_version != target or c.not_available()]
+    print(f"global cluster {plan.global_cluster_id} already runs {engine} {target}"
+          + (f"; waiting for {', '.join(behind)}" if behind else ""), file=out, flush=True)
+    if args.dry_run:
+        print("dry run: the command would wait for the members, attach the new parameter groups where "
+              "they are missing and record the version. No call made.", file=out)
+        return EXIT_OK
+    return _finish_global(args, settings, plan, outputs, rds_for, wait, behind=bool(behind))
 
 
 def _steps(args, plan: Plan, settings) -> list[str]:
@@ -596,25 +376,24 @@ def _record(args, settings, target: str, out: TextIO) -> int:
     return EXIT_OK
 
 
-def _upgrade_global(args, settings, plan: Plan, outputs: dict, rds_for, clock: Clock, out: TextIO) -> int:
+def _upgrade_global(args, settings, plan: Plan, outputs: dict, rds_for, wait: Wait) -> int:
     gid, region = plan.global_cluster_id, plan.writer.region
     rds_for(region).modify_global_cluster(GlobalClusterIdentifier=gid, EngineVersion=plan.target,
                                           AllowMajorVersionUpgrade=plan.major)
-    print(f"ModifyGlobalCluster {gid}: upgrading every member to {plan.target}", file=out, flush=True)
-    return _finish_global(args, settings, plan, outputs, rds_for, clock, out, wait=True)
+    print(f"ModifyGlobalCluster {gid}: upgrading every member to {plan.target}", file=wait.out, flush=True)
+    return _finish_global(args, settings, plan, outputs, rds_for, wait, behind=True)
 
 
-def _finish_global(args, settings, plan: Plan, outputs: dict, rds_for, clock: Clock, out: TextIO, *, wait: bool) -> int:
+def _finish_global(args, settings, plan: Plan, outputs: dict, rds_for, wait: Wait, *, behind: bool) -> int:
     """Wait until every member runs the target; after a major upgrade put the program's groups of
     the new family on the members RDS left on its default groups; record the version."""
     gid, region = plan.global_cluster_id, plan.writer.region
-    final = plan.clusters
-    if wait:
+    out, final = wait.out, plan.clusters
+    if behind:
         how = (f"Watch it with `aws rds describe-global-clusters --global-cluster-identifier {gid} --region {region}`; "
                "when every member runs the new version, run this command again: it records the settings"
                + (" and attaches the new parameter groups" if plan.major else ""))
-        final = wait_for_version(rds_for, plan.clusters, plan.target, timeout=args.timeout,
-                                 poll_interval=args.poll_interval, clock=clock, out=out, how_to_finish=how)
+        final = wait_for_version(rds_for, plan.clusters, plan.target, wait, how)
     if plan.major:
         regions = outputs.get("regions") or {}
         plan.parameter_groups = {c.region: (regions.get(c.region) or {}).get("parameterGroups", {}).get(plan.target_family)
@@ -629,8 +408,8 @@ def _finish_global(args, settings, plan: Plan, outputs: dict, rds_for, clock: Cl
     return _record(args, settings, plan.target, out)
 
 
-def _upgrade_in_place(args, settings, plan: Plan, rds_for, clock: Clock, out: TextIO) -> int:
-    rds = rds_for(plan.writer.region)
+def _upgrade_in_place(args, settings, plan: Plan, rds_for, wait: Wait) -> int:
+    out, rds = wait.out, rds_for(plan.writer.region)
     modified = modify_in_place(rds, plan, apply_immediately=args.apply_immediately)
     if not args.apply_immediately:
         pending = (modified.get("PendingModifiedValues") or {}).get("EngineVersion", plan.target)
@@ -641,8 +420,7 @@ def _upgrade_in_place(args, settings, plan: Plan, rds_for, clock: Clock, out: Te
     print(f"ModifyDBCluster {plan.writer.identifier}: upgrading to {plan.target}", file=out, flush=True)
     how = (f"Watch it with `aws rds describe-db-clusters --db-cluster-identifier {plan.writer.identifier} --region "
            f"{plan.writer.region}`; once it runs {plan.target}, run this command again to record the settings")
-    wait_for_version(rds_for, [plan.writer], plan.target, timeout=args.timeout, poll_interval=args.poll_interval,
-                     clock=clock, out=out, how_to_finish=how)
+    wait_for_version(rds_for, [plan.writer], plan.target, wait, how)
     print(f"upgrade complete: {plan.writer.identifier} runs {plan.target}.", file=out)
     return _record(args, settings, plan.target, out)
 

@@ -34,22 +34,25 @@ Exit codes: 0 no finding, 1 any finding (or AWS refused a read), 2 usage or sett
 
 from __future__ import annotations
 
-import json
+import sys
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
-from deploy.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from components.naming import short_stack_name
+from deploy.errors import EXIT_FAILED, EXIT_USAGE, CommandRefused
 from deploy.runbooks.base import (
-    CommandRefused,
+    Clients,
+    Clock,
+    Wait,
     arn_region,
+    check_region,
+    described,
     paginate,
-    refused_by_aws,
     resolve_settings,
-    run_refusable,
-    short_stack_name,
     stack_outputs,
 )
+from deploy.runbooks.findings import Finding, report
 
 OPEN_CIDRS = ("0.0.0.0/0", "::/0")
 CHECKS = (
@@ -57,14 +60,6 @@ CHECKS = (
     "backup-retention", "iam-auth", "instance-public", "multi-az", "global-membership",
     "global-writer-region", "fleet-missing", "fleet-imdsv2", "fleet-public-ip", "sg-open-to-internet",
 )
-
-
-@dataclass(frozen=True)
-class Finding:
-    check: str
-    region: str
-    resource: str
-    message: str
 
 
 def same_kms_key(actual: str | None, expected: str | None) -> bool:
@@ -116,18 +111,14 @@ def region_intents(settings, outputs: dict[str, Any]) -> tuple[list[RegionIntent
 # ---------------------------------------------------------------------------------------
 
 def check_cluster(settings, intent: RegionIntent, rds) -> list[Finding]:
-    from botocore.exceptions import ClientError
-
     region, out = intent.region, intent.outputs
     cluster_id = out.get("clusterIdentifier")
     if not cluster_id:
         return [Finding("stack-outputs", region, "clusterIdentifier", "no clusterIdentifier output for this region")]
-    try:
-        cluster = rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "DBClusterNotFoundFault":
-            return [Finding("cluster-missing", region, cluster_id, "the cluster does not exist")]
-        raise
+    found = described(rds.describe_db_clusters, "DBClusters", "DBClusterNotFoundFault", DBClusterIdentifier=cluster_id)
+    if not found:
+        return [Finding("cluster-missing", region, cluster_id, "the cluster does not exist")]
+    cluster = found[0]
     db = settings.database
     findings = []
     if not cluster.get("StorageEncrypted"):
@@ -136,18 +127,14 @@ def check_cluster(settings, intent: RegionIntent, rds) -> list[Finding]:
         findings.append(Finding("cluster-kms-key", region, cluster_id,
                                 f"encrypted with {cluster.get('KmsKeyId')}, expected the region key "
                                 f"{out.get('kmsKeyArn') or '(no kmsKeyArn output)'}"))
-    if bool(cluster.get("DeletionProtection")) != db.deletion_protection:
-        findings.append(Finding("deletion-protection", region, cluster_id,
-                                f"deletion protection is {'on' if cluster.get('DeletionProtection') else 'off'}; "
-                                f"settings say deletionProtection: {str(db.deletion_protection).lower()}"))
+    findings += _switch(cluster, "deletion-protection", (region, cluster_id), "DeletionProtection", "deletion protection",
+                        "deletionProtection", db.deletion_protection)
     if cluster.get("BackupRetentionPeriod") != db.backup_retention_days:
         findings.append(Finding("backup-retention", region, cluster_id,
                                 f"backups kept {cluster.get('BackupRetentionPeriod')} days; "
                                 f"settings say backupRetentionDays: {db.backup_retention_days}"))
-    if bool(cluster.get("IAMDatabaseAuthenticationEnabled")) != db.iam_authentication:
-        findings.append(Finding("iam-auth", region, cluster_id,
-                                f"IAM authentication is {'on' if cluster.get('IAMDatabaseAuthenticationEnabled') else 'off'}; "
-                                f"settings say iamAuthentication: {str(db.iam_authentication).lower()}"))
+    findings += _switch(cluster, "iam-auth", (region, cluster_id), "IAMDatabaseAuthenticationEnabled", "IAM authentication",
+                        "iamAuthentication", db.iam_authentication)
     instances = paginate(rds, "describe_db_instances", "DBInstances",
                           Filters=[{"Name": "db-cluster-id", "Values": [cluster_id]}])
     for instance in instances:
@@ -160,6 +147,16 @@ def check_cluster(settings, intent: RegionIntent, rds) -> list[Finding]:
                                 f"{len(instances)} instance(s) in {len(zones)} availability zone(s) "
                                 f"({', '.join(sorted(zones)) or 'none'}); a production cluster spreads over at least 2"))
     return findings
+
+
+def _switch(cluster: dict, check: str, where: tuple[str, str], field_name: str, what: str, key: str,
+            wanted: bool) -> list[Finding]:
+    """A finding when the cluster's on/off ``field_name`` differs from the setting ``key``."""
+    actual = bool(cluster.get(field_name))
+    if actual == wanted:
+        return []
+    return [Finding(check, *where,
+                    f"{what} is {'on' if actual else 'off'}; settings say {key}: {str(wanted).lower()}")]
 
 
 def check_global(settings, intents: list[RegionIntent], outputs: dict[str, Any], rds) -> list[Finding]:
@@ -264,8 +261,7 @@ def wait_available(settings, outputs: dict[str, Any], clients: Callable[[str, st
                    regions: Iterable[str] | None = None) -> None:
     """RDS waiters: clusters and their instances available, bounded by ``seconds`` per waiter."""
     intents, _ = region_intents(settings, outputs)
-    delay = 15 if seconds >= 60 else 1
-    config = {"Delay": delay, "MaxAttempts": max(1, seconds // delay)}
+    wait = Wait(seconds, 15 if seconds >= 60 else 1, Clock(), sys.stdout)
     for intent in intents:
         if regions and intent.region not in regions:
             continue
@@ -273,48 +269,14 @@ def wait_available(settings, outputs: dict[str, Any], clients: Callable[[str, st
         if not cluster_id:
             continue
         rds = clients("rds", intent.region)
-        rds.get_waiter("db_cluster_available").wait(DBClusterIdentifier=cluster_id, WaiterConfig=config)
+        wait.aws_waiter(rds, "db_cluster_available", DBClusterIdentifier=cluster_id)
         if intent.instance_count:
-            rds.get_waiter("db_instance_available").wait(
-                Filters=[{"Name": "db-cluster-id", "Values": [cluster_id]}], WaiterConfig=config)
+            wait.aws_waiter(rds, "db_instance_available", Filters=[{"Name": "db-cluster-id", "Values": [cluster_id]}])
 
 
 # ---------------------------------------------------------------------------------------
 # Output and command line.
 # ---------------------------------------------------------------------------------------
-
-def findings_table(findings: list[Finding]) -> str:
-    if not findings:
-        return "no findings"
-    rows = [("CHECK", "REGION", "RESOURCE", "FINDING")] + [(f.check, f.region, f.resource, f.message) for f in findings]
-    widths = [max(len(str(row[i])) for row in rows) for i in range(3)]
-    return "\n".join(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}" for row in rows)
-
-
-def findings_json(stack: str, findings: list[Finding]) -> str:
-    return json.dumps({"stack": stack, "clean": not findings, "findings": [asdict(f) for f in findings]}, indent=2)
-
-
-class Boto3Clients:
-    """One boto3 client per (service, region) of a run, all on ``endpoint_url`` when given."""
-
-    def __init__(self, endpoint_url: str | None):
-        import boto3
-
-        self._session = boto3.session.Session()
-        self._endpoint_url = endpoint_url
-        self._clients: dict[tuple[str, str], Any] = {}
-
-    def __call__(self, service: str, region: str):
-        if (service, region) not in self._clients:
-            self._clients[(service, region)] = self._session.client(service, region_name=region,
-                                                                    endpoint_url=self._endpoint_url)
-        return self._clients[(service, region)]
-
-    def close(self) -> None:
-        while self._clients:
-            self._clients.popitem()[1].close()
-
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("verify", help="check the live AWS resources against the stack's settings",
@@ -332,46 +294,24 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args) -> int:
-    return run_refusable(lambda: _run(args))
-
-
-def _run(args, clients: Callable[[str, str], Any] | None = None) -> int:
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, WaiterError
+def run(args, clients: Callable[[str, str], Any] | None = None) -> int:
+    from botocore.exceptions import WaiterError
 
     settings = resolve_settings(args.stack)
-    unknown = [r for r in args.region if r not in settings.regions]
-    if unknown:
-        raise CommandRefused(f"--region {', '.join(unknown)}: not a region of stack {short_stack_name(args.stack)} "
-                             f"(regions: {', '.join(settings.regions)})", EXIT_USAGE)
+    check_region("--region", args.region, settings, args.stack)
     if args.wait < 0:
         raise CommandRefused(f"--wait {args.wait}: expected 0 or more seconds", EXIT_USAGE)
     outputs = stack_outputs(args.stack, args.outputs_file)
     own_clients = clients is None
-    clients = clients or Boto3Clients(args.endpoint_url)
+    clients = clients or Clients(args.endpoint_url)
     try:
         if args.wait:
             wait_available(settings, outputs, clients, args.wait, args.region or None)
         findings = verify(settings, outputs, clients, args.region or None)
-    except NoCredentialsError:
-        raise CommandRefused("no AWS credentials: configure them (AWS_PROFILE, AWS_ACCESS_KEY_ID/"
-                             "AWS_SECRET_ACCESS_KEY, or a role) and run verify again", EXIT_USAGE) from None
     except WaiterError as error:
         raise CommandRefused(f"--wait {args.wait}: resources not available in time: {error}", EXIT_FAILED) from None
-    except ClientError as error:
-        raise refused_by_aws(error) from None
-    except BotoCoreError as error:
-        raise CommandRefused(f"could not read AWS: {error}", EXIT_FAILED) from None
     finally:
         if own_clients:
             clients.close()
-    stack = short_stack_name(args.stack)
-    if args.json:
-        print(findings_json(stack, findings))
-    else:
-        print(f"verify stack {stack}: regions {', '.join(args.region or settings.regions)}")
-        print(findings_table(findings))
-        if findings:
-            print(f"{len(findings)} finding{'s' if len(findings) != 1 else ''}")
-    return EXIT_FAILED if findings else EXIT_OK
+    return report("verify", short_stack_name(args.stack), args.region or settings.regions, findings, args.json)
 

@@ -73,7 +73,7 @@ class Stubs:
     def run(self, **kwargs) -> tuple[int, str]:
         out = io.StringIO()
         with self.rds_stub, self.data_stub:
-            code = bootstrap(args(**kwargs), make_clients=lambda region, url: (self.rds, self.secrets, self.data), out=out)
+            code = bootstrap(args(**kwargs), clients=lambda service, region: {'rds': self.rds, 'secretsmanager': self.secrets, 'rds-data': self.data}[service], out=out)
             self.data_stub.assert_no_pending_responses()
         return code, out.getvalue()
 
@@ -184,7 +184,7 @@ def test_an_unreachable_data_api_is_a_failure_not_a_traceback(moto):
     with Stubber(rds) as rds_stub:
         rds_stub.add_response("describe_db_clusters", cluster_answer(), {"DBClusterIdentifier": PROD_CLUSTER})
         with pytest.raises(CommandRefused) as refused:
-            bootstrap(args(), make_clients=lambda region, url: (rds, secrets, nowhere), out=io.StringIO())
+            bootstrap(args(), clients=lambda service, region: {'rds': rds, 'secretsmanager': secrets, 'rds-data': nowhere}[service], out=io.StringIO())
     assert refused.value.code == 1 and "could not reach AWS" in str(refused.value) and "nothing has changed" in str(refused.value)
     assert secret_arn
 
@@ -203,7 +203,7 @@ def test_the_read_query_through_moto_rds_data(moto):
     out = io.StringIO()
     with Stubber(rds) as rds_stub:
         rds_stub.add_response("describe_db_clusters", cluster_answer(), {"DBClusterIdentifier": PROD_CLUSTER})
-        code = bootstrap(args(), make_clients=lambda region, url: (rds, secrets, data), out=out)
+        code = bootstrap(args(), clients=lambda service, region: {'rds': rds, 'secretsmanager': secrets, 'rds-data': data}[service], out=out)
     assert code == 0 and "role app exists and holds rds_iam" in out.getvalue()
     assert secret_arn.startswith("arn:aws:secretsmanager:us-east-1:")
 
@@ -313,7 +313,7 @@ def test_stubbed_calls_name_the_cluster_and_secret(moto):
     ("aurora-mysql", "8.0.mysql_aurora.3.07.0", True), ("aurora-mysql", "8.0.mysql_aurora.3.06.1", False),
 ])
 def test_data_api_versions(engine, version, supported):
-    from components.settings import data_api_supported
+    from components.aws_facts import data_api_supported
 
     assert data_api_supported(engine, version) is supported
 
@@ -321,7 +321,7 @@ def test_data_api_versions(engine, version, supported):
 @pytest.mark.parametrize(("instance_class", "supported"), [
     ("db.t4g.medium", False), ("db.t3.medium", False), ("db.r7g.large", True), ("db.serverless", True)])
 def test_data_api_instance_classes(instance_class, supported):
-    from components.settings import data_api_supported
+    from components.aws_facts import data_api_supported
 
     assert data_api_supported("aurora-postgresql", "16.6", instance_class) is supported
 

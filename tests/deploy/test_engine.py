@@ -320,10 +320,10 @@ def test_unknown_stack_exits_2(capsys):
 
 def test_invalid_settings_exit_2_with_the_settings_message(monkeypatch, capsys):
     from deploy.offline.stack_config import load_stack_config
-    from deploy.runbooks import base as stack_access
+    from deploy.runbooks import base
 
     raw = {**load_stack_config("dev"), "aurora-platform:backupRetentionDays": "40"}
-    monkeypatch.setattr(stack_access, "load_stack_config", lambda stack: raw)
+    monkeypatch.setattr(base, "load_stack_config", lambda stack: raw)
     assert cli.main(["up", "--stack", "dev"]) == 2
     err = capsys.readouterr().err
     assert "stack dev (Pulumi.dev.yaml): invalid stack settings (1 problem)" in err

@@ -23,7 +23,7 @@ from deploy import cli
 from deploy.offline.capture import run_program
 from deploy.offline.check import parse_overrides
 from deploy.offline.stack_config import load_stack_config
-from deploy.runbooks import preflight
+from deploy.runbooks import preflight, preflight_plan
 from deploy.runbooks.base import resolve_settings
 from tests.deploy import aws_deployment as aws
 
@@ -34,7 +34,7 @@ def stack_variant(stack: str, *pairs: str):
     """Settings and plan of a stack file with ``--set``-style overrides, from the captured program."""
     overrides = parse_overrides(list(pairs))
     settings = parse_settings({**load_stack_config(stack), **overrides}, stack)
-    return settings, preflight.plan_from_capture(run_program(stack, "preview", overrides=overrides), settings)
+    return settings, preflight_plan.plan_from_capture(run_program(stack, "preview", overrides=overrides), settings)
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +151,7 @@ def test_dev_clean_run_exits_0(moto, dev, capsys):
     moto_clients = aws.Aws(moto)
     args = cli.build_parser().parse_args(["preflight", "--stack", "dev", "--json"])
     with stub:
-        code = preflight._run(args, lambda service, region: rds if service == "rds" else moto_clients(service, region))
+        code = preflight.run(args, lambda service, region: rds if service == "rds" else moto_clients(service, region))
     stub.assert_no_pending_responses()
     assert (code, json.loads(capsys.readouterr().out)) == (0, {"stack": "dev", "clean": True, "findings": []})
 
@@ -234,7 +234,7 @@ def test_upgrade_target_of_the_stacks_existing_cluster(dev):
     DescribeDBEngineVersions, so the cluster lookup is stubbed on the same client."""
     _, plan = dev
     cluster_id = "aurora-platform-dev-us-east-2"
-    region_plan = preflight.RegionPlan("us-east-2", names=[preflight.PlannedName("db-cluster", cluster_id)])
+    region_plan = preflight.RegionPlan("us-east-2", names=[preflight_plan.PlannedName("db-cluster", cluster_id)])
     rds, stub = _stubbed("rds")
     stub.add_response("describe_db_clusters", {"DBClusters": [{
         "DBClusterIdentifier": cluster_id, "EngineVersion": "16.8",
@@ -454,7 +454,7 @@ def test_name_taken_outside_the_stack(kind, moto, dev):
     _, plan = dev
     name = NAMES[kind]
     if kind.endswith("parameter-group"):
-        plan.regions["us-east-2"].names.append(preflight.PlannedName(kind, name))
+        plan.regions["us-east-2"].names.append(preflight_plan.PlannedName(kind, name))
     try:
         assert (kind, name) in {(n.kind, n.name) for n in plan.regions["us-east-2"].names}
         assert _name_findings(moto, plan) == []

@@ -24,8 +24,10 @@ from botocore.stub import ANY, Stubber
 
 from components.naming import vault_name
 from deploy import cli
-from deploy.runbooks.base import run_refusable
-from deploy.runbooks.restore_drill import DRILL_TAG, drill_identifier, run_drill
+from deploy.errors import run_guarded
+from deploy.runbooks.base import Clock
+from deploy.runbooks.restore_drill import run_drill
+from deploy.runbooks.restore_drill_plan import DRILL_TAG, drill_identifier
 from tests.deploy.aws_deployment import build
 from tests.test_settings import settings_of
 
@@ -84,7 +86,7 @@ def refused(operation: str) -> ClientError:
 
 
 def drill(args, clients, out: io.StringIO) -> int:
-    return run_refusable(lambda: run_drill(args, client=clients, now=lambda: START.at, sleep=lambda _s: None, out=out))
+    return run_guarded(lambda: run_drill(args, clients=clients, now=lambda: START.at, clock=Clock(sleep=lambda _s: None), out=out))
 
 
 def cluster_ids(moto, region: str) -> set[str]:
@@ -382,10 +384,10 @@ class FakeClock:
 
 def vault_drill(moto, backup, out: io.StringIO, *argv: str, sleep=None) -> int:
     clock = FakeClock()
-    return run_refusable(lambda: run_drill(
+    return run_guarded(lambda: run_drill(
         args_of("--stack", "prod", "--from-vault", "us-west-2", *argv),
-        client=lambda s, r: backup if s == "backup" else client(moto, s, r), now=lambda: START.at, clock=clock,
-        sleep=sleep or clock.sleep, out=out))
+        clients=lambda s, r: backup if s == "backup" else client(moto, s, r), now=lambda: START.at,
+        clock=Clock(sleep=sleep or clock.sleep, now=clock), out=out))
 
 
 def interrupt(_seconds: float) -> None:

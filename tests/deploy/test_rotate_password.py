@@ -24,8 +24,9 @@ import pytest
 from botocore.stub import Stubber
 
 from deploy import cli
+from deploy.errors import CommandRefused
 from deploy.runbooks import rotate_password
-from deploy.runbooks.base import Clock, CommandRefused
+from deploy.runbooks.base import Clock
 from deploy.runbooks.rotate_password import SPECIALS, new_password, rotate
 
 PROD_CLUSTER = "aurora-platform-prod-us-east-1"
@@ -51,7 +52,7 @@ def committed_stack_file(monkeypatch):
 
 def pick(rds, secrets, asked: list | None = None):
     """A client factory answering with the given clients, each only in its own region."""
-    def make(service: str, region: str, url):
+    def make(service: str, region: str):
         client = {"rds": rds, "secretsmanager": secrets}[service]
         assert client.meta.region_name == region, f"{service} asked for in {region}, the client is in {client.meta.region_name}"
         if asked is not None:
@@ -94,7 +95,7 @@ def test_global_rotation_sets_config_then_cluster_then_secret(moto):
     rds, secrets, before = moto_global(moto)
     config, out = Config(), io.StringIO()
 
-    code = rotate(args(), make_client=pick(rds, secrets), write_config=config.write,
+    code = rotate(args(), clients=pick(rds, secrets), write_config=config.write,
                   check_config=config.check, clock=no_wait(), out=out)
 
     assert code == 0
@@ -117,7 +118,7 @@ def test_global_rotation_sets_config_then_cluster_then_secret(moto):
 def test_global_rotation_uses_the_secret_in_the_creation_region_and_the_writer_cluster(moto):
     rds, secrets, _ = moto_global(moto)
     asked: list = []
-    assert rotate(args(dry_run=True), make_client=pick(rds, secrets, asked), write_config=Config().write,
+    assert rotate(args(dry_run=True), clients=pick(rds, secrets, asked), write_config=Config().write,
                   check_config=Config().check, clock=no_wait(), out=io.StringIO()) == 0
     assert asked == [("rds", "us-east-1"), ("secretsmanager", "us-east-1")]
 
@@ -134,7 +135,7 @@ def test_global_rotation_after_a_switchover_is_refused_before_any_call(moto, mon
     east_secrets = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=moto)
     config = Config()
     with pytest.raises(CommandRefused) as refused:
-        rotate(args(), make_client=pick(west_rds, east_secrets), write_config=config.write, check_config=config.check,
+        rotate(args(), clients=pick(west_rds, east_secrets), write_config=config.write, check_config=config.check,
                clock=no_wait(), out=io.StringIO())
     assert refused.value.code == 2
     assert "globalDatabase.writerRegion is us-west-2, not us-east-1" in str(refused.value)
@@ -144,7 +145,7 @@ def test_global_rotation_after_a_switchover_is_refused_before_any_call(moto, mon
 def test_a_rehearsal_against_an_emulator_leaves_the_stack_config_alone(moto):
     rds, secrets, before = moto_global(moto)
     config, out = Config(), io.StringIO()
-    assert rotate(args(endpoint_url=moto), make_client=pick(rds, secrets), write_config=config.write,
+    assert rotate(args(endpoint_url=moto), clients=pick(rds, secrets), write_config=config.write,
                   check_config=config.check, clock=no_wait(), out=out) == 0
     assert config.written == [] and config.checked == []
     assert f"rehearsal against {moto}: aurora-platform:masterPassword is NOT written" in out.getvalue()
@@ -154,7 +155,7 @@ def test_a_rehearsal_against_an_emulator_leaves_the_stack_config_alone(moto):
 def test_a_rehearsal_writes_the_stack_config_only_when_asked(moto):
     rds, secrets, _ = moto_global(moto)
     config = Config()
-    assert rotate(args(endpoint_url=moto, write_stack_config=True), make_client=pick(rds, secrets),
+    assert rotate(args(endpoint_url=moto, write_stack_config=True), clients=pick(rds, secrets),
                   write_config=config.write, check_config=config.check, clock=no_wait(), out=io.StringIO()) == 0
     assert len(config.written) == 1 and config.checked == ["prod"]
 
@@ -162,7 +163,7 @@ def test_a_rehearsal_writes_the_stack_config_only_when_asked(moto):
 def test_global_rotation_with_uncommitted_changes_in_the_stack_file_is_refused_before_any_call(moto):
     config = Config()
     with pytest.raises(CommandRefused) as refused:
-        rotate(args(), make_client=lambda *a: pytest.fail("called AWS"), write_config=config.write,
+        rotate(args(), clients=lambda *a: pytest.fail("called AWS"), write_config=config.write,
                check_config=config.check, clock=no_wait(), git_changes=lambda stack: "M Pulumi.prod.yaml", out=io.StringIO())
     assert refused.value.code == 2 and "Pulumi.prod.yaml has uncommitted changes (M Pulumi.prod.yaml)" in str(refused.value)
     assert config.written == [] and config.checked == []
@@ -185,7 +186,7 @@ def test_uncommitted_changes_reads_git_status_of_the_stack_file(tmp_path):
 def test_global_dry_run_changes_nothing(moto):
     rds, secrets, before = moto_global(moto)
     config, out = Config(), io.StringIO()
-    assert rotate(args(dry_run=True), make_client=pick(rds, secrets), write_config=config.write,
+    assert rotate(args(dry_run=True), clients=pick(rds, secrets), write_config=config.write,
                   check_config=config.check, clock=no_wait(), out=out) == 0
     assert config.written == [] and config.checked == ["prod"]
     assert json.loads(secrets.get_secret_value(SecretId=SECRET)["SecretString"]) == before
@@ -202,7 +203,7 @@ def test_global_cluster_refusing_the_password_says_how_to_finish(moto):
             "Status": "available", "TagList": PROD_TAGS}]}, {"DBClusterIdentifier": PROD_CLUSTER})
         stub.add_client_error("modify_db_cluster", "InvalidDBClusterStateFault", "cluster is busy", 400)
         with pytest.raises(CommandRefused) as refused:
-            rotate(args(), make_client=pick(rds, secrets), write_config=config.write,
+            rotate(args(), clients=pick(rds, secrets), write_config=config.write,
                    check_config=config.check, clock=no_wait(), out=io.StringIO())
     assert refused.value.code == 1
     assert "InvalidDBClusterStateFault" in str(refused.value)
@@ -225,7 +226,7 @@ def test_global_rotation_waits_until_rds_has_applied_the_pending_password(moto):
         for _ in range(2):  # still available, the password not applied yet: not done
             stub.add_response("describe_db_clusters", {"DBClusters": [pending]}, {"DBClusterIdentifier": PROD_CLUSTER})
         stub.add_response("describe_db_clusters", {"DBClusters": [cluster]}, {"DBClusterIdentifier": PROD_CLUSTER})
-        assert rotate(args(), make_client=pick(rds, secrets), write_config=config.write, check_config=config.check,
+        assert rotate(args(), clients=pick(rds, secrets), write_config=config.write, check_config=config.check,
                       clock=no_wait(), out=out) == 0
         stub.assert_no_pending_responses()
     ((_, password),) = config.written
@@ -244,7 +245,7 @@ def test_global_rotation_that_rds_never_applies_times_out_before_the_secret(moto
         for _ in range(2):
             stub.add_response("describe_db_clusters", {"DBClusters": [cluster]}, {"DBClusterIdentifier": PROD_CLUSTER})
         with pytest.raises(CommandRefused) as refused:
-            rotate(SimpleNamespace(**{**vars(args()), "timeout": 2}), make_client=pick(rds, secrets),
+            rotate(SimpleNamespace(**{**vars(args()), "timeout": 2}), clients=pick(rds, secrets),
                    write_config=Config().write, check_config=Config().check,
                    clock=Clock(sleep=lambda s: None, now=lambda: next(ticks)), out=io.StringIO())
     assert refused.value.code == 1 and "has applied the new master password" in str(refused.value)
@@ -265,7 +266,7 @@ def test_regional_rotation_rotates_the_managed_secret_and_waits_for_the_new_vers
         secrets_stub.add_response("describe_secret", versions(V1), {"SecretId": secret_arn})  # still rotating
         secrets_stub.add_response("describe_secret", versions(V2), {"SecretId": secret_arn})
         rds_stub.add_response("describe_db_clusters", {"DBClusters": [cluster]}, {"DBClusterIdentifier": DEV_CLUSTER})
-        code = rotate(args("dev"), make_client=pick(rds, secrets), clock=no_wait(), out=out)
+        code = rotate(args("dev"), clients=pick(rds, secrets), clock=no_wait(), out=out)
         secrets_stub.assert_no_pending_responses()
     assert code == 0
     assert out.getvalue().splitlines()[-1] == (
@@ -286,7 +287,7 @@ def test_regional_rotation_that_does_not_finish_times_out_with_how_to_watch():
         for _ in range(2):
             secrets_stub.add_response("describe_secret", {"VersionIdsToStages": {V1: ["AWSCURRENT"]}}, {"SecretId": secret_arn})
         with pytest.raises(CommandRefused) as refused:
-            rotate(SimpleNamespace(**{**vars(args("dev")), "timeout": 2}), make_client=pick(rds, secrets), clock=clock,
+            rotate(SimpleNamespace(**{**vars(args("dev")), "timeout": 2}), clients=pick(rds, secrets), clock=clock,
                    out=io.StringIO())
         secrets_stub.assert_no_pending_responses()
     assert refused.value.code == 1 and "aws secretsmanager describe-secret" in str(refused.value)

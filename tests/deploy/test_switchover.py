@@ -17,8 +17,9 @@ import pytest
 from botocore.stub import Stubber
 
 from deploy import cli
-from deploy.runbooks import switchover
-from deploy.runbooks.base import run_refusable
+from deploy.errors import run_guarded
+from deploy.runbooks import base, switchover
+from deploy.runbooks.base import Clock
 
 GID = "aurora-platform-prod"
 EAST = "arn:aws:rds:us-east-1:123456789012:cluster:aurora-platform-prod-us-east-1"
@@ -73,8 +74,8 @@ def run(argv: list[str], client, capsys, time: FakeTime | None = None) -> tuple[
         regions.append(region)
         return client
 
-    code = run_refusable(lambda: switchover.run_runbook(args, client=client_for, sleep=time.sleep,
-                                                      clock=time.clock, out=out))
+    code = run_guarded(lambda: switchover.run_runbook(args, clients=lambda service, region: client_for(region),
+                                                      clock=Clock(sleep=time.sleep, now=time.clock), out=out))
     assert set(regions) <= {"us-west-2"}  # the target region's endpoint, healthy in a failover
     return code, out.getvalue(), capsys.readouterr().err
 
@@ -216,7 +217,7 @@ def test_apply_sets_the_writer_region_through_the_automation_api(rds, capsys, mo
             calls.append((key, value.value, value.secret, path))
 
     monkeypatch.setattr(switchover, "require_pulumi_cli", lambda: "/usr/bin/pulumi")
-    monkeypatch.setattr(switchover, "open_stack", lambda stack: FakeStack())
+    monkeypatch.setattr(base, "open_stack", lambda stack: FakeStack())
     client, stub = rds
     stub.add_response("describe_global_clusters", described(global_cluster()), {"GlobalClusterIdentifier": GID})
     stub.add_response("switchover_global_cluster", {"GlobalCluster": global_cluster()},

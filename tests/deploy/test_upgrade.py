@@ -22,8 +22,8 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from deploy import cli
-from deploy.runbooks import upgrade
-from deploy.runbooks.base import run_refusable
+from deploy.errors import run_guarded
+from deploy.runbooks import base, upgrade
 
 ACCOUNT = "123456789012"
 ENGINE = "aurora-postgresql"
@@ -98,7 +98,7 @@ def run(argv: list[str], rds: Regions, capsys, time: FakeTime | None = None) -> 
     args = cli.build_parser().parse_args(["upgrade", *argv])
     time = time or FakeTime()
     out = io.StringIO()
-    code = run_refusable(lambda: upgrade.run_upgrade(args, client=lambda region: rds.clients[region],
+    code = run_guarded(lambda: upgrade.run_upgrade(args, clients=lambda service, region: rds.clients[region],
                                                      clock=time.clock(), now=lambda: NOW, out=out))
     return code, out.getvalue(), capsys.readouterr().err
 
@@ -589,7 +589,7 @@ def test_apply_sets_engine_version_through_the_automation_api(rds, capsys, tmp_p
             calls.append(("rm", key))
 
     monkeypatch.setattr(upgrade, "require_pulumi_cli", lambda: "/usr/bin/pulumi")
-    monkeypatch.setattr(upgrade, "open_stack", lambda stack: FakeStack())
+    monkeypatch.setattr(base, "open_stack", lambda stack: FakeStack())
     expect_dev_state(rds, version="16.8")
     code, out, _ = run(["--stack", "dev", "--engine-version", "16.8", "--apply", "--outputs-file",
                         outputs_file(tmp_path, "dev")], rds, capsys)
@@ -615,7 +615,7 @@ def test_apply_also_clears_the_upgrade_target_and_the_recorded_snapshot(rds, cap
            "aurora-platform:preUpgradeSnapshot": f"{DEV}-before-16-8"}
     monkeypatch.setattr(upgrade, "resolve_settings", lambda stack: parse_settings(raw, "dev"))
     monkeypatch.setattr(upgrade, "require_pulumi_cli", lambda: "/usr/bin/pulumi")
-    monkeypatch.setattr(upgrade, "open_stack", lambda stack: FakeStack())
+    monkeypatch.setattr(base, "open_stack", lambda stack: FakeStack())
     expect_dev_state(rds, version="16.8")
     code, _, _ = run(["--stack", "dev", "--engine-version", "16.8", "--apply", "--outputs-file",
                       outputs_file(tmp_path, "dev")], rds, capsys)
@@ -680,7 +680,7 @@ def test_in_place_upgrade_steps_against_moto(moto):
                                   Description="orders")
     upgrade.modify_in_place(rds, plan, apply_immediately=True)
     out = io.StringIO()
-    final = upgrade.wait_for_version(lambda region: rds, [cluster], "15.2", timeout=60, poll_interval=1,
-                                     clock=upgrade.Clock(sleep=lambda s: None), out=out, how_to_finish="")
+    wait = upgrade.Wait(60, 1, upgrade.Clock(sleep=lambda s: None), out)
+    final = upgrade.wait_for_version(lambda region: rds, [cluster], "15.2", wait, "")
     assert final[0].engine_version == "15.2" and final[0].status == "available"
     assert rds.describe_db_clusters(DBClusterIdentifier="orders")["DBClusters"][0]["DBClusterParameterGroup"] == "orders-15"

@@ -17,8 +17,9 @@ import boto3  # noqa: E402
 from botocore.stub import Stubber  # noqa: E402
 
 from deploy import cli  # noqa: E402
+from deploy.errors import run_guarded  # noqa: E402
 from deploy.runbooks import switchover  # noqa: E402
-from deploy.runbooks.base import run_refusable  # noqa: E402
+from deploy.runbooks.base import Clock  # noqa: E402
 
 
 def global_cluster(gid: str, members: list[str], writer: str) -> dict:
@@ -41,7 +42,8 @@ def main(gid: str, from_arn: str, to_arn: str, to_region: str) -> int:
                           {"GlobalClusterIdentifier": gid})
         args = cli.build_parser().parse_args(["switchover", "--stack", "prod", "--to-region", to_region,
                                               "--poll-interval", "1", "--timeout", "60", "--apply"])
-        code = run_refusable(lambda: switchover.run_runbook(args, client=lambda region: rds, sleep=lambda s: None))
+        code = run_guarded(lambda: switchover.run_runbook(args, clients=lambda service, region: rds,
+                                                          clock=Clock(sleep=lambda s: None)))
         stub.assert_no_pending_responses()
     return code
 
