@@ -21,7 +21,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -118,7 +118,7 @@ aws_region = matching(REGION_PATTERN, "region", "an AWS region name", "a region 
 
 def check_region_of_stack(flag: str, value: str, regions: Iterable[str]) -> str:
     """``value`` if it is one of the stack's ``regions``; otherwise the driver's usage refusal naming ``flag``."""
-    from deploy.runbooks.base import CommandRefused
+    from deploy.errors import CommandRefused
 
     known = list(regions)
     if value not in known:
@@ -218,12 +218,13 @@ def iso_time(text: str) -> datetime:
 def check_time_in_window(flag: str, moment: datetime, earliest: datetime | None, latest: datetime | None,
                          what: str = "the restorable window") -> datetime:
     """``moment`` if it lies between ``earliest`` and ``latest`` (either may be unknown); else a usage refusal."""
-    from deploy.runbooks.base import CommandRefused
+    from deploy.errors import CommandRefused
 
     if (earliest and moment < earliest) or (latest and moment > latest):
-        low = earliest.isoformat() if earliest else "?"
-        high = latest.isoformat() if latest else "?"
-        raise CommandRefused(f"{flag} {moment.isoformat()}: outside {what}, {low} to {high}")
+        def utc(value: datetime | None) -> str:
+            return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else "?"
+
+        raise CommandRefused(f"{flag} {utc(moment)}: outside {what}, {utc(earliest)} to {utc(latest)}")
     return moment
 
 
@@ -526,11 +527,24 @@ def setting_override(pair: str) -> tuple[str, str]:
 # ---------------------------------------------------------------------------------------
 
 def add_stack(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--stack", required=True, type=stack_name, help="stack name (Pulumi.<stack>.yaml)")
+    parser.add_argument("--stack", required=True, type=stack_name,
+                        help="stack name (Pulumi.<stack>.yaml; org/stack and org/project/stack are accepted)")
+
+
+def add_overrides(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--set KEY=VALUE``, repeatable: each read by ``setting_override`` into (config key, engine-form value)."""
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        type=setting_override, help=help + "; repeatable; KEY without a namespace means aurora-platform:KEY")
 
 
 def add_endpoint_url(parser: argparse.ArgumentParser, help: str = "AWS endpoint for every client, e.g. a local emulator") -> None:
     parser.add_argument("--endpoint-url", type=endpoint_url, metavar="URL", help=help)
+
+
+def add_region_filter(parser: argparse.ArgumentParser) -> None:
+    """``--region``, repeatable: limits a read-only command to some regions (the command checks they are the stack's)."""
+    parser.add_argument("--region", action="append", default=[], type=aws_region, metavar="REGION",
+                        help="check only this region of the stack (repeatable; default: every region)")
 
 
 def add_outputs_file(parser: argparse.ArgumentParser) -> None:

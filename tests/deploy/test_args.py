@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from deploy import args as typed
-from deploy.runbooks.base import CommandRefused
+from deploy.errors import CommandRefused
 
 
 def parse_one(type_, text):
@@ -179,7 +179,7 @@ def test_a_time_outside_the_window_is_refused_naming_the_flag():
     assert typed.check_time_in_window("--to-time", inside, None, None) == inside
     with pytest.raises(CommandRefused) as caught:
         typed.check_time_in_window("--to-time", datetime(2026, 11, 1, tzinfo=UTC), early, late)
-    assert caught.value.code == 2 and str(caught.value).startswith("--to-time 2026-11-01T00:00:00+00:00: outside")
+    assert caught.value.code == 2 and str(caught.value).startswith("--to-time 2026-11-01T00:00:00Z: outside")
 
 
 # ---------------------------------------------------------------------------------------
