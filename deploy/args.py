@@ -64,7 +64,7 @@ def duration(maximum: float = MAX_DURATION, *, allow_zero: bool = False) -> Call
 
     def parse(text: str) -> float:
         if not _DECIMAL.fullmatch(text):
-            raise _refuse(text, "not a plain decimal number of seconds", expected)
+            raise _refuse(text, "not a plain decimal number", expected)
         value = float(text)
         if value > maximum or value < 0 or (value == 0 and not allow_zero):
             raise _refuse(text, "out of range", expected)
