@@ -146,6 +146,10 @@ def drill_region(args, settings) -> str:
     if args.from_vault and args.to_time:
         raise CommandRefused("--to-time is for the point-in-time drill; --from-vault restores the vault's newest "
                              "recovery point. Give one of them")
+    if not args.from_vault and (args.db_subnet_group_name or args.vpc_security_group_ids):
+        raise CommandRefused("--db-subnet-group-name and --vpc-security-group-ids are for a --from-vault drill into a "
+                             "region without the stack's cluster; a point-in-time drill restores into the source "
+                             "cluster's own subnet group and security groups")
     region = args.from_vault or settings.writer_region
     if args.from_vault:
         if not settings.backup or not settings.backup.enabled:

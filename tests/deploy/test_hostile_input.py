@@ -120,7 +120,7 @@ def test_verify_wait_that_is_not_a_finite_number_exits_2_before_any_aws_call(cap
 # Class 2: every input is checked.
 # ---------------------------------------------------------------------------------------
 
-ALL_COMMANDS = ("check", "preview", "up", "refresh", "destroy", *AWS_COMMANDS)
+ALL_COMMANDS = ("check", "diff", "preview", "up", "refresh", "destroy", *AWS_COMMANDS)
 
 
 @pytest.mark.parametrize("command", ALL_COMMANDS)
@@ -161,6 +161,8 @@ def test_restore_drill_empty_to_time_or_from_vault_exits_2(capsys, aws_calls, fl
     (["--instance-class", ""], "--instance-class"),
     (["--from-vault", "us-east-2", "--vpc-security-group-ids", "not-a-group"], "--vpc-security-group-ids"),
     (["--to-time", "2026-12-01T20:15:00"], "--to-time"),
+    (["--vpc-security-group-ids", "sg-0123456789abcdef0"], "--vpc-security-group-ids are for a --from-vault drill"),
+    (["--db-subnet-group-name", "default"], "--db-subnet-group-name and"),
 ])
 def test_restore_drill_refuses_an_unusable_drill_flag(capsys, aws_calls, argv, says):
     code, out, err = run_cli(capsys, ["restore-drill", "--stack", "dev", *argv])
