@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import json
 import math
@@ -430,3 +431,38 @@ def test_argparse_does_not_take_a_prefix_for_a_flag():
     _, code, err = run_parser(["--time=30"])
     assert code == 2 and "unrecognized arguments" in err
 
+
+
+# The driver's own parser: each command's typed flags, fed the same generated values.
+DRIVER_FLAGS = [
+    (["restore-drill", "--stack", "dev"], flag) for flag in
+    ("--timeout", "--poll-interval", "--to-time", "--from-vault", "--instance-class", "--vpc-security-group-ids",
+     "--db-subnet-group-name", "--delete", "--restore-job-id", "--region", "--endpoint-url")
+] + [
+    (["switchover", "--stack", "prod", "--to-region", "us-west-2"], flag)
+    for flag in ("--timeout", "--poll-interval", "--global-cluster-id", "--outputs-file", "--to-region")
+] + [
+    (["upgrade", "--stack", "dev", "--engine-version", "16.8"], flag) for flag in ("--engine-version", "--timeout")
+] + [
+    (["verify", "--stack", "dev"], flag) for flag in ("--wait", "--region", "--endpoint-url", "--outputs-file")
+] + [
+    (["check", "--stack", "dev"], flag) for flag in ("--set", "--sarif", "--stack")
+] + [(["rotate-password", "--stack", "dev"], "--poll-interval"), (["preflight", "--stack", "dev"], "--region")]
+
+
+@functools.cache
+def driver_parser() -> argparse.ArgumentParser:
+    from deploy import cli
+
+    return cli.build_parser()
+
+
+@settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=st.sampled_from(DRIVER_FLAGS), text=VALUES)
+def test_the_drivers_parser_accepts_or_refuses_every_generated_value_naming_the_flag(case, text):
+    argv, flag = case
+    if flag == "--outputs-file":
+        text = text.replace("\x00", "")
+    namespace, code, err = run_parser([*argv, f"{flag}={text}"], driver_parser())
+    if namespace is None:
+        assert code == 2 and f"argument {flag}:" in err and "Traceback" not in err, err
