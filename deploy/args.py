@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from components.aws_facts import REGION_RE
+
 SHOWN_CHARS = 60
 MAX_DURATION = 7 * 24 * 3600  # a week: longer than any wait of a runbook, short enough to be a mistake beyond
 MAX_POLL_INTERVAL = 3600
@@ -98,9 +100,6 @@ def positive_int(maximum: int) -> Callable[[str], int]:
 # Names.
 # ---------------------------------------------------------------------------------------
 
-# The shape of an AWS region name (us-east-1, us-gov-west-1, ap-southeast-4). `fullmatch` on
-# ASCII classes: no trailing newline, no Unicode digit passes.
-REGION_PATTERN = re.compile(r"[a-z]{2}(?:-gov)?-[a-z]{1,16}-[0-9]{1,2}")
 
 
 def matching(pattern: re.Pattern, name: str, what: str, expected: str) -> Callable[[str], str]:
@@ -113,7 +112,7 @@ def matching(pattern: re.Pattern, name: str, what: str, expected: str) -> Callab
     return _named(name, parse)
 
 
-aws_region = matching(REGION_PATTERN, "region", "an AWS region name", "a region such as us-east-1 or eu-west-2")
+aws_region = matching(REGION_RE, "region", "an AWS region name", "a region such as us-east-1 or eu-west-2")
 
 
 def check_region_of_stack(flag: str, value: str, regions: Iterable[str]) -> str:
