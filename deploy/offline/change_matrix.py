@@ -133,7 +133,7 @@ def outcome(stack: str, key: str) -> Outcome:
     stateful_urns = {c.urn for c in diff.changes if c.stateful}
     result.clashes = sorted({label(f.urn) for f in diff.errors if CLASH in f.message and f.urn not in stateful_urns})
     result.warnings = sorted(w for w in head.warnings if w not in base.warnings)
-    result.warnings += [f.message for f in diff.findings if f.level == "warning" and f.urn not in touched]
+    result.warnings += [f.message for f in diff.findings if f.level == "warning" and f.urn not in touched | components]
     if diff.errors:
         result.kind, result.refused_by, result.messages = "refused", "deploy diff", [f.message for f in diff.errors]
     elif touched:
