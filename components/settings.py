@@ -2,7 +2,7 @@
 
 A declaration (``Setting``) holds the key, the type, the default, what is allowed (bounds or
 choices), the description, the group and attribute it fills, the value production requires, and
-one realistic change of a deployed stack. From the declarations come:
+one realistic change of a deployed stack with what it does (the change matrix). From the declarations come:
 
 - the typed groups (``NetworkSettings``, ``DatabaseSettings``, ...): their fields and defaults;
 - the validation of every bound and choice (``components/setting_rules.py`` holds the rules that
@@ -70,7 +70,9 @@ class Setting:
     group's dataclass it fills (None: only rules read it). ``low``/``high`` bound a number, ``step``
     makes a string a decimal number (``unit`` names it); ``choices`` lists the allowed values (of each
     item, for an array). ``production`` is the value a production stack must keep (None: any).
-    ``example`` is one realistic change of a deployed stack, or ``no_example`` says why there is none."""
+    ``example`` is one realistic change of a deployed stack (with ``example_with``; ``{region}`` in a list: the
+    stack's), or ``no_example`` says why none. ``change`` is what it does (in-place, replaces-stateless, "refused:
+    <words of the message>"), ``change_on`` where it differs by stack; deploy/offline/change_matrix.py checks."""
 
     key: str
     type: str  # string | integer | boolean | array (of strings) | object (undeclarable in Pulumi.yaml)
@@ -86,6 +88,9 @@ class Setting:
     production: Any = None
     example: Any = None
     no_example: str = ""
+    change: str = "in-place"
+    change_on: dict[str, str] | None = None
+    example_with: dict[str, Any] | None = None
     secret: bool = False
 
     @property
@@ -120,6 +125,9 @@ def _number(value: float) -> str:
 
 _S = Setting
 _DAYS = BACKUP_MAX_RETENTION_DAYS
+_FLEET_SIZES = "refused: needs fleetMinSize <= fleetDesiredCapacity <= fleetMaxSize"
+_NEW_STACK = "refused: fixed at creation: this needs a new stack and a data migration"
+_LOCK = {"change": "refused: a vault lock must not be replaced", "change_on": {"dev": "in-place"}}
 
 SETTINGS: tuple[Setting, ...] = (
     # general (attributes of Settings itself)
@@ -139,18 +147,19 @@ SETTINGS: tuple[Setting, ...] = (
        "IPv4 CIDR of the VPC in the primary region, /16 to /20.",
        no_example="a new VPC CIDR replaces the VPC and everything in it, the cluster included"),
     _S("azCount", "integer", 3, "network", None,
-       "Availability zones to spread subnets and database instances over.", low=2, high=6, example=2),
+       "Availability zones to spread subnets and database instances over.", low=2, high=6, example=2,
+       change="refused: an instance stays in its zone", change_on={"dev": "in-place"}),
     _S("availabilityZones", "array", [], "network", "availability_zones",
        "Explicit AZ names; empty picks the first `azCount` zones of the region.",
-       no_example="zone names depend on the region; azCount is the change a deployed stack makes"),
+       example=["{region}b", "{region}a", "{region}c"]),
     _S("natStrategy", "string", "per-az", "network", "nat_strategy",
        "NAT for the private tier: none, single (one gateway), per-az (one per AZ, survives an AZ outage).",
-       choices=NAT_STRATEGIES, example="single"),
+       choices=NAT_STRATEGIES, example="single", change="replaces-stateless"),
     _S("flowLogs", "boolean", True, "network", "flow_logs",
-       "VPC flow logs to a KMS-encrypted CloudWatch log group.", example=False),
+       "VPC flow logs to a KMS-encrypted CloudWatch log group.", example=False, change="refused: its log events go with it"),
     _S("interfaceEndpoints", "array", [], "network", "interface_endpoints",
-       "Interface VPC endpoints to create. An S3 gateway endpoint is always created.",
-       choices=INTERFACE_ENDPOINTS, example=["kms", "secretsmanager"]),
+       "Interface VPC endpoints to create. An S3 gateway endpoint is always created.", choices=INTERFACE_ENDPOINTS,
+       example=["kms", "secretsmanager", "ssm", "ssmmessages", "ec2messages", "logs", "monitoring"]),
     _S("databaseNaclExtraCidrs", "array", [], "network", "database_nacl_extra_cidrs",
        "Extra IPv4 CIDRs (peered VPCs, on-premises networks) the NACL of the primary region's database subnets "
        "admits on the engine port, besides the VPC; needed when allowedSecurityGroupIds names a security group "
@@ -158,12 +167,14 @@ SETTINGS: tuple[Setting, ...] = (
        example=["172.16.0.0/16"]),
     # database
     _S("engine", "string", "aurora-postgresql", "database", "engine",
-       "Aurora engine.", choices=ENGINES, no_example="a new engine replaces the cluster and its data"),
+       "Aurora engine.", choices=ENGINES, example="aurora-mysql", change=_NEW_STACK,
+       example_with={"engineVersion": "8.0.mysql_aurora.3.08.2"}),
     _S("engineVersion", "string", "16.6", "database", "engine_version",
        "Engine version the clusters run, minor included (PostgreSQL MAJOR.MINOR; MySQL 8.0.mysql_aurora.3.MM.P). "
        "Automatic minor upgrades are off, so the version changes only by an upgrade: `deploy upgrade` on any stack "
        "(the only way for a global database, whose members ignore this setting; it then records the new version "
-       "here), or on a regional stack a change of this setting and `pulumi up` (docs/engine-upgrades.md).", example="16.8"),
+       "here), or on a regional stack a change of this setting and `pulumi up` (docs/engine-upgrades.md).", example="16.8",
+       change_on={"prod": "refused: deploy upgrade"}),
     _S("engineUpgradeTarget", "string", "", "database", "engine_upgrade_target",
        "Version an upgrade is being prepared for: the program also declares parameter groups of its family, which "
        "`deploy upgrade` switches the clusters to. Newer than engineVersion; empty when no upgrade is prepared.", example="17.4"),
@@ -172,10 +183,10 @@ SETTINGS: tuple[Setting, ...] = (
        "one and prints it); a production stack preparing a major upgrade without one gets a warning.",
        example="pre-upgrade-17-4"),
     _S("databaseName", "string", "app", "database", "database_name", "Name of the initial database.",
-       no_example="the initial database name is fixed at creation; a change replaces the cluster"),
+       example="shop", change=_NEW_STACK),
     _S("masterUsername", "string", "dbadmin", "database", "master_username",
        "Master user name; not a well-known default such as admin, postgres or root.",
-       no_example="the master user name is fixed at creation; a change replaces the cluster"),
+       example="appadmin", change=_NEW_STACK),
     _S("instanceClass", "string", "db.r7g.large", "database", "instance_class",
        "Writer instance class (db.*), or db.serverless for Aurora Serverless v2.", example="db.r7g.xlarge"),
     _S("readerCount", "integer", 2, "database", "reader_count",
@@ -211,7 +222,7 @@ SETTINGS: tuple[Setting, ...] = (
        "Aurora MySQL backtrack window in hours (0 off). Not for PostgreSQL or global databases.", low=0, high=MAX_BACKTRACK_HOURS,
        no_example="backtrack is an Aurora MySQL feature; the committed stacks run PostgreSQL"),
     _S("readerAutoScaling", "boolean", False, "database", "reader_auto_scaling",
-       "Application Auto Scaling of readers on average reader CPU.", example=True),
+       "Application Auto Scaling of readers on average reader CPU.", example=True, change_on={"prod": "replaces-stateless"}),
     _S("readerAutoScalingMaxReaders", "integer", 5, "database", "reader_auto_scaling_max_readers",
        "Upper bound of readers when auto scaling (at least readerCount).", low=1, high=MAX_AURORA_REPLICAS, example=8),
     _S("readerAutoScalingCpuTarget", "integer", 70, "database", "reader_auto_scaling_cpu_target",
@@ -223,15 +234,15 @@ SETTINGS: tuple[Setting, ...] = (
     # fleet
     _S("fleetEnabled", "boolean", True, "fleet", "enabled",
        "Deploy the application fleet: full size in the writer region, a warm standby in every other member region.",
-       example=False),
+       example=False, change="replaces-stateless"),
     _S("fleetInstanceType", "string", "t4g.small", "fleet", "instance_type",
        "EC2 instance type of the fleet; Graviton families (…g) use the arm64 AMI.", example="m7g.large"),
     _S("fleetMinSize", "integer", 1, "fleet", "min_size",
        "Auto scaling group minimum size; also the threshold of the fleet in-service alarm (none at 0).",
-       low=0, high=100, example=2),
+       low=0, high=100, example=2, change_on={"dev": _FLEET_SIZES}),
     _S("fleetDesiredCapacity", "integer", 1, "fleet", "desired_capacity",
        "Auto scaling group desired capacity at creation (min <= desired <= max); afterwards the CPU target "
-       "tracking owns it.", low=0, high=100, example=2),
+       "tracking owns it.", low=0, high=100, example=2, change_on={"prod": _FLEET_SIZES}),
     _S("fleetMaxSize", "integer", 2, "fleet", "max_size", "Auto scaling group maximum size.", low=0, high=100, example=4),
     _S("fleetCpuTarget", "integer", 50, "fleet", "cpu_target", "Target tracking: average CPU percent.",
        low=10, high=90, example=60),
@@ -248,7 +259,7 @@ SETTINGS: tuple[Setting, ...] = (
     # application access
     _S("proxyEnabled", "boolean", True, "access", "proxy_enabled",
        "RDS Proxy in every member region whose cluster has instances: TLS required, end-to-end IAM "
-       "authentication; the fleet connects through it.", example=False),
+       "authentication; the fleet connects through it.", example=False, change="replaces-stateless"),
     _S("proxyIdleClientTimeout", "integer", 1800, "access", "proxy_idle_client_timeout",
        "Seconds a client connection to the proxy may stay idle before the proxy closes it.", low=1, high=28800, example=900),
     _S("proxyMaxConnectionsPercent", "integer", 90, "access", "proxy_max_connections_percent",
@@ -297,7 +308,8 @@ SETTINGS: tuple[Setting, ...] = (
     # backup (AWS Backup)
     _S("backupPlan", "boolean", True, "backup", "enabled",
        "AWS Backup of the writer-capable clusters: a vault per region involved encrypted with that region's key, "
-       "a plan and a selection naming the clusters (required in production).", production=True, example=False),
+       "a plan and a selection naming the clusters (required in production).", production=True, example=False,
+       change="refused: its recovery points go with it"),
     _S("backupDailyRetentionDays", "integer", 35, "backup", "daily_retention_days",
        "Retention in days of the daily AWS Backup snapshots in the cluster's own region.", low=1, high=_DAYS, example=30),
     _S("backupContinuous", "boolean", True, "backup", "continuous",
@@ -313,20 +325,20 @@ SETTINGS: tuple[Setting, ...] = (
        "Retention in days of the copies in the other region's vault.", low=1, high=_DAYS, example=30),
     _S("backupVaultLock", "boolean", True, "backup", "vault_lock",
        "AWS Backup Vault Lock on every vault: recovery points cannot be deleted before their retention ends "
-       "(required in production).", production=True, example=False),
+       "(required in production).", production=True, example=False,
+       change="refused: the vault's lock (its retention guarantee) goes with it", change_on={"dev": "in-place"}),
     _S("backupVaultLockMinRetentionDays", "integer", 7, "backup", "vault_lock_min_retention_days",
        "Vault lock minimum retention in days; every backup and copy rule must keep its recovery points at least "
-       "this long.", low=1, high=_DAYS, example=14),
+       "this long.", low=1, high=_DAYS, example=14, **_LOCK),
     _S("backupVaultLockMaxRetentionDays", "integer", 365, "backup", "vault_lock_max_retention_days",
        "Vault lock maximum retention in days (at least the minimum); no rule may keep its recovery points longer.",
-       low=1, high=_DAYS, example=730),
+       low=1, high=_DAYS, example=730, **_LOCK),
     _S("backupVaultLockChangeableDays", "integer", 3, "backup", "vault_lock_changeable_days",
        f"Days ({VAULT_LOCK_MIN_CHANGEABLE_DAYS} or more) before the vault lock becomes immutable (compliance mode); "
-       "0 keeps it in governance mode, "
-       "removable by privileged users.", low=0, high=_DAYS, example=7),
+       "0 keeps it in governance mode, removable by privileged users.", low=0, high=_DAYS, example=7, **_LOCK),
     _S("backupRestoreTesting", "boolean", True, "backup", "restore_testing",
        "AWS Backup restore testing: a weekly restore of the newest recovery point of each cluster, validated and "
-       "deleted by AWS Backup.", example=False),
+       "deleted by AWS Backup.", example=False, change="replaces-stateless", change_on={"dev": "in-place"}),
     # global database
     _S("globalDatabase", "object", None, "global", None,
        "Aurora Global Database: {writerRegion, writeForwarding, secondaryRegions: [{region, vpcCidr, instances, "

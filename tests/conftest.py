@@ -18,6 +18,10 @@ from deploy.offline.capture import Capture, run_program  # noqa: E402
 @functools.cache
 def captured(stack: str, mode: str = "update") -> Capture:
     """The committed stack's program on the mock engine (cached: the program is deterministic)."""
+    if mode == "update":  # the change matrix's base: one capture per process for both
+        from deploy.offline.change_matrix import base_capture
+
+        return base_capture(stack)
     return run_program(stack, mode)
 
 
