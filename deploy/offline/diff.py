@@ -30,6 +30,7 @@ from deploy.args import add_overrides, add_stack
 from deploy.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from deploy.offline import aws_model
 from deploy.offline.capture import Capture, CapturedResource
+from deploy.offline.diff_preview import propagate
 from deploy.offline.diff_rules import ACTION_ORDER, Finding, StackFacts, find_problems, plain, unique_key
 from deploy.offline.diff_rules import provider_urn as _urn_of
 from deploy.offline.stack_config import PROJECT_DIR
@@ -120,14 +121,9 @@ def diff_captures(base: Capture, head: Capture) -> DiffResult:
             change = _change(resource, "replace" if reasons else "update", old)
             change.properties, change.replace_reasons = properties, reasons
             changes[resource.urn] = change
-    _propagate(head, changes)
+    propagate(base, head, changes, matched, _change)
     kept = set(matched.values())
     deletes = [_change(r, "delete", r) for r in base.resources if r.urn not in kept]
-    for change in changes.values():
-        if change.action == "replace":
-            resource = head.by_urn()[change.urn]
-            change.delete_before_replace = resource.delete_before_replace or aws_model.delete_before_replace(
-                resource.type, resource.name, change.replace_reasons, plain(resource.inputs))
     rank = {action: i for i, action in enumerate(ACTION_ORDER)}  # stable output: the SDK registers in no fixed order
     ordered = sorted([*changes.values(), *deletes], key=lambda c: (rank[c.action], c.urn))
     result = DiffResult(changes=ordered, findings=[], unchanged=len(head.resources) - len(changes),
@@ -268,41 +264,6 @@ def _without(value: Any, path: list[str | int]) -> Any:
         indexes = range(len(value)) if head == "*" else [head]
         return [(_without(v, rest) if rest else None) if i in indexes else v for i, v in enumerate(value)]
     return value
-
-
-def _propagate(head: Capture, changes: dict[str, Change]) -> None:
-    """What the engine does on preview: a replaced or created resource's outputs are unknown, so
-    every input fed by one counts as changed (a replacement when the input forces one), and a
-    provider's replacement replaces what it manages; to a fixed point, since a replacement this
-    causes is unknown in turn."""
-    volatile = {urn for urn, c in changes.items() if c.action in ("create", "replace")}
-    ignored = {r.urn: {p for p in r.ignore_changes if "." not in p and "[" not in p} for r in head.resources}
-    grew = True
-    while grew:
-        grew = False
-        for resource in head.resources:
-            causes = {prop: next(d for d in deps if d in volatile) for prop, deps in resource.property_dependencies.items()
-                      if prop not in ignored[resource.urn] and any(d in volatile and d != resource.urn for d in deps)}
-            provider = _urn_of(resource.provider)
-            if provider in volatile and changes[provider].action == "replace":
-                causes["provider"] = provider
-            change = changes.get(resource.urn)
-            new = {p: d for p, d in causes.items() if change is None or p not in change.via}
-            if not new:
-                continue
-            if change is None:
-                change = changes[resource.urn] = _change(resource, "update")
-                change.base_urn = resource.urn  # unchanged so far: matched (creates are in `changes` already)
-            change.via.update(new)
-            if change.action == "create":
-                continue
-            replacing = aws_model.REPLACING_PROPERTIES.get(resource.type, frozenset()) | {"provider"}
-            change.properties = sorted(set(change.properties) | set(new))
-            change.replace_reasons = sorted(set(change.replace_reasons) | (set(new) & replacing))
-            if change.replace_reasons and change.action != "replace":
-                change.action = "replace"
-                volatile.add(resource.urn)
-            grew = True
 
 
 def _renames(base: Capture, head: Capture, changes: list[Change]) -> list[tuple[str, str]]:

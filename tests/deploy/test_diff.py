@@ -33,10 +33,18 @@ def res(type_: str, name: str, inputs: dict | None = None, parent: str = ROOT, c
         **options) -> CapturedResource:
     return CapturedResource(
         type=type_, name=name, urn=make_urn(("dev", "aurora-platform"), parent, type_, name), custom=custom,
-        parent=parent, inputs=dict(inputs or {}), outputs={}, protect=options.pop("protect", False),
+        parent=parent, inputs=dict(inputs or {}), outputs=options.pop("outputs", {}), protect=options.pop("protect", False),
         ignore_changes=options.pop("ignore_changes", []), delete_before_replace=options.pop("delete_before_replace", False),
         provider=options.pop("provider", None), dependencies=[], property_dependencies=options.pop("deps", {}),
-        aliases=options.pop("aliases", []))
+        aliases=options.pop("aliases", []), id=options.pop("id", ""))
+
+
+def deployed(type_: str, name: str, inputs: dict, **options) -> CapturedResource:
+    """A resource as the mock engine answers it on an update: its id and computed outputs made up by the
+    offline model of AWS."""
+    resource_id = aws_model.fake_id(type_, name)
+    outputs = {**inputs, **aws_model.computed_state(type_, name, resource_id, "us-east-1", inputs)}
+    return res(type_, name, inputs, id=resource_id, outputs=outputs, **options)
 
 
 def cap(*resources: CapturedResource) -> Capture:
@@ -131,31 +139,69 @@ def test_a_urn_change_without_alias_is_a_delete_and_a_create_noted_as_a_rename()
     assert "name=cpu-alarm" in message and "alias" in message
 
 
-def test_a_replaced_dependency_propagates_to_what_reads_it_transitively():
-    subnet = res(SUBNET, "db-a", {"vpcId": "vpc-1", "cidrBlock": "10.0.0.0/24", "availabilityZone": "us-east-1a"})
-    moved = res(SUBNET, "db-a", {"vpcId": "vpc-1", "cidrBlock": "10.0.9.0/24", "availabilityZone": "us-east-1a"})
-    proxy_in = {"name": "proxy", "engineFamily": "POSTGRESQL", "vpcSubnetIds": ["db-a-id"]}
-    endpoint_in = {"dbProxyEndpointName": "ro", "dbProxyName": "proxy", "vpcSubnetIds": ["db-a-id"]}
-    group_in = {"name": "db", "subnetIds": ["db-a-id"]}
-    alarm_in = {"name": "proxy-alarm", "dimensions": {"ProxyName": "proxy"}}
+def proxy_stack(subnet_cidr: str, proxy_name: str | None):
+    """A subnet, a proxy in it (named by the program, or auto-named), its read-only endpoint, a DB subnet group,
+    an alarm on the proxy's name and a policy on its ARN."""
+    subnet = deployed(SUBNET, "db-a", {"vpcId": "vpc-1", "cidrBlock": subnet_cidr, "availabilityZone": "us-east-1a"})
+    # Without a name of its own the proxy gets what the bridge's auto-namer would have given it (replaced create-first).
+    proxy_in = {"name": proxy_name or aws_model._autoname_value("proxy"), "engineFamily": "POSTGRESQL",
+                "vpcSubnetIds": [subnet.id]}
+    proxy = deployed(PROXY, "proxy", proxy_in, deps={"vpcSubnetIds": [subnet.urn]})
+    name, arn = proxy.outputs["name"], proxy.outputs["arn"]
+    return cap(subnet, proxy,
+               deployed(ENDPOINT, "ro", {"dbProxyEndpointName": "ro", "dbProxyName": name, "vpcSubnetIds": [subnet.id]},
+                        deps={"dbProxyName": [proxy.urn], "vpcSubnetIds": [subnet.urn]}),
+               deployed("aws:rds/subnetGroup:SubnetGroup", "db", {"name": "db", "subnetIds": [subnet.id]},
+                        deps={"subnetIds": [subnet.urn]}),
+               deployed(ALARM, "proxy-alarm", {"name": "proxy-alarm", "dimensions": {"ProxyName": name}},
+                        deps={"dimensions": [proxy.urn]}),
+               deployed("aws:iam/rolePolicy:RolePolicy", "connect", {"role": "app", "name": "connect", "policy": json.dumps(
+                   {"Statement": [{"Action": "rds-db:connect", "Resource": arn.split(":")[-1]}]})},
+                   deps={"policy": [proxy.urn]}))
 
-    def side(subnet_resource):
-        urns = {"subnet": subnet_resource.urn, "proxy": make_urn(("dev", "aurora-platform"), ROOT, PROXY, "proxy")}
-        return cap(subnet_resource,
-                   res(PROXY, "proxy", proxy_in, deps={"vpcSubnetIds": [urns["subnet"]]}),
-                   res(ENDPOINT, "ro", endpoint_in, deps={"dbProxyName": [urns["proxy"]], "vpcSubnetIds": [urns["subnet"]]}),
-                   res("aws:rds/subnetGroup:SubnetGroup", "db", group_in, deps={"subnetIds": [urns["subnet"]]}),
-                   res(ALARM, "proxy-alarm", alarm_in, deps={"dimensions": [urns["proxy"]]}))
 
-    result = diff_captures(side(subnet), side(moved))
-    assert by_name(result, "db-a").replace_reasons == ["cidrBlock"]
+def test_a_replaced_dependency_propagates_what_becomes_unknown_transitively():
+    """As the real engine previews it (tests/e2e/test_engine_agrees_with_diff.py): a replaced resource's
+    computed outputs (a subnet's id, a proxy's ARN) are unknown, the values the program set (a proxy's name)
+    are not."""
+    result = diff_captures(proxy_stack("10.0.0.0/24", None), proxy_stack("10.0.9.0/24", None))
+    subnet = by_name(result, "db-a")
+    assert subnet.replace_reasons == ["cidrBlock"]
     proxy, endpoint = by_name(result, "proxy"), by_name(result, "ro")
     assert (proxy.action, proxy.replace_reasons, proxy.via["vpcSubnetIds"]) == ("replace", ["vpcSubnetIds"], subnet.urn)
-    assert (endpoint.action, endpoint.replace_reasons) == ("replace", ["dbProxyName", "vpcSubnetIds"])
+    assert proxy.delete_before_replace is False  # auto-named
+    assert (endpoint.action, endpoint.replace_reasons, endpoint.delete_before_replace) == ("replace", ["vpcSubnetIds"], False)
     assert (by_name(result, "db").action, by_name(result, "db").properties) == ("update", ["subnetIds"])
-    assert (by_name(result, "proxy-alarm").action, by_name(result, "proxy-alarm").properties) == ("update", ["dimensions"])
+    assert (by_name(result, "connect").action, by_name(result, "connect").properties) == ("update", ["policy"])
+    assert "proxy-alarm" not in {c.name for c in result.changes}  # the proxy's name stays known
     # The endpoint keeps its fixed name and is replaced create-first: a clash.
     assert any("dbProxyEndpointName=ro" in m for m in errors_for(result, "ro"))
+
+
+def test_a_delete_first_replacement_deletes_first_what_it_forces_to_be_replaced():
+    """A proxy named by the program is replaced delete-first; the engine then deletes before it each
+    dependent whose forcing input it feeds (the endpoint's dbProxyName, even though the name stays), so
+    the endpoint is replaced delete-first too and its fixed name does not clash."""
+    result = diff_captures(proxy_stack("10.0.0.0/24", "orders-proxy"), proxy_stack("10.0.9.0/24", "orders-proxy"))
+    proxy, endpoint = by_name(result, "proxy"), by_name(result, "ro")
+    assert (proxy.action, proxy.delete_before_replace) == ("replace", True)
+    assert (endpoint.action, endpoint.replace_reasons, endpoint.delete_before_replace) == (
+        "replace", ["dbProxyName", "vpcSubnetIds"], True)
+    assert errors_for(result, "ro") == []
+    assert "proxy-alarm" not in {c.name for c in result.changes}  # its dimensions do not force a replacement
+
+
+def test_an_input_derived_beyond_recognition_counts_as_unknown():
+    """A value that shows no trace of the replaced resource it is computed from is taken as unknown."""
+    def side(cidr):
+        subnet = deployed(SUBNET, "a", {"vpcId": "vpc-1", "cidrBlock": cidr})
+        return cap(subnet, deployed(ALARM, "digest", {"name": "digest", "alarmDescription": "digest 5f2b"},
+                                    deps={"alarmDescription": [subnet.urn]}))
+
+    result = diff_captures(side("10.0.0.0/24"), side("10.0.1.0/24"))
+    assert by_name(result, "a").action == "replace"
+    alarm = [c for c in result.changes if c.type == ALARM]
+    assert [(c.action, c.properties) for c in alarm] == [("update", ["alarmDescription"])]
 
 
 def test_ignore_changes_is_honoured_top_level_and_nested():
