@@ -10,7 +10,14 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.account import AccountContext, service_trust_policy
-from components.aws_facts import ENGINE_LOG_EXPORTS, ENGINE_PORTS, SERVERLESS_CLASS, data_api_supported, parameter_group_family
+from components.aws_facts import (
+    ENGINE_LOG_EXPORTS,
+    ENGINE_PORTS,
+    READER_SCALING_METRICS,
+    SERVERLESS_CLASS,
+    data_api_supported,
+    parameter_group_family,
+)
 from components.security_group_rules import port_ingress
 from components.settings import DatabaseSettings
 
@@ -379,7 +386,8 @@ class AuroraCluster(pulumi.ComponentResource):
         return instances
 
     def _reader_auto_scaling(self) -> None:
-        """Application Auto Scaling of the readers on their average CPU."""
+        """Application Auto Scaling of the readers on their average CPU or database connections
+        (``reader_auto_scaling_metric``); a change of metric replaces the policy, not the target."""
         name, settings = self._name, self._args.settings
         target = aws.appautoscaling.Target(
             f"{name}-readers",
@@ -390,17 +398,20 @@ class AuroraCluster(pulumi.ComponentResource):
             max_capacity=settings.reader_auto_scaling_max_readers,
             opts=pulumi.ResourceOptions(parent=self, depends_on=self.instances),
         )
-        reader_cpu = aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
-            predefined_metric_type="RDSReaderAverageCPUUtilization")
+        metric = settings.reader_auto_scaling_metric
+        predefined = aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
+            predefined_metric_type=READER_SCALING_METRICS[metric])
+        target_value = (settings.reader_auto_scaling_connections_target if metric == "connections"
+                        else settings.reader_auto_scaling_cpu_target)
         aws.appautoscaling.Policy(
-            f"{name}-readers-cpu",
+            f"{name}-readers-{metric}",
             policy_type="TargetTrackingScaling",
             service_namespace=target.service_namespace,
             scalable_dimension=target.scalable_dimension,
             resource_id=target.resource_id,
             target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
-                predefined_metric_specification=reader_cpu,
-                target_value=settings.reader_auto_scaling_cpu_target,
+                predefined_metric_specification=predefined,
+                target_value=target_value,
                 scale_in_cooldown=300,
                 scale_out_cooldown=300,
             ),

@@ -195,6 +195,13 @@ APPLICATION_USER_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
 RESERVED_DATABASE_USERS = RESERVED_USERNAMES + ("rds_iam", "rds_superuser", "rdsproxyadmin", "public")
 ROLE_ARN_RE = re.compile(r"arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
 
+# Reader auto scaling's predefined metrics (Application Auto Scaling, namespace rds):
+# https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.Integrating.AutoScaling.html
+READER_SCALING_METRICS = {"cpu": "RDSReaderAverageCPUUtilization", "connections": "RDSReaderAverageDatabaseConnections"}
+# The highest max_connections of an Aurora instance (Aurora MySQL; Aurora PostgreSQL stops at 5000):
+# https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraMySQL.Managing.Performance.html
+MAX_DATABASE_CONNECTIONS = 16000
+
 # Length of a generated master password, and the specials it may hold: RDS refuses '/', '@', '"' and spaces.
 MASTER_PASSWORD_LENGTH = 40
 MASTER_PASSWORD_SPECIALS = "!#$%^&*()-_=+[]{}<>:?"

@@ -19,10 +19,8 @@ Adding a setting: declare it (``group``, ``attr``), use the attribute in the com
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from components import setting_rules as rules
@@ -37,17 +35,20 @@ from components.aws_facts import (
     MAX_AURORA_REPLICAS,
     MAX_BACKTRACK_HOURS,
     MAX_BACKUP_RETENTION_DAYS,
+    MAX_DATABASE_CONNECTIONS,
     MAX_EXTRA_NACL_CIDRS,
     MAX_SERVERLESS_ACUS,
     MONITORING_INTERVALS,
     NAT_STRATEGIES,
     PI_RETENTION_DAYS,
+    READER_SCALING_METRICS,
     SERVERLESS_CLASS,
     STORAGE_TYPES,
     VAULT_LOCK_MIN_CHANGEABLE_DAYS,
     WRITE_FORWARDING_CONNECTIONS_PCT,
     fleet_architecture,
 )
+from components.setting_values import read
 
 
 class SettingsError(Exception):
@@ -61,7 +62,8 @@ class SettingsError(Exception):
 
 # --- The declarations.
 
-_PYTHON_TYPES = {"string": "str", "integer": "int", "boolean": "bool", "array": "tuple[str, ...]", "object": "dict | None"}
+_PYTHON_TYPES = {"string": "str", "integer": "int", "boolean": "bool", "array": "tuple[str, ...]", "object": "dict | None",
+                 "list": "tuple"}
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ class Setting:
     ``example`` is one realistic change of a deployed stack, or ``no_example`` says why there is none."""
 
     key: str
-    type: str  # string | integer | boolean | array (of strings) | object (undeclarable in Pulumi.yaml)
+    type: str  # string | integer | boolean | array (of strings) | object, list (of objects): undeclarable in Pulumi.yaml
     default: Any
     group: str
     attr: str | None
@@ -91,7 +93,7 @@ class Setting:
     @property
     def value_default(self) -> Any:
         """The default as the typed group holds it."""
-        if self.type == "array":
+        if self.type in ("array", "list"):
             return tuple(self.default)
         if self.step is not None:
             return float(self.default)
@@ -211,11 +213,18 @@ SETTINGS: tuple[Setting, ...] = (
        "Aurora MySQL backtrack window in hours (0 off). Not for PostgreSQL or global databases.", low=0, high=MAX_BACKTRACK_HOURS,
        no_example="backtrack is an Aurora MySQL feature; the committed stacks run PostgreSQL"),
     _S("readerAutoScaling", "boolean", False, "database", "reader_auto_scaling",
-       "Application Auto Scaling of readers on average reader CPU.", example=True),
+       "Application Auto Scaling of readers on readerAutoScalingMetric.", example=True),
     _S("readerAutoScalingMaxReaders", "integer", 5, "database", "reader_auto_scaling_max_readers",
        "Upper bound of readers when auto scaling (at least readerCount).", low=1, high=MAX_AURORA_REPLICAS, example=8),
     _S("readerAutoScalingCpuTarget", "integer", 70, "database", "reader_auto_scaling_cpu_target",
        "Target average reader CPU percent for auto scaling.", low=10, high=90, example=60),
+    _S("readerAutoScalingMetric", "string", "cpu", "database", "reader_auto_scaling_metric",
+       "What reader auto scaling tracks: cpu (RDSReaderAverageCPUUtilization, to readerAutoScalingCpuTarget) or "
+       "connections (RDSReaderAverageDatabaseConnections, to readerAutoScalingConnectionsTarget).",
+       choices=tuple(READER_SCALING_METRICS), example="connections"),
+    _S("readerAutoScalingConnectionsTarget", "integer", 500, "database", "reader_auto_scaling_connections_target",
+       "Target average database connections per reader, with readerAutoScalingMetric connections.",
+       low=10, high=MAX_DATABASE_CONNECTIONS, example=300),
     _S("allowedSecurityGroupIds", "array", [], "database", "allowed_security_group_ids",
        "Extra security groups (sg-...) admitted to the database port, besides the fleet.", example=["sg-0123456789abcdef0"]),
     _S("applyImmediately", "boolean", False, "database", "apply_immediately",
@@ -334,108 +343,6 @@ SETTINGS: tuple[Setting, ...] = (
        no_example="a structured object: its changes (a region added, a switchover) are runbooks with their own tests"),
 )
 SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}
-
-
-# --- Reading one declaration: its type, its bounds, its choices.
-
-def read(found: rules.Found, setting: Setting) -> Any:
-    value = found.given(setting.key)
-    if value is None:
-        value = setting.default
-    if setting.type == "boolean":
-        return _boolean(found, setting, value)
-    if setting.type == "integer":
-        return _integer(found, setting, value)
-    if setting.type == "array":
-        return _string_list(found, setting, value)
-    if setting.type == "object":
-        return _object(found, setting, value)
-    if setting.step is not None:
-        return _decimal(found, setting, value)
-    return _string(found, setting, value)
-
-
-def _string(found: rules.Found, setting: Setting, value: Any) -> str:
-    if not isinstance(value, str):
-        if setting.secret:  # the value is a secret: the message never shows it
-            found.problems.append(f"{rules.qualified(setting.key)}: expected a string (set it with "
-                                  "`python -m deploy rotate-password`)")
-        else:
-            found.fail(setting.key, value, "expected a string")
-        return setting.default
-    if setting.choices is not None and value not in setting.choices:
-        found.fail(setting.key, value, f"allowed: {setting.allowed}")
-    return value
-
-
-def _integer(found: rules.Found, setting: Setting, value: Any) -> int:
-    try:
-        number = value if isinstance(value, int) and not isinstance(value, bool) else int(str(value).strip())
-    except ValueError:
-        found.fail(setting.key, value, f"expected a whole number; allowed: {setting.allowed}")
-        return setting.default
-    if setting.choices is not None and number not in setting.choices:
-        found.fail(setting.key, number, f"allowed: {setting.allowed}")
-    elif setting.low is not None and not setting.low <= number <= setting.high:
-        found.fail(setting.key, number, f"allowed: {setting.allowed}")
-    else:
-        return number
-    return setting.default  # keeps later rules from repeating this problem
-
-
-def _boolean(found: rules.Found, setting: Setting, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "false"):
-        return text == "true"
-    found.fail(setting.key, value, "allowed: true, false")
-    return setting.default
-
-
-def _string_list(found: rules.Found, setting: Setting, value: Any) -> tuple[str, ...]:
-    if isinstance(value, str):
-        try:
-            value = json.loads(value) if value.strip() else []
-        except json.JSONDecodeError:
-            found.fail(setting.key, value, "expected a list of strings")
-            return ()
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        found.fail(setting.key, value, "expected a list of strings")
-        return ()
-    for item in value if setting.choices is not None else ():
-        if item not in setting.choices:
-            found.fail(setting.key, item, f"allowed items: {setting.allowed}")
-    if len(set(value)) != len(value):
-        found.fail(setting.key, value, "items must not repeat")
-        return ()
-    return tuple(value)
-
-
-def _decimal(found: rules.Found, setting: Setting, value: Any) -> float:
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        number = None
-    step = Decimal(str(setting.step))
-    if (number is None or not number.is_finite() or not Decimal(str(setting.low)) <= number <= Decimal(str(setting.high))
-            or number % step != 0):
-        found.fail(setting.key, value, f"allowed: {setting.allowed}")
-        return setting.value_default
-    return float(number)
-
-
-def _object(found: rules.Found, setting: Setting, value: Any) -> dict | None:
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            found.fail(setting.key, value, "expected an object")
-            return None
-    if value is not None and not isinstance(value, dict):
-        found.fail(setting.key, value, "expected an object")
-        return None
-    return value
 
 
 # --- Typed settings: each group's fields and defaults come from its declarations.
