@@ -195,6 +195,13 @@ APPLICATION_USER_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
 RESERVED_DATABASE_USERS = RESERVED_USERNAMES + ("rds_iam", "rds_superuser", "rdsproxyadmin", "public")
 ROLE_ARN_RE = re.compile(r"arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
 
+# Custom endpoints (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.Endpoints.Custom.html):
+# up to five per cluster, of type READER (readers only) or ANY; the identifier is at most 63 letters,
+# digits or hyphens, starts with a letter, has no two hyphens in a row and does not end in one (the
+# DB identifier rules, stored lowercase), and no two clusters of a region may use one name.
+CUSTOM_ENDPOINT_TYPES = ("READER", "ANY")
+MAX_CUSTOM_ENDPOINTS = 5
+CUSTOM_ENDPOINT_NAME_RE = re.compile(r"[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)")
 # Reader auto scaling's predefined metrics (Application Auto Scaling, namespace rds):
 # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.Integrating.AutoScaling.html
 READER_SCALING_METRICS = {"cpu": "RDSReaderAverageCPUUtilization", "connections": "RDSReaderAverageDatabaseConnections"}

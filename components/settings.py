@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from components import database_rules
 from components import setting_rules as rules
 from components.aws_facts import (
     BACKUP_MAX_RETENTION_DAYS,
@@ -184,6 +185,11 @@ SETTINGS: tuple[Setting, ...] = (
        "Reader instances, placed round-robin over the AZs.", low=0, high=MAX_AURORA_REPLICAS, example=3),
     _S("readerInstanceClass", "string", "", "database", "reader_instance_class",
        "Reader instance class; empty uses the writer's class.", example="db.r7g.xlarge"),
+    _S("customEndpoints", "list", [], "database", "custom_endpoints",
+       "Custom endpoints of the writer region's cluster: a list of {name, type: READER or ANY, instances: [N, ...]} "
+       "(static members) or {name, type, excludeInstances: [N, ...]} (every other eligible instance, auto-scaled "
+       "readers too); N is the instance number, 1 the writer as created. At most 5; a name of letters, digits and "
+       "hyphens (docs/custom-endpoints.md).", example=[{"name": "analytics", "type": "READER", "instances": [2]}]),
     _S("serverlessMinCapacity", "string", "0.5", "database", "serverless_min_capacity",
        "Serverless v2 minimum ACUs; used with db.serverless.", low=0, high=MAX_SERVERLESS_ACUS, step=0.5, unit="ACUs", example="1"),
     _S("serverlessMaxCapacity", "string", "16", "database", "serverless_max_capacity",
@@ -477,10 +483,10 @@ def _global_database(found: rules.Found) -> GlobalDatabaseSettings | None:
 
 def parse_settings(raw: Mapping[str, Any], stack: str) -> Settings:
     """Validate the raw config map (keys ``aurora-platform:<key>`` and ``aws:region``): every declared
-    bound and choice, then each rule of ``setting_rules.RULES`` in turn."""
+    bound and choice, then each rule of ``setting_rules.RULES`` and ``database_rules.RULES`` in turn."""
     found = rules.Found(raw, stack, SETTINGS_BY_KEY)
     found.values = {s.key: read(found, s) for s in SETTINGS}
-    for rule in rules.RULES:
+    for rule in rules.RULES + database_rules.RULES:
         rule(found)
     if found.problems:
         raise SettingsError(found.problems)

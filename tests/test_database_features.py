@@ -1,5 +1,5 @@
 """Database features on the mock engine, on the committed stacks and on `--set` what-ifs (the values
-parsed as `deploy check --set` parses them): reader auto scaling on connections."""
+parsed as `deploy check --set` parses them): reader auto scaling on connections, custom endpoints."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ from components.settings import SettingsError
 from deploy.offline.capture import Capture, run_program
 from deploy.offline.check import parse_overrides
 from tests.conftest import captured
+from tests.helpers import region_of
 
 POLICY = "aws:appautoscaling/policy:Policy"
+ENDPOINT = "aws:rds/clusterEndpoint:ClusterEndpoint"
+ANALYTICS = "customEndpoints=[{name: analytics, type: READER, instances: [2, 3]}]"
 
 
 @functools.cache
@@ -57,3 +60,102 @@ def test_the_connections_target_defaults_to_500_and_is_bounded():
         what_if("dev", "readerAutoScalingConnectionsTarget=5")
     with pytest.raises(SettingsError, match=r"readerAutoScalingMetric = 'memory': allowed: cpu, connections"):
         what_if("dev", "readerAutoScalingMetric=memory")
+
+
+# --- custom endpoints ---------------------------------------------------------------------------
+
+
+def test_committed_stacks_declare_no_custom_endpoint():
+    for stack in ("dev", "prod"):
+        capture = captured(stack)
+        assert capture.by_type(ENDPOINT) == [] and capture.outputs["customEndpoints"] == {}
+        assert all(region["customEndpoints"] == {} for region in capture.outputs["regions"].values())
+
+
+@pytest.mark.parametrize("mode", ["preview", "update"])
+def test_a_reader_endpoint_has_its_instances_as_static_members_in_the_writer_region(mode):
+    capture = what_if("prod", ANALYTICS, mode=mode)
+    (endpoint,) = capture.by_type(ENDPOINT)
+    assert endpoint.inputs["customEndpointType"] == "READER"
+    assert endpoint.inputs["staticMembers"] == ["aurora-platform-prod-us-east-1-2", "aurora-platform-prod-us-east-1-3"]
+    assert "excludedMembers" not in endpoint.inputs
+    assert endpoint.inputs["clusterEndpointIdentifier"] == "aurora-platform-prod-us-east-1-analytics"
+    assert endpoint.inputs["clusterIdentifier"] == "aurora-platform-prod-us-east-1"
+    assert region_of(capture, endpoint) == "us-east-1"
+    instances = {i.inputs["identifier"]: i.urn for i in capture.by_type("aws:rds/clusterInstance:ClusterInstance")}
+    assert {instances["aurora-platform-prod-us-east-1-2"], instances["aurora-platform-prod-us-east-1-3"]} <= set(
+        endpoint.property_dependencies["staticMembers"])
+
+
+def test_endpoint_addresses_are_outputs_of_the_writer_region_only():
+    capture = what_if("prod", ANALYTICS)
+    (endpoint,) = capture.by_type(ENDPOINT)
+    assert capture.outputs["customEndpoints"] == {"analytics": endpoint.outputs["endpoint"]}
+    regions = capture.outputs["regions"]
+    assert regions["us-east-1"]["customEndpoints"] == {"analytics": endpoint.outputs["endpoint"]}
+    assert regions["us-west-2"]["customEndpoints"] == {}
+
+
+def test_an_exclusion_endpoint_lists_the_excluded_instances_and_follows_the_writer_region():
+    capture = what_if("prod", "customEndpoints=[{name: all-but-two, type: ANY, excludeInstances: [2]}, "
+                              "{name: readers, type: READER, excludeInstances: []}]",
+                      "globalDatabase={writerRegion: us-west-2, secondaryRegions: [{region: us-west-2, vpcCidr: 10.1.0.0/16, "
+                      "instances: 2}]}")
+    endpoints = {e.inputs["clusterEndpointIdentifier"]: e.inputs for e in capture.by_type(ENDPOINT)}
+    assert endpoints == {
+        "aurora-platform-prod-us-west-2-all-but-two": {
+            "clusterIdentifier": "aurora-platform-prod-us-west-2", "customEndpointType": "ANY",
+            "clusterEndpointIdentifier": "aurora-platform-prod-us-west-2-all-but-two",
+            "excludedMembers": ["aurora-platform-prod-us-west-2-2"]},
+        "aurora-platform-prod-us-west-2-readers": {
+            "clusterIdentifier": "aurora-platform-prod-us-west-2", "customEndpointType": "READER",
+            "clusterEndpointIdentifier": "aurora-platform-prod-us-west-2-readers"},
+    }
+
+
+# (what-if, key the message names, what it says is allowed)
+REFUSED_ENDPOINTS = [
+    ("[{name: analytics, type: READER, instances: [1, 2]}]", "customEndpoints[0].instances = [1, 2]",
+     "instance 1 is the writer, which a READER endpoint never routes to; allowed: readers 2 to 3, or type ANY"),
+    ("[{name: analytics, type: ANY, instances: [2, 4]}]", "customEndpoints[0].instances = [2, 4]",
+     "no instance 4 in the writer region's cluster; allowed: 1 (the writer) to 3"),
+    ("[{name: analytics, type: ANY, instances: []}]", "customEndpoints[0].instances = []",
+     "an empty endpoint routes nowhere"),
+    ("[{name: analytics, type: READER, excludeInstances: [2, 3]}]", "customEndpoints[0].excludeInstances = [2, 3]",
+     "excludes every instance a READER endpoint may route to"),
+    ("[{name: analytics, type: ANY}]", "customEndpoints[0] = ", "give exactly one of instances"),
+    ("[{name: a, type: ANY, instances: [1]}, {name: A, type: READER, instances: [2]}]", "customEndpoints[1].name = 'A'",
+     "names another endpoint already"),
+    ("[{name: 9lives, type: ANY, instances: [1]}]", "customEndpoints[0].name = '9lives'",
+     "1-63 letters, digits or hyphens, starting with a letter, with no two hyphens in a row and no hyphen at the end"),
+    ("[{name: a--b, type: ANY, instances: [1]}]", "customEndpoints[0].name = 'a--b'", "no two hyphens in a row"),
+    ("[{name: trailing-, type: ANY, instances: [1]}]", "customEndpoints[0].name = 'trailing-'", "no hyphen at the end"),
+    ("[{name: " + "x" * 33 + ", type: ANY, instances: [1]}]", "customEndpoints[0].name = '" + "x" * 33 + "'",
+     "longer than AWS's 63 characters; allowed: at most 32 characters here"),
+    ("[{name: analytics, type: WRITER, instances: [2]}]", "customEndpoints[0].type = 'WRITER'", "allowed: READER, ANY"),
+    ("[{name: analytics, type: ANY, instances: [2], weight: 3}]", "customEndpoints[0].weight = 3", "unknown field"),
+    ("[{name: analytics, type: ANY, instances: [two]}]", "customEndpoints[0].instances = [\"two\"]",
+     "expected a list of instance numbers"),
+    ("{name: analytics}", "customEndpoints = ", "expected a list"),
+    ("[" + ", ".join(f"{{name: e{i}, type: ANY, instances: [1]}}" for i in range(6)) + "]", "customEndpoints = ",
+     "6 endpoints; allowed: at most 5 custom endpoints per Aurora cluster"),
+]
+
+
+@pytest.mark.parametrize(("value", "key", "allowed"), REFUSED_ENDPOINTS, ids=[r[2][:40] for r in REFUSED_ENDPOINTS])
+def test_a_custom_endpoint_aws_would_refuse_or_that_routes_nowhere_is_refused_naming_the_key(value, key, allowed):
+    with pytest.raises(SettingsError) as caught:
+        what_if("prod", f"customEndpoints={value}")
+    (problem,) = caught.value.problems
+    assert problem.startswith(f"aurora-platform:{key}") and allowed in problem, problem
+
+
+def test_check_refuses_a_reader_endpoint_naming_the_writer_with_exit_2(capsys):
+    from deploy import cli
+
+    code = cli.main(["check", "--stack", "prod", "--json", "--set",
+                     "customEndpoints=[{name: analytics, type: READER, instances: [1, 2]}]"])
+    assert code == 2
+    captured_err = capsys.readouterr()
+    assert captured_err.out == ""
+    assert "aurora-platform:customEndpoints[0].instances = [1, 2]: instance 1 is the writer" in captured_err.err
