@@ -192,7 +192,7 @@ MASTER_USERNAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,15}")
 # Database user names for IAM authentication: a portable PostgreSQL and MySQL identifier that
 # needs no quoting (MySQL 8.0 user names are at most 32 characters).
 APPLICATION_USER_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
-RESERVED_DATABASE_USERS = RESERVED_USERNAMES + ("rds_iam", "rds_superuser", "rdsproxyadmin", "public")
+RESERVED_DATABASE_USERS = RESERVED_USERNAMES + ("rds_iam", "rds_superuser", "rdsproxyadmin", "rds_pgaudit", "public")
 ROLE_ARN_RE = re.compile(r"arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
 
 # Custom endpoints (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.Endpoints.Custom.html):
@@ -208,6 +208,12 @@ READER_SCALING_METRICS = {"cpu": "RDSReaderAverageCPUUtilization", "connections"
 # The highest max_connections of an Aurora instance (Aurora MySQL; Aurora PostgreSQL stops at 5000):
 # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraMySQL.Managing.Performance.html
 MAX_DATABASE_CONNECTIONS = 16000
+
+# pgaudit.log's statement classes, each one optionally subtracted with "-" (https://github.com/pgaudit/pgaudit;
+# AWS: https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Appendix.PostgreSQL.CommonDBATasks.pgaudit.reference.html).
+PGAUDIT_LOG_CLASSES = ("read", "write", "function", "role", "ddl", "misc", "misc_set", "all", "none")
+# The only role pgaudit.role accepts on Aurora PostgreSQL (object audit logging).
+PGAUDIT_ROLE = "rds_pgaudit"
 
 # Length of a generated master password, and the specials it may hold: RDS refuses '/', '@', '"' and spaces.
 MASTER_PASSWORD_LENGTH = 40

@@ -1,6 +1,6 @@
-"""The rules of the database features declared after ``components/setting_rules.py`` (custom endpoints),
-each a small named function run after that module's ``RULES`` (the global database's
-writer region is known by then). ``CustomEndpoint`` is the typed value of ``customEndpoints``.
+"""The rules of the database features declared after ``components/setting_rules.py`` (custom endpoints,
+audit logging's pgaudit classes), each a small named function run after that module's ``RULES`` (the global
+database's writer region is known by then). ``CustomEndpoint`` is the typed value of ``customEndpoints``.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from components.aws_facts import (
     CUSTOM_ENDPOINT_NAME_RE,
     CUSTOM_ENDPOINT_TYPES,
     MAX_CUSTOM_ENDPOINTS,
+    PGAUDIT_LOG_CLASSES,
 )
 from components.naming import custom_endpoint_identifier
 from components.setting_rules import Found
@@ -121,4 +122,14 @@ def _members(found: Found, at: str, entry: dict, kind: Any, count: int) -> tuple
     return None
 
 
-RULES = (custom_endpoints,)
+def pgaudit_log(found: Found) -> None:
+    """``pgauditLog``: a comma-separated list of pgaudit's classes, each optionally subtracted with ``-``."""
+    value = found["pgauditLog"]
+    classes = [part.strip().lower() for part in value.split(",")]
+    bad = [c for c in classes if c.removeprefix("-") not in PGAUDIT_LOG_CLASSES]
+    if bad or not value.strip():
+        found.fail("pgauditLog", value, f"expected pgaudit classes separated by commas, each optionally subtracted with "
+                                        f"'-' (e.g. ddl,role or all,-misc); allowed classes: {', '.join(PGAUDIT_LOG_CLASSES)}")
+
+
+RULES = (custom_endpoints, pgaudit_log)

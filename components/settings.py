@@ -209,6 +209,15 @@ SETTINGS: tuple[Setting, ...] = (
     _S("skipFinalSnapshot", "boolean", False, "database", "skip_final_snapshot",
        "Skip the final snapshot when the cluster is deleted (never in production).", production=False, example=True),
     _S("iamAuthentication", "boolean", True, "database", "iam_authentication", "IAM database authentication.", example=False),
+    _S("auditLogging", "boolean", True, "database", "audit_logging",
+       "Database audit logging, exported to CloudWatch Logs (required in production). Aurora PostgreSQL: pgaudit in "
+       "the cluster parameter group (shared_preload_libraries, pgaudit.log, pgaudit.role), and `deploy bootstrap-users` "
+       "creates the rds_pgaudit role and the extension; shared_preload_libraries is static, so a running cluster "
+       "loads pgaudit at its instances' next reboot (docs/audit-logging.md). Aurora MySQL: server_audit_logging and "
+       "server_audit_events.", production=True, example=False),
+    _S("pgauditLog", "string", "ddl,role", "database", "pgaudit_log",
+       "Aurora PostgreSQL: pgaudit.log, the statement classes audited (comma-separated; a class may be subtracted "
+       "with '-').", example="ddl,role,write"),
     _S("performanceInsights", "boolean", True, "database", "performance_insights",
        "Performance Insights on every instance, encrypted with the region key.", example=False),
     _S("performanceInsightsRetentionDays", "integer", 7, "database", "performance_insights_retention_days",

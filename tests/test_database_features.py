@@ -1,5 +1,6 @@
 """Database features on the mock engine, on the committed stacks and on `--set` what-ifs (the values
-parsed as `deploy check --set` parses them): reader auto scaling on connections, custom endpoints."""
+parsed as `deploy check --set` parses them): reader auto scaling on connections, custom endpoints, database
+audit logging (pgaudit on Aurora PostgreSQL, server_audit_logging on Aurora MySQL)."""
 
 from __future__ import annotations
 
@@ -159,3 +160,68 @@ def test_check_refuses_a_reader_endpoint_naming_the_writer_with_exit_2(capsys):
     captured_err = capsys.readouterr()
     assert captured_err.out == ""
     assert "aurora-platform:customEndpoints[0].instances = [1, 2]: instance 1 is the writer" in captured_err.err
+
+
+# --- audit logging --------------------------------------------------------------------------------
+
+CLUSTER_GROUP = "aws:rds/clusterParameterGroup:ClusterParameterGroup"
+PGAUDIT = {
+    "shared_preload_libraries": ("pg_stat_statements,pgaudit", "pending-reboot"),
+    "pgaudit.log": ("ddl,role", "immediate"),
+    "pgaudit.role": ("rds_pgaudit", "immediate"),
+    "log_connections": ("1", "immediate"),
+    "log_disconnections": ("1", "immediate"),
+}
+
+
+def parameters(group) -> dict[str, tuple[str, str]]:
+    return {p["name"]: (p["value"], p["applyMethod"]) for p in group.inputs["parameters"]}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("mode", ["preview", "update"])
+def test_committed_stacks_load_pgaudit_in_every_cluster_parameter_group(stack, mode):
+    capture = captured(stack, mode)
+    groups = capture.by_type(CLUSTER_GROUP)
+    assert len(groups) == (2 if stack == "prod" else 1)
+    for group in groups:
+        assert parameters(group) == {"rds.force_ssl": ("1", "immediate"), **PGAUDIT}
+    for cluster in capture.by_type("aws:rds/cluster:Cluster"):
+        assert cluster.inputs["enabledCloudwatchLogsExports"] == ["postgresql"]
+
+
+def test_pgaudit_log_takes_the_classes_set():
+    (group,) = what_if("dev", "pgauditLog=ddl,role,write").by_type(CLUSTER_GROUP)
+    assert parameters(group)["pgaudit.log"] == ("ddl,role,write", "immediate")
+
+
+def test_audit_logging_off_outside_production_leaves_connection_logging_only():
+    (group,) = what_if("dev", "auditLogging=false").by_type(CLUSTER_GROUP)
+    assert parameters(group) == {"rds.force_ssl": ("1", "immediate"), "log_connections": ("1", "immediate"),
+                                 "log_disconnections": ("1", "immediate")}
+
+
+def test_production_refuses_audit_logging_off():
+    with pytest.raises(SettingsError) as caught:
+        what_if("prod", "auditLogging=false")
+    assert caught.value.problems == [
+        "aurora-platform:auditLogging = false: allowed in a production stack (production: true): true"]
+
+
+@pytest.mark.parametrize("value", ["ddl,bogus", "", "ddl;role"])
+def test_pgaudit_log_accepts_only_pgaudit_classes(value):
+    with pytest.raises(SettingsError, match=r"pgauditLog = .*allowed classes: read, write, function, role, ddl, misc, "
+                                            r"misc_set, all, none"):
+        what_if("dev", f"pgauditLog={value}" if value else "pgauditLog=''")
+
+
+@pytest.mark.parametrize("audit", [True, False])
+def test_mysql_audit_logging_is_server_audit_logging(audit):
+    capture = what_if("dev", "engine=aurora-mysql", "engineVersion=8.0.mysql_aurora.3.08.0", f"auditLogging={audit}")
+    (group,) = capture.by_type(CLUSTER_GROUP)
+    values = parameters(group)
+    audited = {"server_audit_logging": ("1", "immediate"), "server_audit_events": ("CONNECT,QUERY_DCL,QUERY_DDL", "immediate")}
+    assert (audited.items() <= values.items()) is audit and ("server_audit_logging" in values) is audit
+    assert not any(name.startswith("pgaudit") or name == "shared_preload_libraries" for name in values)
+    (cluster,) = capture.by_type("aws:rds/cluster:Cluster")
+    assert "audit" in cluster.inputs["enabledCloudwatchLogsExports"]
