@@ -147,7 +147,9 @@ REGION_AZS: dict[str, tuple[str, ...]] = {
     "ap-northeast-2": ("a", "b", "c", "d"),
     "sa-east-1": ("a", "b", "c"),
 }
-REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+# The shape of a region name (us-east-1, us-gov-west-1, ap-southeast-4); ASCII only, matched whole
+# (`fullmatch`), so a trailing newline or a Unicode digit never passes.
+REGION_RE = re.compile(r"[a-z]{2}(?:-gov)?-[a-z]{1,16}-[0-9]{1,2}")
 # A global database spans a primary and up to 5 secondary regions
 # (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database.html).
 MAX_SECONDARY_REGIONS = 5

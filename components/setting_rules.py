@@ -144,7 +144,7 @@ def unknown_keys(found: Found) -> None:
 
 def primary_region(found: Found) -> None:
     region = found.raw.get(REGION_KEY)
-    if not isinstance(region, str) or not REGION_RE.match(region):
+    if not isinstance(region, str) or not REGION_RE.fullmatch(region):
         found.fail(REGION_KEY, region, "set the primary AWS region, e.g. us-east-1")
         return
     found.primary_region = region
@@ -315,7 +315,7 @@ def vault_lock_changeable_days(found: Found) -> None:
 def backup_copy_region(found: Found) -> None:
     """The copy region: another region than the primary; unset, the first secondary of a global stack."""
     region = found["backupCopyRegion"]
-    if region and not REGION_RE.match(region):
+    if region and not REGION_RE.fullmatch(region):
         found.fail("backupCopyRegion", region, "expected an AWS region name such as us-west-2, or empty")
         region = ""
     elif region == found.primary_region:
@@ -483,7 +483,7 @@ def secondary_regions(found: Found) -> None:
 
 
 def _secondary_region_name(found: Found, at: str, region: Any) -> str | None:
-    if not isinstance(region, str) or not REGION_RE.match(region):
+    if not isinstance(region, str) or not REGION_RE.fullmatch(region):
         found.fail(f"{at}.region", region, "expected an AWS region name such as us-west-2")
     elif region == found.primary_region:
         found.fail(f"{at}.region", region, "equals the primary region (aws:region); a secondary must be another region")

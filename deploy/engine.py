@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from components.naming import short_stack_name
+from deploy.args import add_stack
 from deploy.errors import EXIT_DRIFT, EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandRefused
 from deploy.offline.stack_config import PROJECT_DIR
 from deploy.runbooks.base import error_tail, open_stack, require_pulumi_cli, resolve_settings
@@ -453,8 +454,7 @@ def append_step_summary(markdown: str, environ: Mapping[str, str] = os.environ) 
 def register(subparsers) -> None:
     for command in COMMANDS:
         parser = subparsers.add_parser(command, help=HELP[command], description=HELP[command])
-        parser.add_argument("--stack", required=True,
-                            help="stack name (Pulumi.<stack>.yaml; org/project/<stack> is accepted)")
+        add_stack(parser)
         parser.add_argument("--diff", action="store_true", help="show the changed properties of each resource")
         if command == "destroy":
             parser.add_argument("--force", action="store_true",

@@ -21,8 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from deploy.args import add_overrides, add_stack, output_path, setting_override
 from deploy.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from deploy.offline.analyzer import _SIG_KEY, UNKNOWN, AnalysisCall, AnalyzerInfo, PolicyAnalyzer, PolicyConfig, Violation
 from deploy.offline.capture import MODES, Capture, CapturedResource, run_program
@@ -34,17 +33,16 @@ POLICY_CONFIG_DIR = PROJECT_DIR / "policies" / "config"
 def register(subparsers) -> None:
     parser = subparsers.add_parser("check", help="offline: plan the stack on the mock engine and run the policy pack",
                                    description=__doc__.split("\n\n")[0])
-    parser.add_argument("--stack", required=True, help="stack name (Pulumi.<stack>.yaml)")
+    add_stack(parser)
     parser.add_argument("--mode", choices=MODES, default="preview",
                         help="preview: computed values unknown, as on a first preview (default); update: all known")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="what-if: override a setting for this check only (YAML value, e.g. readerCount=4); "
-                             "repeatable; KEY without a namespace means aurora-platform:KEY")
+    add_overrides(parser, "what-if: override a setting for this check only (YAML value, e.g. readerCount=4)")
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     output.add_argument("--markdown", action="store_true", help="a pull-request comment: summary table and violations")
-    parser.add_argument("--sarif", metavar="FILE", type=Path,
-                        help="also write the violations as SARIF 2.1.0 (one rule per policy) for code scanning")
+    parser.add_argument("--sarif", metavar="FILE", type=output_path,
+                        help="also write the violations as SARIF 2.1.0 (one rule per policy) for code scanning; "
+                             "the path is checked before the check runs")
     parser.set_defaults(func=run)
 
 
@@ -92,20 +90,18 @@ def shown_inputs(value):
     return "[unknown]" if value == UNKNOWN else value
 
 
-def parse_overrides(pairs: list[str]) -> dict[str, str]:
-    """``KEY=VALUE`` pairs to config entries in the engine's form (VALUE is read as YAML)."""
-    from deploy.offline.stack_config import engine_form, project_name
-
+def parse_overrides(pairs: list[str | tuple[str, str]]) -> dict[str, str]:
+    """``--set`` values as config entries in the engine's form: ``KEY=VALUE`` text, or the (key, value) pairs
+    ``deploy.args.setting_override`` already made of it when the command line was read."""
     overrides = {}
     for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--set {pair!r}: expected KEY=VALUE, e.g. --set readerCount=4")
-        try:
-            parsed = yaml.safe_load(value)
-        except yaml.YAMLError as error:
-            raise ValueError(f"--set {pair!r}: the value is not valid YAML ({error.problem})") from None
-        overrides[key if ":" in key else f"{project_name()}:{key}"] = engine_form("" if parsed is None else parsed)
+        if isinstance(pair, str):
+            try:
+                pair = setting_override(pair)
+            except argparse.ArgumentTypeError as error:
+                raise ValueError(f"--set {error}") from None
+        key, value = pair
+        overrides[key] = value
     return overrides
 
 
@@ -355,7 +351,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: the policy pack did not start: {error}", file=sys.stderr)
         return EXIT_FAILED
     if args.sarif:
-        args.sarif.write_text(json.dumps(render_sarif(result), indent=2) + "\n")
+        try:
+            args.sarif.write_text(json.dumps(render_sarif(result), indent=2) + "\n")
+        except OSError as error:  # checked writable before the check ran; a full disk shows only now
+            print(f"error: --sarif {args.sarif}: could not write it: {error.strerror or error}", file=sys.stderr)
+            return EXIT_FAILED
     if args.json:
         json.dump(result.to_json(), sys.stdout, indent=2)
         print()

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from deploy.args import add_overrides, add_stack
 from deploy.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from deploy.offline import aws_model
 from deploy.offline.capture import Capture, CapturedResource
@@ -331,11 +332,10 @@ def _renames(base: Capture, head: Capture, changes: list[Change]) -> list[tuple[
 def register(subparsers) -> None:
     parser = subparsers.add_parser("diff", help="offline: what a change (code or config, against a git ref) "
                                    "does to a deployed stack", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--stack", required=True, help="stack name (Pulumi.<stack>.yaml)")
+    add_stack(parser)
     parser.add_argument("--base", default="HEAD", metavar="REF",
                         help="git ref whose program and stack config are deployed (default: HEAD)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="what-if on the head: override a setting (as `deploy check --set`); repeatable")
+    add_overrides(parser, "what-if on the head: override a setting (as `deploy check --set`)")
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     output.add_argument("--markdown", action="store_true", help="a pull-request comment: replacements and findings first")

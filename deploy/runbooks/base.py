@@ -10,7 +10,6 @@ Heavy imports (``pulumi.automation``, boto3, the settings module) happen inside 
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import subprocess
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from components.naming import PROJECT, short_stack_name, stack_tags
+from deploy.args import OutputsFile, OutputsFileError, read_outputs, shown
 from deploy.errors import EXIT_FAILED, EXIT_USAGE, CommandRefused
 from deploy.offline.stack_config import PROJECT_DIR, UnknownStackError, load_stack_config
 
@@ -83,30 +83,16 @@ def open_stack(stack: str, *, create: bool = False, work_dir: Path = PROJECT_DIR
         raise CommandRefused(f"could not open stack {stack}:\n{error_tail(error)}", EXIT_FAILED) from None
 
 
-def _plain(value: Any) -> Any:
-    """Outputs files may hold ``pulumi stack output --json`` values or ``{"value", "secret"}`` pairs."""
-    if isinstance(value, dict) and set(value) <= {"value", "secret"} and "value" in value:
-        return value["value"]
-    return value
-
-
-def read_outputs_file(path: str) -> dict[str, Any]:
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise CommandRefused(f"--outputs-file {path}: no such file", EXIT_USAGE) from None
-    except (OSError, json.JSONDecodeError) as error:
-        raise CommandRefused(f"--outputs-file {path}: not a JSON file of stack outputs ({error})", EXIT_USAGE) from None
-    if not isinstance(data, dict):
-        raise CommandRefused(f"--outputs-file {path}: expected a JSON object of stack outputs, "
-                             "as `pulumi stack output --json --show-secrets` prints", EXIT_USAGE)
-    return {key: _plain(value) for key, value in data.items()}
-
-
-def stack_outputs(stack: str, outputs_file: str | None) -> dict[str, Any]:
-    """Outputs from ``--outputs-file`` when given, else from the stack through the Automation API."""
-    if outputs_file:
-        return read_outputs_file(outputs_file)
+def stack_outputs(stack: str, outputs_file: OutputsFile | str | None) -> dict[str, Any]:
+    """Outputs from ``--outputs-file`` when given (read and shape-checked by ``deploy.args`` when the command
+    line was read; a path is read the same way now), else from the stack through the Automation API."""
+    if isinstance(outputs_file, str):
+        try:
+            return read_outputs(outputs_file)
+        except OutputsFileError as error:
+            raise CommandRefused(f"--outputs-file {shown(outputs_file)}: {error}", EXIT_USAGE) from None
+    if outputs_file is not None:
+        return outputs_file.outputs
     handle = open_stack(stack)
     from pulumi import automation as auto
 

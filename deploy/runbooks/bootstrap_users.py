@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from components.naming import cluster_identifier, global_master_secret_name, short_stack_name
+from deploy.args import add_endpoint_url, add_stack
 from deploy.errors import EXIT_FAILED, EXIT_OK, CommandRefused, error_line, refused_by_aws
 from deploy.runbooks.base import Clients, resolve_settings, stack_cluster
 
@@ -236,7 +237,7 @@ def bootstrap(args, *, clients: Callable[[str, str], Any] | None = None, out: Te
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("bootstrap-users", help=HELP, description=HELP)
-    parser.add_argument("--stack", required=True, help="stack name (Pulumi.<stack>.yaml)")
+    add_stack(parser)
     parser.add_argument("--dry-run", action="store_true", help="read which users exist and print the SQL, without running it")
-    parser.add_argument("--endpoint-url", help="send every AWS call to this endpoint (a local emulator such as moto_server)")
+    add_endpoint_url(parser, help="send every AWS call to this endpoint (a local emulator such as moto_server)")
     parser.set_defaults(func=bootstrap)

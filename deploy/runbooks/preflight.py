@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from components.naming import short_stack_name
+from deploy.args import add_endpoint_url, add_region_filter, add_stack
 from deploy.errors import refused_by_aws
 from deploy.runbooks.base import Clients, check_region, paginate, resolve_settings, tag_map
 from deploy.runbooks.findings import Finding, report
@@ -465,10 +466,9 @@ def preflight(settings, plan: Plan, clients: Callable[[str, str], Any], regions:
 def register(subparsers) -> None:
     parser = subparsers.add_parser("preflight", help="read-only AWS checks before the first `pulumi up` of a stack",
                                    description=__doc__.split("\n\n")[0])
-    parser.add_argument("--stack", required=True, help="stack name (Pulumi.<stack>.yaml)")
-    parser.add_argument("--region", action="append", default=[],
-                        help="check only this region of the stack (repeatable; default: every region)")
-    parser.add_argument("--endpoint-url", help="AWS endpoint for every client, e.g. a local emulator")
+    add_stack(parser)
+    add_region_filter(parser)
+    add_endpoint_url(parser)
     parser.add_argument("--json", action="store_true", help="findings as JSON on stdout")
     parser.set_defaults(func=run)
 

@@ -48,6 +48,17 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from components.naming import short_stack_name
+from deploy.args import (
+    add_endpoint_url,
+    add_stack,
+    add_waiting,
+    aws_region,
+    check_region_of_stack,
+    instance_class,
+    iso_time,
+    non_empty,
+    security_group_id,
+)
 from deploy.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandRefused, refused_by_aws
 from deploy.runbooks.base import (
     Clients,
@@ -345,28 +356,29 @@ def delete_drill_cluster(rds, identifier: str) -> None:
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("restore-drill", help=HELP, description=HELP)
-    parser.add_argument("--stack", required=True, help="stack name (Pulumi.<stack>.yaml)")
-    parser.add_argument("--to-time", metavar="ISO8601",
+    add_stack(parser)
+    parser.add_argument("--to-time", metavar="ISO8601", type=iso_time,
                         help="restore to this time (with zone, e.g. 2026-12-01T20:15:00Z); default: latest restorable")
-    parser.add_argument("--from-vault", metavar="REGION",
+    parser.add_argument("--from-vault", metavar="REGION", type=aws_region,
                         help="restore the newest completed recovery point of the stack's backup vault in REGION")
-    parser.add_argument("--instance-class", help="class of the drill's instance; default: the region's configured class")
-    parser.add_argument("--db-subnet-group-name", help="--from-vault into a region without the stack's cluster: subnet group")
-    parser.add_argument("--vpc-security-group-ids", nargs="+", metavar="SG",
+    parser.add_argument("--instance-class", type=instance_class, metavar="CLASS",
+                        help="class of the drill's instance, one the stack's engine offers; default: the region's "
+                             "configured class")
+    parser.add_argument("--db-subnet-group-name", type=non_empty,
+                        help="--from-vault into a region without the stack's cluster: subnet group")
+    parser.add_argument("--vpc-security-group-ids", nargs="+", metavar="SG", type=security_group_id,
                         help="--from-vault into a region without the stack's cluster: security groups")
     parser.add_argument("--keep", action="store_true", help="keep the restored cluster (delete it later with --delete)")
-    parser.add_argument("--delete", metavar="DRILL_CLUSTER",
+    parser.add_argument("--delete", metavar="DRILL_CLUSTER", type=non_empty,
                         help="only delete a cluster an earlier drill kept (refused for anything else)")
-    parser.add_argument("--region", help="with --delete: the cluster's region (default: the writer region)")
-    parser.add_argument("--restore-job-id", metavar="JOB",
+    parser.add_argument("--region", type=aws_region, metavar="REGION",
+                        help="with --delete: the cluster's region, one of the stack's (default: the writer region)")
+    parser.add_argument("--restore-job-id", metavar="JOB", type=non_empty,
                         help="with --delete: the AWS Backup restore job of a --from-vault drill that stopped before "
                              "tagging its cluster; the cluster is accepted if that job created it")
-    parser.add_argument("--timeout", type=float, default=7200, metavar="SECONDS",
-                        help="give up a wait after SECONDS (default 7200)")
-    parser.add_argument("--poll-interval", type=float, default=30, metavar="SECONDS",
-                        help="seconds between polls (default 30)")
+    add_waiting(parser, timeout=7200, poll_interval=30, what="a wait")
     parser.add_argument("--json", action="store_true", help="print the report as JSON (for CI, to record RTO over time)")
-    parser.add_argument("--endpoint-url", help="AWS endpoint, e.g. a local emulator")
+    add_endpoint_url(parser, help="AWS endpoint, e.g. a local emulator")
     parser.set_defaults(func=run_drill)
 
 
@@ -467,7 +479,10 @@ def run_drill(args, *, clients: Callable[[str, str], Any] | None = None,
 
 
 def _delete_kept(args, settings, clients, waiting: Wait) -> int:
-    region = args.region or settings.writer_region
+    region = settings.writer_region
+    if args.region:  # one of the stack's regions, or the copy region a vault drill may have restored in
+        copy_region = settings.backup.copy_region if settings.backup and settings.backup.enabled else ""
+        region = check_region_of_stack("--region", args.region, [*settings.regions, *filter(None, [copy_region])])
     rds = clients("rds", region)
     identifier = args.delete
     cluster = find_cluster(rds, identifier)

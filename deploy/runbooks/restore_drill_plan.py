@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from components.naming import PROJECT, cluster_identifier, short_stack_name, stack_prefix, vault_name
+from deploy.args import check_time_in_window
 from deploy.errors import EXIT_FAILED, CommandRefused
 from deploy.runbooks.base import is_stack_resource, paginate, tag_map
 
@@ -19,17 +20,6 @@ AURORA = "Aurora"  # AWS Backup's resource type of Aurora clusters
 
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(text: str) -> datetime:
-    """An ISO 8601 time with its zone (``2026-12-01T20:15:00Z``, ``...+01:00``)."""
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise CommandRefused(f"--to-time {text!r}: expected an ISO 8601 time with a zone, e.g. 2026-12-01T20:15:00Z") from None
-    if moment.tzinfo is None:
-        raise CommandRefused(f"--to-time {text!r}: give the zone (Z for UTC), e.g. 2026-12-01T20:15:00Z")
-    return moment
 
 
 def drill_identifier(stack: str, region: str, now: datetime) -> str:
@@ -156,6 +146,10 @@ def drill_region(args, settings) -> str:
     if args.from_vault and args.to_time:
         raise CommandRefused("--to-time is for the point-in-time drill; --from-vault restores the vault's newest "
                              "recovery point. Give one of them")
+    if not args.from_vault and (args.db_subnet_group_name or args.vpc_security_group_ids):
+        raise CommandRefused("--db-subnet-group-name and --vpc-security-group-ids are for a --from-vault drill into a "
+                             "region without the stack's cluster; a point-in-time drill restores into the source "
+                             "cluster's own subnet group and security groups")
     region = args.from_vault or settings.writer_region
     if args.from_vault:
         if not settings.backup or not settings.backup.enabled:
@@ -164,9 +158,21 @@ def drill_region(args, settings) -> str:
         if region not in vault_regions:
             raise CommandRefused(f"--from-vault {region}: not a region of stack {short}'s backup vaults; allowed: "
                                  f"{', '.join(sorted(vault_regions))}")
-    if args.to_time:
-        parse_time(args.to_time)
+    if args.instance_class:
+        check_instance_class(args.instance_class, settings.database.engine)
     return region
+
+
+def check_instance_class(value: str, engine: str) -> None:
+    """``--instance-class``: a class Aurora offers for ``engine``, by the settings' own rule (components' AWS
+    facts), before any call."""
+    from components.setting_rules import check_instance_class as offered_class
+
+    class Refuse:
+        def fail(self, key: str, given: str, problem: str) -> None:
+            raise CommandRefused(f"{key} {given}: {problem}")
+
+    offered_class(Refuse(), "--instance-class", engine, value)
 
 
 def plan_drill(args, settings, rds, backup, now: datetime) -> Plan:
@@ -186,10 +192,9 @@ def plan_drill(args, settings, rds, backup, now: datetime) -> Plan:
 
     source = stack_cluster(rds, home, region, short)
     latest, earliest = source.get("LatestRestorableTime"), source.get("EarliestRestorableTime")
-    to_time = parse_time(args.to_time) if args.to_time else None
-    if to_time and latest and earliest and not earliest <= to_time <= latest:
-        raise CommandRefused(f"--to-time {iso(to_time)}: outside the restorable window of {home}, "
-                             f"{iso(earliest)} to {iso(latest)}")
+    to_time = args.to_time
+    if to_time:
+        check_time_in_window("--to-time", to_time, earliest, latest, f"the restorable window of {home}")
     restored_to = to_time or latest or now
     return Plan(
         mode="point-in-time", region=region, source_cluster=home, identifier=identifier,

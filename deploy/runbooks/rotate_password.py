@@ -38,6 +38,7 @@ from typing import Any, TextIO
 
 from components.aws_facts import MASTER_PASSWORD_LENGTH, MASTER_PASSWORD_SPECIALS
 from components.naming import PROJECT, cluster_identifier, global_master_secret_name, short_stack_name
+from deploy.args import add_endpoint_url, add_stack, add_waiting
 from deploy.errors import EXIT_FAILED, EXIT_OK, CommandRefused, after_change
 from deploy.offline.stack_config import PROJECT_DIR
 from deploy.runbooks.base import (
@@ -300,14 +301,12 @@ def _rotate_global(args, stack: str, cluster: dict, identifier: str, rds, secret
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("rotate-password", help=HELP, description=HELP)
-    parser.add_argument("--stack", required=True, help="stack name (Pulumi.<stack>.yaml)")
+    add_stack(parser)
     parser.add_argument("--dry-run", action="store_true",
                         help="make the read-only checks and print the changes, without making them")
-    parser.add_argument("--endpoint-url", help="send every AWS call to this endpoint (a local emulator such as moto_server); "
-                        "a global database's new password is then not written to the stack config")
+    add_endpoint_url(parser, help="send every AWS call to this endpoint (a local emulator such as moto_server); "
+                                  "a global database's new password is then not written to the stack config")
     parser.add_argument("--write-stack-config", action="store_true",
                         help="with --endpoint-url: write the new masterPassword to the stack config all the same")
-    parser.add_argument("--timeout", type=float, default=1800, metavar="SECONDS",
-                        help="give up waiting after SECONDS (default 1800)")
-    parser.add_argument("--poll-interval", type=float, default=15, metavar="SECONDS", help="seconds between polls (default 15)")
+    add_waiting(parser, timeout=1800, poll_interval=15)
     parser.set_defaults(func=rotate)

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from components.naming import PROJECT, short_stack_name
+from deploy.args import add_endpoint_url, add_outputs_file, add_stack, add_waiting, aws_region, non_empty
 from deploy.errors import EXIT_OK, CommandRefused, after_change
 from deploy.runbooks.base import (
     Clients,
@@ -161,20 +162,17 @@ def apply_settings(stack: str, region: str) -> None:
 def register(subparsers) -> None:
     for kind in KINDS:
         parser = subparsers.add_parser(kind, help=HELP[kind], description=HELP[kind])
-        parser.add_argument("--stack", required=True, help="stack name (Pulumi.<stack>.yaml)")
-        parser.add_argument("--to-region", required=True, help="the member region that becomes the writer")
+        add_stack(parser)
+        parser.add_argument("--to-region", required=True, type=aws_region, metavar="REGION",
+                            help="the member region that becomes the writer")
         if kind == "failover":
             parser.add_argument("--allow-data-loss", action="store_true",
                                 help="required: acknowledge that writes not yet replicated to the target are lost")
-        parser.add_argument("--timeout", type=float, default=1800, metavar="SECONDS",
-                            help="give up waiting for the new writer after SECONDS (default 1800)")
-        parser.add_argument("--poll-interval", type=float, default=15, metavar="SECONDS",
-                            help="seconds between polls of the global cluster (default 15)")
-        parser.add_argument("--global-cluster-id",
+        add_waiting(parser, timeout=1800, poll_interval=15, what="waiting for the new writer")
+        parser.add_argument("--global-cluster-id", type=non_empty,
                             help="global cluster identifier; default: the stack's globalClusterIdentifier output")
-        parser.add_argument("--outputs-file", metavar="FILE.json",
-                            help="stack outputs as JSON instead of reading them through the Automation API")
-        parser.add_argument("--endpoint-url", help="RDS endpoint, e.g. a local emulator")
+        add_outputs_file(parser)
+        add_endpoint_url(parser, help="RDS endpoint, e.g. a local emulator")
         parser.add_argument("--apply", action="store_true",
                             help=f"set {SETTING_KEY} through the Automation API after the writer moved")
         parser.set_defaults(func=run_runbook, runbook=kind)

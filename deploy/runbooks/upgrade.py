@@ -47,6 +47,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from components.naming import PROJECT, short_stack_name
+from deploy.args import add_endpoint_url, add_outputs_file, add_stack, add_waiting, engine_version
 from deploy.errors import EXIT_FAILED, EXIT_OK, CommandRefused, after_change
 from deploy.runbooks.base import (
     Clients,
@@ -197,8 +198,8 @@ def apply_settings(stack: str, settings, target: str) -> None:
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("upgrade", help=HELP, description=f"{HELP}. {NO_BLUE_GREEN}")
-    parser.add_argument("--stack", required=True, help="stack name (Pulumi.<stack>.yaml)")
-    parser.add_argument("--engine-version", required=True, metavar="V",
+    add_stack(parser)
+    parser.add_argument("--engine-version", required=True, metavar="V", type=engine_version,
                         help="target engine version, minor included (e.g. 16.8, 17.4, 8.0.mysql_aurora.3.08.2)")
     when = parser.add_mutually_exclusive_group()
     when.add_argument("--apply-immediately", dest="apply_immediately", action="store_true", default=True,
@@ -213,13 +214,9 @@ def register(subparsers) -> None:
     parser.add_argument("--apply", action="store_true",
                         help="set engineVersion, and clear engineUpgradeTarget and preUpgradeSnapshot where set, "
                              "through the Automation API afterwards (without it the command prints that change)")
-    parser.add_argument("--timeout", type=float, default=7200, metavar="SECONDS",
-                        help="give up waiting after SECONDS per wait (default 7200)")
-    parser.add_argument("--poll-interval", type=float, default=30, metavar="SECONDS",
-                        help="seconds between polls (default 30)")
-    parser.add_argument("--outputs-file", metavar="FILE.json",
-                        help="stack outputs as JSON instead of reading them through the Automation API")
-    parser.add_argument("--endpoint-url", help="RDS endpoint, e.g. a local emulator")
+    add_waiting(parser, timeout=7200, poll_interval=30, what="each wait")
+    add_outputs_file(parser)
+    add_endpoint_url(parser, help="RDS endpoint, e.g. a local emulator")
     parser.set_defaults(func=run_upgrade)
 
 

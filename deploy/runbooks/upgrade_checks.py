@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components.naming import short_stack_name
+from deploy.args import shown
 from deploy.errors import CommandRefused
 from deploy.runbooks.base import Wait, described, paginate
 from deploy.runbooks.rds import engine_versions
@@ -67,8 +68,8 @@ class Plan:
 def check_version_argument(engine: str, value: str) -> str:
     from components.aws_facts import ENGINE_VERSION_HELP, engine_version_pattern
 
-    if not engine_version_pattern(engine).match(value or ""):
-        raise CommandRefused(f"--engine-version {value!r}: not a version of {engine}; expected "
+    if not engine_version_pattern(engine).fullmatch(value or ""):  # whole: `$` would let "16.8\n" pass
+        raise CommandRefused(f"--engine-version {shown(value)}: not a version of {engine}; expected "
                              f"{ENGINE_VERSION_HELP[engine]}")
     return value
 

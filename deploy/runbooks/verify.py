@@ -40,7 +40,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.naming import short_stack_name
-from deploy.errors import EXIT_FAILED, EXIT_USAGE, CommandRefused
+from deploy.args import add_endpoint_url, add_outputs_file, add_region_filter, add_stack, wait_seconds
+from deploy.errors import EXIT_FAILED, CommandRefused
 from deploy.runbooks.base import (
     Clients,
     Clock,
@@ -257,7 +258,7 @@ def verify(settings, outputs: dict[str, Any], clients: Callable[[str, str], Any]
     return findings
 
 
-def wait_available(settings, outputs: dict[str, Any], clients: Callable[[str, str], Any], seconds: int,
+def wait_available(settings, outputs: dict[str, Any], clients: Callable[[str, str], Any], seconds: float,
                    regions: Iterable[str] | None = None) -> None:
     """RDS waiters: clusters and their instances available, bounded by ``seconds`` per waiter."""
     intents, _ = region_intents(settings, outputs)
@@ -281,14 +282,11 @@ def wait_available(settings, outputs: dict[str, Any], clients: Callable[[str, st
 def register(subparsers) -> None:
     parser = subparsers.add_parser("verify", help="check the live AWS resources against the stack's settings",
                                    description=__doc__.split("\n\n")[0])
-    parser.add_argument("--stack", required=True, help="stack name (Pulumi.<stack>.yaml)")
-    parser.add_argument("--outputs-file", metavar="FILE.json",
-                        help="stack outputs as JSON (`pulumi stack output --json --show-secrets`); "
-                             "default: read them through the Automation API")
-    parser.add_argument("--endpoint-url", help="AWS endpoint for every client, e.g. a local emulator")
-    parser.add_argument("--region", action="append", default=[],
-                        help="check only this region of the stack (repeatable; default: every region)")
-    parser.add_argument("--wait", type=int, default=0, metavar="SECONDS",
+    add_stack(parser)
+    add_outputs_file(parser)
+    add_endpoint_url(parser)
+    add_region_filter(parser)
+    parser.add_argument("--wait", type=wait_seconds, default=0, metavar="SECONDS",
                         help="first wait up to SECONDS for clusters and instances to be available")
     parser.add_argument("--json", action="store_true", help="findings as JSON on stdout")
     parser.set_defaults(func=run)
@@ -299,8 +297,6 @@ def run(args, clients: Callable[[str, str], Any] | None = None) -> int:
 
     settings = resolve_settings(args.stack)
     check_region("--region", args.region, settings, args.stack)
-    if args.wait < 0:
-        raise CommandRefused(f"--wait {args.wait}: expected 0 or more seconds", EXIT_USAGE)
     outputs = stack_outputs(args.stack, args.outputs_file)
     own_clients = clients is None
     clients = clients or Clients(args.endpoint_url)
@@ -309,7 +305,7 @@ def run(args, clients: Callable[[str, str], Any] | None = None) -> int:
             wait_available(settings, outputs, clients, args.wait, args.region or None)
         findings = verify(settings, outputs, clients, args.region or None)
     except WaiterError as error:
-        raise CommandRefused(f"--wait {args.wait}: resources not available in time: {error}", EXIT_FAILED) from None
+        raise CommandRefused(f"--wait {args.wait:g}: resources not available in time: {error}", EXIT_FAILED) from None
     finally:
         if own_clients:
             clients.close()

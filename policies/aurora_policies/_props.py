@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -82,6 +83,11 @@ def flag(value: Any) -> Flag:
 def is_set(value: Any) -> bool:
     """True for any value other than null or the empty string; an unknown value is being set."""
     return value is not None and value != ""
+
+
+def python_name(prop: str) -> str:
+    """The Python SDK's argument for a property: "deletionProtection" -> "deletion_protection"."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", prop).lower()
 
 
 def number(value: Any) -> float | None:

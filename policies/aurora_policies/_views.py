@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,23 +15,16 @@ from ._props import arn_region, is_unknown, plain
 
 
 @dataclass(frozen=True)
-class ProviderView:
-    type: str
-    urn: str
-    name: str
-    props: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
 class ResourceView:
-    """One resource as a policy sees it: inputs for resource policies, outputs for stack policies."""
+    """One resource as a policy sees it: inputs for resource policies, outputs for stack policies.
+    A resource's ``provider`` is a view too (its type, name, URN and properties)."""
 
     type: str
     name: str
     urn: str
     props: Mapping[str, Any]
     protect: bool = False
-    provider: ProviderView | None = None
+    provider: ResourceView | None = None
     parent_urn: str | None = None
     dependencies: tuple[str, ...] = ()
     property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -74,32 +67,32 @@ class ResourceView:
         return f"{self.type} '{self.name}'"
 
 
-def _provider_view(provider: Any) -> ProviderView | None:
+def _provider_view(provider: Any) -> ResourceView | None:
     if provider is None:
         return None
-    return ProviderView(provider.resource_type, provider.urn, provider.name, plain(provider.props))
+    return ResourceView(provider.resource_type, provider.name, provider.urn, plain(provider.props))
 
 
-def view_of_args(args: ResourceValidationArgs) -> ResourceView:
+def _view(source: ResourceValidationArgs | PolicyResource, **links: Any) -> ResourceView:
+    """What a resource policy's arguments and a stack policy's resource share; ``links`` add the rest."""
     return ResourceView(
-        type=args.resource_type,
-        name=args.name,
-        urn=args.urn,
-        props=plain(args.props),
-        protect=bool(args.opts.protect),
-        provider=_provider_view(args.provider),
-        parent_urn=args.opts.parent,
+        type=source.resource_type,
+        name=source.name,
+        urn=source.urn,
+        props=plain(source.props),
+        protect=bool(source.opts.protect),
+        provider=_provider_view(source.provider),
+        **links,
     )
 
 
+def view_of_args(args: ResourceValidationArgs) -> ResourceView:
+    return _view(args, parent_urn=args.opts.parent)
+
+
 def view_of_stack_resource(resource: PolicyResource) -> ResourceView:
-    return ResourceView(
-        type=resource.resource_type,
-        name=resource.name,
-        urn=resource.urn,
-        props=plain(resource.props),
-        protect=bool(resource.opts.protect),
-        provider=_provider_view(resource.provider),
+    return _view(
+        resource,
         parent_urn=resource.parent.urn if resource.parent is not None else resource.opts.parent,
         dependencies=tuple(dep.urn for dep in resource.dependencies),
         property_dependencies={
@@ -158,23 +151,24 @@ class StackView:
     def of_type(self, *types: str) -> list[ResourceView]:
         return [resource for type_ in types for resource in self._by_type.get(type_, ())]
 
-    def _values_index(self, type_: str, prop: str) -> dict[str, list[ResourceView]]:
-        index = self._by_value.get((type_, prop))
+    def _index(
+        self, cache: dict[tuple[str, str], dict[str, list[ResourceView]]], type_: str, prop: str,
+        keys_of: Callable[[ResourceView], Iterable[str]],
+    ) -> dict[str, list[ResourceView]]:
+        """The resources of ``type_`` by each of their keys, built on first use into ``cache``."""
+        index = cache.get((type_, prop))
         if index is None:
-            index = self._by_value[(type_, prop)] = defaultdict(list)
+            index = cache[(type_, prop)] = defaultdict(list)
             for resource in self._by_type.get(type_, ()):
-                for value in dict.fromkeys(known_strings(resource.props.get(prop))):
-                    index[value].append(resource)
+                for key in dict.fromkeys(keys_of(resource)):
+                    index[key].append(resource)
         return index
 
+    def _values_index(self, type_: str, prop: str) -> dict[str, list[ResourceView]]:
+        return self._index(self._by_value, type_, prop, lambda resource: known_strings(resource.props.get(prop)))
+
     def _dependencies_index(self, type_: str, prop: str) -> dict[str, list[ResourceView]]:
-        index = self._by_dependency.get((type_, prop))
-        if index is None:
-            index = self._by_dependency[(type_, prop)] = defaultdict(list)
-            for resource in self._by_type.get(type_, ()):
-                for urn in dict.fromkeys(resource.property_dependencies.get(prop, ())):
-                    index[urn].append(resource)
-        return index
+        return self._index(self._by_dependency, type_, prop, lambda resource: resource.property_dependencies.get(prop, ()))
 
     def _in_stack_order(self, found: dict[str, ResourceView]) -> list[ResourceView]:
         return sorted(found.values(), key=lambda resource: self._position.get(resource.urn, -1))

@@ -7,10 +7,8 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from pulumi_policy import Severity
-
 from ._checks import must_be_true
-from ._framework import resource_policy, stack_policy
+from ._framework import HIGH, MEDIUM, Rule, resource_policies, stack_policies_of
 from ._props import PREVIEW_NOTE, as_list, is_unknown, shown
 from ._types import (
     EC2_INSTANCE,
@@ -32,10 +30,6 @@ ACCESS = ("access",)
 Finding = tuple[str, str]
 
 # --- rds-proxy-tls-required / rds-proxy-iam-auth ---------------------------------------------
-
-_proxy_tls = must_be_true(
-    "requireTls", "require_tls", "so clients may reach the database through the proxy in clear text"
-)
 
 
 def _proxy_iam_auth(resource: ResourceView, _config: Mapping[str, Any]) -> Iterator[str]:
@@ -67,23 +61,17 @@ def _proxy_iam_auth(resource: ResourceView, _config: Mapping[str, Any]) -> Itera
            f"proxy with a long-lived password. {fix}")
 
 
-RDS_PROXY_TLS_REQUIRED = resource_policy(
-    name="rds-proxy-tls-required",
-    summary="RDS proxies must require TLS for every client connection (requireTls is true).",
-    resource_types=[RDS_PROXY],
-    external_ids=["AWS Config rds-proxy-tls-encryption", "AWS Security Hub RDS.43"],
-    check=_proxy_tls,
-    tags=("encryption",),
-)
+_proxy_tls = must_be_true("requireTls", "so clients may reach the database through the proxy in clear text")
 
-RDS_PROXY_IAM_AUTH = resource_policy(
-    name="rds-proxy-iam-auth",
-    summary=("RDS proxies must require IAM authentication (defaultAuthScheme IAM_AUTH, or iamAuth REQUIRED on "
-             "every auths entry). No Checkov or AWS Config control covers it."),
-    resource_types=[RDS_PROXY],
-    check=_proxy_iam_auth,
-    severity=Severity.MEDIUM,
-    tags=ACCESS,
+# Rule(name, resource types, severity, tags, summary, external ids, check)
+RESOURCE_POLICIES = resource_policies(
+    Rule("rds-proxy-tls-required", [RDS_PROXY], HIGH, ("encryption",),
+         "RDS proxies must require TLS for every client connection (requireTls is true).",
+         ["AWS Config rds-proxy-tls-encryption", "AWS Security Hub RDS.43"], _proxy_tls),
+    Rule("rds-proxy-iam-auth", [RDS_PROXY], MEDIUM, ACCESS,
+         "RDS proxies must require IAM authentication (defaultAuthScheme IAM_AUTH, or iamAuth REQUIRED on "
+         "every auths entry). No Checkov or AWS Config control covers it.",
+         [], _proxy_iam_auth),
 )
 
 # --- app-role-no-master-secret ------------------------------------------------------------------
@@ -226,15 +214,11 @@ def _app_role_no_master_secret(stack: StackView, _config: Mapping[str, Any]) -> 
                            attachment.urn)
 
 
-APP_ROLE_NO_MASTER_SECRET = stack_policy(
-    name="app-role-no-master-secret",
-    summary=("No role an application runs as (of an instance profile, a launch template or an ECS task) may read a "
-             "database master secret: secretsmanager:GetSecretValue on the secret, on a pattern matching it, or on *."),
-    resource_types=[IAM_ROLE, IAM_ROLE_POLICY, IAM_ROLE_POLICY_ATTACHMENT, IAM_POLICY, IAM_INSTANCE_PROFILE,
-                    EC2_LAUNCH_TEMPLATE, EC2_INSTANCE, ECS_TASK_DEFINITION, SECRET, RDS_CLUSTER, RDS_INSTANCE],
-    check=_app_role_no_master_secret,
-    tags=ACCESS,
+STACK_POLICIES = stack_policies_of(
+    Rule("app-role-no-master-secret",
+         [IAM_ROLE, IAM_ROLE_POLICY, IAM_ROLE_POLICY_ATTACHMENT, IAM_POLICY, IAM_INSTANCE_PROFILE,
+          EC2_LAUNCH_TEMPLATE, EC2_INSTANCE, ECS_TASK_DEFINITION, SECRET, RDS_CLUSTER, RDS_INSTANCE], HIGH, ACCESS,
+         "No role an application runs as (of an instance profile, a launch template or an ECS task) may read a "
+         "database master secret: secretsmanager:GetSecretValue on the secret, on a pattern matching it, or on *.",
+         [], _app_role_no_master_secret),
 )
-
-RESOURCE_POLICIES = [RDS_PROXY_TLS_REQUIRED, RDS_PROXY_IAM_AUTH]
-STACK_POLICIES = [APP_ROLE_NO_MASTER_SECRET]

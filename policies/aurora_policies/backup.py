@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from pulumi_policy import PolicyConfigSchema, Severity
-
-from ._framework import resource_policy, stack_policy
-from ._props import PREVIEW_NOTE, arn_region, as_list, aws_managed_key_alias, is_set, is_unknown, number, shown
+from ._checks import customer_managed_key
+from ._framework import HIGH, Rule, integer, resource_policies, settings, stack_policies_of
+from ._props import PREVIEW_NOTE, arn_region, as_list, is_set, is_unknown, number, shown
 from ._types import (
     BACKUP_PLAN,
     BACKUP_SELECTION,
@@ -26,21 +25,14 @@ Finding = tuple[str, str]
 # --- backup-vault-customer-managed-key ----------------------------------------------------
 
 
-def _vault_customer_managed_key(resource: ResourceView, _config: Mapping[str, Any]) -> Iterator[str]:
-    key = resource.get("kmsKeyArn")
-    if aws_managed_key_alias(key):
-        yield (
-            f"{resource.label}: kmsKeyArn is {shown(key)}, the AWS managed key of AWS Backup, whose key policy "
-            "you cannot control and whose recovery points cannot be copied to another account. Set kms_key_arn "
-            "to the ARN of the customer managed key (aws.kms.Key) of the vault's region."
-        )
-    elif not is_set(key):
-        yield (
-            f"{resource.label}: kmsKeyArn is not set, so AWS Backup encrypts the vault with its AWS managed key "
-            "aws/backup. Set kms_key_arn to the ARN of the customer managed key (aws.kms.Key) of the vault's "
-            "region, whose key policy lets AWS Backup of this account use it."
-        )
-    # An unknown kmsKeyArn is the ARN of a key created in the same run.
+_vault_customer_managed_key = customer_managed_key(
+    "kmsKeyArn",
+    "the AWS managed key of AWS Backup, whose key policy you cannot control and whose recovery points cannot be "
+    "copied to another account. Set kms_key_arn to the ARN of the customer managed key (aws.kms.Key) of the "
+    "vault's region.",
+    "AWS Backup encrypts the vault with its AWS managed key aws/backup. Set kms_key_arn to the ARN of the customer "
+    "managed key (aws.kms.Key) of the vault's region, whose key policy lets AWS Backup of this account use it.",
+)
 
 
 # --- rds-cluster-backup-plan ----------------------------------------------------------------
@@ -150,39 +142,20 @@ def _backup_vault_locked(stack: StackView, config: Mapping[str, Any]) -> Iterato
                 )
 
 
-BACKUP_VAULT_CUSTOMER_MANAGED_KEY = resource_policy(
-    name="backup-vault-customer-managed-key",
-    summary="AWS Backup vaults are encrypted with a customer managed KMS key (kmsKeyArn), not the AWS managed aws/backup key.",
-    resource_types=[BACKUP_VAULT],
-    external_ids=["CKV_AWS_166"],
-    check=_vault_customer_managed_key,
-    tags=("encryption",),
+# Rule(name, resource types, severity, tags, summary, external ids, check[, config])
+RESOURCE_POLICIES = resource_policies(
+    Rule("backup-vault-customer-managed-key", [BACKUP_VAULT], HIGH, ("encryption",),
+         "AWS Backup vaults are encrypted with a customer managed KMS key (kmsKeyArn), not the AWS managed aws/backup key.",
+         ["CKV_AWS_166"], _vault_customer_managed_key),
 )
-
-RDS_CLUSTER_BACKUP_PLAN = stack_policy(
-    name="rds-cluster-backup-plan",
-    summary=(
-        "Each writer-capable Aurora cluster is named in an AWS Backup selection whose plan copies recovery points "
-        "to a vault in another region."
-    ),
-    resource_types=[RDS_CLUSTER, RDS_CLUSTER_INSTANCE, BACKUP_SELECTION, BACKUP_PLAN, BACKUP_VAULT],
-    external_ids=["AWS Config aurora-resources-protected-by-backup-plan"],
-    check=_rds_cluster_backup_plan,
-    severity=Severity.HIGH,
-    tags=("resilience",),
+STACK_POLICIES = stack_policies_of(
+    Rule("rds-cluster-backup-plan", [RDS_CLUSTER, RDS_CLUSTER_INSTANCE, BACKUP_SELECTION, BACKUP_PLAN, BACKUP_VAULT],
+         HIGH, ("resilience",),
+         "Each writer-capable Aurora cluster is named in an AWS Backup selection whose plan copies recovery points "
+         "to a vault in another region.",
+         ["AWS Config aurora-resources-protected-by-backup-plan"], _rds_cluster_backup_plan),
+    Rule("backup-vault-locked", [BACKUP_VAULT, BACKUP_VAULT_LOCK], HIGH, ("resilience",),
+         "Each AWS Backup vault has a vault lock configuration with a minimum retention of at least minimumDays.",
+         ["AWS Config backup-recovery-point-minimum-retention-check"], _backup_vault_locked,
+         settings(minimumDays=integer(1, 36500, 1))),
 )
-
-BACKUP_VAULT_LOCKED = stack_policy(
-    name="backup-vault-locked",
-    summary="Each AWS Backup vault has a vault lock configuration with a minimum retention of at least minimumDays.",
-    resource_types=[BACKUP_VAULT, BACKUP_VAULT_LOCK],
-    external_ids=["AWS Config backup-recovery-point-minimum-retention-check"],
-    check=_backup_vault_locked,
-    severity=Severity.HIGH,
-    tags=("resilience",),
-    config_schema=PolicyConfigSchema(
-        properties={"minimumDays": {"type": "integer", "minimum": 1, "maximum": 36500, "default": 1}}),
-)
-
-RESOURCE_POLICIES = [BACKUP_VAULT_CUSTOMER_MANAGED_KEY]
-STACK_POLICIES = [RDS_CLUSTER_BACKUP_PLAN, BACKUP_VAULT_LOCKED]

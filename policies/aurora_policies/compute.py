@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ._framework import resource_policy
+from ._framework import HIGH, Rule, resource_policies
 from ._props import PREVIEW_NOTE, is_set, is_unknown, shown
 from ._types import EC2_INSTANCE, EC2_LAUNCH_CONFIGURATION, EC2_LAUNCH_TEMPLATE
 from ._views import ResourceView
@@ -116,22 +116,14 @@ def _user_data_no_secrets(resource: ResourceView, _config: Mapping[str, Any]) ->
                 )
 
 
-EC2_IMDSV2_REQUIRED = resource_policy(
-    name="ec2-imdsv2-required",
-    summary='Instances must require IMDSv2 session tokens (metadataOptions.httpTokens is "required").',
-    resource_types=[EC2_LAUNCH_TEMPLATE, EC2_INSTANCE, EC2_LAUNCH_CONFIGURATION],
-    external_ids=["Checkov CKV_AWS_79", "AWS Config ec2-imdsv2-check"],
-    check=_imdsv2_required,
-    tags=TAGS,
-)
+_INSTANCES = [EC2_LAUNCH_TEMPLATE, EC2_INSTANCE, EC2_LAUNCH_CONFIGURATION]
 
-EC2_USER_DATA_NO_SECRETS = resource_policy(
-    name="ec2-user-data-no-secrets",
-    summary="User data must not carry credentials (access keys, private keys, passwords, tokens), plain or base64.",
-    resource_types=[EC2_LAUNCH_TEMPLATE, EC2_INSTANCE, EC2_LAUNCH_CONFIGURATION],
-    external_ids=["Checkov CKV_AWS_46"],
-    check=_user_data_no_secrets,
-    tags=TAGS,
+# Rule(name, resource types, severity, tags, summary, external ids, check)
+POLICIES = resource_policies(
+    Rule("ec2-imdsv2-required", _INSTANCES, HIGH, TAGS,
+         'Instances must require IMDSv2 session tokens (metadataOptions.httpTokens is "required").',
+         ["Checkov CKV_AWS_79", "AWS Config ec2-imdsv2-check"], _imdsv2_required),
+    Rule("ec2-user-data-no-secrets", _INSTANCES, HIGH, TAGS,
+         "User data must not carry credentials (access keys, private keys, passwords, tokens), plain or base64.",
+         ["Checkov CKV_AWS_46"], _user_data_no_secrets),
 )
-
-POLICIES = [EC2_IMDSV2_REQUIRED, EC2_USER_DATA_NO_SECRETS]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ._framework import resource_policy
+from ._checks import customer_managed_key, each_entry, flag_findings, key_findings
+from ._framework import HIGH, Rule, resource_policies
 from ._props import PREVIEW_NOTE, Flag, as_list, aws_managed_key_alias, flag, is_set, is_unknown, shown
 from ._types import (
     EBS_VOLUME,
@@ -28,16 +29,13 @@ TAGS = ("encryption",)
 
 def _storage_encrypted(resource: ResourceView, consequence_and_fix: str) -> Iterator[str]:
     """``storageEncrypted`` must be true; an unknown value could be false, so it fails closed."""
-    encrypted = resource.get("storageEncrypted")
-    if flag(encrypted) is Flag.TRUE:
-        return
-    if flag(encrypted) is Flag.UNKNOWN:
-        yield (
-            f"{resource.label}: storageEncrypted is unknown during preview ({PREVIEW_NOTE}), so encryption "
-            "cannot be confirmed; set storage_encrypted=True as a literal."
-        )
-        return
-    yield f"{resource.label}: storageEncrypted is {shown(encrypted)}{consequence_and_fix}"
+    yield from flag_findings(
+        resource,
+        "storageEncrypted",
+        True,
+        ", so encryption cannot be confirmed; set storage_encrypted=True as a literal.",
+        consequence_and_fix,
+    )
 
 
 def _cluster_storage_encrypted(resource: ResourceView, _config: Mapping[str, Any]) -> Iterator[str]:
@@ -50,19 +48,14 @@ def _cluster_storage_encrypted(resource: ResourceView, _config: Mapping[str, Any
     )
 
 
-def _cluster_customer_managed_key(resource: ResourceView, _config: Mapping[str, Any]) -> Iterator[str]:
-    key_id = resource.get("kmsKeyId")
-    if aws_managed_key_alias(key_id):
-        yield (
-            f"{resource.label}: kmsKeyId is {shown(key_id)}, an AWS managed key whose policy you cannot "
-            "control or share across accounts. Set kms_key_id to the ARN of a customer managed key (aws.kms.Key)."
-        )
-    elif not is_set(key_id):
-        yield (
-            f"{resource.label}: kmsKeyId is not set, so RDS encrypts with the AWS managed key aws/rds. "
-            "Set kms_key_id to the ARN of a customer managed key (aws.kms.Key) of the cluster's region."
-        )
-    # An unknown kmsKeyId is the ARN of a key created in the same run: a customer managed key.
+# An unknown kmsKeyId is the ARN of a key created in the same run: a customer managed key.
+_cluster_customer_managed_key = customer_managed_key(
+    "kmsKeyId",
+    "an AWS managed key whose policy you cannot control or share across accounts. Set kms_key_id to the ARN of a "
+    "customer managed key (aws.kms.Key).",
+    "RDS encrypts with the AWS managed key aws/rds. Set kms_key_id to the ARN of a customer managed key "
+    "(aws.kms.Key) of the cluster's region.",
+)
 
 
 def _global_cluster_storage_encrypted(resource: ResourceView, _config: Mapping[str, Any]) -> Iterator[str]:
@@ -159,18 +152,12 @@ def _kms_key_rotation(resource: ResourceView, _config: Mapping[str, Any]) -> Ite
         return  # AWS rotates only symmetric encryption keys.
     if is_set(resource.get("customKeyStoreId")):
         return  # Keys in custom key stores cannot be rotated automatically.
-    rotation = resource.get("enableKeyRotation")
-    if flag(rotation) is Flag.TRUE:
-        return
-    if flag(rotation) is Flag.UNKNOWN:
-        yield (
-            f"{resource.label}: enableKeyRotation is unknown during preview ({PREVIEW_NOTE}), so rotation "
-            "cannot be confirmed; set enable_key_rotation=True as a literal."
-        )
-        return
-    yield (
-        f"{resource.label}: enableKeyRotation is {shown(rotation)}, so the key material is never rotated. "
-        "Set enable_key_rotation=True (optionally rotation_period_in_days)."
+    yield from flag_findings(
+        resource,
+        "enableKeyRotation",
+        True,
+        ", so rotation cannot be confirmed; set enable_key_rotation=True as a literal.",
+        ", so the key material is never rotated. Set enable_key_rotation=True (optionally rotation_period_in_days).",
     )
 
 
@@ -202,22 +189,13 @@ def _performance_insights_encrypted(resource: ResourceView, _config: Mapping[str
 
 def _key_reference(prop: str, argument: str, service: str, without_key: str):
     """A check that ``prop`` names a customer managed key; ``without_key`` says what happens otherwise."""
-
-    def check(resource: ResourceView, _config: Mapping[str, Any]) -> Iterator[str]:
-        key_id = resource.get(prop)
-        if aws_managed_key_alias(key_id):
-            yield (
-                f"{resource.label}: {prop} is {shown(key_id)}, the AWS managed key of {service}, whose key "
-                f"policy you cannot control. Set {argument} to the ARN of a customer managed key (aws.kms.Key)."
-            )
-        elif not is_set(key_id):
-            yield (
-                f"{resource.label}: {prop} is not set, so {without_key}. Set {argument} to the ARN of a customer "
-                "managed key (aws.kms.Key) whose key policy lets the service use it."
-            )
-        # An unknown key id is the ARN of a key created in the same run.
-
-    return check
+    return customer_managed_key(
+        prop,
+        f"the AWS managed key of {service}, whose key policy you cannot control. Set {argument} to the ARN of a "
+        "customer managed key (aws.kms.Key).",
+        f"{without_key}. Set {argument} to the ARN of a customer managed key (aws.kms.Key) whose key policy lets "
+        "the service use it.",
+    )
 
 
 _secret_key = _key_reference(
@@ -257,158 +235,82 @@ def _rds_master_secret_key(resource: ResourceView) -> Iterator[str]:
     # An unknown masterUserSecretKmsKeyId is the ARN of a key created in the same run.
 
 
+def _replica_key(resource: ResourceView, index: int, replica: Any) -> Iterator[str]:
+    """A replica without ``kmsKeyId`` is encrypted with the AWS managed key aws/secretsmanager of its region."""
+    if not isinstance(replica, dict):
+        yield (
+            f"{resource.label}: replicas[{index}] is unknown during preview and could have no kms_key_id; "
+            "declare each replica with kms_key_id as a literal."
+        )
+        return
+    region = replica.get("region")
+    where = f"the replica in {region}" if isinstance(region, str) and not is_unknown(region) else "the replica"
+    yield from key_findings(
+        f"{resource.label}: replicas[{index}].kmsKeyId",
+        replica.get("kmsKeyId"),
+        f"the AWS managed key of Secrets Manager, so {where} is encrypted with a key whose policy you cannot "
+        "control. Set kms_key_id on the replica to the ARN of a customer managed key of the replica's region.",
+        f"{where} is encrypted with the AWS managed key aws/secretsmanager of its region. Set kms_key_id on the "
+        "replica to the ARN of a customer managed key (aws.kms.Key) of the replica's region.",
+    )
+
+
 def _secret_customer_managed_key(resource: ResourceView, config: Mapping[str, Any]) -> Iterator[str]:
-    """The secret's own key, and the key of each replica: a replica without ``kmsKeyId`` is
-    encrypted with the AWS managed key aws/secretsmanager of its region. For RDS clusters and
-    instances, the key of the master user secret RDS manages."""
+    """The secret's own key, and the key of each replica. For RDS clusters and instances, the key
+    of the master user secret RDS manages."""
     if resource.type in (RDS_CLUSTER, RDS_INSTANCE):
         yield from _rds_master_secret_key(resource)
         return
     yield from _secret_key(resource, config)
-    replicas = resource.get("replicas")
-    if is_unknown(replicas):
-        yield (
-            f"{resource.label}: replicas is unknown during preview ({PREVIEW_NOTE}) and could hold a replica "
-            "without kms_key_id; declare the replicas as a literal list, each with kms_key_id."
-        )
-        return
-    for index, replica in enumerate(as_list(replicas)):
-        if not isinstance(replica, dict):
-            yield (
-                f"{resource.label}: replicas[{index}] is unknown during preview and could have no kms_key_id; "
-                "declare each replica with kms_key_id as a literal."
-            )
-            continue
-        key_id = replica.get("kmsKeyId")
-        region = replica.get("region")
-        where = f"the replica in {region}" if isinstance(region, str) and not is_unknown(region) else "the replica"
-        if aws_managed_key_alias(key_id):
-            yield (
-                f"{resource.label}: replicas[{index}].kmsKeyId is {shown(key_id)}, the AWS managed key of Secrets "
-                f"Manager, so {where} is encrypted with a key whose policy you cannot control. Set kms_key_id on "
-                "the replica to the ARN of a customer managed key of the replica's region."
-            )
-        elif not is_set(key_id):
-            yield (
-                f"{resource.label}: replicas[{index}].kmsKeyId is not set, so {where} is encrypted with the AWS "
-                "managed key aws/secretsmanager of its region. Set kms_key_id on the replica to the ARN of a "
-                "customer managed key (aws.kms.Key) of the replica's region."
-            )
-        # An unknown replica key is the ARN of a key created in the same run.
+    yield from each_entry(
+        resource,
+        "replicas",
+        f" ({PREVIEW_NOTE}) and could hold a replica without kms_key_id; declare the replicas as a literal list, "
+        "each with kms_key_id.",
+        _replica_key,
+    )
 
 
-RDS_CLUSTER_STORAGE_ENCRYPTED = resource_policy(
-    name="rds-cluster-storage-encrypted",
-    summary="Aurora cluster storage must be encrypted at rest (storageEncrypted is true).",
-    resource_types=[RDS_CLUSTER],
-    external_ids=["Checkov CKV_AWS_96", "AWS Config rds-cluster-encrypted-at-rest"],
-    check=_cluster_storage_encrypted,
-    tags=TAGS,
+_log_group_key = _key_reference(
+    "kmsKeyId", "kms_key_id", "CloudWatch Logs", "the log events are encrypted only with keys CloudWatch Logs owns"
 )
+_sns_topic_key = _key_reference("kmsMasterKeyId", "kms_master_key_id", "SNS", "messages are stored unencrypted at rest")
 
-RDS_CLUSTER_CUSTOMER_MANAGED_KEY = resource_policy(
-    name="rds-cluster-customer-managed-key",
-    summary="Aurora clusters must be encrypted with a customer managed KMS key (kmsKeyId set, not aws/rds).",
-    resource_types=[RDS_CLUSTER],
-    external_ids=["Checkov CKV_AWS_327"],
-    check=_cluster_customer_managed_key,
-    tags=TAGS,
+# Rule(name, resource types, severity, tags, summary, external ids, check)
+POLICIES = resource_policies(
+    Rule("rds-cluster-storage-encrypted", [RDS_CLUSTER], HIGH, TAGS,
+         "Aurora cluster storage must be encrypted at rest (storageEncrypted is true).",
+         ["Checkov CKV_AWS_96", "AWS Config rds-cluster-encrypted-at-rest"], _cluster_storage_encrypted),
+    Rule("rds-cluster-customer-managed-key", [RDS_CLUSTER], HIGH, TAGS,
+         "Aurora clusters must be encrypted with a customer managed KMS key (kmsKeyId set, not aws/rds).",
+         ["Checkov CKV_AWS_327"], _cluster_customer_managed_key),
+    Rule("rds-global-cluster-storage-encrypted", [RDS_GLOBAL_CLUSTER], HIGH, TAGS,
+         "Aurora global clusters must be encrypted (storageEncrypted is true, or the global cluster is "
+         "created from a source cluster whose own encryption is checked).",
+         ["Checkov CKV_AWS_140", "AWS Config aurora-global-database-encryption-at-rest"], _global_cluster_storage_encrypted),
+    Rule("rds-instance-storage-encrypted", [RDS_INSTANCE], HIGH, TAGS,
+         "Standalone RDS instances must be encrypted at rest (storageEncrypted is true).",
+         ["Checkov CKV_AWS_16", "AWS Config rds-storage-encrypted"], _instance_storage_encrypted),
+    Rule("ebs-encrypted", [EC2_LAUNCH_TEMPLATE, EC2_INSTANCE, EBS_VOLUME, EC2_LAUNCH_CONFIGURATION], HIGH, TAGS,
+         "Every EBS volume must be encrypted: volumes, instance root and EBS devices, launch template mappings.",
+         ["Checkov CKV_AWS_8", "Checkov CKV_AWS_3", "AWS Config encrypted-volumes"], _ebs_encrypted),
+    Rule("kms-key-rotation-enabled", [KMS_KEY], HIGH, TAGS,
+         "Symmetric customer managed KMS keys must rotate automatically (enableKeyRotation is true).",
+         ["Checkov CKV_AWS_7", "AWS Config cmk-backing-key-rotation-enabled"], _kms_key_rotation),
+    Rule("rds-performance-insights-encrypted", [RDS_CLUSTER_INSTANCE, RDS_INSTANCE, RDS_CLUSTER], HIGH, TAGS,
+         "Performance Insights data must be encrypted with a customer managed key "
+         "(performanceInsightsKmsKeyId set whenever Performance Insights is on).",
+         ["Checkov CKV_AWS_354"], _performance_insights_encrypted),
+    Rule("log-group-encrypted", [LOG_GROUP], HIGH, TAGS,
+         "CloudWatch log groups must be encrypted with a customer managed KMS key (kmsKeyId set).",
+         ["Checkov CKV_AWS_158", "AWS Config cloudwatch-log-group-encrypted"], _log_group_key),
+    Rule("sns-topic-encrypted", [SNS_TOPIC], HIGH, TAGS,
+         "SNS topics must be encrypted with a customer managed KMS key (kmsMasterKeyId set, not alias/aws/sns).",
+         ["Checkov CKV_AWS_26", "AWS Config sns-encrypted-kms"], _sns_topic_key),
+    Rule("secret-customer-managed-key", [SECRET, RDS_CLUSTER, RDS_INSTANCE], HIGH, TAGS,
+         "Secrets Manager secrets must be encrypted with a customer managed KMS key "
+         "(kmsKeyId set, not aws/secretsmanager, on the secret and on each of its replicas), and so must the "
+         "master user secret RDS manages for a cluster or instance with manageMasterUserPassword "
+         "(masterUserSecretKmsKeyId set, not alias/aws/*).",
+         ["Checkov CKV_AWS_149", "AWS Config secretsmanager-using-cmk"], _secret_customer_managed_key),
 )
-
-RDS_GLOBAL_CLUSTER_STORAGE_ENCRYPTED = resource_policy(
-    name="rds-global-cluster-storage-encrypted",
-    summary=(
-        "Aurora global clusters must be encrypted (storageEncrypted is true, or the global cluster is "
-        "created from a source cluster whose own encryption is checked)."
-    ),
-    resource_types=[RDS_GLOBAL_CLUSTER],
-    external_ids=["Checkov CKV_AWS_140", "AWS Config aurora-global-database-encryption-at-rest"],
-    check=_global_cluster_storage_encrypted,
-    tags=TAGS,
-)
-
-RDS_INSTANCE_STORAGE_ENCRYPTED = resource_policy(
-    name="rds-instance-storage-encrypted",
-    summary="Standalone RDS instances must be encrypted at rest (storageEncrypted is true).",
-    resource_types=[RDS_INSTANCE],
-    external_ids=["Checkov CKV_AWS_16", "AWS Config rds-storage-encrypted"],
-    check=_instance_storage_encrypted,
-    tags=TAGS,
-)
-
-EBS_ENCRYPTED = resource_policy(
-    name="ebs-encrypted",
-    summary="Every EBS volume must be encrypted: volumes, instance root and EBS devices, launch template mappings.",
-    resource_types=[EC2_LAUNCH_TEMPLATE, EC2_INSTANCE, EBS_VOLUME, EC2_LAUNCH_CONFIGURATION],
-    external_ids=["Checkov CKV_AWS_8", "Checkov CKV_AWS_3", "AWS Config encrypted-volumes"],
-    check=_ebs_encrypted,
-    tags=TAGS,
-)
-
-KMS_KEY_ROTATION_ENABLED = resource_policy(
-    name="kms-key-rotation-enabled",
-    summary="Symmetric customer managed KMS keys must rotate automatically (enableKeyRotation is true).",
-    resource_types=[KMS_KEY],
-    external_ids=["Checkov CKV_AWS_7", "AWS Config cmk-backing-key-rotation-enabled"],
-    check=_kms_key_rotation,
-    tags=TAGS,
-)
-
-RDS_PERFORMANCE_INSIGHTS_ENCRYPTED = resource_policy(
-    name="rds-performance-insights-encrypted",
-    summary=(
-        "Performance Insights data must be encrypted with a customer managed key "
-        "(performanceInsightsKmsKeyId set whenever Performance Insights is on)."
-    ),
-    resource_types=[RDS_CLUSTER_INSTANCE, RDS_INSTANCE, RDS_CLUSTER],
-    external_ids=["Checkov CKV_AWS_354"],
-    check=_performance_insights_encrypted,
-    tags=TAGS,
-)
-
-LOG_GROUP_ENCRYPTED = resource_policy(
-    name="log-group-encrypted",
-    summary="CloudWatch log groups must be encrypted with a customer managed KMS key (kmsKeyId set).",
-    resource_types=[LOG_GROUP],
-    external_ids=["Checkov CKV_AWS_158", "AWS Config cloudwatch-log-group-encrypted"],
-    check=_key_reference(
-        "kmsKeyId", "kms_key_id", "CloudWatch Logs", "the log events are encrypted only with keys CloudWatch Logs owns"
-    ),
-    tags=TAGS,
-)
-
-SNS_TOPIC_ENCRYPTED = resource_policy(
-    name="sns-topic-encrypted",
-    summary="SNS topics must be encrypted with a customer managed KMS key (kmsMasterKeyId set, not alias/aws/sns).",
-    resource_types=[SNS_TOPIC],
-    external_ids=["Checkov CKV_AWS_26", "AWS Config sns-encrypted-kms"],
-    check=_key_reference("kmsMasterKeyId", "kms_master_key_id", "SNS", "messages are stored unencrypted at rest"),
-    tags=TAGS,
-)
-
-SECRET_CUSTOMER_MANAGED_KEY = resource_policy(
-    name="secret-customer-managed-key",
-    summary=(
-        "Secrets Manager secrets must be encrypted with a customer managed KMS key "
-        "(kmsKeyId set, not aws/secretsmanager, on the secret and on each of its replicas), and so must the "
-        "master user secret RDS manages for a cluster or instance with manageMasterUserPassword "
-        "(masterUserSecretKmsKeyId set, not alias/aws/*)."
-    ),
-    resource_types=[SECRET, RDS_CLUSTER, RDS_INSTANCE],
-    external_ids=["Checkov CKV_AWS_149", "AWS Config secretsmanager-using-cmk"],
-    check=_secret_customer_managed_key,
-    tags=TAGS,
-)
-
-POLICIES = [
-    RDS_CLUSTER_STORAGE_ENCRYPTED,
-    RDS_CLUSTER_CUSTOMER_MANAGED_KEY,
-    RDS_GLOBAL_CLUSTER_STORAGE_ENCRYPTED,
-    RDS_INSTANCE_STORAGE_ENCRYPTED,
-    EBS_ENCRYPTED,
-    KMS_KEY_ROTATION_ENABLED,
-    RDS_PERFORMANCE_INSIGHTS_ENCRYPTED,
-    LOG_GROUP_ENCRYPTED,
-    SNS_TOPIC_ENCRYPTED,
-    SECRET_CUSTOMER_MANAGED_KEY,
-]

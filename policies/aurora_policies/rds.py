@@ -6,10 +6,8 @@ import fnmatch
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from pulumi_policy import PolicyConfigSchema, Severity
-
 from ._checks import must_be_true, must_not_be_true
-from ._framework import resource_policy
+from ._framework import LOW, MEDIUM, Rule, integer, resource_policies, settings, strings
 from ._props import PREVIEW_NOTE, as_list, is_set, is_unknown, number, shown
 from ._types import RDS_CLUSTER, RDS_CLUSTER_INSTANCE, RDS_INSTANCE
 from ._views import ResourceView
@@ -38,14 +36,6 @@ def _backup_retention(resource: ResourceView, config: Mapping[str, Any]) -> Iter
             f"{' (RDS keeps 1 day)' if days is None else ''}, below the required {minimum} days of "
             f"point-in-time recovery. Set backup_retention_period={minimum} or more (at most 35)."
         )
-
-
-_final_snapshot = must_not_be_true(
-    "skipFinalSnapshot",
-    "skip_final_snapshot",
-    "so deleting the cluster discards its data without a snapshot",
-    fix="Set skip_final_snapshot=False and final_snapshot_identifier.",
-)
 
 
 def _enhanced_monitoring(resource: ResourceView, _config: Mapping[str, Any]) -> Iterator[str]:
@@ -143,177 +133,51 @@ def _instance_class_allowed(resource: ResourceView, config: Mapping[str, Any]) -
         )
 
 
-RDS_CLUSTER_DELETION_PROTECTION = resource_policy(
-    name="rds-cluster-deletion-protection",
-    summary="Aurora clusters must have deletion protection on (deletionProtection is true).",
-    resource_types=[RDS_CLUSTER],
-    external_ids=["Checkov CKV_AWS_139", "AWS Config rds-cluster-deletion-protection-enabled"],
-    check=must_be_true(
-        "deletionProtection", "deletion_protection", "so a single API call or `pulumi destroy` deletes the cluster"
-    ),
-    severity=Severity.MEDIUM,
-    tags=RESILIENCE,
+# Rule(name, resource types, severity, tags, summary, external ids, check[, config])
+POLICIES = resource_policies(
+    Rule("rds-cluster-deletion-protection", [RDS_CLUSTER], MEDIUM, RESILIENCE,
+         "Aurora clusters must have deletion protection on (deletionProtection is true).",
+         ["Checkov CKV_AWS_139", "AWS Config rds-cluster-deletion-protection-enabled"],
+         must_be_true("deletionProtection",
+                      "so a single API call or `pulumi destroy` deletes the cluster")),
+    Rule("rds-cluster-backup-retention", [RDS_CLUSTER], MEDIUM, RESILIENCE,
+         "Aurora clusters must keep automated backups for at least the configured number of days (minimumDays).",
+         ["Checkov CKV_AWS_133", "AWS Config db-instance-backup-enabled"], _backup_retention,
+         settings(minimumDays=integer(1, 35, 7, "Smallest backupRetentionPeriod accepted, in days."))),
+    Rule("rds-cluster-final-snapshot", [RDS_CLUSTER], MEDIUM, RESILIENCE,
+         "Deleting an Aurora cluster must leave a final snapshot (skipFinalSnapshot is not true).",
+         [],
+         must_not_be_true("skipFinalSnapshot", "so deleting the cluster discards its data without a snapshot",
+                          fix="Set skip_final_snapshot=False and final_snapshot_identifier.")),
+    Rule("rds-performance-insights-enabled", [RDS_CLUSTER_INSTANCE, RDS_INSTANCE], LOW, OBSERVABILITY,
+         "Database instances must have Performance Insights on (performanceInsightsEnabled is true).",
+         ["Checkov CKV_AWS_353"],
+         must_be_true("performanceInsightsEnabled",
+                      "so there is no record of load and top SQL to diagnose an incident")),
+    Rule("rds-enhanced-monitoring", [RDS_CLUSTER_INSTANCE, RDS_INSTANCE], LOW, OBSERVABILITY,
+         "Database instances must have Enhanced Monitoring on (monitoringInterval > 0 with a monitoringRoleArn).",
+         ["Checkov CKV_AWS_118", "AWS Config rds-enhanced-monitoring-enabled"], _enhanced_monitoring),
+    Rule("rds-cluster-iam-auth", [RDS_CLUSTER], MEDIUM, ACCESS,
+         "Aurora clusters must accept IAM database authentication (iamDatabaseAuthenticationEnabled is true).",
+         ["Checkov CKV_AWS_162", "AWS Config rds-cluster-iam-authentication-enabled"],
+         must_be_true("iamDatabaseAuthenticationEnabled", "so every client needs a long-lived database password")),
+    Rule("rds-cluster-log-exports", [RDS_CLUSTER], LOW, OBSERVABILITY,
+         "Aurora clusters must export the engine's logs to CloudWatch Logs "
+         "(postgresqlLogTypes for PostgreSQL, mysqlLogTypes for MySQL).",
+         ["Checkov CKV_AWS_324"], _log_exports,
+         settings(postgresqlLogTypes=strings(["postgresql"], "Log types an Aurora PostgreSQL cluster must export."),
+                  mysqlLogTypes=strings(["audit", "error", "slowquery"], "Log types an Aurora MySQL cluster must export."))),
+    Rule("rds-cluster-copy-tags-to-snapshot", [RDS_CLUSTER], LOW, RESILIENCE,
+         "Aurora clusters must copy their tags to snapshots (copyTagsToSnapshot is true).",
+         ["Checkov CKV_AWS_313", "AWS Config rds-cluster-copy-tags-to-snapshot-enabled"],
+         must_be_true("copyTagsToSnapshot", "so snapshots lose the owner and cost-allocation tags")),
+    Rule("rds-cluster-non-default-username", [RDS_CLUSTER, RDS_INSTANCE], MEDIUM, ACCESS,
+         "The master user name must not be a well-known default (disallowedUsernames).",
+         ["AWS Config rds-cluster-default-admin-check", "AWS Config rds-instance-default-admin-check"], _non_default_username,
+         settings(disallowedUsernames=strings(["admin", "postgres", "root"],
+                                              "Master user names that are refused (compared without case)."))),
+    Rule("rds-instance-class-allowed", [RDS_CLUSTER_INSTANCE, RDS_INSTANCE], LOW, ("cost",),
+         "Database instances must use one of the stack's allowed instance classes (allowedClasses; empty allows any).",
+         [], _instance_class_allowed,
+         settings(allowedClasses=strings([], "Allowed instance classes; shell-style patterns such as db.r7g.* are accepted."))),
 )
-
-RDS_CLUSTER_BACKUP_RETENTION = resource_policy(
-    name="rds-cluster-backup-retention",
-    summary="Aurora clusters must keep automated backups for at least the configured number of days (minimumDays).",
-    resource_types=[RDS_CLUSTER],
-    external_ids=["Checkov CKV_AWS_133", "AWS Config db-instance-backup-enabled"],
-    check=_backup_retention,
-    config_schema=PolicyConfigSchema(
-        properties={
-            "minimumDays": {
-                "type": "integer",
-                "minimum": 1,
-                "maximum": 35,
-                "default": 7,
-                "description": "Smallest backupRetentionPeriod accepted, in days.",
-            }
-        }
-    ),
-    severity=Severity.MEDIUM,
-    tags=RESILIENCE,
-)
-
-RDS_CLUSTER_FINAL_SNAPSHOT = resource_policy(
-    name="rds-cluster-final-snapshot",
-    summary="Deleting an Aurora cluster must leave a final snapshot (skipFinalSnapshot is not true).",
-    resource_types=[RDS_CLUSTER],
-    check=_final_snapshot,
-    severity=Severity.MEDIUM,
-    tags=RESILIENCE,
-)
-
-RDS_PERFORMANCE_INSIGHTS_ENABLED = resource_policy(
-    name="rds-performance-insights-enabled",
-    summary="Database instances must have Performance Insights on (performanceInsightsEnabled is true).",
-    resource_types=[RDS_CLUSTER_INSTANCE, RDS_INSTANCE],
-    external_ids=["Checkov CKV_AWS_353"],
-    check=must_be_true(
-        "performanceInsightsEnabled",
-        "performance_insights_enabled",
-        "so there is no record of load and top SQL to diagnose an incident",
-    ),
-    severity=Severity.LOW,
-    tags=OBSERVABILITY,
-)
-
-RDS_ENHANCED_MONITORING = resource_policy(
-    name="rds-enhanced-monitoring",
-    summary="Database instances must have Enhanced Monitoring on (monitoringInterval > 0 with a monitoringRoleArn).",
-    resource_types=[RDS_CLUSTER_INSTANCE, RDS_INSTANCE],
-    external_ids=["Checkov CKV_AWS_118", "AWS Config rds-enhanced-monitoring-enabled"],
-    check=_enhanced_monitoring,
-    severity=Severity.LOW,
-    tags=OBSERVABILITY,
-)
-
-RDS_CLUSTER_IAM_AUTH = resource_policy(
-    name="rds-cluster-iam-auth",
-    summary="Aurora clusters must accept IAM database authentication (iamDatabaseAuthenticationEnabled is true).",
-    resource_types=[RDS_CLUSTER],
-    external_ids=["Checkov CKV_AWS_162", "AWS Config rds-cluster-iam-authentication-enabled"],
-    check=must_be_true(
-        "iamDatabaseAuthenticationEnabled",
-        "iam_database_authentication_enabled",
-        "so every client needs a long-lived database password",
-    ),
-    severity=Severity.MEDIUM,
-    tags=ACCESS,
-)
-
-RDS_CLUSTER_LOG_EXPORTS = resource_policy(
-    name="rds-cluster-log-exports",
-    summary=(
-        "Aurora clusters must export the engine's logs to CloudWatch Logs "
-        "(postgresqlLogTypes for PostgreSQL, mysqlLogTypes for MySQL)."
-    ),
-    resource_types=[RDS_CLUSTER],
-    external_ids=["Checkov CKV_AWS_324"],
-    check=_log_exports,
-    config_schema=PolicyConfigSchema(
-        properties={
-            "postgresqlLogTypes": {
-                "type": "array",
-                "items": {"type": "string"},
-                "default": ["postgresql"],
-                "description": "Log types an Aurora PostgreSQL cluster must export.",
-            },
-            "mysqlLogTypes": {
-                "type": "array",
-                "items": {"type": "string"},
-                "default": ["audit", "error", "slowquery"],
-                "description": "Log types an Aurora MySQL cluster must export.",
-            },
-        }
-    ),
-    severity=Severity.LOW,
-    tags=OBSERVABILITY,
-)
-
-RDS_CLUSTER_COPY_TAGS_TO_SNAPSHOT = resource_policy(
-    name="rds-cluster-copy-tags-to-snapshot",
-    summary="Aurora clusters must copy their tags to snapshots (copyTagsToSnapshot is true).",
-    resource_types=[RDS_CLUSTER],
-    external_ids=["Checkov CKV_AWS_313", "AWS Config rds-cluster-copy-tags-to-snapshot-enabled"],
-    check=must_be_true(
-        "copyTagsToSnapshot",
-        "copy_tags_to_snapshot",
-        "so snapshots lose the owner and cost-allocation tags",
-    ),
-    severity=Severity.LOW,
-    tags=RESILIENCE,
-)
-
-RDS_CLUSTER_NON_DEFAULT_USERNAME = resource_policy(
-    name="rds-cluster-non-default-username",
-    summary="The master user name must not be a well-known default (disallowedUsernames).",
-    resource_types=[RDS_CLUSTER, RDS_INSTANCE],
-    external_ids=["AWS Config rds-cluster-default-admin-check", "AWS Config rds-instance-default-admin-check"],
-    check=_non_default_username,
-    config_schema=PolicyConfigSchema(
-        properties={
-            "disallowedUsernames": {
-                "type": "array",
-                "items": {"type": "string"},
-                "default": ["admin", "postgres", "root"],
-                "description": "Master user names that are refused (compared without case).",
-            }
-        }
-    ),
-    severity=Severity.MEDIUM,
-    tags=ACCESS,
-)
-
-RDS_INSTANCE_CLASS_ALLOWED = resource_policy(
-    name="rds-instance-class-allowed",
-    summary="Database instances must use one of the stack's allowed instance classes (allowedClasses; empty allows any).",
-    resource_types=[RDS_CLUSTER_INSTANCE, RDS_INSTANCE],
-    check=_instance_class_allowed,
-    config_schema=PolicyConfigSchema(
-        properties={
-            "allowedClasses": {
-                "type": "array",
-                "items": {"type": "string"},
-                "default": [],
-                "description": "Allowed instance classes; shell-style patterns such as db.r7g.* are accepted.",
-            }
-        }
-    ),
-    severity=Severity.LOW,
-    tags=("cost",),
-)
-
-POLICIES = [
-    RDS_CLUSTER_DELETION_PROTECTION,
-    RDS_CLUSTER_BACKUP_RETENTION,
-    RDS_CLUSTER_FINAL_SNAPSHOT,
-    RDS_PERFORMANCE_INSIGHTS_ENABLED,
-    RDS_ENHANCED_MONITORING,
-    RDS_CLUSTER_IAM_AUTH,
-    RDS_CLUSTER_LOG_EXPORTS,
-    RDS_CLUSTER_COPY_TAGS_TO_SNAPSHOT,
-    RDS_CLUSTER_NON_DEFAULT_USERNAME,
-    RDS_INSTANCE_CLASS_ALLOWED,
-]

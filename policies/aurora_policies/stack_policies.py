@@ -10,9 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from pulumi_policy import Severity
-
-from ._framework import stack_policy
+from ._framework import HIGH, MEDIUM, Rule, stack_policies_of
 from ._props import PREVIEW_NOTE, arn_region, as_list, is_set, is_unknown, shown
 from ._types import (
     DEFAULT_ROUTE_TABLE,
@@ -506,91 +504,32 @@ def _stateful_resources_protected(stack: StackView, _config: Mapping[str, Any]) 
             )
 
 
-DB_SUBNETS_PRIVATE = stack_policy(
-    name="db-subnets-private",
-    summary="No subnet of a DB subnet group routes to an internet gateway (explicit or main route table).",
-    resource_types=[
-        RDS_SUBNET_GROUP,
-        SUBNET,
-        ROUTE_TABLE,
-        DEFAULT_ROUTE_TABLE,
-        ROUTE_TABLE_ASSOCIATION,
-        MAIN_ROUTE_TABLE_ASSOCIATION,
-        ROUTE,
-        INTERNET_GATEWAY,
-    ],
-    check=_db_subnets_private,
-    tags=("public-access",),
+# Rule(name, resource types, severity, tags, summary, external ids, check)
+POLICIES = stack_policies_of(
+    Rule("db-subnets-private",
+         [RDS_SUBNET_GROUP, SUBNET, ROUTE_TABLE, DEFAULT_ROUTE_TABLE, ROUTE_TABLE_ASSOCIATION,
+          MAIN_ROUTE_TABLE_ASSOCIATION, ROUTE, INTERNET_GATEWAY], HIGH, ("public-access",),
+         "No subnet of a DB subnet group routes to an internet gateway (explicit or main route table).",
+         [], _db_subnets_private),
+    Rule("db-ingress-from-security-groups-only",
+         [RDS_CLUSTER, RDS_INSTANCE, SECURITY_GROUP, DEFAULT_SECURITY_GROUP, SECURITY_GROUP_RULE,
+          SECURITY_GROUP_INGRESS_RULE], HIGH, ("public-access",),
+         "A database's security groups admit other security groups only, never CIDR ranges or prefix lists.",
+         [], _db_ingress_from_security_groups_only),
+    Rule("rds-cluster-tls-enforced", [RDS_CLUSTER, RDS_CLUSTER_PARAMETER_GROUP], HIGH, ("encryption",),
+         "Each Aurora cluster's parameter group forces TLS (rds.force_ssl=1 for PostgreSQL, "
+         "require_secure_transport=ON for MySQL).",
+         [], _rds_cluster_tls_enforced),
+    Rule("rds-cluster-multi-az", [RDS_CLUSTER, RDS_CLUSTER_INSTANCE], MEDIUM, ("resilience",),
+         "Each Aurora cluster has at least two instances in at least two explicit availability zones.",
+         ["AWS Config rds-cluster-multi-az-enabled"], _rds_cluster_multi_az),
+    Rule("global-cluster-regional-keys", [RDS_GLOBAL_CLUSTER, RDS_CLUSTER, KMS_KEY, KMS_REPLICA_KEY], HIGH, ("encryption",),
+         "Each member of an Aurora global database is encrypted with a KMS key of its own region.",
+         [], _global_cluster_regional_keys),
+    Rule("global-cluster-members-consistent", [RDS_GLOBAL_CLUSTER, RDS_CLUSTER], MEDIUM, ("resilience",),
+         "The members of an Aurora global database share the global cluster's engine and major version.",
+         [], _global_cluster_members_consistent),
+    Rule("stateful-resources-protected", list(STATEFUL_TYPES), MEDIUM, ("resilience",),
+         "Stateful resources (clusters, global clusters, DB instances, KMS keys, secrets) carry Pulumi's protect option.",
+         [], _stateful_resources_protected),
 )
-
-DB_INGRESS_FROM_SECURITY_GROUPS_ONLY = stack_policy(
-    name="db-ingress-from-security-groups-only",
-    summary="A database's security groups admit other security groups only, never CIDR ranges or prefix lists.",
-    resource_types=[
-        RDS_CLUSTER,
-        RDS_INSTANCE,
-        SECURITY_GROUP,
-        DEFAULT_SECURITY_GROUP,
-        SECURITY_GROUP_RULE,
-        SECURITY_GROUP_INGRESS_RULE,
-    ],
-    check=_db_ingress_from_security_groups_only,
-    tags=("public-access",),
-)
-
-RDS_CLUSTER_TLS_ENFORCED = stack_policy(
-    name="rds-cluster-tls-enforced",
-    summary=(
-        "Each Aurora cluster's parameter group forces TLS (rds.force_ssl=1 for PostgreSQL, "
-        "require_secure_transport=ON for MySQL)."
-    ),
-    resource_types=[RDS_CLUSTER, RDS_CLUSTER_PARAMETER_GROUP],
-    check=_rds_cluster_tls_enforced,
-    tags=("encryption",),
-)
-
-RDS_CLUSTER_MULTI_AZ = stack_policy(
-    name="rds-cluster-multi-az",
-    summary="Each Aurora cluster has at least two instances in at least two explicit availability zones.",
-    resource_types=[RDS_CLUSTER, RDS_CLUSTER_INSTANCE],
-    external_ids=["AWS Config rds-cluster-multi-az-enabled"],
-    check=_rds_cluster_multi_az,
-    severity=Severity.MEDIUM,
-    tags=("resilience",),
-)
-
-GLOBAL_CLUSTER_REGIONAL_KEYS = stack_policy(
-    name="global-cluster-regional-keys",
-    summary="Each member of an Aurora global database is encrypted with a KMS key of its own region.",
-    resource_types=[RDS_GLOBAL_CLUSTER, RDS_CLUSTER, KMS_KEY, KMS_REPLICA_KEY],
-    check=_global_cluster_regional_keys,
-    tags=("encryption",),
-)
-
-GLOBAL_CLUSTER_MEMBERS_CONSISTENT = stack_policy(
-    name="global-cluster-members-consistent",
-    summary="The members of an Aurora global database share the global cluster's engine and major version.",
-    resource_types=[RDS_GLOBAL_CLUSTER, RDS_CLUSTER],
-    check=_global_cluster_members_consistent,
-    severity=Severity.MEDIUM,
-    tags=("resilience",),
-)
-
-STATEFUL_RESOURCES_PROTECTED = stack_policy(
-    name="stateful-resources-protected",
-    summary="Stateful resources (clusters, global clusters, DB instances, KMS keys, secrets) carry Pulumi's protect option.",
-    resource_types=list(STATEFUL_TYPES),
-    check=_stateful_resources_protected,
-    severity=Severity.MEDIUM,
-    tags=("resilience",),
-)
-
-POLICIES = [
-    DB_SUBNETS_PRIVATE,
-    DB_INGRESS_FROM_SECURITY_GROUPS_ONLY,
-    RDS_CLUSTER_TLS_ENFORCED,
-    RDS_CLUSTER_MULTI_AZ,
-    GLOBAL_CLUSTER_REGIONAL_KEYS,
-    GLOBAL_CLUSTER_MEMBERS_CONSISTENT,
-    STATEFUL_RESOURCES_PROTECTED,
-]

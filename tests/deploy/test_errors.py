@@ -202,9 +202,10 @@ def test_a_duration_that_is_not_finite_and_positive_is_refused_before_any_call(c
         raise AssertionError("an AWS client was made")
 
     monkeypatch.setattr("deploy.runbooks.base.Clients", no_aws)
-    assert cli.main([*command, f"{flag}={value}"]) == EXIT_USAGE
-    err = capsys.readouterr().err
-    assert err.startswith(f"error: {flag} ") and "expected positive seconds" in err
+    with pytest.raises(SystemExit) as exited:  # refused by its type (deploy.args) when the command line is read
+        cli.main([*command, f"{flag}={value}"])
+    assert exited.value.code == EXIT_USAGE
+    assert f"argument {flag}: {value!r}" in capsys.readouterr().err
 
 
 def test_a_failure_after_the_switchover_started_says_how_to_finish(monkeypatch, tmp_path, capsys):

@@ -323,8 +323,11 @@ def test_no_credentials_is_refused(moto, monkeypatch, capsys):
     assert "no AWS credentials" in refused(capsys, "--stack", "prod", "--endpoint-url", moto)
 
 
-def test_bad_timeouts_are_refused(capsys):
-    assert "expected positive seconds" in refused(capsys, "--stack", "prod", "--timeout", "0")
+@pytest.mark.parametrize("flag, value", [("--timeout", "0"), ("--timeout", "nan"), ("--poll-interval", "1e999")])
+def test_bad_timeouts_are_refused_when_the_command_line_is_read(capsys, flag, value):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["rotate-password", "--stack", "prod", flag, value])
+    assert exit_.value.code == 2 and f"argument {flag}: {value!r}" in capsys.readouterr().err
 
 
 def test_generated_passwords_hold_every_class_and_only_allowed_characters():

@@ -65,7 +65,10 @@ def rds():
 
 
 def run(argv: list[str], client, capsys, time: FakeTime | None = None) -> tuple[int, str, str]:
-    args = cli.build_parser().parse_args(argv)
+    try:
+        args = cli.build_parser().parse_args(argv)
+    except SystemExit as exit_:  # refused when the command line is read
+        return exit_.code, "", capsys.readouterr().err
     time = time or FakeTime()
     out = io.StringIO()
     regions: list[str] = []
@@ -169,7 +172,7 @@ def test_aws_refusing_the_switchover_is_a_failure(rds, capsys):
      "--to-region eu-west-1: not a region of stack prod (regions: us-east-1, us-west-2)"),
     (["switchover", "--stack", "nope", "--to-region", "us-west-2", "--global-cluster-id", GID],
      "unknown stack 'nope'"),
-    (SWITCHOVER[:-4] + ["--timeout", "0"], "expected positive seconds"),
+    (SWITCHOVER[:-4] + ["--timeout", "0"], "argument --timeout: '0': out of range"),
 ], ids=["failover without --allow-data-loss", "no global database", "region not in the stack", "unknown stack",
         "bad timeout"])
 def test_refused_without_any_call(argv, message, rds, capsys):

@@ -158,6 +158,7 @@ def test_missing_cluster_and_missing_region_outputs(moto, prod_settings, tmp_pat
 # ---------------------------------------------------------------------------------------
 
 def test_unknown_region_option_is_a_usage_error(tmp_path, capsys):
+    (tmp_path / "x.json").write_text("{}")
     code = cli.main(["verify", "--stack", "prod", "--outputs-file", str(tmp_path / "x.json"), "--region", "eu-west-1"])
     err = capsys.readouterr().err
     assert code == 2 and "--region eu-west-1: not a region of stack prod" in err
@@ -166,10 +167,11 @@ def test_unknown_region_option_is_a_usage_error(tmp_path, capsys):
 def test_unreadable_outputs_file_is_a_usage_error(tmp_path, capsys):
     path = tmp_path / "outputs.json"
     path.write_text("[1, 2]")
-    assert cli.main(["verify", "--stack", "dev", "--outputs-file", str(path)]) == 2
-    assert "expected a JSON object of stack outputs" in capsys.readouterr().err
-    assert cli.main(["verify", "--stack", "dev", "--outputs-file", str(tmp_path / "missing.json")]) == 2
-    assert "no such file" in capsys.readouterr().err
+    for argv, says in (([str(path)], "expected a JSON object of stack outputs"), ([str(tmp_path / "missing.json")], "no such file")):
+        with pytest.raises(SystemExit) as exit_:  # refused when the command line is read
+            cli.main(["verify", "--stack", "dev", "--outputs-file", *argv])
+        assert exit_.value.code == 2
+        assert "argument --outputs-file" in (err := capsys.readouterr().err) and says in err
 
 
 def test_without_outputs_file_and_without_pulumi_cli(monkeypatch, tmp_path, capsys):
