@@ -16,9 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from pulumi_policy import Severity
-
-from ._framework import stack_policy
+from ._framework import MEDIUM, Rule, stack_policies_of
 from ._props import as_list, is_set, is_unknown, shown
 from ._types import RDS_CLUSTER, RDS_CLUSTER_PARAMETER_GROUP
 from ._views import ResourceView, StackView
@@ -112,23 +110,15 @@ def _rds_cluster_audit_logging(stack: StackView, _config: Mapping[str, Any]) -> 
                        f"({'; '.join(gaps)}). Set {fix} in the cluster parameter group.", cluster.urn)
 
 
-RDS_CLUSTER_AUDIT_LOGGING = stack_policy(
-    name="rds-cluster-audit-logging",
-    summary=(
-        "Each Aurora cluster's parameter group turns on the engine's database audit logging (pgaudit in "
-        "shared_preload_libraries and pgaudit.log for PostgreSQL, server_audit_logging for MySQL) and the cluster "
-        "exports that log (postgresql / audit) to CloudWatch Logs."
-    ),
-    resource_types=[RDS_CLUSTER, RDS_CLUSTER_PARAMETER_GROUP],
-    external_ids=[
-        "CKV2_AWS_27 (the nearest Checkov control: query logging, log_statement and log_min_duration_statement, "
-        "in a PostgreSQL cluster's parameter group)",
-        "AWS Config aurora-mysql-cluster-audit-logging",
-        "rds-aurora-mysql-audit-logging-enabled (Security Hub RDS.34)",
-    ],
-    check=_rds_cluster_audit_logging,
-    severity=Severity.MEDIUM,
-    tags=("logging",),
+# Rule(name, resource types, severity, tags, summary, external ids, check)
+POLICIES = stack_policies_of(
+    Rule("rds-cluster-audit-logging", [RDS_CLUSTER, RDS_CLUSTER_PARAMETER_GROUP], MEDIUM, ("logging",),
+         "Each Aurora cluster's parameter group turns on the engine's database audit logging (pgaudit in "
+         "shared_preload_libraries and pgaudit.log for PostgreSQL, server_audit_logging for MySQL) and the cluster "
+         "exports that log (postgresql / audit) to CloudWatch Logs.",
+         ["CKV2_AWS_27 (the nearest Checkov control: query logging, log_statement and log_min_duration_statement, "
+          "in a PostgreSQL cluster's parameter group)",
+          "AWS Config aurora-mysql-cluster-audit-logging",
+          "rds-aurora-mysql-audit-logging-enabled (Security Hub RDS.34)"],
+         _rds_cluster_audit_logging),
 )
-
-POLICIES = [RDS_CLUSTER_AUDIT_LOGGING]
