@@ -225,3 +225,19 @@ def test_mysql_audit_logging_is_server_audit_logging(audit):
     assert not any(name.startswith("pgaudit") or name == "shared_preload_libraries" for name in values)
     (cluster,) = capture.by_type("aws:rds/cluster:Cluster")
     assert "audit" in cluster.inputs["enabledCloudwatchLogsExports"]
+
+
+def test_check_json_of_prod_shows_pgaudit_and_the_audit_policy_mandatory_without_violation(capsys):
+    import json
+
+    from deploy import cli
+
+    assert cli.main(["check", "--stack", "prod", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    groups = [r for r in report["resources"] if r["type"] == CLUSTER_GROUP]
+    assert groups and all({"name": "shared_preload_libraries", "value": "pg_stat_statements,pgaudit",
+                           "applyMethod": "pending-reboot"} in g["inputs"]["parameters"] for g in groups)
+    policies = {p["name"]: p for p in report["policies"]}
+    assert policies["rds-cluster-audit-logging"] == {"name": "rds-cluster-audit-logging", "type": "stack",
+                                                     "enforcementLevel": "mandatory"}
+    assert report["violations"] == []
