@@ -14,7 +14,7 @@ from components.aws_facts import (
     PGAUDIT_LOG_CLASSES,
 )
 from components.naming import custom_endpoint_identifier
-from components.setting_rules import Found
+from components.setting_rules import Found, qualified
 
 _KEY = "customEndpoints"
 _FIELDS = ("name", "type", "instances", "excludeInstances")
@@ -133,3 +133,15 @@ def pgaudit_log(found: Found) -> None:
 
 
 RULES = (custom_endpoints, pgaudit_log)
+
+
+def readers_scale_after_the_connections_alarm(found: Found) -> list[str]:
+    """Reader auto scaling on connections whose target the connections alarm's threshold does not exceed."""
+    target, alarm = found["readerAutoScalingConnectionsTarget"], found["alarmMaxConnections"]
+    if found["readerAutoScaling"] and found["readerAutoScalingMetric"] == "connections" and target >= alarm:
+        return [f"{qualified('readerAutoScalingConnectionsTarget')} = {target} is at or above "
+                f"{qualified('alarmMaxConnections')} ({alarm}): readers are added only after the connections alarm fires"]
+    return []
+
+
+WARNINGS = (readers_scale_after_the_connections_alarm,)

@@ -504,7 +504,7 @@ def parse_settings(raw: Mapping[str, Any], stack: str) -> Settings:
         stack=stack,
         primary_region=found.primary_region,
         global_database=_global_database(found),
-        warnings=tuple(warning for make in rules.WARNINGS for warning in make(found)),
+        warnings=tuple(warning for make in rules.WARNINGS + database_rules.WARNINGS for warning in make(found)),
         **groups,
         **_group_values(found.values, "general"),
     )

@@ -63,6 +63,17 @@ def test_the_connections_target_defaults_to_500_and_is_bounded():
         what_if("dev", "readerAutoScalingMetric=memory")
 
 
+def test_a_connections_target_at_or_above_the_connections_alarm_is_a_warning():
+    from tests.test_settings import settings_of
+
+    on = {"readerAutoScaling": "true", "readerAutoScalingMetric": "connections"}
+    assert not [w for w in settings_of("dev", **on).warnings if "ConnectionsTarget" in w]
+    (warning,) = [w for w in settings_of("dev", readerAutoScalingConnectionsTarget="1000", **on).warnings
+                  if "ConnectionsTarget" in w]
+    assert warning == ("aurora-platform:readerAutoScalingConnectionsTarget = 1000 is at or above "
+                       "aurora-platform:alarmMaxConnections (1000): readers are added only after the connections alarm fires")
+
+
 # --- custom endpoints ---------------------------------------------------------------------------
 
 
