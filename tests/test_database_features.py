@@ -252,3 +252,19 @@ def test_check_json_of_prod_shows_pgaudit_and_the_audit_policy_mandatory_without
     assert policies["rds-cluster-audit-logging"] == {"name": "rds-cluster-audit-logging", "type": "stack",
                                                      "enforcementLevel": "mandatory"}
     assert report["violations"] == []
+
+
+def test_diff_warns_that_switching_audit_logging_waits_for_a_reboot(capsys):
+    """`deploy diff` of the committed dev stack against `--set auditLogging=false`: the group changes in place,
+    and shared_preload_libraries (static) applies at the instances' next reboot."""
+    import json
+
+    from deploy import cli
+
+    assert cli.main(["diff", "--stack", "dev", "--set", "auditLogging=false", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [(c["type"], c["action"], c["properties"]) for c in report["changes"]] == [
+        (CLUSTER_GROUP, "update", ["parameters"])]
+    (finding,) = report["findings"]
+    assert finding["level"] == "warning"
+    assert "shared_preload_libraries changed, a static parameter (pending-reboot)" in finding["message"]
