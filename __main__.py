@@ -9,6 +9,7 @@ from components import naming
 from components.account import AccountContext
 from components.aurora_cluster import AuroraCluster, AuroraClusterArgs, ClusterPlacement
 from components.break_glass import BreakGlassAccess, BreakGlassAccessArgs
+from components.custom_endpoints import CustomEndpoints, CustomEndpointsArgs
 from components.database_backup import BackupRegion, DatabaseBackup, DatabaseBackupArgs, daily_schedule_after
 from components.database_proxy import DatabaseProxy, DatabaseProxyArgs
 from components.global_database import GlobalDatabase, GlobalDatabaseArgs
@@ -103,6 +104,15 @@ if settings.global_database:
 else:
     clusters = {primary_region: AuroraCluster(f"aurora-{primary_region}", cluster_args, opts=in_region(primary_region))}
     secret_arns = {primary_region: clusters[primary_region].secret_arn}
+
+# Custom endpoints on the writer region's cluster (its instance numbers are the ones the settings checked).
+custom_endpoints: dict[str, CustomEndpoints] = {}
+if db.custom_endpoints:
+    custom_endpoints[writer_region] = CustomEndpoints(
+        f"endpoints-{writer_region}",
+        CustomEndpointsArgs(db.custom_endpoints, cluster=clusters[writer_region], stack=stack, region=writer_region),
+        opts=in_region(writer_region),
+    )
 
 # RDS Proxy in every member region whose cluster has instances (a headless secondary has nothing
 # to route to); AWS supports a proxy on any cluster of a global database, a secondary's serving reads:
@@ -235,6 +245,7 @@ pulumi.export("alarmTopicArn", monitoring[writer_region].topic_arn)
 pulumi.export("proxyEndpoint", optional(writer_proxy, "endpoint"))
 pulumi.export("proxyReadOnlyEndpoint", optional(writer_proxy, "read_only_endpoint"))
 pulumi.export("proxyArn", optional(writer_proxy, "arn"))
+pulumi.export("customEndpoints", optional(custom_endpoints.get(writer_region), "addresses") or {})
 pulumi.export("applicationUsers", list(access.application_users))
 pulumi.export("breakGlassPolicyArn", break_glass.policy_arn)
 pulumi.export("backupVaultArns", optional(backup, "vault_arns"))
@@ -261,6 +272,7 @@ pulumi.export("regions", {
         "proxyEndpoint": optional(proxies.get(region), "endpoint"),
         "proxyReadOnlyEndpoint": optional(proxies.get(region), "read_only_endpoint"),
         "proxyArn": optional(proxies.get(region), "arn"),
+        "customEndpoints": optional(custom_endpoints.get(region), "addresses") or {},
         "parameterGroups": cluster.parameter_group_names,  # family -> {cluster, instance}: for `deploy upgrade`
     }
     for region, cluster in clusters.items()

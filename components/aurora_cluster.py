@@ -10,7 +10,15 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.account import AccountContext, service_trust_policy
-from components.aws_facts import ENGINE_LOG_EXPORTS, ENGINE_PORTS, SERVERLESS_CLASS, data_api_supported, parameter_group_family
+from components.aws_facts import (
+    ENGINE_LOG_EXPORTS,
+    ENGINE_PORTS,
+    PGAUDIT_ROLE,
+    READER_SCALING_METRICS,
+    SERVERLESS_CLASS,
+    data_api_supported,
+    parameter_group_family,
+)
 from components.security_group_rules import port_ingress
 from components.settings import DatabaseSettings
 
@@ -22,16 +30,33 @@ TLS_PARAMETERS = {
 }
 CLUSTER_PARAMETERS = {
     "aurora-postgresql": {"log_connections": "1", "log_disconnections": "1"},
-    "aurora-mysql": {"server_audit_logging": "1", "server_audit_events": "CONNECT,QUERY_DCL,QUERY_DDL",
-                     "slow_query_log": "1", "long_query_time": "2"},
+    "aurora-mysql": {"slow_query_log": "1", "long_query_time": "2"},
+}
+# Database audit logging (``audit_logging``), exported with the engine's log type (postgresql / audit).
+# Aurora PostgreSQL, "Using pgAudit to log database activity"
+# (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Appendix.PostgreSQL.CommonDBATasks.pgaudit.html):
+# - shared_preload_libraries loads the pgaudit library; static, so it applies at an instance's (re)start: at once on
+#   a new cluster, at the next reboot on a running one (docs/audit-logging.md). It replaces the default group's
+#   value, pg_stat_statements, which is kept (Performance Insights and query statistics read it)
+#   (.../Appendix.PostgreSQL.CommonDBATasks.pgaudit.basic-setup.html);
+# - pgaudit.log: the statement classes session audit logging records (``pgaudit_log``), dynamic
+#   (.../Appendix.PostgreSQL.CommonDBATasks.pgaudit.reference.html);
+# - pgaudit.role: the role of object audit logging; rds_pgaudit is the only value Aurora accepts, and
+#   `deploy bootstrap-users` creates the role and the extension (.../Appendix.PostgreSQL.CommonDBATasks.pgaudit.auditing.html).
+# log_connections / log_disconnections (above) stay on whatever this setting says.
+# Aurora MySQL: Advanced Auditing (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraMySQL.Auditing.html),
+# both parameters dynamic.
+AUDIT_PARAMETERS = {
+    "aurora-postgresql": {"shared_preload_libraries": "pg_stat_statements,pgaudit", "pgaudit.role": PGAUDIT_ROLE},
+    "aurora-mysql": {"server_audit_logging": "1", "server_audit_events": "CONNECT,QUERY_DCL,QUERY_DDL"},
 }
 INSTANCE_PARAMETERS = {
     "aurora-postgresql": {"log_min_duration_statement": "2000"},
     "aurora-mysql": {"performance_schema": "1"},
 }
 # Parameters RDS applies only at a reboot; every other one here is dynamic and applied at once
-# (TLS enforcement must not wait for a reboot).
-STATIC_PARAMETERS = frozenset({"performance_schema"})
+# (TLS enforcement must not wait for a reboot). AWS refuses apply_method "immediate" for a static parameter.
+STATIC_PARAMETERS = frozenset({"performance_schema", "shared_preload_libraries"})
 
 
 def apply_method(parameter: str) -> str:
@@ -379,7 +404,8 @@ class AuroraCluster(pulumi.ComponentResource):
         return instances
 
     def _reader_auto_scaling(self) -> None:
-        """Application Auto Scaling of the readers on their average CPU."""
+        """Application Auto Scaling of the readers on their average CPU or database connections
+        (``reader_auto_scaling_metric``); a change of metric replaces the policy, not the target."""
         name, settings = self._name, self._args.settings
         target = aws.appautoscaling.Target(
             f"{name}-readers",
@@ -390,17 +416,20 @@ class AuroraCluster(pulumi.ComponentResource):
             max_capacity=settings.reader_auto_scaling_max_readers,
             opts=pulumi.ResourceOptions(parent=self, depends_on=self.instances),
         )
-        reader_cpu = aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
-            predefined_metric_type="RDSReaderAverageCPUUtilization")
+        metric = settings.reader_auto_scaling_metric
+        predefined = aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
+            predefined_metric_type=READER_SCALING_METRICS[metric])
+        target_value = (settings.reader_auto_scaling_connections_target if metric == "connections"
+                        else settings.reader_auto_scaling_cpu_target)
         aws.appautoscaling.Policy(
-            f"{name}-readers-cpu",
+            f"{name}-readers-{metric}",
             policy_type="TargetTrackingScaling",
             service_namespace=target.service_namespace,
             scalable_dimension=target.scalable_dimension,
             resource_id=target.resource_id,
             target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
-                predefined_metric_specification=reader_cpu,
-                target_value=settings.reader_auto_scaling_cpu_target,
+                predefined_metric_specification=predefined,
+                target_value=target_value,
                 scale_in_cooldown=300,
                 scale_out_cooldown=300,
             ),
@@ -446,7 +475,7 @@ class AuroraCluster(pulumi.ComponentResource):
             family=family,
             description=f"{identifier}: TLS required",
             parameters=[aws.rds.ClusterParameterGroupParameterArgs(name=k, value=v, apply_method=apply_method(k))
-                        for k, v in {**TLS_PARAMETERS[engine], **CLUSTER_PARAMETERS[engine]}.items()],
+                        for k, v in self._cluster_parameters().items()],
             opts=opts(f"{name}-cluster"),
         )
         instance_group = aws.rds.ParameterGroup(
@@ -458,6 +487,14 @@ class AuroraCluster(pulumi.ComponentResource):
             opts=opts(f"{name}-instance"),
         )
         return cluster_group, instance_group
+
+    def _cluster_parameters(self) -> dict[str, str]:
+        """TLS, the engine's logging and, with ``audit_logging``, its audit logging (``AUDIT_PARAMETERS``)."""
+        settings, engine = self._args.settings, self.engine
+        audit = dict(AUDIT_PARAMETERS[engine]) if settings.audit_logging else {}
+        if audit and engine == "aurora-postgresql":
+            audit["pgaudit.log"] = settings.pgaudit_log
+        return {**TLS_PARAMETERS[engine], **audit, **CLUSTER_PARAMETERS[engine]}
 
     def _final_snapshot_identifier(self) -> pulumi.Output[str] | None:
         """``<identifier>-final-<8 hex>``: a region removed and added again, or a cluster created

@@ -194,8 +194,28 @@ MASTER_USERNAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,15}")
 # Database user names for IAM authentication: a portable PostgreSQL and MySQL identifier that
 # needs no quoting (MySQL 8.0 user names are at most 32 characters).
 APPLICATION_USER_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
-RESERVED_DATABASE_USERS = RESERVED_USERNAMES + ("rds_iam", "rds_superuser", "rdsproxyadmin", "public")
+RESERVED_DATABASE_USERS = RESERVED_USERNAMES + ("rds_iam", "rds_superuser", "rdsproxyadmin", "rds_pgaudit", "public")
 ROLE_ARN_RE = re.compile(r"arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
+
+# Custom endpoints (https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.Endpoints.Custom.html):
+# up to five per cluster, of type READER (readers only) or ANY; the identifier is at most 63 letters,
+# digits or hyphens, starts with a letter, has no two hyphens in a row and does not end in one (the
+# DB identifier rules, stored lowercase), and no two clusters of a region may use one name.
+CUSTOM_ENDPOINT_TYPES = ("READER", "ANY")
+MAX_CUSTOM_ENDPOINTS = 5
+CUSTOM_ENDPOINT_NAME_RE = re.compile(r"[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)")
+# Reader auto scaling's predefined metrics (Application Auto Scaling, namespace rds):
+# https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.Integrating.AutoScaling.html
+READER_SCALING_METRICS = {"cpu": "RDSReaderAverageCPUUtilization", "connections": "RDSReaderAverageDatabaseConnections"}
+# The highest max_connections of an Aurora instance (Aurora MySQL; Aurora PostgreSQL stops at 5000):
+# https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraMySQL.Managing.Performance.html
+MAX_DATABASE_CONNECTIONS = 16000
+
+# pgaudit.log's statement classes, each one optionally subtracted with "-" (https://github.com/pgaudit/pgaudit;
+# AWS: https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Appendix.PostgreSQL.CommonDBATasks.pgaudit.reference.html).
+PGAUDIT_LOG_CLASSES = ("read", "write", "function", "role", "ddl", "misc", "misc_set", "all", "none")
+# The only role pgaudit.role accepts on Aurora PostgreSQL (object audit logging).
+PGAUDIT_ROLE = "rds_pgaudit"
 
 # Length of a generated master password, and the specials it may hold: RDS refuses '/', '@', '"' and spaces.
 MASTER_PASSWORD_LENGTH = 40

@@ -57,3 +57,9 @@ def proxy_name(stack: str, region: str) -> str:
 def stack_tags(stack: str) -> dict[str, str]:
     """The default tags of every resource; runbooks recognise the stack's resources by them."""
     return {"project": PROJECT, "stack": short_stack_name(stack), "managed-by": "pulumi"}
+
+
+def custom_endpoint_identifier(stack: str, region: str, name: str) -> str:
+    """``<cluster identifier>-<name>`` in lowercase (AWS stores it so): no two clusters of a region may
+    use one custom endpoint name, so the stack's own prefix keeps ``analytics`` of two stacks apart."""
+    return f"{cluster_identifier(stack, region)}-{name}".lower()

@@ -18,6 +18,8 @@ OUTPUTS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("proxyEndpoint", "proxyReadOnlyEndpoint", "proxyArn"),
      "the writer region's RDS Proxy: where applications connect (read/write, and reads) with IAM tokens; `null` "
      "without a proxy"),
+    (("customEndpoints",), "the writer region's custom endpoints: name -> DNS address (`customEndpoints` setting; `{}` "
+                           "without any)"),
     (("applicationUsers",), "the database users applications log in as (`applicationUsers` setting)"),
     (("breakGlassPolicyArn",), "the operators' managed policy that reads the master secret (attached to `operatorRoleArns`)"),
     (("backupVaultArns", "backupVaultNames", "backupPlanIds"),
@@ -41,6 +43,7 @@ REGION_OUTPUTS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("alarmTopicArn",), "the region's alarm topic"),
     (("proxyEndpoint", "proxyReadOnlyEndpoint", "proxyArn"),
      "that region's proxy; `null` for a headless secondary or without a proxy"),
+    (("customEndpoints",), "that region's custom endpoints, name -> DNS address (only the writer region has them)"),
     (("parameterGroups",), "engine family -> `{cluster, instance}` parameter group names (`deploy upgrade` switches them)"),
 )
 

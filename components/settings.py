@@ -19,12 +19,11 @@ Adding a setting: declare it (``group``, ``attr``), use the attribute in the com
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from components import database_rules
 from components import setting_rules as rules
 from components.aws_facts import (
     BACKUP_MAX_RETENTION_DAYS,
@@ -37,17 +36,20 @@ from components.aws_facts import (
     MAX_AURORA_REPLICAS,
     MAX_BACKTRACK_HOURS,
     MAX_BACKUP_RETENTION_DAYS,
+    MAX_DATABASE_CONNECTIONS,
     MAX_EXTRA_NACL_CIDRS,
     MAX_SERVERLESS_ACUS,
     MONITORING_INTERVALS,
     NAT_STRATEGIES,
     PI_RETENTION_DAYS,
+    READER_SCALING_METRICS,
     SERVERLESS_CLASS,
     STORAGE_TYPES,
     VAULT_LOCK_MIN_CHANGEABLE_DAYS,
     WRITE_FORWARDING_CONNECTIONS_PCT,
     fleet_architecture,
 )
+from components.setting_values import read
 
 
 class SettingsError(Exception):
@@ -61,7 +63,8 @@ class SettingsError(Exception):
 
 # --- The declarations.
 
-_PYTHON_TYPES = {"string": "str", "integer": "int", "boolean": "bool", "array": "tuple[str, ...]", "object": "dict | None"}
+_PYTHON_TYPES = {"string": "str", "integer": "int", "boolean": "bool", "array": "tuple[str, ...]", "object": "dict | None",
+                 "list": "tuple"}
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,7 @@ class Setting:
     <words of the message>"), ``change_on`` where it differs by stack; deploy/offline/change_matrix.py checks."""
 
     key: str
-    type: str  # string | integer | boolean | array (of strings) | object (undeclarable in Pulumi.yaml)
+    type: str  # string | integer | boolean | array (of strings) | object, list (of objects): undeclarable in Pulumi.yaml
     default: Any
     group: str
     attr: str | None
@@ -96,7 +99,7 @@ class Setting:
     @property
     def value_default(self) -> Any:
         """The default as the typed group holds it."""
-        if self.type == "array":
+        if self.type in ("array", "list"):
             return tuple(self.default)
         if self.step is not None:
             return float(self.default)
@@ -193,6 +196,11 @@ SETTINGS: tuple[Setting, ...] = (
        "Reader instances, placed round-robin over the AZs.", low=0, high=MAX_AURORA_REPLICAS, example=3),
     _S("readerInstanceClass", "string", "", "database", "reader_instance_class",
        "Reader instance class; empty uses the writer's class.", example="db.r7g.xlarge"),
+    _S("customEndpoints", "list", [], "database", "custom_endpoints",
+       "Custom endpoints of the writer region's cluster: a list of {name, type: READER or ANY, instances: [N, ...]} "
+       "(static members) or {name, type, excludeInstances: [N, ...]} (every other eligible instance, auto-scaled "
+       "readers too); N is the instance number, 1 the writer as created. At most 5; a name of letters, digits and "
+       "hyphens (docs/custom-endpoints.md).", example=[{"name": "analytics", "type": "READER", "instances": [2]}]),
     _S("serverlessMinCapacity", "string", "0.5", "database", "serverless_min_capacity",
        "Serverless v2 minimum ACUs; used with db.serverless.", low=0, high=MAX_SERVERLESS_ACUS, step=0.5, unit="ACUs", example="1"),
     _S("serverlessMaxCapacity", "string", "16", "database", "serverless_max_capacity",
@@ -212,6 +220,15 @@ SETTINGS: tuple[Setting, ...] = (
     _S("skipFinalSnapshot", "boolean", False, "database", "skip_final_snapshot",
        "Skip the final snapshot when the cluster is deleted (never in production).", production=False, example=True),
     _S("iamAuthentication", "boolean", True, "database", "iam_authentication", "IAM database authentication.", example=False),
+    _S("auditLogging", "boolean", True, "database", "audit_logging",
+       "Database audit logging, exported to CloudWatch Logs (required in production). Aurora PostgreSQL: pgaudit in "
+       "the cluster parameter group (shared_preload_libraries, pgaudit.log, pgaudit.role), and `deploy bootstrap-users` "
+       "creates the rds_pgaudit role and the extension; shared_preload_libraries is static, so a running cluster "
+       "loads pgaudit at its instances' next reboot (docs/audit-logging.md). Aurora MySQL: server_audit_logging and "
+       "server_audit_events.", production=True, example=False),
+    _S("pgauditLog", "string", "ddl,role", "database", "pgaudit_log",
+       "Aurora PostgreSQL: pgaudit.log, the statement classes audited (comma-separated; a class may be subtracted "
+       "with '-').", example="ddl,role,write"),
     _S("performanceInsights", "boolean", True, "database", "performance_insights",
        "Performance Insights on every instance, encrypted with the region key.", example=False),
     _S("performanceInsightsRetentionDays", "integer", 7, "database", "performance_insights_retention_days",
@@ -222,11 +239,18 @@ SETTINGS: tuple[Setting, ...] = (
        "Aurora MySQL backtrack window in hours (0 off). Not for PostgreSQL or global databases.", low=0, high=MAX_BACKTRACK_HOURS,
        no_example="backtrack is an Aurora MySQL feature; the committed stacks run PostgreSQL"),
     _S("readerAutoScaling", "boolean", False, "database", "reader_auto_scaling",
-       "Application Auto Scaling of readers on average reader CPU.", example=True, change_on={"prod": "replaces-stateless"}),
+       "Application Auto Scaling of readers on readerAutoScalingMetric.", example=True, change_on={"prod": "replaces-stateless"}),
     _S("readerAutoScalingMaxReaders", "integer", 5, "database", "reader_auto_scaling_max_readers",
        "Upper bound of readers when auto scaling (at least readerCount).", low=1, high=MAX_AURORA_REPLICAS, example=8),
     _S("readerAutoScalingCpuTarget", "integer", 70, "database", "reader_auto_scaling_cpu_target",
        "Target average reader CPU percent for auto scaling.", low=10, high=90, example=60),
+    _S("readerAutoScalingMetric", "string", "cpu", "database", "reader_auto_scaling_metric",
+       "What reader auto scaling tracks: cpu (RDSReaderAverageCPUUtilization, to readerAutoScalingCpuTarget) or "
+       "connections (RDSReaderAverageDatabaseConnections, to readerAutoScalingConnectionsTarget).",
+       choices=tuple(READER_SCALING_METRICS), example="connections"),
+    _S("readerAutoScalingConnectionsTarget", "integer", 500, "database", "reader_auto_scaling_connections_target",
+       "Target average database connections per reader, with readerAutoScalingMetric connections.",
+       low=10, high=MAX_DATABASE_CONNECTIONS, example=300),
     _S("allowedSecurityGroupIds", "array", [], "database", "allowed_security_group_ids",
        "Extra security groups (sg-...) admitted to the database port, besides the fleet.", example=["sg-0123456789abcdef0"]),
     _S("applyImmediately", "boolean", False, "database", "apply_immediately",
@@ -346,108 +370,6 @@ SETTINGS: tuple[Setting, ...] = (
        no_example="a structured object: its changes (a region added, a switchover) are runbooks with their own tests"),
 )
 SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}
-
-
-# --- Reading one declaration: its type, its bounds, its choices.
-
-def read(found: rules.Found, setting: Setting) -> Any:
-    value = found.given(setting.key)
-    if value is None:
-        value = setting.default
-    if setting.type == "boolean":
-        return _boolean(found, setting, value)
-    if setting.type == "integer":
-        return _integer(found, setting, value)
-    if setting.type == "array":
-        return _string_list(found, setting, value)
-    if setting.type == "object":
-        return _object(found, setting, value)
-    if setting.step is not None:
-        return _decimal(found, setting, value)
-    return _string(found, setting, value)
-
-
-def _string(found: rules.Found, setting: Setting, value: Any) -> str:
-    if not isinstance(value, str):
-        if setting.secret:  # the value is a secret: the message never shows it
-            found.problems.append(f"{rules.qualified(setting.key)}: expected a string (set it with "
-                                  "`python -m deploy rotate-password`)")
-        else:
-            found.fail(setting.key, value, "expected a string")
-        return setting.default
-    if setting.choices is not None and value not in setting.choices:
-        found.fail(setting.key, value, f"allowed: {setting.allowed}")
-    return value
-
-
-def _integer(found: rules.Found, setting: Setting, value: Any) -> int:
-    try:
-        number = value if isinstance(value, int) and not isinstance(value, bool) else int(str(value).strip())
-    except ValueError:
-        found.fail(setting.key, value, f"expected a whole number; allowed: {setting.allowed}")
-        return setting.default
-    if setting.choices is not None and number not in setting.choices:
-        found.fail(setting.key, number, f"allowed: {setting.allowed}")
-    elif setting.low is not None and not setting.low <= number <= setting.high:
-        found.fail(setting.key, number, f"allowed: {setting.allowed}")
-    else:
-        return number
-    return setting.default  # keeps later rules from repeating this problem
-
-
-def _boolean(found: rules.Found, setting: Setting, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "false"):
-        return text == "true"
-    found.fail(setting.key, value, "allowed: true, false")
-    return setting.default
-
-
-def _string_list(found: rules.Found, setting: Setting, value: Any) -> tuple[str, ...]:
-    if isinstance(value, str):
-        try:
-            value = json.loads(value) if value.strip() else []
-        except json.JSONDecodeError:
-            found.fail(setting.key, value, "expected a list of strings")
-            return ()
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        found.fail(setting.key, value, "expected a list of strings")
-        return ()
-    for item in value if setting.choices is not None else ():
-        if item not in setting.choices:
-            found.fail(setting.key, item, f"allowed items: {setting.allowed}")
-    if len(set(value)) != len(value):
-        found.fail(setting.key, value, "items must not repeat")
-        return ()
-    return tuple(value)
-
-
-def _decimal(found: rules.Found, setting: Setting, value: Any) -> float:
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        number = None
-    step = Decimal(str(setting.step))
-    if (number is None or not number.is_finite() or not Decimal(str(setting.low)) <= number <= Decimal(str(setting.high))
-            or number % step != 0):
-        found.fail(setting.key, value, f"allowed: {setting.allowed}")
-        return setting.value_default
-    return float(number)
-
-
-def _object(found: rules.Found, setting: Setting, value: Any) -> dict | None:
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            found.fail(setting.key, value, "expected an object")
-            return None
-    if value is not None and not isinstance(value, dict):
-        found.fail(setting.key, value, "expected an object")
-        return None
-    return value
 
 
 # --- Typed settings: each group's fields and defaults come from its declarations.
@@ -582,10 +504,10 @@ def _global_database(found: rules.Found) -> GlobalDatabaseSettings | None:
 
 def parse_settings(raw: Mapping[str, Any], stack: str) -> Settings:
     """Validate the raw config map (keys ``aurora-platform:<key>`` and ``aws:region``): every declared
-    bound and choice, then each rule of ``setting_rules.RULES`` in turn."""
+    bound and choice, then each rule of ``setting_rules.RULES`` and ``database_rules.RULES`` in turn."""
     found = rules.Found(raw, stack, SETTINGS_BY_KEY)
     found.values = {s.key: read(found, s) for s in SETTINGS}
-    for rule in rules.RULES:
+    for rule in rules.RULES + database_rules.RULES:
         rule(found)
     if found.problems:
         raise SettingsError(found.problems)
@@ -594,7 +516,7 @@ def parse_settings(raw: Mapping[str, Any], stack: str) -> Settings:
         stack=stack,
         primary_region=found.primary_region,
         global_database=_global_database(found),
-        warnings=tuple(warning for make in rules.WARNINGS for warning in make(found)),
+        warnings=tuple(warning for make in rules.WARNINGS + database_rules.WARNINGS for warning in make(found)),
         **groups,
         **_group_values(found.values, "general"),
     )

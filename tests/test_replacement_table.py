@@ -28,7 +28,7 @@ OPERATOR = json.dumps(["arn:aws:iam::123456789012:role/Operator"])
 
 # Optional parts the committed stacks leave off (dev: proxy, continuous backup, vault lock,
 # restore testing, copies, flow logs, reader auto scaling, alarm e-mail, break-glass roles, an
-# engine upgrade being prepared; prod: alarm e-mail, break-glass roles, every interface
+# engine upgrade being prepared, a custom endpoint; prod: alarm e-mail, break-glass roles, every interface
 # endpoint), the other engine with backtrack, and Serverless v2.
 WHAT_IF: dict[str, tuple[str, dict[str, str]]] = {
     "dev-everything-on": ("dev", {
@@ -36,7 +36,8 @@ WHAT_IF: dict[str, tuple[str, dict[str, str]]] = {
         P + "alarmEmail": "ops@example.com", P + "operatorRoleArns": OPERATOR, P + "backupCopyRegion": "us-west-2",
         P + "proxyEnabled": "true", P + "backupContinuous": "true", P + "backupVaultLock": "true",
         P + "backupRestoreTesting": "true", P + "flowLogs": "true", P + "natStrategy": "per-az",
-        P + "engineUpgradeTarget": "17.4"}),
+        P + "engineUpgradeTarget": "17.4",
+        P + "customEndpoints": json.dumps([{"name": "analytics", "type": "READER", "instances": [2]}])}),
     "dev-mysql-backtrack": ("dev", {
         P + "engine": "aurora-mysql", P + "engineVersion": "8.0.mysql_aurora.3.08.0", P + "backtrackWindowHours": "24"}),
     "dev-serverless": ("dev", {P + "instanceClass": "db.serverless"}),

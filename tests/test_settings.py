@@ -236,7 +236,7 @@ def test_engine_versions_are_ascii_and_whole(engine, version):
 def test_production_rules_come_from_the_declarations():
     required = {s.key: s.production for s in SETTINGS if s.production is not None}
     assert required == {"protectResources": True, "deletionProtection": True, "skipFinalSnapshot": False,
-                        "backupPlan": True, "backupVaultLock": True}
+                        "auditLogging": True, "backupPlan": True, "backupVaultLock": True}
     with pytest.raises(SettingsError) as caught:
         settings_of("prod", backupPlan="false", backupVaultLock="false")
     assert "aurora-platform:backupPlan = false: allowed in a production stack (production: true): true" in str(caught.value)

@@ -84,6 +84,8 @@ def computed_state(type_: str, name: str, resource_id: str, region: str, inputs:
         identifier = inputs.get("identifier") or name
         state.update(arn=f"arn:aws:rds:{region}:{ACCOUNT_ID}:db:{identifier}", identifier=identifier,
                      endpoint=f"{identifier}.c0ffee.{region}.rds.amazonaws.com")
+    elif type_ == "aws:rds/clusterEndpoint:ClusterEndpoint":
+        state["endpoint"] = f"{inputs.get('clusterEndpointIdentifier') or name}.cluster-custom-c0ffee.{region}.rds.amazonaws.com"
     elif type_ == "aws:rds/globalCluster:GlobalCluster":
         state.update(arn=f"arn:aws:rds::{ACCOUNT_ID}:global-cluster:{inputs.get('globalClusterIdentifier', name)}")
     elif type_ == "aws:secretsmanager/secret:Secret":
@@ -172,6 +174,8 @@ REPLACING_PROPERTIES: dict[str, frozenset[str]] = {
     "aws:rds/clusterInstance:ClusterInstance": frozenset({
         "identifier", "identifierPrefix", "clusterIdentifier", "engine", "availabilityZone", "dbSubnetGroupName",
         "customIamInstanceProfile"}),
+    # rds/cluster_endpoint.go (type and members update in place: ModifyDBClusterEndpoint)
+    "aws:rds/clusterEndpoint:ClusterEndpoint": frozenset({"clusterEndpointIdentifier", "clusterIdentifier"}),
     # rds/global_cluster.go
     "aws:rds/globalCluster:GlobalCluster": frozenset({
         "globalClusterIdentifier", "engine", "storageEncrypted", "sourceDbClusterIdentifier", "databaseName"}),

@@ -75,8 +75,15 @@ class CheckResult:
             "violations": [{"policy": v.policy, "level": v.level, "urn": v.urn, "message": v.message}
                            for v in self.violations],
             "warnings": self.capture.warnings,
+            "policies": [{"name": policy.name, "type": policy.policy_type, "enforcementLevel": self.level_of(policy)}
+                         for policy in (self.policies.policies if self.policies else ())],
             "summary": self.summary(),
         }
+
+    def level_of(self, policy) -> str:
+        """The enforcement level the stack's policy config gives ``policy`` (the pack's own without one)."""
+        configured = self.policy_config.get(policy.name)
+        return (configured.enforcement_level if configured else None) or policy.enforcement_level
 
 
 def shown_inputs(value):
@@ -282,14 +289,14 @@ def render_sarif(result: CheckResult) -> dict:
     policies = result.policies.policies if result.policies else ()
     rules = []
     for policy in policies:
-        level = (result.policy_config.get(policy.name) or PolicyConfig(policy.enforcement_level)).enforcement_level
+        level = result.level_of(policy)
         rules.append({
             "id": policy.name,
             "name": policy.name,
             "shortDescription": {"text": policy.description.split("\n")[0][:1000]},
             "fullDescription": {"text": policy.description},
-            "defaultConfiguration": {"level": SARIF_LEVELS.get(level or policy.enforcement_level, "warning")},
-            "properties": {"enforcementLevel": level or policy.enforcement_level, "policyType": policy.policy_type},
+            "defaultConfiguration": {"level": SARIF_LEVELS.get(level, "warning")},
+            "properties": {"enforcementLevel": level, "policyType": policy.policy_type},
         })
     index = {rule["id"]: i for i, rule in enumerate(rules)}
     stack_file = f"Pulumi.{result.capture.stack}.yaml"

@@ -31,6 +31,7 @@ _SECRET_SIG = "4dabf18193072939515e22adb298388d"  # the wire form's secret marke
 UNIQUE_VALUES: dict[str, tuple[str, ...]] = {
     "aws:rds/cluster:Cluster": ("clusterIdentifier",),
     "aws:rds/clusterInstance:ClusterInstance": ("identifier",),
+    "aws:rds/clusterEndpoint:ClusterEndpoint": ("clusterEndpointIdentifier",),
     "aws:rds/globalCluster:GlobalCluster": ("globalClusterIdentifier",),
     "aws:rds/proxy:Proxy": ("name",),
     "aws:rds/proxyEndpoint:ProxyEndpoint": ("dbProxyEndpointName",),
@@ -250,6 +251,7 @@ def find_problems(changes: list[Change], renames: list[tuple[str, str]], base: S
     renamed = dict(renames)
     findings = [f for change in changes for f in _change_findings(change, renamed)]
     findings += _engine_version_notes(changes, base, head)
+    findings += _pending_reboot_notes(changes, base, head)
     findings += _clashes(changes, {new: old for old, new in renames}, base, head)
     refused = {f.urn for f in findings if f.level == "error"}
     kept = [f for f in findings if f.level == "error" or f.urn not in refused]  # an error says it all
@@ -298,6 +300,29 @@ def _engine_version_notes(changes: list[Change], base: StackFacts, head: StackFa
             notes.append(Finding("warning", change.urn, f"{label(change.urn)}: engineVersion {old} -> {new} is a major "
                                  "upgrade: make the change with `deploy upgrade`, which upgrades in the order AWS needs "
                                  "and prints the settings change for the next `pulumi up`."))
+    return notes
+
+
+_PARAMETER_GROUPS = ("aws:rds/clusterParameterGroup:ClusterParameterGroup", "aws:rds/parameterGroup:ParameterGroup")
+
+
+def _static_parameters(resource: CapturedResource) -> dict[str, Any]:
+    """A parameter group's parameters that RDS applies only at a reboot (apply method pending-reboot)."""
+    return {p.get("name"): p.get("value") for p in plain(resource.inputs).get("parameters") or []
+            if isinstance(p, dict) and p.get("applyMethod") == "pending-reboot"}
+
+
+def _pending_reboot_notes(changes: list[Change], base: StackFacts, head: StackFacts) -> list[Finding]:
+    """A static parameter added, changed or removed in place: the instances apply it only when they reboot."""
+    notes = []
+    for change in (c for c in changes if c.action == "update" and c.type in _PARAMETER_GROUPS and "parameters" in c.properties):
+        old, new = _static_parameters(base.by_urn[change.base_urn or change.urn]), _static_parameters(head.by_urn[change.urn])
+        if moved := sorted(name for name in set(old) | set(new) if old.get(name) != new.get(name)):
+            kind = "a static parameter" if len(moved) == 1 else "static parameters"
+            notes.append(Finding("warning", change.urn, f"{label(change.urn)}: {', '.join(moved)} changed, {kind} "
+                                 "(pending-reboot): each instance using the group applies it only at its next "
+                                 "reboot; reboot the readers, then the writer, in the maintenance window "
+                                 "(docs/audit-logging.md)."))
     return notes
 
 

@@ -8,6 +8,12 @@ user with the master secret. They log in with IAM authentication tokens only:
 - Aurora MySQL: ``CREATE USER '<user>'@'%' IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'``
   and ``SELECT, INSERT, UPDATE, DELETE`` on the application database.
 
+With ``auditLogging`` on Aurora PostgreSQL it also creates, when missing, the ``rds_pgaudit`` role that
+``pgaudit.role`` names and the ``pgaudit`` extension, last, after the users ("Using pgAudit to log database
+activity", https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Appendix.PostgreSQL.CommonDBATasks.pgaudit.html).
+The extension needs pgaudit loaded: on a cluster that turned audit logging on while running, reboot its
+instances first (docs/audit-logging.md); until then the statement fails and the message lists it as left to run.
+
 Idempotent: it reads which users exist (and, on PostgreSQL, which hold ``rds_iam``) before it
 changes anything, creates only what is missing, issues every user's ``GRANT`` statements on every
 run (a no-op for a privilege held; so a run stopped half-way is finished by the next) and prints
@@ -63,9 +69,17 @@ def existing_users_sql(engine: str) -> str:
     return "SELECT user, plugin FROM mysql.user WHERE host = '%' AND FIND_IN_SET(user, :names)"
 
 
-def plan_for(engine: str, database: str, users: list[str], existing: dict[str, bool]) -> Plan:
+# pgaudit's role and extension, each created only when missing (so issued on every run).
+PGAUDIT_STATEMENTS = [
+    ("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'rds_pgaudit') THEN CREATE ROLE rds_pgaudit; "
+     "END IF; END $$", "role rds_pgaudit (pgaudit.role) in place"),
+    ("CREATE EXTENSION IF NOT EXISTS pgaudit", "extension pgaudit in place"),
+]
+
+
+def plan_for(engine: str, database: str, users: list[str], existing: dict[str, bool], audit: bool = False) -> Plan:
     """``existing``: user -> whether it already logs in with IAM (PostgreSQL: holds rds_iam;
-    MySQL: uses AWSAuthenticationPlugin).
+    MySQL: uses AWSAuthenticationPlugin). ``audit``: audit logging is on (PostgreSQL: pgaudit's role and extension).
 
     A user is created only when missing, but its privileges are granted on every run: ``GRANT`` of a
     privilege the user holds already changes nothing on either engine, and a run stopped after the
@@ -107,6 +121,8 @@ def plan_for(engine: str, database: str, users: list[str], existing: dict[str, b
                 plan.unchanged.append(f"user {user}@% exists with AWSAuthenticationPlugin; its grant is issued again "
                                       "(no change if held)")
                 plan.statements.append(grant)
+    if audit and engine == "aurora-postgresql":
+        plan.statements += PGAUDIT_STATEMENTS
     return plan
 
 
@@ -194,7 +210,7 @@ def bootstrap(args, *, clients: Callable[[str, str], Any] | None = None, out: Te
     except (ClientError, BotoCoreError) as error:
         reason = refused_by_aws(error) if isinstance(error, ClientError) else f"could not reach AWS: {error}"
         raise CommandRefused(f"{reason} (Secrets Manager or the RDS Data API); nothing has changed", EXIT_FAILED) from None
-    plan = plan_for(db.engine, db.database_name, users, existing)
+    plan = plan_for(db.engine, db.database_name, users, existing, audit=db.audit_logging)
     for line in plan.unchanged:
         print(line, file=out)
     if not plan.statements:

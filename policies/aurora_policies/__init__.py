@@ -4,7 +4,7 @@
 enforcement levels by name in ``policies/config/<stack>.json``).
 """
 
-from . import access, backup, compute, encryption, public_access, rds, stack_policies
+from . import access, audit, backup, compute, encryption, public_access, rds, stack_policies
 
 RESOURCE_POLICIES = [
     *encryption.POLICIES,
@@ -14,7 +14,7 @@ RESOURCE_POLICIES = [
     *backup.RESOURCE_POLICIES,
     *access.RESOURCE_POLICIES,
 ]
-STACK_POLICIES = [*stack_policies.POLICIES, *access.STACK_POLICIES, *backup.STACK_POLICIES]
+STACK_POLICIES = [*stack_policies.POLICIES, *access.STACK_POLICIES, *backup.STACK_POLICIES, *audit.POLICIES]
 ALL_POLICIES = [*RESOURCE_POLICIES, *STACK_POLICIES]
 
 __all__ = ["ALL_POLICIES", "RESOURCE_POLICIES", "STACK_POLICIES"]

@@ -26,7 +26,7 @@ from deploy import cli
 from deploy.offline.stack_config import load_stack_config
 from deploy.runbooks import bootstrap_users
 from deploy.runbooks.base import CommandRefused
-from deploy.runbooks.bootstrap_users import bootstrap, existing_users_sql
+from deploy.runbooks.bootstrap_users import PGAUDIT_STATEMENTS, bootstrap, existing_users_sql
 
 ACCOUNT = "123456789012"
 PROD_CLUSTER = "aurora-platform-prod-us-east-1"
@@ -84,13 +84,16 @@ CREATE_APP = [
     'GRANT CONNECT ON DATABASE "app" TO "app"',
     'GRANT USAGE, CREATE ON SCHEMA public TO "app"',
 ]
+# prod has auditLogging on (production requires it): pgaudit's role and extension follow the users, on every run.
+AUDIT = [sql for sql, _ in PGAUDIT_STATEMENTS]
+AUDIT_OUT = ["role rds_pgaudit (pgaudit.role) in place", "extension pgaudit in place"]
 
 
 def test_creates_the_missing_user_with_rds_iam_and_prints_each_change(moto):
     secret_arn = make_master_secret(moto)
     stubs = Stubs(moto)
     stubs.expect_read(secret_arn, [])
-    for sql in CREATE_APP:
+    for sql in CREATE_APP + AUDIT:
         stubs.expect_statement(secret_arn, sql)
 
     code, out = stubs.run()
@@ -98,21 +101,22 @@ def test_creates_the_missing_user_with_rds_iam_and_prints_each_change(moto):
     assert code == 0
     assert out.splitlines() == [
         "created role app (LOGIN, no password)", "granted rds_iam to app (IAM authentication)",
-        "granted CONNECT on database app to app", "granted USAGE, CREATE on schema public to app"]
+        "granted CONNECT on database app to app", "granted USAGE, CREATE on schema public to app", *AUDIT_OUT]
 
 
 def test_second_run_creates_nothing_and_issues_the_grants_again(moto):
     secret_arn = make_master_secret(moto)
     stubs = Stubs(moto)
     stubs.expect_read(secret_arn, [[{"stringValue": "app"}, {"booleanValue": True}]])
-    for sql in CREATE_APP[2:]:
+    for sql in CREATE_APP[2:] + AUDIT:
         stubs.expect_statement(secret_arn, sql)
 
     code, out = stubs.run()
 
     assert code == 0
     assert out.splitlines() == ["role app exists and holds rds_iam; its grants are issued again (no change if held)",
-                                "granted CONNECT on database app to app", "granted USAGE, CREATE on schema public to app"]
+                                "granted CONNECT on database app to app", "granted USAGE, CREATE on schema public to app",
+                                *AUDIT_OUT]
 
 
 def test_a_run_after_one_stopped_half_way_finishes_the_grants(moto):
@@ -129,7 +133,7 @@ def test_a_run_after_one_stopped_half_way_finishes_the_grants(moto):
 
     second = Stubs(moto)
     second.expect_read(secret_arn, [[{"stringValue": "app"}, {"booleanValue": True}]])
-    for sql in CREATE_APP[2:]:
+    for sql in CREATE_APP[2:] + AUDIT:
         second.expect_statement(secret_arn, sql)
     code, out = second.run()
     assert code == 0 and "granted CONNECT on database app to app" in out
@@ -139,7 +143,7 @@ def test_existing_role_without_rds_iam_gets_the_grants(moto):
     secret_arn = make_master_secret(moto)
     stubs = Stubs(moto)
     stubs.expect_read(secret_arn, [[{"stringValue": "app"}, {"booleanValue": False}]])
-    for sql in CREATE_APP[1:]:
+    for sql in CREATE_APP[1:] + AUDIT:
         stubs.expect_statement(secret_arn, sql)
 
     code, out = stubs.run()
@@ -154,7 +158,7 @@ def test_dry_run_reads_and_prints_the_sql_only(moto):
     code, out = stubs.run(dry_run=True)
 
     assert code == 0
-    assert out.splitlines() == [f"would run on {PROD_CLUSTER}/app: {sql}" for sql in CREATE_APP]
+    assert out.splitlines() == [f"would run on {PROD_CLUSTER}/app: {sql}" for sql in CREATE_APP + AUDIT]
 
 
 def test_a_statement_refused_half_way_says_what_is_left(moto):
@@ -169,8 +173,8 @@ def test_a_statement_refused_half_way_says_what_is_left(moto):
 
     assert refused.value.code == 1
     message = str(refused.value)
-    assert "stopped after 1 of 4 statements" in message and "permission denied" in message
-    assert all(f"  {sql};" in message for sql in CREATE_APP[1:]) and f"  {CREATE_APP[0]};" not in message
+    assert "stopped after 1 of 6 statements" in message and "permission denied" in message
+    assert all(f"  {sql};" in message for sql in CREATE_APP[1:] + AUDIT) and f"  {CREATE_APP[0]};" not in message
 
 
 def test_an_unreachable_data_api_is_a_failure_not_a_traceback(moto):
@@ -304,7 +308,7 @@ def test_stubbed_calls_name_the_cluster_and_secret(moto):
     stubs.data_stub.add_response("execute_statement", {"records": []}, {
         "resourceArn": PROD_ARN, "secretArn": secret_arn, "database": "app", "sql": ANY, "parameters": ANY})
     code, out = stubs.run(dry_run=True)
-    assert code == 0 and out.count("would run on") == 4
+    assert code == 0 and out.count("would run on") == len(CREATE_APP + AUDIT)
 
 
 @pytest.mark.parametrize(("engine", "version", "supported"), [
@@ -341,3 +345,35 @@ def test_the_program_enables_the_data_api_on_the_creation_region_cluster_only():
     old = run_program("dev", "update", overrides={"aurora-platform:engineVersion": "15.2",
                                                    "aurora-platform:instanceClass": "db.r7g.large"})
     assert [c.inputs.get("enableHttpEndpoint") for c in old.by_type("aws:rds/cluster:Cluster")] == [None]
+
+
+# ---- audit logging: pgaudit's role and extension -----------------------------------------------
+
+
+def test_pgaudit_role_and_extension_come_last_and_only_with_audit_logging_on_postgresql():
+    with_audit = bootstrap_users.plan_for("aurora-postgresql", "app", ["app"], {"app": True}, audit=True)
+    assert [sql for sql, _ in with_audit.statements] == CREATE_APP[2:] + AUDIT
+    assert AUDIT == ["DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'rds_pgaudit') THEN "
+                     "CREATE ROLE rds_pgaudit; END IF; END $$", "CREATE EXTENSION IF NOT EXISTS pgaudit"]
+    without = bootstrap_users.plan_for("aurora-postgresql", "app", ["app"], {"app": True}, audit=False)
+    assert [sql for sql, _ in without.statements] == CREATE_APP[2:]
+    mysql = bootstrap_users.plan_for("aurora-mysql", "app", ["app"], {"app": True}, audit=True)
+    assert not any("pgaudit" in sql for sql, _ in mysql.statements)
+
+
+def test_a_cluster_that_has_not_loaded_pgaudit_yet_leaves_the_extension_to_run_after_the_reboot(moto):
+    """Stubber: the Data API answers CREATE EXTENSION as PostgreSQL does before a reboot loads the library."""
+    secret_arn = make_master_secret(moto)
+    stubs = Stubs(moto)
+    stubs.expect_read(secret_arn, [[{"stringValue": "app"}, {"booleanValue": True}]])
+    for sql in CREATE_APP[2:] + AUDIT[:1]:
+        stubs.expect_statement(secret_arn, sql)
+    stubs.data_stub.add_client_error("execute_statement", "BadRequestException",
+                                     "ERROR: pgaudit must be loaded via shared_preload_libraries", 400)
+
+    with pytest.raises(CommandRefused) as refused:
+        stubs.run()
+
+    message = str(refused.value)
+    assert refused.value.code == 1 and "pgaudit must be loaded via shared_preload_libraries" in message
+    assert "stopped after 3 of 4 statements" in message and message.endswith(f"  {AUDIT[1]};")

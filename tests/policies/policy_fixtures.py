@@ -15,7 +15,7 @@ for path in (PROJECT_DIR, PROJECT_DIR / "policies"):
 
 from deploy.offline.analyzer import UNKNOWN, CapturedResourceLike, PolicyAnalyzer, Violation  # noqa: E402
 
-# The resilience rules that dev relaxes to advisory; everything else is mandatory in every stack.
+# The resilience (and audit logging) rules that dev relaxes to advisory; everything else is mandatory in every stack.
 DEV_ADVISORY = frozenset(
     {
         "rds-cluster-deletion-protection",
@@ -28,6 +28,7 @@ DEV_ADVISORY = frozenset(
         "rds-instance-class-allowed",
         "rds-cluster-backup-plan",
         "backup-vault-locked",
+        "rds-cluster-audit-logging",
     }
 )
 

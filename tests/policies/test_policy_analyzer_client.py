@@ -61,6 +61,7 @@ CATALOGUE = {
     "global-cluster-regional-keys": ("stack", []),
     "global-cluster-members-consistent": ("stack", []),
     "stateful-resources-protected": ("stack", []),
+    "rds-cluster-audit-logging": ("stack", ["CKV2_AWS_27", "aurora-mysql-cluster-audit-logging"]),
 }
 
 

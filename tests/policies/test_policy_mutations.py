@@ -137,6 +137,10 @@ KINDS: dict[str, str] = {
     "parameter group TLS parameter removed": "rds-cluster-tls-enforced",
     "parameter group TLS parameter off": "rds-cluster-tls-enforced",
     "cluster parameter group removed": "rds-cluster-tls-enforced",
+    "parameter group pgaudit not preloaded": "rds-cluster-audit-logging",
+    "parameter group pgaudit.log none": "rds-cluster-audit-logging",
+    "parameter group audit parameters removed": "rds-cluster-audit-logging",
+    "cluster audit log type not exported": "rds-cluster-audit-logging",
     "cluster iamDatabaseAuthenticationEnabled false": "rds-cluster-iam-auth",
     "cluster deletionProtection false": "rds-cluster-deletion-protection",
     "cluster backupRetentionPeriod one day short": "rds-cluster-backup-retention",
@@ -180,6 +184,10 @@ NOT_MUTATED_IN_PROD = {
 KNOWN_USER_DATA_ONLY = {"LT userData password", "LT userData access key"}
 
 TLS_PARAMETERS = {"aurora-postgresql": ("rds.force_ssl", "0"), "aurora-mysql": ("require_secure_transport", "OFF")}
+# The parameters that turn each engine's audit logging on, and the log type its cluster exports.
+AUDIT_PARAMETERS = {"aurora-postgresql": ("shared_preload_libraries", "pgaudit.log", "pgaudit.role"),
+                    "aurora-mysql": ("server_audit_logging", "server_audit_events")}
+AUDIT_LOG_TYPES = {"aurora-postgresql": "postgresql", "aurora-mysql": "audit"}
 # A version of another major than the one the stack runs: (engineVersion, its major as the policy names it).
 OTHER_MAJOR = {
     "aurora-postgresql": {"16": ("15.10", "15"), "15": ("16.6", "16")},
@@ -651,6 +659,39 @@ def tls_mutations(stack: CapturedStack) -> Iterator[Mutation]:
                         replaced=[changed(group, turned_off)], findings=findings)
 
 
+def audit_mutations(stack: CapturedStack) -> Iterator[Mutation]:
+    """rds-cluster-audit-logging reports on the clusters whose parameter group leaves audit logging off, or
+    that stop exporting the audit log type."""
+    for cluster in stack.of_type(CLUSTER):
+        log_type = AUDIT_LOG_TYPES[cluster.inputs["engine"]]
+
+        def not_exported(props: dict[str, Any], log_type: str = log_type) -> None:
+            props["enabledCloudwatchLogsExports"] = [t for t in props.get("enabledCloudwatchLogsExports") or [] if t != log_type]
+
+        yield _mutation(stack, "cluster audit log type not exported", cluster, f"{log_type} not exported",
+                        replaced=[changed(cluster, not_exported)], findings=[(cluster.urn, f'without "{log_type}"')])
+    for group in stack.of_type(CLUSTER_PARAMETER_GROUP):
+        clusters = stack.referencing(group, CLUSTER, "dbClusterParameterGroupName")
+        if not clusters:
+            continue
+        engine = clusters[0].inputs["engine"]
+        findings = [(cluster.urn, f"'{group.name}' leaves database audit logging off") for cluster in clusters]
+
+        def edited(props: dict[str, Any], values: dict[str, str | None]) -> None:
+            props["parameters"] = [{**p, "value": values[p.get("name")]} if p.get("name") in values else p
+                                   for p in props.get("parameters") or [] if values.get(p.get("name"), "") is not None]
+
+        removed = dict.fromkeys(AUDIT_PARAMETERS[engine])
+        yield _mutation(stack, "parameter group audit parameters removed", group, f"{', '.join(removed)} removed",
+                        replaced=[changed(group, lambda props, removed=removed: edited(props, removed))], findings=findings)
+        if engine == "aurora-postgresql":
+            for kind, values in (("parameter group pgaudit not preloaded", {"shared_preload_libraries": "pg_stat_statements"}),
+                                 ("parameter group pgaudit.log none", {"pgaudit.log": "none"})):
+                yield _mutation(stack, kind, group, ", ".join(f"{k}={v}" for k, v in values.items()),
+                                replaced=[changed(group, lambda props, values=values: edited(props, values))],
+                                findings=findings)
+
+
 def cluster_setting_mutations(stack: CapturedStack) -> Iterator[Mutation]:
     """The resilience, observability and access settings of each cluster, one at a time."""
     minimum = int(policy_config(stack.name)["rds-cluster-backup-retention"]["minimumDays"])
@@ -849,6 +890,7 @@ GENERATORS = [
     db_security_group_mutations,
     protect_mutations,
     tls_mutations,
+    audit_mutations,
     cluster_setting_mutations,
     instance_setting_mutations,
     multi_az_mutations,

@@ -566,6 +566,10 @@ def failing_stack(policy: str) -> list[Resource]:
         from test_policy_pack_access_rules import fleet
 
         return fleet("update", grant="star")[0].resources
+    if policy == "rds-cluster-audit-logging":
+        from test_policy_pack_audit_rules import PGAUDIT, audited, without
+
+        return audited("update", parameters=without(PGAUDIT, "shared_preload_libraries"))[0].resources
     if policy in ("rds-cluster-backup-plan", "backup-vault-locked"):
         from test_policy_pack_backup_rules import backed_up
 
@@ -584,6 +588,7 @@ STACK_POLICIES = [
     "rds-cluster-backup-plan",
     "backup-vault-locked",
     "app-role-no-master-secret",
+    "rds-cluster-audit-logging",
 ]
 
 
