@@ -92,7 +92,7 @@ def change_of(stack: str, setting: Setting) -> tuple[str, str, bool, str]:
     config = stack_config(stack)
     example = setting.example
     if isinstance(example, list):
-        example = [item.format(region=config.get("aws:region", "")) for item in example]
+        example = [item.format(region=config.get("aws:region", "")) if isinstance(item, str) else item for item in example]
     before = config.get(qualified(setting.key), engine_form(setting.default))
     after, swapped = engine_form(example), False
     if _value(after) == _value(before):
