@@ -1,4 +1,5 @@
-"""RDS reads more than one runbook makes: the engine versions on offer, and the global cluster."""
+"""RDS reads more than one runbook makes: the engine versions on offer, the global cluster, a cluster or an
+instance that may not exist, and a cluster's tags."""
 
 from __future__ import annotations
 
@@ -20,3 +21,21 @@ def describe_global_cluster(rds, gid: str) -> dict:
     if not matching:
         raise CommandRefused(f"global cluster {gid} does not exist")
     return matching[0]
+
+
+def find_cluster(rds, identifier: str) -> dict | None:
+    try:
+        return rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0]
+    except rds.exceptions.DBClusterNotFoundFault:
+        return None
+
+
+def find_instance(rds, identifier: str) -> dict | None:
+    try:
+        return rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
+    except rds.exceptions.DBInstanceNotFoundFault:
+        return None
+
+
+def cluster_tags(rds, cluster: dict) -> list[dict]:
+    return cluster.get("TagList") or rds.list_tags_for_resource(ResourceName=cluster["DBClusterArn"]).get("TagList", [])

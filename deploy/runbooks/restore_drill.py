@@ -68,15 +68,13 @@ from deploy.runbooks.base import (
     check_durations,
     resolve_settings,
 )
+from deploy.runbooks.rds import cluster_tags, find_cluster, find_instance
 from deploy.runbooks.restore_drill_plan import (
     AURORA,
     DRILL_PREFIX,
     DRILL_TAG,
     Plan,
-    cluster_tags,
     drill_region,
-    find_cluster,
-    find_instance,
     is_drill,
     iso,
     plan_drill,
