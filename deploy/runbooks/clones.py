@@ -38,7 +38,14 @@ from typing import Any
 from components.naming import PROJECT, short_stack_name
 from deploy.errors import EXIT_FAILED, CommandRefused
 from deploy.runbooks.base import Wait, arn_region, is_stack_resource, paginate, tag_map
-from deploy.runbooks.rds import cluster_tags, describe_global_cluster, find_cluster, find_instance
+from deploy.runbooks.rds import (
+    cluster_tags,
+    delete_owned_cluster,
+    delete_owned_instance,
+    describe_global_cluster,
+    find_cluster,
+    find_instance,
+)
 
 CLONE_PAGE = "https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.Managing.Clone.html"
 CLONE_PREFIX = "clone-"
@@ -237,12 +244,9 @@ class CloneSpec:
             UseLatestRestorableTime=True, DBSubnetGroupName=self.subnet_group, VpcSecurityGroupIds=list(self.security_groups),
             EnableIAMDatabaseAuthentication=self.iam_auth, DeletionProtection=False, CopyTagsToSnapshot=False,
             Tags=[{"Key": k, "Value": v} for k, v in self.tags])
-        if self.kms_key:
-            params["KmsKeyId"] = self.kms_key
-        if self.parameter_group:
-            params["DBClusterParameterGroupName"] = self.parameter_group
-        if self.serverless_scaling:
-            params["ServerlessV2ScalingConfiguration"] = self.serverless_scaling
+        optional = {"KmsKeyId": self.kms_key, "DBClusterParameterGroupName": self.parameter_group,
+                    "ServerlessV2ScalingConfiguration": self.serverless_scaling}
+        params.update({key: value for key, value in optional.items() if value})
         return params
 
     def instance_params(self) -> dict[str, Any]:
@@ -360,22 +364,15 @@ class CloneRun:
 
 
 def delete_clone_instance(rds, identifier: str, cluster: str) -> None:
-    instance = find_instance(rds, identifier)
-    if instance is None:
-        return
-    if instance.get("DBClusterIdentifier") != cluster or not cluster.startswith(CLONE_PREFIX):
-        raise CommandRefused(f"instance {identifier} is not an instance of clone {cluster}: not deleting it")
-    rds.delete_db_instance(DBInstanceIdentifier=identifier, SkipFinalSnapshot=True, DeleteAutomatedBackups=True)
+    delete_owned_instance(rds, identifier, lambda instance: cluster.startswith(CLONE_PREFIX)
+                          and instance.get("DBClusterIdentifier") == cluster,
+                          f"instance {identifier} is not an instance of clone {cluster}: not deleting it")
 
 
 def delete_clone_cluster(rds, identifier: str) -> None:
-    cluster = find_cluster(rds, identifier)
-    if cluster is None:
-        return
-    if not is_clone(identifier, cluster_tags(rds, cluster)):
-        raise CommandRefused(f"cluster {identifier} was not created by `deploy clone` (no {CLONE_TAG}={identifier} tag): "
-                             "not deleting it")
-    rds.delete_db_cluster(DBClusterIdentifier=identifier, SkipFinalSnapshot=True)
+    delete_owned_cluster(rds, identifier, lambda tags: is_clone(identifier, tags),
+                         f"cluster {identifier} was not created by `deploy clone` (no {CLONE_TAG}={identifier} tag): "
+                         "not deleting it")
 
 
 def delete_clone(rds, identifier: str, region: str, wait: Wait) -> CloneRun:
