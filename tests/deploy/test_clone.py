@@ -24,6 +24,7 @@ from deploy.errors import run_guarded
 from deploy.runbooks.base import Clock
 from deploy.runbooks.clone import run_clone
 from deploy.runbooks.clones import CLONE_TAG, EXPIRES_TAG, clone_identifier
+from tests.deploy import test_hostile_input as hostile
 from tests.deploy.test_restore_drill import Failing, client, deployed, refused
 
 NOW = datetime(2026, 12, 6, 7, 0, 0, tzinfo=UTC)
@@ -163,16 +164,12 @@ def test_serverless_class_without_a_capacity_range_is_refused(moto, capsys):
 
 
 def test_a_global_secondary_is_refused_as_the_source(moto, capsys, monkeypatch):
-    """moto server: prod with us-west-2 recorded as the writer region while us-east-1 is the global writer."""
-    from deploy.runbooks import clone as command
+    """moto server: prod's settings say the writer is in us-west-2 (a failover not recorded the other way round),
+    while us-east-1 is the global cluster's writer."""
     from tests.test_settings import settings_of
 
     deployed(moto, "prod")
-    settings = settings_of("prod")
-    moved = type(settings).__new__(type(settings))
-    moved.__dict__.update(settings.__dict__)
-    monkeypatch.setattr(type(settings), "writer_region", property(lambda self: "us-west-2"))
-    monkeypatch.setattr(command, "resolve_settings", lambda stack: moved)
+    monkeypatch.setattr(type(settings_of("prod")), "writer_region", property(lambda self: "us-west-2"))
 
     code, _ = run(["--stack", "prod"], moto_clients(moto))
 
@@ -390,3 +387,33 @@ def test_help_lists_the_flags():
     text = cli.build_parser()._subparsers._group_actions[0].choices["clone"].format_help()
     for flag in ("--ttl", "--list", "--delete", "--delete-expired", "--dry-run", "--json", "--max-clones", "--purpose"):
         assert flag in text
+
+
+# --- the driver's contract under hostile input (issue 18's classes, for the new command) ---------
+
+aws_calls = hostile.aws_calls  # every AWS call recorded and failing: a refusal must come before any
+html_endpoint = hostile.html_endpoint  # python -m http.server on loopback: answers HTML, not AWS
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["clone", "--stack", "dev", "--timeout", "nan"], "--timeout"),
+    (["clone", "--stack", "dev", "--poll-interval", "1e999"], "--poll-interval"),
+    (["clone", "--stack", "dev", "--endpoint-url", "127.0.0.1:5000"], "--endpoint-url"),
+    (["clone", "--stack", "dev", "--delete", ""], "--delete"),
+    (["clone", "--stack", "dev", "--instance-class", "db.r7g.large\n"], "--instance-class"),
+    (["upgrade", "--stack", "dev", "--engine-version", "16.8", "--rehearse", "--timeout", "inf"], "--timeout"),
+])
+def test_hostile_flags_exit_2_naming_the_flag_before_any_aws_call(argv, flag, aws_calls, capsys):
+    code, out, err = hostile.run_cli(capsys, argv)
+    hostile.assert_refused(code, out, err, flag)
+    assert aws_calls == []
+
+
+@pytest.mark.parametrize("argv", [["clone", "--stack", "dev"], ["clone", "--stack", "dev", "--list"],
+                                  ["clone", "--stack", "dev", "--delete-expired"]])
+def test_an_endpoint_answering_html_exits_1_with_one_line(argv, aws_env, html_endpoint, capsys):
+    code, out, err = hostile.run_cli(capsys, [*argv, "--endpoint-url", html_endpoint])
+    assert code == 1 and "Traceback" not in out + err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and len(err.strip().splitlines()) == 1, err
+    assert html_endpoint in errors[0] and "rds" in errors[0], err
