@@ -300,3 +300,21 @@ def test_flags_of_a_real_upgrade_are_refused_with_rehearse(argv, says, rds, othe
 def test_help_lists_rehearse_and_no_blue_green():
     text = cli.build_parser()._subparsers._group_actions[0].choices["upgrade"].format_help()
     assert "--rehearse" in text and "--keep" in text and "--blue-green" not in text
+
+
+def test_ctrl_c_during_a_rehearsal_deletes_the_clone(rds, others, capsys, tmp_path):
+    """Stubber, with Ctrl-C injected where ModifyDBCluster would be called (a thin wrapper around the stubbed client)."""
+    from tests.deploy.test_restore_drill import Failing
+
+    stub = expect_validated(rds, "16.8", major=False)
+    expect_clone_planned(stub, "16.8", source())
+    expect_clone_created(stub)
+    expect_clone_deleted(stub)
+    rds.clients["us-east-2"] = Failing(rds.clients["us-east-2"], "modify_db_cluster", KeyboardInterrupt())
+
+    code, out, err = run(["--stack", "dev", "--engine-version", "16.8", "--rehearse", "--outputs-file",
+                          outputs_file(tmp_path, "dev")], rds, others, capsys)
+
+    assert code == 1
+    assert "error              interrupted (Ctrl-C)" in out and "deleted            yes" in out
+    assert "failed: interrupted (Ctrl-C); the clone was deleted" in err
