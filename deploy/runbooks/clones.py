@@ -282,7 +282,9 @@ def check_names_free(rds, spec: CloneSpec) -> None:
 
 def manual_commands(region: str, cluster: str | None, instance: str | None) -> list[str]:
     """The ``aws rds`` commands that finish deleting a clone."""
-    commands = []
+    commands = [f"# if AWS refuses a delete while the clone is still being created, wait first: aws rds wait "
+                f"db-{'instance' if instance else 'cluster'}-available --region {region} "
+                f"--db-{'instance' if instance else 'cluster'}-identifier {instance or cluster}"] if cluster or instance else []
     if instance:
         commands += [f"aws rds delete-db-instance --region {region} --db-instance-identifier {instance} --skip-final-snapshot",
                      f"aws rds wait db-instance-deleted --region {region} --db-instance-identifier {instance}"]

@@ -126,6 +126,22 @@ def test_the_restore_call_asks_for_copy_on_write_from_the_latest_restorable_time
     assert "connect (TLS)      PGPASSWORD=$(aws rds generate-db-auth-token" in out
 
 
+def test_a_serverless_v2_source_gives_a_serverless_clone_with_its_capacity_range(moto):
+    """moto server: Serverless v2 follows the provisioned cloning rules; the clone takes the source's range."""
+    deployed(moto, "dev")
+    rds = client(moto, "rds", "us-east-2")
+    rds.modify_db_cluster(DBClusterIdentifier=DEV, ServerlessV2ScalingConfiguration={"MinCapacity": 0.5, "MaxCapacity": 4},
+                          ApplyImmediately=True)
+
+    code, out = run(["--stack", "dev", "--json"], moto_clients(moto))
+
+    assert code == 0, out
+    report = json.loads(out)
+    assert report["instance_class"] == "db.serverless"
+    clone = rds.describe_db_clusters(DBClusterIdentifier=report["clone"])["DBClusters"][0]
+    assert clone["ServerlessV2ScalingConfiguration"] == {"MinCapacity": 0.5, "MaxCapacity": 4.0}
+
+
 # --- refusals (moto server) ----------------------------------------------------------------------
 
 
