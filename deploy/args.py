@@ -80,6 +80,26 @@ poll_seconds = duration(MAX_POLL_INTERVAL)
 wait_seconds = duration(allow_zero=True)
 
 
+_LIFETIME = re.compile(r"([0-9]{1,6})([smhd]?)")
+_LIFETIME_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def lifetime(maximum: float) -> Callable[[str], float]:
+    """A lifetime such as ``24h``, ``90m``, ``2d`` or ``3600`` (seconds): above 0 and at most ``maximum`` seconds."""
+    expected = f"a whole number with s, m, h or d (e.g. 24h, 90m, 2d), more than 0 and at most {maximum / 86400:g}d"
+
+    def parse(text: str) -> float:
+        match = _LIFETIME.fullmatch(text)
+        if not match:
+            raise _refuse(text, "not a duration", expected)
+        value = int(match[1]) * _LIFETIME_UNITS[match[2]]
+        if not 0 < value <= maximum:
+            raise _refuse(text, "out of range", expected)
+        return float(value)
+
+    return _named("duration", parse)
+
+
 def positive_int(maximum: int) -> Callable[[str], int]:
     """An integer from 1 to ``maximum``, written in ASCII digits."""
     expected = f"a whole number from 1 to {maximum}"
@@ -154,6 +174,12 @@ security_group_id = matching(SECURITY_GROUP_PATTERN, "group", "a security group 
 INSTANCE_CLASS_PATTERN = re.compile(r"db\.[a-z0-9]{2,12}(?:\.[a-z0-9]{2,12})?")
 instance_class = matching(INSTANCE_CLASS_PATTERN, "class", "an RDS instance class",
                           "a class such as db.r7g.large or db.serverless")
+
+
+# An AWS tag value: up to 256 letters, digits, spaces and _ . : / = + - @ (the characters every service allows).
+TAG_VALUE_PATTERN = re.compile(r"[A-Za-z0-9 _.:/=+@-]{1,256}")
+tag_value = matching(TAG_VALUE_PATTERN, "value", "a tag value",
+                     "up to 256 letters, digits, spaces and _ . : / = + - @, e.g. test or load-test")
 
 
 def non_empty(text: str) -> str:

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "deploy.engine",
     "deploy.runbooks.verify", "deploy.runbooks.switchover", "deploy.runbooks.preflight", "deploy.runbooks.upgrade",
     "deploy.runbooks.bootstrap_users", "deploy.runbooks.rotate_password", "deploy.runbooks.restore_drill",
+    "deploy.runbooks.clone",
 )
 DEBUG_HELP = "on an unexpected error, print the Python traceback"
 

@@ -222,6 +222,18 @@ def check_region(flag: str, regions: Iterable[str], settings, stack: str) -> Non
                              f"(regions: {', '.join(settings.regions)})", EXIT_USAGE)
 
 
+def check_instance_class(value: str, engine: str) -> None:
+    """``--instance-class``: a class Aurora offers for ``engine``, by the settings' own rule (components' AWS
+    facts), before any call."""
+    from components.setting_rules import check_instance_class as offered_class
+
+    class Refuse:
+        def fail(self, key: str, given: str, problem: str) -> None:
+            raise CommandRefused(f"{key} {given}: {problem}")
+
+    offered_class(Refuse(), "--instance-class", engine, value)
+
+
 # ---------------------------------------------------------------------------------------
 # Waiting.
 # ---------------------------------------------------------------------------------------

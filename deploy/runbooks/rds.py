@@ -1,6 +1,9 @@
-"""RDS reads more than one runbook makes: the engine versions on offer, and the global cluster."""
+"""RDS reads more than one runbook makes: the engine versions on offer, the global cluster, a cluster or an
+instance that may not exist, and a cluster's tags."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from deploy.errors import CommandRefused
 from deploy.runbooks.base import described, paginate
@@ -20,3 +23,43 @@ def describe_global_cluster(rds, gid: str) -> dict:
     if not matching:
         raise CommandRefused(f"global cluster {gid} does not exist")
     return matching[0]
+
+
+def find_cluster(rds, identifier: str) -> dict | None:
+    try:
+        return rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0]
+    except rds.exceptions.DBClusterNotFoundFault:
+        return None
+
+
+def find_instance(rds, identifier: str) -> dict | None:
+    try:
+        return rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
+    except rds.exceptions.DBInstanceNotFoundFault:
+        return None
+
+
+def cluster_tags(rds, cluster: dict) -> list[dict]:
+    return cluster.get("TagList") or rds.list_tags_for_resource(ResourceName=cluster["DBClusterArn"]).get("TagList", [])
+
+
+def delete_owned_instance(rds, identifier: str, owned: Callable[[dict], bool], refusal: str) -> None:
+    """Delete instance ``identifier`` (final snapshot skipped) when ``owned(instance)``; gone already is fine;
+    otherwise a refusal with ``refusal``: a runbook deletes only what it created."""
+    instance = find_instance(rds, identifier)
+    if instance is None:
+        return
+    if not owned(instance):
+        raise CommandRefused(refusal)
+    rds.delete_db_instance(DBInstanceIdentifier=identifier, SkipFinalSnapshot=True, DeleteAutomatedBackups=True)
+
+
+def delete_owned_cluster(rds, identifier: str, owned: Callable[[list[dict]], bool], refusal: str) -> None:
+    """Delete cluster ``identifier`` (final snapshot skipped) when ``owned(its tags)``; gone already is fine;
+    otherwise a refusal with ``refusal``."""
+    cluster = find_cluster(rds, identifier)
+    if cluster is None:
+        return
+    if not owned(cluster_tags(rds, cluster)):
+        raise CommandRefused(refusal)
+    rds.delete_db_cluster(DBClusterIdentifier=identifier, SkipFinalSnapshot=True)

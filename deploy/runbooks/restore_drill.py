@@ -68,15 +68,13 @@ from deploy.runbooks.base import (
     check_durations,
     resolve_settings,
 )
+from deploy.runbooks.rds import cluster_tags, delete_owned_cluster, delete_owned_instance, find_cluster
 from deploy.runbooks.restore_drill_plan import (
     AURORA,
     DRILL_PREFIX,
     DRILL_TAG,
     Plan,
-    cluster_tags,
     drill_region,
-    find_cluster,
-    find_instance,
     is_drill,
     iso,
     plan_drill,
@@ -328,26 +326,18 @@ class Drill:
 
 
 def delete_drill_instance(rds, identifier: str) -> None:
-    instance = find_instance(rds, identifier)
-    if instance is None:
-        return
-    tags = instance.get("TagList") or rds.list_tags_for_resource(ResourceName=instance["DBInstanceArn"]).get("TagList", [])
-    cluster = instance.get("DBClusterIdentifier") or ""
-    # The drill's instance carries its cluster's drill tag and both names have the drill prefix.
-    if not (identifier.startswith(DRILL_PREFIX) and is_drill(cluster, tags)):
-        raise CommandRefused(f"instance {identifier} was not created by a restore drill (no {DRILL_TAG}={cluster} "
-                             "tag): not deleting it")
-    rds.delete_db_instance(DBInstanceIdentifier=identifier, SkipFinalSnapshot=True, DeleteAutomatedBackups=True)
+    def owned(instance: dict) -> bool:  # the drill's instance carries its cluster's drill tag; both names have the prefix
+        tags = instance.get("TagList") or rds.list_tags_for_resource(ResourceName=instance["DBInstanceArn"]).get("TagList", [])
+        return identifier.startswith(DRILL_PREFIX) and is_drill(instance.get("DBClusterIdentifier") or "", tags)
+
+    delete_owned_instance(rds, identifier, owned, f"instance {identifier} was not created by a restore drill (no "
+                                                  f"{DRILL_TAG} tag naming its cluster): not deleting it")
 
 
 def delete_drill_cluster(rds, identifier: str) -> None:
-    cluster = find_cluster(rds, identifier)
-    if cluster is None:
-        return
-    if not is_drill(identifier, cluster_tags(rds, cluster)):
-        raise CommandRefused(f"cluster {identifier} was not created by a restore drill (no {DRILL_TAG}={identifier} "
-                             "tag): not deleting it")
-    rds.delete_db_cluster(DBClusterIdentifier=identifier, SkipFinalSnapshot=True)
+    delete_owned_cluster(rds, identifier, lambda tags: is_drill(identifier, tags),
+                         f"cluster {identifier} was not created by a restore drill (no {DRILL_TAG}={identifier} tag): "
+                         "not deleting it")
 
 
 # ---------------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from components.naming import PROJECT, cluster_identifier, short_stack_name, stack_prefix, vault_name
 from deploy.args import check_time_in_window
 from deploy.errors import EXIT_FAILED, CommandRefused
-from deploy.runbooks.base import is_stack_resource, paginate, tag_map
+from deploy.runbooks.base import check_instance_class, is_stack_resource, paginate, tag_map
+from deploy.runbooks.rds import cluster_tags, find_cluster, find_instance
 
 DRILL_PREFIX = "drill-"
 DRILL_TAG = "restore-drill"
@@ -37,24 +38,6 @@ def is_drill(identifier: str, tags: list[dict]) -> bool:
 # ---------------------------------------------------------------------------------------
 # Reading what is there (no change).
 # ---------------------------------------------------------------------------------------
-
-def find_cluster(rds, identifier: str) -> dict | None:
-    try:
-        return rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0]
-    except rds.exceptions.DBClusterNotFoundFault:
-        return None
-
-
-def find_instance(rds, identifier: str) -> dict | None:
-    try:
-        return rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
-    except rds.exceptions.DBInstanceNotFoundFault:
-        return None
-
-
-def cluster_tags(rds, cluster: dict) -> list[dict]:
-    return cluster.get("TagList") or rds.list_tags_for_resource(ResourceName=cluster["DBClusterArn"]).get("TagList", [])
-
 
 def stack_cluster(rds, identifier: str, region: str, short: str) -> dict:
     """The stack's cluster in ``region``, or a refusal: missing, or not tagged as this stack's."""
@@ -161,18 +144,6 @@ def drill_region(args, settings) -> str:
     if args.instance_class:
         check_instance_class(args.instance_class, settings.database.engine)
     return region
-
-
-def check_instance_class(value: str, engine: str) -> None:
-    """``--instance-class``: a class Aurora offers for ``engine``, by the settings' own rule (components' AWS
-    facts), before any call."""
-    from components.setting_rules import check_instance_class as offered_class
-
-    class Refuse:
-        def fail(self, key: str, given: str, problem: str) -> None:
-            raise CommandRefused(f"{key} {given}: {problem}")
-
-    offered_class(Refuse(), "--instance-class", engine, value)
 
 
 def plan_drill(args, settings, rds, backup, now: datetime) -> Plan:

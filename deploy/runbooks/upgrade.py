@@ -24,6 +24,9 @@ one), or its ``preUpgradeSnapshot`` is not an ``available`` snapshot of the writ
 
 RDS Blue/Green deployments are not offered: AWS refuses Blue/Green for a cluster whose master
 password RDS manages in Secrets Manager, and every regional cluster this program creates has one.
+``--rehearse`` takes their place: the upgrade tried on a copy-on-write clone of the writer-region
+cluster, timed and smoke-checked, then the clone deleted; the stack's clusters are not touched
+(deploy/runbooks/upgrade_rehearsal.py). It runs the same validation of V first.
 
 A regional stack can also be upgraded without this command: change ``engineVersion`` and run
 ``pulumi up`` (an in-place modify with the new family's groups; README: Upgrading the engine).
@@ -211,6 +214,13 @@ def register(subparsers) -> None:
                              "major upgrade unless preUpgradeSnapshot records one)")
     parser.add_argument("--dry-run", action="store_true",
                         help="make the read-only checks and print the calls and waits, without making them")
+    parser.add_argument("--rehearse", action="store_true",
+                        help="rehearse instead of upgrading: clone the writer-region cluster (copy-on-write), upgrade the "
+                             "clone to V, smoke-check it, report the upgrade time and outcome, delete the clone; the "
+                             "stack's clusters are not touched (docs/engine-upgrades.md)")
+    parser.add_argument("--keep", action="store_true",
+                        help="with --rehearse: keep the clone (delete it with `deploy clone --delete`; it expires in a day)")
+    parser.add_argument("--json", action="store_true", help="with --rehearse: print the rehearsal's report as JSON")
     parser.add_argument("--apply", action="store_true",
                         help="set engineVersion, and clear engineUpgradeTarget and preUpgradeSnapshot where set, "
                              "through the Automation API afterwards (without it the command prints that change)")
@@ -227,6 +237,7 @@ def run_upgrade(args, *, clients: Callable[[str, str], Any] | None = None, clock
     wait = Wait(args.timeout, args.poll_interval, clock or Clock(), out)
     stack = args.stack
     check_durations(args)
+    check_rehearsal_flags(args)
     settings = resolve_settings(stack)
     engine = settings.database.engine
     target = check_version_argument(engine, args.engine_version)
@@ -236,7 +247,22 @@ def run_upgrade(args, *, clients: Callable[[str, str], Any] | None = None, clock
     members = stack_clusters(outputs, settings)
     clients = clients or Clients(args.endpoint_url)
     rds_for = functools.cache(lambda region: clients("rds", region))
-    return _upgrade(args, settings, outputs, members, target, rds_for, wait, now)
+    return _upgrade(args, settings, outputs, members, target, rds_for, wait, now, clients=clients)
+
+
+def check_rehearsal_flags(args) -> None:
+    """--keep and --json belong to a rehearsal; a rehearsal changes nothing of the stack, so it takes none of the
+    flags of a real upgrade (exit 2 naming them)."""
+    if not args.rehearse:
+        given = [flag for flag, on in (("--keep", args.keep), ("--json", args.json)) if on]
+        if given:
+            raise CommandRefused(f"{', '.join(given)}: only with --rehearse")
+        return
+    given = [flag for flag, on in (("--apply", args.apply), ("--snapshot", args.snapshot),
+                                   ("--in-maintenance-window", not args.apply_immediately)) if on]
+    if given:
+        raise CommandRefused(f"--rehearse upgrades a clone and changes nothing of the stack: {', '.join(given)} do not "
+                             "apply to it; run the upgrade itself with them once the rehearsal passed")
 
 
 def read_plan(args, settings, outputs: dict, members, target: str, rds_for) -> tuple[Plan, dict | None]:
@@ -266,15 +292,21 @@ def read_plan(args, settings, outputs: dict, members, target: str, rds_for) -> t
     return plan, global_cluster
 
 
-def validate_plan(args, settings, outputs: dict, plan: Plan, global_cluster: dict | None, rds_for, out: TextIO) -> None:
-    """Every check before the first change: the target, each region, availability, groups, snapshot."""
-    engine, target, stack = plan.engine, plan.target, plan.stack
+def validate_target(plan: Plan, global_cluster: dict | None, rds_for) -> None:
+    """The target, in each region, on each class in use, with every member available (a rehearsal's checks too)."""
+    engine, target = plan.engine, plan.target
     entry = upgrade_target(rds_for(plan.writer.region), engine, plan.current, target)
     plan.major = bool(entry.get("IsMajorVersionUpgrade"))
     for cluster in plan.clusters:
         check_offered_in_region(rds_for(cluster.region), cluster.region, engine, target, global_cluster is not None)
         check_orderable(rds_for(cluster.region), cluster, engine, target)
     check_available(plan.clusters, global_cluster)
+
+
+def validate_plan(args, settings, outputs: dict, plan: Plan, global_cluster: dict | None, rds_for, out: TextIO) -> None:
+    """Every check before the first change: the target, each region, availability, groups, snapshot."""
+    stack = plan.stack
+    validate_target(plan, global_cluster, rds_for)
     if plan.major:
         plan.parameter_groups = target_parameter_groups(plan, outputs.get("regions") or {}, settings)
     needs_snapshot = plan.major and settings.production and not settings.database.pre_upgrade_snapshot
@@ -289,9 +321,19 @@ def validate_plan(args, settings, outputs: dict, plan: Plan, global_cluster: dic
               f"{snapshot.get('SnapshotCreateTime', 'at an unknown time')}", file=out, flush=True)
 
 
-def _upgrade(args, settings, outputs, members, target, rds_for, wait: Wait, now) -> int:
+def _upgrade(args, settings, outputs, members, target, rds_for, wait: Wait, now, *, clients) -> int:
     out = wait.out
     plan, global_cluster = read_plan(args, settings, outputs, members, target, rds_for)
+    if args.rehearse:
+        if plan.current == target:
+            raise CommandRefused(f"--rehearse: the clusters already run {plan.engine} {target}; there is no upgrade to "
+                                 "rehearse")
+        validate_target(plan, global_cluster, rds_for)
+        from deploy.runbooks.upgrade_rehearsal import rehearse
+
+        # With --json the waits' progress goes to stderr, so stdout holds one JSON report.
+        progress = Wait(wait.timeout, wait.poll_interval, wait.clock, sys.stderr if args.json else out)
+        return rehearse(args, settings, outputs, plan, rds_for, clients, progress, now, out)
     if plan.current == target:
         return _already_on_target(args, settings, plan, outputs, rds_for, wait)
     validate_plan(args, settings, outputs, plan, global_cluster, rds_for, out)
