@@ -338,9 +338,9 @@ class AuroraCluster(pulumi.ComponentResource):
 
     def _instances(self, monitoring_role: aws.iam.Role | None,
                    wait_for: list[pulumi.Resource]) -> list[aws.rds.ClusterInstance]:
-        """Writer first, then readers, round-robin over the AZs. RDS creates a missing log group itself
-        (unencrypted, kept forever) when an instance first exports logs; ours must exist by then, not
-        before the cluster. An instance created before its monitoring role holds
+        """Writer first, then readers, round-robin over the AZs when created (see ignore_changes). RDS
+        creates a missing log group itself (unencrypted, kept forever) when an instance first exports
+        logs; ours must exist by then, not before the cluster. An instance created before its monitoring role holds
         AmazonRDSEnhancedMonitoringRole fails ("IAM role ARN value is invalid or does not include the
         required permissions for: ENHANCED_MONITORING"): each waits for ``wait_for`` (log groups and the
         role's attachment), not only for the role's ARN."""
@@ -374,7 +374,10 @@ class AuroraCluster(pulumi.ComponentResource):
                 copy_tags_to_snapshot=True,
                 apply_immediately=settings.apply_immediately,
                 tags={"Name": identifier, "role": "writer" if is_writer else "reader"},
-                opts=pulumi.ResourceOptions(parent=self, depends_on=wait_for),
+                # availability_zone forces a replacement (rds/cluster_instance.go ForceNew) under the
+                # same identifier: an instance stays where it was created, and a change of the zones
+                # places only the instances created after it.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=wait_for, ignore_changes=["availabilityZone"]),
             ))
         return instances
 

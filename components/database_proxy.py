@@ -89,6 +89,7 @@ class DatabaseProxy(pulumi.ComponentResource):
     their roles ``rds-db:connect`` on ``connect_resource_arns``."""
 
     proxy: aws.rds.Proxy
+    target: aws.rds.ProxyTarget
     security_group: aws.ec2.SecurityGroup
     role: aws.iam.Role
     endpoint: pulumi.Output[str]
@@ -195,15 +196,19 @@ class DatabaseProxy(pulumi.ComponentResource):
                 max_idle_connections_percent=settings.proxy_max_idle_connections_percent,
                 connection_borrow_timeout=settings.proxy_connection_borrow_timeout,
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, replace_with=[proxy]),
         )
         # Registered once the instances exist: a target without instances has nothing to route to.
-        aws.rds.ProxyTarget(
+        # A replaced proxy (a subnet or engine change: vpc_subnet_ids and engine_family force it in
+        # rds/proxy.go) keeps its name, so nothing in the pool's or the target's inputs changes once it
+        # exists: replace_with makes the engine configure the new proxy's pool and register the cluster
+        # with it, instead of keeping the state of the old proxy's.
+        self.target = aws.rds.ProxyTarget(
             f"{name}-cluster",
             db_proxy_name=proxy.name,
             target_group_name=target_group.name,
             db_cluster_identifier=cluster.cluster_identifier,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(cluster.instances)),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(cluster.instances), replace_with=[proxy]),
         )
         return proxy
 
@@ -221,7 +226,10 @@ class DatabaseProxy(pulumi.ComponentResource):
             vpc_subnet_ids=args.subnet_ids,
             vpc_security_group_ids=[self.security_group.id],
             tags={"Name": f"{args.name}-ro"},
-            opts=pulumi.ResourceOptions(parent=self),
+            # Its name is fixed and not auto-named, so the provider would create the new endpoint
+            # before deleting the old one: delete first. It goes with a replaced proxy (whose name
+            # stays the same).
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True, replace_with=[self.proxy]),
         )
         return read_only.endpoint
 

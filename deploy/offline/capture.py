@@ -59,6 +59,10 @@ class CapturedResource:
     # The request's alias specs (``aliases``, as dicts: name, type, parentUrn, ...) and, from a
     # monitor without alias specs, its ``aliasURNs`` as {"urn": ...}.
     aliases: list[dict[str, Any]] = field(default_factory=list)
+    # ``replace_with``: the URNs whose replacement replaces this one too; ``replacement_trigger``: a
+    # value whose change replaces it (None when unset).
+    replace_with: list[str] = field(default_factory=list)
+    replacement_trigger: Any = None
 
 
 @dataclass
@@ -164,6 +168,9 @@ class _CapturingMonitor(pulumi_mocks.MockMonitor):
             id=response.id,
             additional_secret_outputs=list(request.additionalSecretOutputs),
             aliases=[json_format.MessageToDict(a) for a in request.aliases] + [{"urn": u} for u in request.aliasURNs],
+            replace_with=list(request.replace_with),
+            replacement_trigger=(json_format.MessageToDict(request.replacement_trigger)
+                                 if request.HasField("replacement_trigger") else None),
         )
         self.captured.append(resource)
         if self.on_resource is not None:

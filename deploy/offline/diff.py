@@ -29,7 +29,7 @@ from typing import Any
 from deploy.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from deploy.offline import aws_model
 from deploy.offline.capture import Capture, CapturedResource
-from deploy.offline.diff_rules import ACTION_ORDER, Finding, StackFacts, find_problems, plain, unique_key
+from deploy.offline.diff_rules import ACTION_ORDER, REPLACE_WITH, Finding, StackFacts, find_problems, plain, unique_key
 from deploy.offline.diff_rules import provider_urn as _urn_of
 from deploy.offline.stack_config import PROJECT_DIR
 
@@ -221,6 +221,9 @@ def compare(old: CapturedResource, new: CapturedResource, matched: dict[str, str
     properties = sorted(k for k in set(olds) | set(news) if olds.get(k) != news.get(k))
     replacing = aws_model.REPLACING_PROPERTIES.get(new.type) or PROVIDER_REPLACING.get(new.type, frozenset())
     reasons = [p for p in properties if p in replacing]
+    if old.replacement_trigger is not None and old.replacement_trigger != new.replacement_trigger:
+        properties.append("replacementTrigger")
+        reasons.append("replacementTrigger")  # the engine replaces on a new trigger value
     old_provider, new_provider = _urn_of(old.provider), _urn_of(new.provider)
     if new_provider and matched.get(new_provider, new_provider) != old_provider:
         properties.append("provider")
@@ -271,8 +274,9 @@ def _without(value: Any, path: list[str | int]) -> Any:
 
 def _propagate(head: Capture, changes: dict[str, Change]) -> None:
     """What the engine does on preview: a replaced or created resource's outputs are unknown, so
-    every input fed by one counts as changed (a replacement when the input forces one), and a
-    provider's replacement replaces what it manages; to a fixed point, since a replacement this
+    every input fed by one counts as changed (a replacement when the input forces one), a
+    provider's replacement replaces what it manages, and a resource's ``replace_with`` replaces it
+    with them; to a fixed point, since a replacement this
     causes is unknown in turn."""
     volatile = {urn for urn, c in changes.items() if c.action in ("create", "replace")}
     ignored = {r.urn: {p for p in r.ignore_changes if "." not in p and "[" not in p} for r in head.resources}
@@ -285,6 +289,9 @@ def _propagate(head: Capture, changes: dict[str, Change]) -> None:
             provider = _urn_of(resource.provider)
             if provider in volatile and changes[provider].action == "replace":
                 causes["provider"] = provider
+            replaced_with = [u for u in resource.replace_with if u in volatile and changes[u].action == "replace"]
+            if replaced_with:
+                causes[REPLACE_WITH] = replaced_with[0]
             change = changes.get(resource.urn)
             new = {p: d for p, d in causes.items() if change is None or p not in change.via}
             if not new:
@@ -295,7 +302,7 @@ def _propagate(head: Capture, changes: dict[str, Change]) -> None:
             change.via.update(new)
             if change.action == "create":
                 continue
-            replacing = aws_model.REPLACING_PROPERTIES.get(resource.type, frozenset()) | {"provider"}
+            replacing = aws_model.REPLACING_PROPERTIES.get(resource.type, frozenset()) | {"provider", REPLACE_WITH}
             change.properties = sorted(set(change.properties) | set(new))
             change.replace_reasons = sorted(set(change.replace_reasons) | (set(new) & replacing))
             if change.replace_reasons and change.action != "replace":

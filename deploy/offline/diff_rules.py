@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from deploy.offline.diff import Change
 
 ACTION_ORDER = ("replace", "update", "create", "delete")
+REPLACE_WITH = "replaceWith"  # the replace reason of a resource replaced with one of its ``replace_with``
 _SECRET_SIG = "4dabf18193072939515e22adb298388d"  # the wire form's secret marker (deploy/offline/analyzer.py)
 
 # Values AWS keeps unique among live resources (in a region unless the type is account-wide): a
@@ -228,7 +229,10 @@ def describe_reasons(change: Change, properties: Iterable[str]) -> str:
     described = []
     for prop in properties:
         dep = change.via.get(prop)
-        described.append(f"`{prop}` (unknown until {label(dep)} is replaced or created)" if dep else f"`{prop}`")
+        if prop == REPLACE_WITH:
+            described.append(f"{label(dep)} is replaced (replace_with)")
+        else:
+            described.append(f"`{prop}` (unknown until {label(dep)} is replaced or created)" if dep else f"`{prop}`")
     return ", ".join(described) or "nothing"
 
 
@@ -251,6 +255,7 @@ def find_problems(changes: list[Change], renames: list[tuple[str, str]], base: S
     findings = [f for change in changes for f in _change_findings(change, renamed)]
     findings += _engine_version_notes(changes, base, head)
     findings += _clashes(changes, {new: old for old, new in renames}, base, head)
+    findings += _zones_in_use(changes, base)
     refused = {f.urn for f in findings if f.level == "error"}
     kept = [f for f in findings if f.level == "error" or f.urn not in refused]  # an error says it all
     return sorted(kept, key=lambda f: (f.level != "error", f.urn, f.message))
@@ -344,3 +349,31 @@ def _clash_message(change: Change, holder: CapturedResource, key: tuple, itself:
         instead = ("keep the placement stable: each resource keeps its value (key them by what they are, e.g. the "
                    "zone, not by their position in a list)")
     return f"{how}: AWS refuses the duplicate. Instead: {instead}."
+
+
+def _zones_in_use(changes: list[Change], base: StackFacts) -> list[Finding]:
+    """A deleted subnet that leaves a DB subnet group while instances of a cluster on that group run
+    in its zone: RDS refuses to take a subnet in use out of a group (ModifyDBSubnetGroup), and the
+    instances keep their zone (the program ignores availabilityZone drift)."""
+    resources = list(base.by_urn.values())
+    findings = []
+    for change in changes:
+        subnet = base.by_urn.get(change.urn)
+        if change.action != "delete" or change.type != "aws:ec2/subnet:Subnet" or subnet is None:
+            continue
+        zone = plain(subnet.inputs).get("availabilityZone")
+        groups = {plain(g.inputs).get("name") for g in resources if g.type == "aws:rds/subnetGroup:SubnetGroup"
+                  and subnet.id in (plain(g.inputs).get("subnetIds") or [])}
+        instances = sorted(plain(i.inputs).get("identifier") or i.name for i in resources
+                           if i.type == "aws:rds/clusterInstance:ClusterInstance" and
+                           plain(i.inputs).get("dbSubnetGroupName") in groups and plain(i.inputs).get("availabilityZone") == zone)
+        if not instances:
+            continue
+        findings.append(Finding("error", change.urn, (
+            f"{label(change.urn)} would be deleted and leave DB subnet group {', '.join(sorted(groups))}, but "
+            f"{', '.join(instances)} run in {zone}: RDS refuses to take a subnet in use out of the group, and an instance "
+            f"keeps its zone. Instead: remove {zone} (azCount or availabilityZones) only once no database instance runs "
+            "there: first lower readerCount until the instances there are gone (the highest-numbered go first; with "
+            "reader auto scaling, also the readers it added there), `pulumi up`, then remove the zone and raise readerCount "
+            "again (new instances are placed in the remaining zones); keep the zone of the first instance (the writer).")))
+    return findings

@@ -1,0 +1,77 @@
+"""Day-2 safety (issue 19): each change to a deployed stack that used to break it or lose data, run
+through `deploy diff` (the committed stack as the base, a setting changed on the head), and the
+program's answer to it."""
+
+from __future__ import annotations
+
+import functools
+
+from deploy.offline.capture import Capture, CapturedResource, run_program
+from deploy.offline.diff import diff_captures, make_urn
+from tests.conftest import captured
+
+INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
+SUBNET = "aws:ec2/subnet:Subnet"
+PROXY = "aws:rds/proxy:Proxy"
+ENDPOINT = "aws:rds/proxyEndpoint:ProxyEndpoint"
+TARGET = "aws:rds/proxyTarget:ProxyTarget"
+POOL = "aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup"
+
+
+@functools.cache
+def what_if(stack: str, overrides: tuple[tuple[str, str], ...]):
+    """(base capture, head capture, diff) of the committed ``stack`` with ``overrides`` on the head."""
+    head = run_program(stack, "update", overrides={f"aurora-platform:{k}": v for k, v in overrides})
+    return captured(stack, "update"), head, diff_captures(captured(stack, "update"), head)
+
+
+def changed(result, type_: str, action: str | None = None):
+    return [c for c in result.changes if c.type == type_ and (action is None or c.action == action)]
+
+
+# --- 1. fixed names and unique values that settings force to be replaced ----------------------------
+
+def test_defect1_reordering_availability_zones_changes_nothing():
+    """Subnets keep their CIDRs (slot from the zone, not its position) and instances keep their zone."""
+    _, _, result = what_if("prod", (("availabilityZones", '["us-east-1b", "us-east-1a", "us-east-1c"]'),))
+    assert [(c.action, c.name) for c in result.changes] == []
+
+
+def test_defect1_removing_a_zone_an_instance_runs_in_is_refused_saying_how():
+    _, _, result = what_if("prod", (("azCount", "2"),))
+    assert changed(result, INSTANCE) == []  # no instance moves to another zone
+    errors = [f.message for f in result.errors]
+    assert len(errors) == 1, errors
+    assert "aurora-platform-prod-us-east-1-3 run in us-east-1c" in errors[0] and "lower readerCount" in errors[0]
+    assert not [m for m in errors if "AWS refuses the duplicate" in m]  # no create-before-delete clash
+
+
+def test_defect1_a_replaced_proxy_takes_its_endpoint_delete_first_and_its_pool_and_target_along():
+    _, head, result = what_if("prod", (("azCount", "2"),))
+    proxies = {c.urn for c in changed(result, PROXY, "replace")}
+    assert len(proxies) == 2
+    for type_ in (ENDPOINT, TARGET, POOL):
+        replaced = changed(result, type_, "replace")
+        assert len(replaced) == 2 and all("replaceWith" in c.replace_reasons for c in replaced), type_
+        assert all(set(head.by_urn()[c.urn].replace_with) & proxies for c in replaced), type_
+    assert all(c.delete_before_replace for c in changed(result, ENDPOINT))
+
+
+def _resource(type_: str, name: str, inputs: dict, **options) -> CapturedResource:
+    root = "urn:pulumi:dev::aurora-platform::pulumi:pulumi:Stack::aurora-platform-dev"
+    return CapturedResource(type=type_, name=name, urn=make_urn(("dev", "aurora-platform"), root, type_, name),
+                            custom=True, parent=root, inputs=inputs, outputs={}, protect=False, ignore_changes=[],
+                            delete_before_replace=False, provider=None, dependencies=[], property_dependencies={},
+                            **options)
+
+
+def test_defect1_replace_with_replaces_a_target_whose_inputs_stay_the_same():
+    """What the real engine sees once the new proxy exists: the same proxy name, so no input of the
+    target changes; only replace_with replaces it."""
+    def stack(subnets: list[str]) -> Capture:
+        proxy = _resource(PROXY, "proxy", {"name": "p", "engineFamily": "POSTGRESQL", "vpcSubnetIds": subnets})
+        target = _resource(TARGET, "target", {"dbProxyName": "p", "targetGroupName": "default"}, replace_with=[proxy.urn])
+        return Capture(stack="dev", mode="update", resources=[proxy, target], outputs={}, warnings=[])
+
+    result = diff_captures(stack(["subnet-a", "subnet-b"]), stack(["subnet-a", "subnet-c"]))
+    assert [(c.name, c.action) for c in result.changes] == [("proxy", "replace"), ("target", "replace")]
