@@ -75,3 +75,16 @@ def test_defect1_replace_with_replaces_a_target_whose_inputs_stay_the_same():
 
     result = diff_captures(stack(["subnet-a", "subnet-b"]), stack(["subnet-a", "subnet-c"]))
     assert [(c.name, c.action) for c in result.changes] == [("proxy", "replace"), ("target", "replace")]
+
+
+# --- 2. vault lock -----------------------------------------------------------------------------------
+
+def test_defect2_a_vault_lock_retention_change_replaces_no_lock_and_says_how_to_make_it():
+    _, head, result = what_if("prod", (("backupVaultLockMinRetentionDays", "14"),))
+    lock = "aws:backup/vaultLockConfiguration:VaultLockConfiguration"
+    assert changed(result, lock) == [] and result.errors == []
+    assert all({"minRetentionDays", "maxRetentionDays", "changeableForDays"} <= set(r.ignore_changes)
+               for r in head.by_type(lock))
+    warnings = [f.message for f in result.findings if f.level == "warning"]
+    assert len(warnings) == 2 and all("`minRetentionDays` 7 -> 14" in w and "put-backup-vault-lock-configuration" in w
+                                      for w in warnings), warnings

@@ -150,6 +150,18 @@ STATEFUL_LOSS = {
 }
 
 
+# Inputs the program sets at creation and then ignores (ignore_changes): a change of them in the
+# settings reaches no resource, so `deploy diff` says what does make it. (type, property) -> advice.
+IGNORED_CHANGE_ADVICE: dict[tuple[str, str], str] = {
+    **{("aws:backup/vaultLockConfiguration:VaultLockConfiguration", prop): (
+        "a vault lock's values are set at creation only: every argument forces a replacement, whose delete would "
+        "unlock the vault, and after the lock date AWS refuses any change. Before the lock date, change the lock in "
+        "place (`aws backup put-backup-vault-lock-configuration`, docs/backups-and-restore.md), then this change "
+        "records it; after the lock date, keep the settings as they are") for prop in (
+        "minRetentionDays", "maxRetentionDays", "changeableForDays")},
+}
+
+
 @dataclass
 class Finding:
     level: str  # error | warning
@@ -256,6 +268,7 @@ def find_problems(changes: list[Change], renames: list[tuple[str, str]], base: S
     findings += _engine_version_notes(changes, base, head)
     findings += _clashes(changes, {new: old for old, new in renames}, base, head)
     findings += _zones_in_use(changes, base)
+    findings += _ignored_setting_changes(base, head)
     refused = {f.urn for f in findings if f.level == "error"}
     kept = [f for f in findings if f.level == "error" or f.urn not in refused]  # an error says it all
     return sorted(kept, key=lambda f: (f.level != "error", f.urn, f.message))
@@ -377,3 +390,26 @@ def _zones_in_use(changes: list[Change], base: StackFacts) -> list[Finding]:
             "reader auto scaling, also the readers it added there), `pulumi up`, then remove the zone and raise readerCount "
             "again (new instances are placed in the remaining zones); keep the zone of the first instance (the writer).")))
     return findings
+
+
+def _ignored_setting_changes(base: StackFacts, head: StackFacts) -> list[Finding]:
+    """A change of an input the program ignores after creation (IGNORED_CHANGE_ADVICE): nothing
+    happens on `up`, and the warning says how the change is made."""
+    findings = []
+    for urn, resource in head.by_urn.items():
+        old = base.by_urn.get(urn)
+        if old is None:
+            continue
+        olds, news = plain(old.inputs), plain(resource.inputs)
+        for prop in resource.ignore_changes:
+            advice = IGNORED_CHANGE_ADVICE.get((resource.type, prop))
+            if advice and olds.get(prop) != news.get(prop):
+                findings.append(Finding("warning", urn, f"{label(urn)}: `{prop}` {_shown(olds.get(prop))} -> "
+                                                        f"{_shown(news.get(prop))} does not reach AWS (ignore_changes): "
+                                                        f"{advice}."))
+    return findings
+
+
+def _shown(value: Any) -> Any:
+    """A wire-form number as written in the settings (7, not 7.0)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
