@@ -427,6 +427,10 @@ class AuroraCluster(pulumi.ComponentResource):
                 secret_id=secret_arn,
                 rotation_rules=aws.secretsmanager.SecretRotationRotationRulesArgs(
                     automatically_after_days=args.secret_rotation_days),
+                # The provider's default (true) rotates at once: the password RDS has just created on
+                # the first `up`, and again on every later change of the schedule. The schedule alone
+                # decides (RotateSecret RotateImmediately=false: "the next rotation window").
+                rotate_immediately=False,
                 opts=pulumi.ResourceOptions(parent=self),
             )
         return secret_arn

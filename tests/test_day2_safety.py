@@ -88,3 +88,13 @@ def test_defect2_a_vault_lock_retention_change_replaces_no_lock_and_says_how_to_
     warnings = [f.message for f in result.findings if f.level == "warning"]
     assert len(warnings) == 2 and all("`minRetentionDays` 7 -> 14" in w and "put-backup-vault-lock-configuration" in w
                                       for w in warnings), warnings
+
+
+# --- 7. the managed secret's rotation ---------------------------------------------------------------
+
+def test_defect7_the_managed_secret_rotates_on_its_schedule_not_at_once_and_a_schedule_change_is_in_place():
+    (rotation,) = captured("dev", "update").by_type("aws:secretsmanager/secretRotation:SecretRotation")
+    assert rotation.inputs.get("rotateImmediately") is False
+    _, _, result = what_if("dev", (("masterPasswordRotationDays", "30"),))
+    (change,) = changed(result, "aws:secretsmanager/secretRotation:SecretRotation")
+    assert (change.action, change.properties) == ("update", ["rotationRules"])
