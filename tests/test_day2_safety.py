@@ -98,3 +98,42 @@ def test_defect7_the_managed_secret_rotates_on_its_schedule_not_at_once_and_a_sc
     _, _, result = what_if("dev", (("masterPasswordRotationDays", "30"),))
     (change,) = changed(result, "aws:secretsmanager/secretRotation:SecretRotation")
     assert (change.action, change.properties) == ("update", ["rotationRules"])
+
+
+# --- 3. continuous backup takes over the cluster's retention -----------------------------------------
+
+def test_defect3_a_cluster_retention_other_than_the_continuous_rules_is_refused():
+    import pytest
+
+    from components.settings import SettingsError, parse_settings
+    from deploy.offline.stack_config import load_stack_config
+
+    raw = {**load_stack_config("prod"), "aurora-platform:backupRetentionDays": "21"}
+    with pytest.raises(SettingsError, match=r"backupRetentionDays = 21: with backupContinuous, AWS Backup manages .*"
+                                            r"backupContinuousRetentionDays \(14\)"):
+        parse_settings(raw, "prod")
+    parse_settings({**raw, "aurora-platform:backupContinuous": "false"}, "prod")  # no continuous rule: any retention
+
+
+def test_defect3_verify_expects_the_retention_aws_backup_sets():
+    import dataclasses
+
+    from components.settings import parse_settings
+    from deploy.offline.stack_config import load_stack_config
+    from deploy.runbooks.verify import RegionIntent, check_cluster
+
+    settings = parse_settings(load_stack_config("prod"), "prod")
+    # As AWS Backup leaves it: the cluster keeps the continuous rule's days (here 21, the settings' backupRetentionDays 14).
+    settings = dataclasses.replace(settings, backup=dataclasses.replace(settings.backup, continuous_retention_days=21))
+
+    class Rds:
+        def describe_db_clusters(self, **_):
+            return {"DBClusters": [{"StorageEncrypted": True, "KmsKeyId": "k", "DeletionProtection": True,
+                                    "BackupRetentionPeriod": 21, "IAMDatabaseAuthenticationEnabled": True}]}
+
+        def get_paginator(self, _):
+            return type("Pages", (), {"paginate": lambda self, **_: [{"DBInstances": []}]})()
+
+    intent = RegionIntent(region="us-east-1", role="writer", outputs={"clusterIdentifier": "c", "kmsKeyArn": "k"},
+                          instance_count=0)
+    assert [f.check for f in check_cluster(settings, intent, Rds())] == []
