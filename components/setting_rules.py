@@ -48,6 +48,7 @@ from components.aws_facts import (
 from components.naming import PROJECT
 
 REGION_KEY = "aws:region"
+ALLOWED_ACCOUNTS_KEY = "aws:allowedAccountIds"
 
 
 def qualified(key: str) -> str:
@@ -396,11 +397,28 @@ def master_password(found: Found) -> None:
                               "(RDS refuses '/', '@', '\"' and spaces)")
 
 
+def allowed_accounts(raw: Mapping[str, Any]) -> list[str]:
+    """The accounts the stack config allows the AWS provider (``aws:allowedAccountIds``; none when unset)."""
+    value = raw.get(ALLOWED_ACCOUNTS_KEY) or []
+    try:
+        value = json.loads(value) if isinstance(value, str) else value
+    except json.JSONDecodeError:
+        value = [value]
+    return [str(v) for v in (value if isinstance(value, list) else [value])]
+
+
 def operator_roles(found: Found) -> None:
+    """IAM attaches the break-glass policy by role name in the deploying account: where the config names the account
+    (aws:allowedAccountIds), roles of other accounts are refused here; the program checks again when it deploys."""
+    accounts = allowed_accounts(found.raw)
     for role in found["operatorRoleArns"]:
         if not ROLE_ARN_RE.fullmatch(role):
             found.fail("operatorRoleArns", role,
                        "expected an IAM role ARN such as arn:aws:iam::123456789012:role/dba-break-glass")
+        elif accounts and role.split(":")[4] not in accounts:
+            found.fail("operatorRoleArns", role, f"a role of account {role.split(':')[4]}, but the stack deploys into "
+                                                 f"{' or '.join(accounts)} ({ALLOWED_ACCOUNTS_KEY}); IAM attaches the policy "
+                                                 "by role name in that account only: name roles of that account")
 
 # --- The global database.
 

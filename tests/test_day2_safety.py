@@ -137,3 +137,48 @@ def test_defect3_verify_expects_the_retention_aws_backup_sets():
     intent = RegionIntent(region="us-east-1", role="writer", outputs={"clusterIdentifier": "c", "kmsKeyArn": "k"},
                           instance_count=0)
     assert [f.check for f in check_cluster(settings, intent, Rds())] == []
+
+
+# --- 6. operator roles of another account ------------------------------------------------------------
+
+OTHER_ACCOUNT_ROLE = "arn:aws:iam::444455556666:role/dba-break-glass"
+
+
+def test_defect6_a_role_of_another_account_is_refused_offline_where_the_account_is_configured():
+    import json
+
+    import pytest
+
+    from components.settings import SettingsError, parse_settings
+    from deploy.offline.stack_config import load_stack_config
+
+    raw = {**load_stack_config("dev"), "aws:allowedAccountIds": '["111122223333"]',
+           "aurora-platform:operatorRoleArns": json.dumps([OTHER_ACCOUNT_ROLE])}
+    with pytest.raises(SettingsError, match=r"a role of account 444455556666, but the stack deploys into 111122223333"):
+        parse_settings(raw, "dev")
+    parse_settings({**raw, "aurora-platform:operatorRoleArns": '["arn:aws:iam::111122223333:role/dba"]'}, "dev")
+
+
+def test_defect6_a_role_of_another_account_is_refused_when_the_program_deploys(monkeypatch):
+    """At deploy time the account is the provider's (sts:GetCallerIdentity), here 111122223333."""
+    import subprocess
+    import sys
+
+    from deploy.offline import capture
+    from deploy.offline.stack_config import PROJECT_DIR
+
+    monkeypatch.setattr(capture, "offline_account", lambda config: "111122223333")
+    same = run_program("dev", "update", overrides={"aurora-platform:operatorRoleArns": '["arn:aws:iam::111122223333:role/dba"]'})
+    assert [r.inputs["role"] for r in same.by_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+            if r.name.startswith("break-glass")] == ["dba"]
+    # A failed run leaves the SDK's runtime to its own process: this one runs in another.
+    code = ("import json, pulumi; from deploy.offline import capture\n"
+            "capture.offline_account = lambda config: '111122223333'\n"
+            "try:\n"
+            f"    capture.run_program('dev', 'update', overrides={{'aurora-platform:operatorRoleArns': "
+            f"json.dumps([{OTHER_ACCOUNT_ROLE!r}])}})\n"
+            "except pulumi.RunError as error:\n"
+            "    print(error)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_DIR).stdout
+    assert ("444455556666:role/dba-break-glass is a role of account 444455556666, but the stack deploys into account "
+            "111122223333") in out, out

@@ -16,6 +16,7 @@ offline model of AWS that the end-to-end tests' provider doubles answer from too
 from __future__ import annotations
 
 import gc
+import json
 import runpy
 import sys
 from collections.abc import Callable, Mapping
@@ -96,10 +97,29 @@ class Capture:
                    warnings=list(data["warnings"]))
 
 
+def offline_account(config: Mapping[str, str]) -> str:
+    """The caller's account offline: the one ``aws:allowedAccountIds`` names; without it the offline model
+    cannot know it and takes the operator roles' (so the program's same-account check of them runs only
+    where the account is configured, and at deploy time); else the made-up one."""
+    from components.setting_rules import allowed_accounts
+
+    accounts = allowed_accounts(config)
+    if accounts:
+        return accounts[0]
+    roles = config.get("aurora-platform:operatorRoleArns") or "[]"
+    try:
+        roles = json.loads(roles) if isinstance(roles, str) else roles
+    except json.JSONDecodeError:
+        roles = []
+    arns = [r for r in roles if isinstance(r, str) and r.count(":") >= 5] if isinstance(roles, list) else []
+    return arns[0].split(":")[4] if arns else aws_model.ACCOUNT_ID
+
+
 class _Mocks(pulumi_mocks.Mocks):
-    def __init__(self, default_region: str, preview: bool):
+    def __init__(self, default_region: str, preview: bool, account_id: str = aws_model.ACCOUNT_ID):
         self.default_region = default_region
         self.preview = preview
+        self.account_id = account_id
         self.provider_regions: dict[str, str] = {}
 
     def _region(self, provider_ref: str | None) -> str:
@@ -122,7 +142,7 @@ class _Mocks(pulumi_mocks.Mocks):
         return resource_id, {**inputs, **aws_model.computed_state(args.typ, args.name, resource_id, region, inputs)}
 
     def call(self, args: pulumi_mocks.MockCallArgs):
-        return aws_model.invoke(args.token, self._region(args.provider))
+        return aws_model.invoke(args.token, self._region(args.provider), self.account_id)
 
 
 class DuplicateResourceError(Exception):
@@ -214,7 +234,7 @@ def run_program(stack: str, mode: str = "preview", project_dir: Path = PROJECT_D
     raw = dict(config) if config is not None else load_stack_config(stack, project_dir)
     raw.update(overrides or {})
     region = raw.get("aws:region", "us-east-1")
-    mocks = _Mocks(region, preview=(mode == "preview"))
+    mocks = _Mocks(region, preview=(mode == "preview"), account_id=offline_account(raw))
     monitor = _CapturingMonitor(mocks)
     monitor.on_resource = on_resource
     logger = _WarningCollector()
