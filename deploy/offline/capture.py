@@ -100,19 +100,22 @@ class Capture:
 def offline_account(config: Mapping[str, str]) -> str:
     """The caller's account offline: the one ``aws:allowedAccountIds`` names; without it the offline model
     cannot know it and takes the operator roles' (so the program's same-account check of them runs only
-    where the account is configured, and at deploy time); else the made-up one."""
-    from components.setting_rules import allowed_accounts
+    where the account is configured, and at deploy time); else the made-up one. (No import of the
+    program's ``components`` here: the base of `deploy diff` runs its own.)"""
+    accounts = _listed(config, "aws:allowedAccountIds")
+    roles = [r for r in _listed(config, "aurora-platform:operatorRoleArns") if r.count(":") >= 5]
+    return accounts[0] if accounts else roles[0].split(":")[4] if roles else aws_model.ACCOUNT_ID
 
-    accounts = allowed_accounts(config)
-    if accounts:
-        return accounts[0]
-    roles = config.get("aurora-platform:operatorRoleArns") or "[]"
-    try:
-        roles = json.loads(roles) if isinstance(roles, str) else roles
-    except json.JSONDecodeError:
-        roles = []
-    arns = [r for r in roles if isinstance(r, str) and r.count(":") >= 5] if isinstance(roles, list) else []
-    return arns[0].split(":")[4] if arns else aws_model.ACCOUNT_ID
+
+def _listed(config: Mapping[str, str], key: str) -> list[str]:
+    """A list setting of the config map (JSON text, or a list)."""
+    value = config.get(key) or []
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            value = [value]
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
 class _Mocks(pulumi_mocks.Mocks):
