@@ -182,3 +182,14 @@ def test_defect6_a_role_of_another_account_is_refused_when_the_program_deploys(m
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_DIR).stdout
     assert ("444455556666:role/dba-break-glass is a role of account 444455556666, but the stack deploys into account "
             "111122223333") in out, out
+
+
+# --- 4. a regional major upgrade by editing engineVersion --------------------------------------------
+
+def test_defect4_a_regional_major_upgrade_by_settings_without_apply_immediately_is_refused_naming_deploy_upgrade():
+    _, _, result = what_if("dev", (("engineVersion", "17.4"),))
+    (error,) = [f.message for f in result.errors]
+    assert "applyImmediately false" in error and "`deploy upgrade --engine-version 17.4`" in error
+    _, _, now = what_if("dev", (("engineVersion", "17.4"), ("applyImmediately", "true")))
+    assert now.errors == [] and any("`deploy upgrade" in f.message for f in now.findings)
+

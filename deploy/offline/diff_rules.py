@@ -312,10 +312,22 @@ def _engine_version_notes(changes: list[Change], base: StackFacts, head: StackFa
             continue
         old = plain(base.by_urn[change.base_urn or change.urn].inputs).get("engineVersion")
         new = plain(head.by_urn[change.urn].inputs).get("engineVersion")
-        if str(old).split(".")[0] != str(new).split(".")[0]:
-            notes.append(Finding("warning", change.urn, f"{label(change.urn)}: engineVersion {old} -> {new} is a major "
-                                 "upgrade: make the change with `deploy upgrade`, which upgrades in the order AWS needs "
-                                 "and prints the settings change for the next `pulumi up`."))
+        if str(old).split(".")[0] == str(new).split(".")[0]:
+            continue
+        upgrade = f"`deploy upgrade --engine-version {new}` (after engineUpgradeTarget: {new} and an `up`, docs/engine-upgrades.md)"
+        if change.type == "aws:rds/cluster:Cluster" and not plain(head.by_urn[change.urn].inputs).get("applyImmediately"):
+            # RDS would defer the version to the maintenance window, while the same update moves the instances to the
+            # new family's parameter group (refused while they run the old major) and deletes the old groups (in use).
+            notes.append(Finding("error", change.urn, (
+                f"{label(change.urn)}: engineVersion {old} -> {new} is a major upgrade with applyImmediately false: RDS "
+                "defers the new version to the maintenance window, while the same `up` moves the instances to the new "
+                "family's parameter group, which RDS refuses while they run the old major, and then fails to delete the old "
+                f"groups, still in use. Instead: {upgrade}, which upgrades in the order AWS needs and records the version; "
+                "or make this change together with applyImmediately: true.")))
+            continue
+        notes.append(Finding("warning", change.urn, f"{label(change.urn)}: engineVersion {old} -> {new} is a major "
+                             f"upgrade: make the change with {upgrade}, which upgrades in the order AWS needs "
+                             "and prints the settings change for the next `pulumi up`."))
     return notes
 
 
