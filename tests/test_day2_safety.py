@@ -193,3 +193,12 @@ def test_defect4_a_regional_major_upgrade_by_settings_without_apply_immediately_
     _, _, now = what_if("dev", (("engineVersion", "17.4"), ("applyImmediately", "true")))
     assert now.errors == [] and any("`deploy upgrade" in f.message for f in now.findings)
 
+
+# --- 5. a global stack's engineVersion edited -------------------------------------------------------
+
+def test_defect5_a_global_stacks_engine_version_edit_is_a_warning_naming_deploy_upgrade():
+    _, _, result = what_if("prod", (("engineVersion", "16.8"),))
+    assert result.errors == [] and [c.name for c in result.changes] == []
+    (warning,) = [f for f in result.findings if f.level == "warning"]
+    assert warning.urn.endswith("globalCluster:GlobalCluster::global-aurora-platform-prod")
+    assert "`engineVersion` 16.6 -> 16.8 does not reach AWS" in warning.message and "`deploy upgrade" in warning.message

@@ -159,6 +159,11 @@ IGNORED_CHANGE_ADVICE: dict[tuple[str, str], str] = {
         "place (`aws backup put-backup-vault-lock-configuration`, docs/backups-and-restore.md), then this change "
         "records it; after the lock date, keep the settings as they are") for prop in (
         "minRetentionDays", "maxRetentionDays", "changeableForDays")},
+    ("aws:rds/globalCluster:GlobalCluster", "engineVersion"): (
+        "a global database's version changes only through the global cluster: its members and the global cluster "
+        "ignore engineVersion (a member upgraded alone would leave the global database). Run `deploy upgrade "
+        "--engine-version V` (docs/engine-upgrades.md), which upgrades every member and records the version here; "
+        "if it has run, this change records its result"),
 }
 
 
