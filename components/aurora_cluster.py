@@ -109,10 +109,14 @@ class AuroraClusterArgs:
 
     @property
     def data_api(self) -> bool:
-        """The RDS Data API (HTTP endpoint), which ``deploy bootstrap-users`` uses: only where the engine
-        version and the writer's instance class (not T) have it; never on a global secondary."""
+        """The RDS Data API (HTTP endpoint), which ``deploy bootstrap-users`` uses on the writer: where the engine
+        version and the writer's instance class (not T) have it, on every writer-capable member (a global
+        secondary with instances too: "With Aurora global databases, you can enable Data API on both the primary
+        and secondary DB clusters", https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/data-api.limitations.html;
+        it answers there once a switchover or failover makes it the writer)."""
         s = self.settings
-        return not self.global_secondary and data_api_supported(s.engine, s.engine_version, s.instance_class)
+        writer_capable = not self.global_secondary or self.total_instances > 0
+        return writer_capable and data_api_supported(s.engine, s.engine_version, s.instance_class)
 
     def __post_init__(self):
         s = self.settings

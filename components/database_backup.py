@@ -203,7 +203,15 @@ class DatabaseBackup(pulumi.ComponentResource):
         self.role = aws.iam.Role(
             f"{name}-role",
             description=f"AWS Backup service role of {self._prefix}: backups, copies, restores and restore tests",
-            assume_role_policy=service_trust_policy("backup.amazonaws.com"),
+            # AWS Backup documents aws:SourceAccount and aws:SourceArn against the confused deputy
+            # ("Cross-service confused deputy prevention",
+            # https://docs.aws.amazon.com/aws-backup/latest/devguide/cross-service-confused-deputy-prevention.html)
+            # with examples for its resource policies only, and does not say that it sends the key when it
+            # assumes its service role: IfExists refuses a request from another account that carries the
+            # key, without denying every backup if AWS Backup leaves it out.
+            assume_role_policy=pulumi.Output.from_input(account.account_id).apply(
+                lambda account_id: service_trust_policy("backup.amazonaws.com",
+                                                        {"StringEqualsIfExists": {"aws:SourceAccount": account_id}})),
             opts=in_primary,
         )
         return [

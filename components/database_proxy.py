@@ -155,7 +155,12 @@ class DatabaseProxy(pulumi.ComponentResource):
         self.role = aws.iam.Role(
             f"{name}-proxy",
             description=f"RDS Proxy {args.name}: IAM login to {cluster.identifier} as the application users",
-            assume_role_policy=service_trust_policy("rds.amazonaws.com"),
+            # Only RDS acting for this account may assume it: the aws:SourceAccount condition RDS documents for
+            # the roles it assumes ("Preventing cross-service confused deputy problems",
+            # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/cross-service-confused-deputy-prevention.html).
+            assume_role_policy=pulumi.Output.from_input(self._account.account_id).apply(
+                lambda account_id: service_trust_policy("rds.amazonaws.com",
+                                                        {"StringEquals": {"aws:SourceAccount": account_id}})),
             opts=pulumi.ResourceOptions(parent=self),
         )
         return aws.iam.RolePolicy(
@@ -229,7 +234,9 @@ class DatabaseProxy(pulumi.ComponentResource):
             # Its name is fixed and not auto-named, so the provider would create the new endpoint
             # before deleting the old one: delete first. It goes with a replaced proxy (whose name
             # stays the same).
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True, replace_with=[self.proxy]),
+            # A READ_ONLY endpoint routes to the target's readers: it waits for the target's registration.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True, replace_with=[self.proxy],
+                                        depends_on=[self.target]),
         )
         return read_only.endpoint
 

@@ -202,3 +202,27 @@ def test_defect5_a_global_stacks_engine_version_edit_is_a_warning_naming_deploy_
     (warning,) = [f for f in result.findings if f.level == "warning"]
     assert warning.urn.endswith("globalCluster:GlobalCluster::global-aurora-platform-prod")
     assert "`engineVersion` 16.6 -> 16.8 does not reach AWS" in warning.message and "`deploy upgrade" in warning.message
+
+
+# --- 8. smaller items --------------------------------------------------------------------------------
+# (also: tests/deploy/test_preflight.py test_backup_opt_in_for_aurora and test_dev_clean_run_exits_0;
+# tests/deploy/test_bootstrap_users.py test_the_program_enables_the_data_api_on_every_writer_capable_member and
+# test_after_a_switchover_it_runs_on_the_writer_in_the_new_region)
+
+def test_defect8_the_read_only_proxy_endpoint_waits_for_the_proxy_target():
+    prod = captured("prod", "update")
+    for region in ("us-east-1", "us-west-2"):
+        endpoint = prod.one(ENDPOINT, f"proxy-{region}-read-only")
+        target = prod.one(TARGET, f"proxy-{region}-cluster")
+        assert target.urn in endpoint.dependencies
+
+
+def test_defect8_the_proxy_and_backup_roles_trust_their_service_only_for_this_account():
+    import json
+
+    prod = captured("prod", "update")
+    trusts = {r.name: json.loads(r.inputs["assumeRolePolicy"])["Statement"][0] for r in prod.by_type("aws:iam/role:Role")}
+    for region in ("us-east-1", "us-west-2"):
+        assert trusts[f"proxy-{region}-proxy"]["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+    (backup,) = [t for t in trusts.values() if t["Principal"] == {"Service": "backup.amazonaws.com"}]
+    assert backup["Condition"] == {"StringEqualsIfExists": {"aws:SourceAccount": "123456789012"}}
