@@ -139,6 +139,7 @@ break_glass = BreakGlassAccess(
         name_prefix=prefix,
         secrets={region: (arn, keys[region].arn) for region, arn in secret_arns.items() if arn is not None},
         settings=access,
+        account=accounts[primary_region],
     ),
     opts=in_region(primary_region),
 )

@@ -134,10 +134,14 @@ class AuroraClusterArgs:
 
     @property
     def data_api(self) -> bool:
-        """The RDS Data API (HTTP endpoint), which ``deploy bootstrap-users`` uses: only where the engine
-        version and the writer's instance class (not T) have it; never on a global secondary."""
+        """The RDS Data API (HTTP endpoint), which ``deploy bootstrap-users`` uses on the writer: where the engine
+        version and the writer's instance class (not T) have it, on every writer-capable member (a global
+        secondary with instances too: "With Aurora global databases, you can enable Data API on both the primary
+        and secondary DB clusters", https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/data-api.limitations.html;
+        it answers there once a switchover or failover makes it the writer)."""
         s = self.settings
-        return not self.global_secondary and data_api_supported(s.engine, s.engine_version, s.instance_class)
+        writer_capable = not self.global_secondary or self.total_instances > 0
+        return writer_capable and data_api_supported(s.engine, s.engine_version, s.instance_class)
 
     def __post_init__(self):
         s = self.settings
@@ -363,9 +367,9 @@ class AuroraCluster(pulumi.ComponentResource):
 
     def _instances(self, monitoring_role: aws.iam.Role | None,
                    wait_for: list[pulumi.Resource]) -> list[aws.rds.ClusterInstance]:
-        """Writer first, then readers, round-robin over the AZs. RDS creates a missing log group itself
-        (unencrypted, kept forever) when an instance first exports logs; ours must exist by then, not
-        before the cluster. An instance created before its monitoring role holds
+        """Writer first, then readers, round-robin over the AZs when created (see ignore_changes). RDS
+        creates a missing log group itself (unencrypted, kept forever) when an instance first exports
+        logs; ours must exist by then, not before the cluster. An instance created before its monitoring role holds
         AmazonRDSEnhancedMonitoringRole fails ("IAM role ARN value is invalid or does not include the
         required permissions for: ENHANCED_MONITORING"): each waits for ``wait_for`` (log groups and the
         role's attachment), not only for the role's ARN."""
@@ -399,7 +403,10 @@ class AuroraCluster(pulumi.ComponentResource):
                 copy_tags_to_snapshot=True,
                 apply_immediately=settings.apply_immediately,
                 tags={"Name": identifier, "role": "writer" if is_writer else "reader"},
-                opts=pulumi.ResourceOptions(parent=self, depends_on=wait_for),
+                # availability_zone forces a replacement (rds/cluster_instance.go ForceNew) under the
+                # same identifier: an instance stays where it was created, and a change of the zones
+                # places only the instances created after it.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=wait_for, ignore_changes=["availabilityZone"]),
             ))
         return instances
 
@@ -453,6 +460,10 @@ class AuroraCluster(pulumi.ComponentResource):
                 secret_id=secret_arn,
                 rotation_rules=aws.secretsmanager.SecretRotationRotationRulesArgs(
                     automatically_after_days=args.secret_rotation_days),
+                # The provider's default (true) rotates at once: the password RDS has just created on
+                # the first `up`, and again on every later change of the schedule. The schedule alone
+                # decides (RotateSecret RotateImmediately=false: "the next rotation window").
+                rotate_immediately=False,
                 opts=pulumi.ResourceOptions(parent=self),
             )
         return secret_arn

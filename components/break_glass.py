@@ -8,12 +8,30 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components.account import AccountContext
 from components.settings import AccessSettings
 
 
 def role_name(role_arn: str) -> str:
     """``NAME`` of ``arn:aws:iam::ACCOUNT:role/PATH/NAME``: what ``RolePolicyAttachment`` takes."""
     return role_arn.rsplit("/", 1)[-1]
+
+
+def role_account(role_arn: str) -> str:
+    """``ACCOUNT`` of ``arn:aws:iam::ACCOUNT:role/PATH/NAME``."""
+    return role_arn.split(":")[4]
+
+
+def local_role_name(role_arn: str, account_id: str) -> str:
+    """The role's name, for a role of the deploying account ``account_id``. IAM attaches a policy by role
+    *name* in the deploying account (AttachRolePolicy takes a RoleName, no ARN), so a role of another
+    account would either fail to attach or give the master secret to a local role of the same name."""
+    if role_account(role_arn) != account_id:
+        raise pulumi.RunError(
+            f"operatorRoleArns: {role_arn} is a role of account {role_account(role_arn)}, but the stack deploys into "
+            f"account {account_id}; IAM attaches the break-glass policy by role name in this account only. Name roles "
+            "of this account (an operator of another account assumes one of them), or remove the entry")
+    return role_name(role_arn)
 
 
 def break_glass_policy(secrets: dict[str, tuple[str, str]]) -> str:
@@ -44,6 +62,8 @@ class BreakGlassAccessArgs:
     """Region -> (ARN of the master secret readable there, ARN of the key that encrypts it)."""
     settings: AccessSettings = field(default_factory=AccessSettings)
     """Its ``operator_role_arns``: the roles the policy is attached to; none leaves it for operators to attach by hand."""
+    account: AccountContext | None = None
+    """Account of the provider (operator roles must be its roles); ``None`` looks it up."""
 
 
 class BreakGlassAccess(pulumi.ComponentResource):
@@ -64,10 +84,12 @@ class BreakGlassAccess(pulumi.ComponentResource):
                 lambda v: break_glass_policy({region: (v[2 * i], v[2 * i + 1]) for i, region in enumerate(regions)})),
             opts=child,
         )
-        for role_arn in args.settings.operator_role_arns:
+        roles = args.settings.operator_role_arns
+        account_id = pulumi.Output.from_input(AccountContext.of(args.account, self).account_id) if roles else None
+        for role_arn in roles:
             aws.iam.RolePolicyAttachment(
                 f"{name}-{role_name(role_arn)}",
-                role=role_name(role_arn),
+                role=account_id.apply(lambda account, arn=role_arn: local_role_name(arn, account)),
                 policy_arn=policy.arn,
                 opts=child,
             )

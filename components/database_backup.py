@@ -58,6 +58,8 @@ MANAGED_POLICIES = ("AWSBackupServiceRolePolicyForBackup", "AWSBackupServiceRole
 MAX_RETENTION_DAYS = 36500
 MAX_CONTINUOUS_RETENTION_DAYS = 35
 MIN_CHANGEABLE_DAYS = 3
+# The vault lock's arguments the program sets at creation only (see DatabaseBackup._vault).
+VAULT_LOCK_SET_ONCE = ("minRetentionDays", "maxRetentionDays", "changeableForDays")
 # AWS Backup's resource type of an Aurora cluster in restore testing selections
 # (https://docs.aws.amazon.com/aws-backup/latest/devguide/API_RestoreTestingSelectionForCreate.html).
 AURORA_RESOURCE_TYPE = "Aurora"
@@ -201,7 +203,15 @@ class DatabaseBackup(pulumi.ComponentResource):
         self.role = aws.iam.Role(
             f"{name}-role",
             description=f"AWS Backup service role of {self._prefix}: backups, copies, restores and restore tests",
-            assume_role_policy=service_trust_policy("backup.amazonaws.com"),
+            # AWS Backup documents aws:SourceAccount and aws:SourceArn against the confused deputy
+            # ("Cross-service confused deputy prevention",
+            # https://docs.aws.amazon.com/aws-backup/latest/devguide/cross-service-confused-deputy-prevention.html)
+            # with examples for its resource policies only, and does not say that it sends the key when it
+            # assumes its service role: IfExists refuses a request from another account that carries the
+            # key, without denying every backup if AWS Backup leaves it out.
+            assume_role_policy=pulumi.Output.from_input(account.account_id).apply(
+                lambda account_id: service_trust_policy("backup.amazonaws.com",
+                                                        {"StringEqualsIfExists": {"aws:SourceAccount": account_id}})),
             opts=in_primary,
         )
         return [
@@ -233,7 +243,13 @@ class DatabaseBackup(pulumi.ComponentResource):
                 min_retention_days=settings.vault_lock_min_retention_days,
                 max_retention_days=settings.vault_lock_max_retention_days,
                 changeable_for_days=settings.vault_lock_changeable_days or None,
-                opts=kept,
+                # Every argument forces a replacement (backup/vault_lock_configuration.go ForceNew): the
+                # new lock would be written over the old one, whose delete then removes the vault's lock
+                # while the state says locked, and AWS refuses any change once the lock date has passed.
+                # The retention values are set at creation only; a change is made in place before the
+                # lock date with `aws backup put-backup-vault-lock-configuration` (docs/backups-and-restore.md),
+                # and `deploy diff` says so when the settings change.
+                opts=pulumi.ResourceOptions.merge(kept, pulumi.ResourceOptions(ignore_changes=list(VAULT_LOCK_SET_ONCE))),
             )
 
     def _plan(self, region: BackupRegion, attachments: list[aws.iam.RolePolicyAttachment]) -> None:

@@ -89,6 +89,7 @@ class DatabaseProxy(pulumi.ComponentResource):
     their roles ``rds-db:connect`` on ``connect_resource_arns``."""
 
     proxy: aws.rds.Proxy
+    target: aws.rds.ProxyTarget
     security_group: aws.ec2.SecurityGroup
     role: aws.iam.Role
     endpoint: pulumi.Output[str]
@@ -154,7 +155,12 @@ class DatabaseProxy(pulumi.ComponentResource):
         self.role = aws.iam.Role(
             f"{name}-proxy",
             description=f"RDS Proxy {args.name}: IAM login to {cluster.identifier} as the application users",
-            assume_role_policy=service_trust_policy("rds.amazonaws.com"),
+            # Only RDS acting for this account may assume it: the aws:SourceAccount condition RDS documents for
+            # the roles it assumes ("Preventing cross-service confused deputy problems",
+            # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/cross-service-confused-deputy-prevention.html).
+            assume_role_policy=pulumi.Output.from_input(self._account.account_id).apply(
+                lambda account_id: service_trust_policy("rds.amazonaws.com",
+                                                        {"StringEquals": {"aws:SourceAccount": account_id}})),
             opts=pulumi.ResourceOptions(parent=self),
         )
         return aws.iam.RolePolicy(
@@ -195,15 +201,19 @@ class DatabaseProxy(pulumi.ComponentResource):
                 max_idle_connections_percent=settings.proxy_max_idle_connections_percent,
                 connection_borrow_timeout=settings.proxy_connection_borrow_timeout,
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, replace_with=[proxy]),
         )
         # Registered once the instances exist: a target without instances has nothing to route to.
-        aws.rds.ProxyTarget(
+        # A replaced proxy (a subnet or engine change: vpc_subnet_ids and engine_family force it in
+        # rds/proxy.go) keeps its name, so nothing in the pool's or the target's inputs changes once it
+        # exists: replace_with makes the engine configure the new proxy's pool and register the cluster
+        # with it, instead of keeping the state of the old proxy's.
+        self.target = aws.rds.ProxyTarget(
             f"{name}-cluster",
             db_proxy_name=proxy.name,
             target_group_name=target_group.name,
             db_cluster_identifier=cluster.cluster_identifier,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(cluster.instances)),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(cluster.instances), replace_with=[proxy]),
         )
         return proxy
 
@@ -221,7 +231,12 @@ class DatabaseProxy(pulumi.ComponentResource):
             vpc_subnet_ids=args.subnet_ids,
             vpc_security_group_ids=[self.security_group.id],
             tags={"Name": f"{args.name}-ro"},
-            opts=pulumi.ResourceOptions(parent=self),
+            # Its name is fixed and not auto-named, so the provider would create the new endpoint
+            # before deleting the old one: delete first. It goes with a replaced proxy (whose name
+            # stays the same).
+            # A READ_ONLY endpoint routes to the target's readers: it waits for the target's registration.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True, replace_with=[self.proxy],
+                                        depends_on=[self.target]),
         )
         return read_only.endpoint
 

@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.account import AccountContext, service_trust_policy
+from components.aws_facts import REGION_AZS
 from components.naming import PROJECT
 from components.settings import NetworkSettings
 
@@ -33,6 +34,21 @@ def subnet_cidrs(vpc_cidr: str, az_count: int) -> dict[str, list[str]]:
         "public": [str(small_public[i]) for i in range(az_count)],
         "database": [str(small_database[i]) for i in range(az_count)],
     }
+
+
+def zone_order(zones: list[str] | tuple[str, ...]) -> list[str]:
+    """``zones`` in the order that gives each its CIDR slot and NAT place: the region's zone table
+    (components/aws_facts.py REGION_AZS), then by letter. A zone keeps its subnets' CIDRs when the
+    list is reordered, and when zones after it are added or removed (``azCount``): a subnet's CIDR is
+    as unique in its VPC as a name, so a reorder that moved CIDRs would replace subnets with CIDRs
+    their siblings still hold. Zones listed in the table's order (every ``azCount`` stack) keep the
+    slots they had by position."""
+    def key(zone: str) -> tuple[int, str]:
+        region, letter = zone[:-1], zone[-1:]
+        table = REGION_AZS.get(region, ())
+        return (table.index(letter) if letter in table else len(table), letter)
+
+    return sorted(zones, key=key)
 
 
 @dataclass
@@ -85,7 +101,10 @@ class Network(pulumi.ComponentResource):
         super().__init__("aurora-platform:network:Network", name, None, opts)
         self._name = name
         self._args = args
-        self._zones = zones = list(args.settings.availability_zones)
+        # Subnets, NAT gateways and route tables follow zone_order (stable under a reorder); the
+        # configured order only places the cluster's instances (the writer in the first zone).
+        zones = list(args.settings.availability_zones)
+        self._zones = zone_order(zones)
         self._prefix = f"{args.name_prefix}-{args.region}"
         self._child = pulumi.ResourceOptions(parent=self)
         self._cidrs = subnet_cidrs(args.settings.vpc_cidr, len(zones))

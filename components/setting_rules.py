@@ -1,7 +1,8 @@
-"""The rules that relate stack settings to each other, each a small named function, and the warnings.
+"""The rules that relate stack settings to each other, each a small named function.
 ``components/settings.py`` reads every declaration (type, bounds, choices), then runs ``RULES`` in order: a rule
 reads ``found.values`` (by key), may replace a value it derives (the zones of ``azCount``) and reports each problem
-with ``found.fail``. A failed read leaves the default, so no later rule repeats it. Then, if none failed, ``WARNINGS``.
+with ``found.fail``. A failed read leaves the default, so no later rule repeats it. Then, if none failed, the
+warnings of ``components/setting_warnings.py``.
 """
 from __future__ import annotations
 
@@ -42,13 +43,12 @@ from components.aws_facts import (
     burstable,
     engine_version_key,
     engine_version_pattern,
-    instance_memory_gib,
-    parameter_group_family,
     write_forwarding_supported,
 )
 from components.naming import PROJECT
 
 REGION_KEY = "aws:region"
+ALLOWED_ACCOUNTS_KEY = "aws:allowedAccountIds"
 
 
 def qualified(key: str) -> str:
@@ -348,6 +348,16 @@ def vault_lock_retentions(found: Found) -> None:
                                         "AWS Backup fails jobs outside them")
 
 
+def continuous_backup_retention(found: Found) -> None:
+    """Once AWS Backup's continuous rule covers a cluster, AWS Backup manages the cluster's backup retention and
+    sets it to the rule's: a different backupRetentionDays would fight it on every `up` and `refresh`."""
+    days, retention = found["backupContinuousRetentionDays"], found["backupRetentionDays"]
+    if found["backupPlan"] and found["backupContinuous"] and retention != days:
+        found.fail("backupRetentionDays", retention, f"with backupContinuous, AWS Backup manages the clusters' backup "
+                                                     f"retention and sets it to backupContinuousRetentionDays ({days}): "
+                                                     "set both to the same number of days")
+
+
 def proxy_pool(found: Found) -> None:
     max_connections, max_idle = found["proxyMaxConnectionsPercent"], found["proxyMaxIdleConnectionsPercent"]
     forwarding = found.global_database is not None and found.global_database["write_forwarding"]
@@ -387,11 +397,28 @@ def master_password(found: Found) -> None:
                               "(RDS refuses '/', '@', '\"' and spaces)")
 
 
+def allowed_accounts(raw: Mapping[str, Any]) -> list[str]:
+    """The accounts the stack config allows the AWS provider (``aws:allowedAccountIds``; none when unset)."""
+    value = raw.get(ALLOWED_ACCOUNTS_KEY) or []
+    try:
+        value = json.loads(value) if isinstance(value, str) else value
+    except json.JSONDecodeError:
+        value = [value]
+    return [str(v) for v in (value if isinstance(value, list) else [value])]
+
+
 def operator_roles(found: Found) -> None:
+    """IAM attaches the break-glass policy by role name in the deploying account: where the config names the account
+    (aws:allowedAccountIds), roles of other accounts are refused here; the program checks again when it deploys."""
+    accounts = allowed_accounts(found.raw)
     for role in found["operatorRoleArns"]:
         if not ROLE_ARN_RE.fullmatch(role):
             found.fail("operatorRoleArns", role,
                        "expected an IAM role ARN such as arn:aws:iam::123456789012:role/dba-break-glass")
+        elif accounts and role.split(":")[4] not in accounts:
+            found.fail("operatorRoleArns", role, f"a role of account {role.split(':')[4]}, but the stack deploys into "
+                                                 f"{' or '.join(accounts)} ({ALLOWED_ACCOUNTS_KEY}); IAM attaches the policy "
+                                                 "by role name in that account only: name roles of that account")
 
 # --- The global database.
 
@@ -562,37 +589,6 @@ RULES = (
     unknown_keys, primary_region, primary_network, engine_versions, identifiers, instance_classes,
     serverless_capacity_order, maintenance_windows, backtrack_engine, reader_auto_scaling, security_group_ids,
     production_values, fleet_sizes, alarm_email, global_database, secondary_regions, writer_region,
-    vault_lock_changeable_days,
-    backup_copy_region, vault_lock_retentions, proxy_pool, application_users, master_password, operator_roles,
+    vault_lock_changeable_days, backup_copy_region, vault_lock_retentions, continuous_backup_retention, proxy_pool,
+    application_users, master_password, operator_roles,
 )
-
-
-# --- Warnings: risky but legal combinations (run only when no rule failed).
-
-def reader_smaller_than_writer(found: Found) -> list[str]:
-    writer, reader = found["instanceClass"], found["readerInstanceClass"]
-    writer_gib, reader_gib = instance_memory_gib(writer), instance_memory_gib(reader)
-    if found["readerCount"] and writer_gib and reader_gib and reader_gib < writer_gib:
-        return [f"{qualified('readerInstanceClass')} = {reader!r} is smaller than the writer class "
-                f"{writer!r}: a failover to a reader lowers capacity"]
-    return []
-
-
-def major_upgrade_without_snapshot(found: Found) -> list[str]:
-    engine, version, target = found["engine"], found["engineVersion"], found["engineUpgradeTarget"]
-    if (found["production"] and target and not found["preUpgradeSnapshot"]
-            and parameter_group_family(engine, target) != parameter_group_family(engine, version)):
-        return [f"{qualified('engineUpgradeTarget')} = {target!r} prepares a major upgrade of a "
-                f"production stack, and {qualified('preUpgradeSnapshot')} records no fresh snapshot: take one with "
-                f"`python -m deploy upgrade --stack {found.stack} --engine-version {target} "
-                f"--snapshot` (it refuses a production major upgrade without one)"]
-    return []
-
-
-def deletion_protection_off(found: Found) -> list[str]:
-    if not found["production"] and found["deletionProtection"] is False:
-        return [f"{qualified('deletionProtection')} is false: the cluster can be deleted by a single `pulumi destroy`"]
-    return []
-
-
-WARNINGS = (reader_smaller_than_writer, major_upgrade_without_snapshot, deletion_protection_off)

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from components import database_rules
+from components import database_rules, setting_warnings
 from components import setting_rules as rules
 from components.aws_facts import (
     BACKUP_MAX_RETENTION_DAYS,
@@ -208,7 +208,8 @@ SETTINGS: tuple[Setting, ...] = (
     _S("storageType", "string", "aurora", "database", "storage_type",
        "Cluster storage: aurora (standard) or aurora-iopt1 (I/O-Optimized).", choices=STORAGE_TYPES, example="aurora-iopt1"),
     _S("backupRetentionDays", "integer", 14, "database", "backup_retention_days",
-       "Automated backup retention in days; also the point-in-time-restore window.", low=1,
+       "Automated backup retention in days; also the point-in-time-restore window. With backupPlan and "
+       "backupContinuous, AWS Backup manages it: equal to backupContinuousRetentionDays.", low=1,
        high=MAX_BACKUP_RETENTION_DAYS, example=21),
     _S("preferredBackupWindow", "string", "03:00-04:00", "database", "preferred_backup_window",
        "Daily backup window, hh24:mi-hh24:mi UTC, at least 30 minutes.", example="02:00-03:00"),
@@ -516,7 +517,7 @@ def parse_settings(raw: Mapping[str, Any], stack: str) -> Settings:
         stack=stack,
         primary_region=found.primary_region,
         global_database=_global_database(found),
-        warnings=tuple(warning for make in rules.WARNINGS + database_rules.WARNINGS for warning in make(found)),
+        warnings=tuple(warning for make in setting_warnings.WARNINGS + database_rules.WARNINGS for warning in make(found)),
         **groups,
         **_group_values(found.values, "general"),
     )

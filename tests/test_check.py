@@ -57,7 +57,8 @@ def test_json_output(capsys):
 
 
 @pytest.mark.parametrize("settings,policy", [
-    (["backupRetentionDays=7"], "rds-cluster-backup-retention"),
+    # (with continuous backup the cluster's retention is the continuous rule's: both change)
+    (["backupRetentionDays=7", "backupContinuousRetentionDays=7"], "rds-cluster-backup-retention"),
     (["monitoringInterval=0"], "rds-enhanced-monitoring"),
     (["performanceInsights=false"], "rds-performance-insights-enabled"),
     (["readerCount=0", "readerAutoScaling=false"], "rds-cluster-multi-az"),
@@ -85,7 +86,8 @@ def test_mutated_capture_exits_1_naming_the_policy(monkeypatch, capsys):
 
 
 def test_markdown_report(capsys):
-    assert cli.main(["check", "--stack", "prod", "--set", "backupRetentionDays=7", "--markdown"]) == 1
+    assert cli.main(["check", "--stack", "prod", "--set", "backupRetentionDays=7", "--set", "backupContinuousRetentionDays=7",
+                     "--markdown"]) == 1
     report = capsys.readouterr().out
     assert report.startswith("### aurora-platform check: stack `prod` (preview mode)")
     assert "| mandatory violations | 2 |" in report, "both members of the global database"

@@ -92,7 +92,8 @@ def test_proxy_role_may_only_log_in_to_its_cluster_as_the_application_users(prod
     for region in ("us-east-1", "us-west-2"):
         (role,) = proxy_child(prod, region, "aws:iam/role:Role")
         trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
-        assert trust == [{"Effect": "Allow", "Principal": {"Service": "rds.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+        assert trust == [{"Effect": "Allow", "Principal": {"Service": "rds.amazonaws.com"}, "Action": "sts:AssumeRole",
+                          "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}}}]
         (policy,) = proxy_child(prod, region, "aws:iam/rolePolicy:RolePolicy")
         cluster = prod.one("aws:rds/cluster:Cluster", f"aurora-{region}")
         assert json.loads(policy.inputs["policy"])["Statement"] == [{

@@ -36,7 +36,7 @@ WHAT_IF: dict[str, tuple[str, dict[str, str]]] = {
         P + "alarmEmail": "ops@example.com", P + "operatorRoleArns": OPERATOR, P + "backupCopyRegion": "us-west-2",
         P + "proxyEnabled": "true", P + "backupContinuous": "true", P + "backupVaultLock": "true",
         P + "backupRestoreTesting": "true", P + "flowLogs": "true", P + "natStrategy": "per-az",
-        P + "engineUpgradeTarget": "17.4",
+        P + "engineUpgradeTarget": "17.4", P + "backupRetentionDays": "14",
         P + "customEndpoints": json.dumps([{"name": "analytics", "type": "READER", "instances": [2]}])}),
     "dev-mysql-backtrack": ("dev", {
         P + "engine": "aurora-mysql", P + "engineVersion": "8.0.mysql_aurora.3.08.0", P + "backtrackWindowHours": "24"}),

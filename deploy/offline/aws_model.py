@@ -136,10 +136,10 @@ def computed_state(type_: str, name: str, resource_id: str, region: str, inputs:
     return state
 
 
-def invoke(token: str, region: str) -> dict[str, Any]:
-    """The result of a data source (provider function) the program calls."""
+def invoke(token: str, region: str, account_id: str = ACCOUNT_ID) -> dict[str, Any]:
+    """The result of a data source (provider function) the program calls; ``account_id`` is the caller's."""
     if token == "aws:index/getCallerIdentity:getCallerIdentity":
-        return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/ci", "userId": "AIDA", "id": ACCOUNT_ID}
+        return {"accountId": account_id, "arn": f"arn:aws:iam::{account_id}:user/ci", "userId": "AIDA", "id": account_id}
     if token == "aws:index/getPartition:getPartition":
         return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
     if token == "aws:index/getRegion:getRegion":

@@ -16,6 +16,7 @@ offline model of AWS that the end-to-end tests' provider doubles answer from too
 from __future__ import annotations
 
 import gc
+import json
 import runpy
 import sys
 from collections.abc import Callable, Mapping
@@ -59,6 +60,10 @@ class CapturedResource:
     # The request's alias specs (``aliases``, as dicts: name, type, parentUrn, ...) and, from a
     # monitor without alias specs, its ``aliasURNs`` as {"urn": ...}.
     aliases: list[dict[str, Any]] = field(default_factory=list)
+    # ``replace_with``: the URNs whose replacement replaces this one too; ``replacement_trigger``: a
+    # value whose change replaces it (None when unset).
+    replace_with: list[str] = field(default_factory=list)
+    replacement_trigger: Any = None
 
 
 @dataclass
@@ -92,10 +97,32 @@ class Capture:
                    warnings=list(data["warnings"]))
 
 
+def offline_account(config: Mapping[str, str]) -> str:
+    """The caller's account offline: the one ``aws:allowedAccountIds`` names; without it the offline model
+    cannot know it and takes the operator roles' (so the program's same-account check of them runs only
+    where the account is configured, and at deploy time); else the made-up one. (No import of the
+    program's ``components`` here: the base of `deploy diff` runs its own.)"""
+    accounts = _listed(config, "aws:allowedAccountIds")
+    roles = [r for r in _listed(config, "aurora-platform:operatorRoleArns") if r.count(":") >= 5]
+    return accounts[0] if accounts else roles[0].split(":")[4] if roles else aws_model.ACCOUNT_ID
+
+
+def _listed(config: Mapping[str, str], key: str) -> list[str]:
+    """A list setting of the config map (JSON text, or a list)."""
+    value = config.get(key) or []
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            value = [value]
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
 class _Mocks(pulumi_mocks.Mocks):
-    def __init__(self, default_region: str, preview: bool):
+    def __init__(self, default_region: str, preview: bool, account_id: str = aws_model.ACCOUNT_ID):
         self.default_region = default_region
         self.preview = preview
+        self.account_id = account_id
         self.provider_regions: dict[str, str] = {}
 
     def _region(self, provider_ref: str | None) -> str:
@@ -118,7 +145,7 @@ class _Mocks(pulumi_mocks.Mocks):
         return resource_id, {**inputs, **aws_model.computed_state(args.typ, args.name, resource_id, region, inputs)}
 
     def call(self, args: pulumi_mocks.MockCallArgs):
-        return aws_model.invoke(args.token, self._region(args.provider))
+        return aws_model.invoke(args.token, self._region(args.provider), self.account_id)
 
 
 class DuplicateResourceError(Exception):
@@ -164,6 +191,9 @@ class _CapturingMonitor(pulumi_mocks.MockMonitor):
             id=response.id,
             additional_secret_outputs=list(request.additionalSecretOutputs),
             aliases=[json_format.MessageToDict(a) for a in request.aliases] + [{"urn": u} for u in request.aliasURNs],
+            replace_with=list(request.replace_with),
+            replacement_trigger=(json_format.MessageToDict(request.replacement_trigger)
+                                 if request.HasField("replacement_trigger") else None),
         )
         self.captured.append(resource)
         if self.on_resource is not None:
@@ -207,7 +237,7 @@ def run_program(stack: str, mode: str = "preview", project_dir: Path = PROJECT_D
     raw = dict(config) if config is not None else load_stack_config(stack, project_dir)
     raw.update(overrides or {})
     region = raw.get("aws:region", "us-east-1")
-    mocks = _Mocks(region, preview=(mode == "preview"))
+    mocks = _Mocks(region, preview=(mode == "preview"), account_id=offline_account(raw))
     monitor = _CapturingMonitor(mocks)
     monitor.on_resource = on_resource
     logger = _WarningCollector()

@@ -218,6 +218,9 @@ def compare(old: CapturedResource, new: CapturedResource, matched: dict[str, str
     properties = sorted(k for k in set(olds) | set(news) if olds.get(k) != news.get(k))
     replacing = aws_model.REPLACING_PROPERTIES.get(new.type) or PROVIDER_REPLACING.get(new.type, frozenset())
     reasons = [p for p in properties if p in replacing]
+    if old.replacement_trigger is not None and old.replacement_trigger != new.replacement_trigger:
+        properties.append("replacementTrigger")
+        reasons.append("replacementTrigger")  # the engine replaces on a new trigger value
     old_provider, new_provider = _urn_of(old.provider), _urn_of(new.provider)
     if new_provider and matched.get(new_provider, new_provider) != old_provider:
         properties.append("provider")

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from deploy.offline import aws_model
-from deploy.offline.diff_rules import plain
+from deploy.offline.diff_rules import REPLACE_WITH, plain
 from deploy.offline.diff_rules import provider_urn as _urn_of
 
 if TYPE_CHECKING:
@@ -37,7 +37,8 @@ def propagate(base: Capture, head: Capture, changes: dict[str, Change], matched:
       changed (a replacement when the input forces one). Its outputs that echo the program's inputs
       (a proxy's ``name``) stay known, and an input read from them does not change. An unknown input
       makes the resource's output of that name unknown in turn.
-    - A provider's replacement replaces what it manages.
+    - A provider's replacement replaces what it manages, and a resource's replacement replaces every
+      resource that names it in ``replace_with``.
     - A replacement that deletes first deletes first, before it, whatever the deployed stack feeds
       from it into an input that forces a replacement (see _delete_first_dependents).
 
@@ -55,6 +56,9 @@ def propagate(base: Capture, head: Capture, changes: dict[str, Change], matched:
             provider = _urn_of(resource.provider)
             if provider in unknown and changes[provider].action == "replace":
                 causes["provider"] = provider
+            replaced_with = [u for u in resource.replace_with if u in changes and changes[u].action == "replace"]
+            if replaced_with:
+                causes[REPLACE_WITH] = replaced_with[0]
             change = changes.get(resource.urn)
             new = {p: d for p, d in causes.items() if change is None or p not in change.via}
             if not new:
@@ -93,7 +97,7 @@ def _follow(change: Change, resource: CapturedResource, new: dict[str, str], unk
     unknown.setdefault(resource.urn, []).extend(_leaves([echoed[p] for p in new if p in echoed]))
     if change.action == "create":
         return
-    replacing = aws_model.REPLACING_PROPERTIES.get(resource.type, frozenset()) | {"provider"}
+    replacing = aws_model.REPLACING_PROPERTIES.get(resource.type, frozenset()) | {"provider", REPLACE_WITH}
     change.properties = sorted(set(change.properties) | set(new))
     change.replace_reasons = sorted(set(change.replace_reasons) | (set(new) & replacing))
     if change.replace_reasons and change.action != "replace":

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from deploy.offline.diff import Change
 
 ACTION_ORDER = ("replace", "update", "create", "delete")
+REPLACE_WITH = "replaceWith"  # the replace reason of a resource replaced with one of its ``replace_with``
 _SECRET_SIG = "4dabf18193072939515e22adb298388d"  # the wire form's secret marker (deploy/offline/analyzer.py)
 
 # Values AWS keeps unique among live resources (in a region unless the type is account-wide): a
@@ -150,6 +151,23 @@ STATEFUL_LOSS = {
 }
 
 
+# Inputs the program sets at creation and then ignores (ignore_changes): a change of them in the
+# settings reaches no resource, so `deploy diff` says what does make it. (type, property) -> advice.
+IGNORED_CHANGE_ADVICE: dict[tuple[str, str], str] = {
+    **{("aws:backup/vaultLockConfiguration:VaultLockConfiguration", prop): (
+        "a vault lock's values are set at creation only: every argument forces a replacement, whose delete would "
+        "unlock the vault, and after the lock date AWS refuses any change. Before the lock date, change the lock in "
+        "place (`aws backup put-backup-vault-lock-configuration`, docs/backups-and-restore.md), then this change "
+        "records it; after the lock date, keep the settings as they are") for prop in (
+        "minRetentionDays", "maxRetentionDays", "changeableForDays")},
+    ("aws:rds/globalCluster:GlobalCluster", "engineVersion"): (
+        "a global database's version changes only through the global cluster: its members and the global cluster "
+        "ignore engineVersion (a member upgraded alone would leave the global database). Run `deploy upgrade "
+        "--engine-version V` (docs/engine-upgrades.md), which upgrades every member and records the version here; "
+        "if it has run, this change records its result"),
+}
+
+
 @dataclass
 class Finding:
     level: str  # error | warning
@@ -229,7 +247,10 @@ def describe_reasons(change: Change, properties: Iterable[str]) -> str:
     described = []
     for prop in properties:
         dep = change.via.get(prop)
-        described.append(f"`{prop}` (unknown until {label(dep)} is replaced or created)" if dep else f"`{prop}`")
+        if prop == REPLACE_WITH:
+            described.append(f"{label(dep)} is replaced (replace_with)")
+        else:
+            described.append(f"`{prop}` (unknown until {label(dep)} is replaced or created)" if dep else f"`{prop}`")
     return ", ".join(described) or "nothing"
 
 
@@ -253,6 +274,8 @@ def find_problems(changes: list[Change], renames: list[tuple[str, str]], base: S
     findings += _engine_version_notes(changes, base, head)
     findings += _pending_reboot_notes(changes, base, head)
     findings += _clashes(changes, {new: old for old, new in renames}, base, head)
+    findings += _zones_in_use(changes, base)
+    findings += _ignored_setting_changes(base, head)
     refused = {f.urn for f in findings if f.level == "error"}
     kept = [f for f in findings if f.level == "error" or f.urn not in refused]  # an error says it all
     return sorted(kept, key=lambda f: (f.level != "error", f.urn, f.message))
@@ -296,10 +319,22 @@ def _engine_version_notes(changes: list[Change], base: StackFacts, head: StackFa
             continue
         old = plain(base.by_urn[change.base_urn or change.urn].inputs).get("engineVersion")
         new = plain(head.by_urn[change.urn].inputs).get("engineVersion")
-        if str(old).split(".")[0] != str(new).split(".")[0]:
-            notes.append(Finding("warning", change.urn, f"{label(change.urn)}: engineVersion {old} -> {new} is a major "
-                                 "upgrade: make the change with `deploy upgrade`, which upgrades in the order AWS needs "
-                                 "and prints the settings change for the next `pulumi up`."))
+        if str(old).split(".")[0] == str(new).split(".")[0]:
+            continue
+        upgrade = f"`deploy upgrade --engine-version {new}` (after engineUpgradeTarget: {new} and an `up`, docs/engine-upgrades.md)"
+        if change.type == "aws:rds/cluster:Cluster" and not plain(head.by_urn[change.urn].inputs).get("applyImmediately"):
+            # RDS would defer the version to the maintenance window, while the same update moves the instances to the
+            # new family's parameter group (refused while they run the old major) and deletes the old groups (in use).
+            notes.append(Finding("error", change.urn, (
+                f"{label(change.urn)}: engineVersion {old} -> {new} is a major upgrade with applyImmediately false: RDS "
+                "defers the new version to the maintenance window, while the same `up` moves the instances to the new "
+                "family's parameter group, which RDS refuses while they run the old major, and then fails to delete the old "
+                f"groups, still in use. Instead: {upgrade}, which upgrades in the order AWS needs and records the version; "
+                "or make this change together with applyImmediately: true.")))
+            continue
+        notes.append(Finding("warning", change.urn, f"{label(change.urn)}: engineVersion {old} -> {new} is a major "
+                             f"upgrade: make the change with {upgrade}, which upgrades in the order AWS needs "
+                             "and prints the settings change for the next `pulumi up`."))
     return notes
 
 
@@ -369,3 +404,54 @@ def _clash_message(change: Change, holder: CapturedResource, key: tuple, itself:
         instead = ("keep the placement stable: each resource keeps its value (key them by what they are, e.g. the "
                    "zone, not by their position in a list)")
     return f"{how}: AWS refuses the duplicate. Instead: {instead}."
+
+
+def _zones_in_use(changes: list[Change], base: StackFacts) -> list[Finding]:
+    """A deleted subnet that leaves a DB subnet group while instances of a cluster on that group run
+    in its zone: RDS refuses to take a subnet in use out of a group (ModifyDBSubnetGroup), and the
+    instances keep their zone (the program ignores availabilityZone drift)."""
+    resources = list(base.by_urn.values())
+    findings = []
+    for change in changes:
+        subnet = base.by_urn.get(change.urn)
+        if change.action != "delete" or change.type != "aws:ec2/subnet:Subnet" or subnet is None:
+            continue
+        zone = plain(subnet.inputs).get("availabilityZone")
+        groups = {plain(g.inputs).get("name") for g in resources if g.type == "aws:rds/subnetGroup:SubnetGroup"
+                  and subnet.id in (plain(g.inputs).get("subnetIds") or [])}
+        instances = sorted(plain(i.inputs).get("identifier") or i.name for i in resources
+                           if i.type == "aws:rds/clusterInstance:ClusterInstance" and
+                           plain(i.inputs).get("dbSubnetGroupName") in groups and plain(i.inputs).get("availabilityZone") == zone)
+        if not instances:
+            continue
+        findings.append(Finding("error", change.urn, (
+            f"{label(change.urn)} would be deleted and leave DB subnet group {', '.join(sorted(groups))}, but "
+            f"{', '.join(instances)} run in {zone}: RDS refuses to take a subnet in use out of the group, and an instance "
+            f"keeps its zone. Instead: remove {zone} (azCount or availabilityZones) only once no database instance runs "
+            "there: first lower readerCount until the instances there are gone (the highest-numbered go first; with "
+            "reader auto scaling, also the readers it added there), `pulumi up`, then remove the zone and raise readerCount "
+            "again (new instances are placed in the remaining zones); keep the zone of the first instance (the writer).")))
+    return findings
+
+
+def _ignored_setting_changes(base: StackFacts, head: StackFacts) -> list[Finding]:
+    """A change of an input the program ignores after creation (IGNORED_CHANGE_ADVICE): nothing
+    happens on `up`, and the warning says how the change is made."""
+    findings = []
+    for urn, resource in head.by_urn.items():
+        old = base.by_urn.get(urn)
+        if old is None:
+            continue
+        olds, news = plain(old.inputs), plain(resource.inputs)
+        for prop in resource.ignore_changes:
+            advice = IGNORED_CHANGE_ADVICE.get((resource.type, prop))
+            if advice and olds.get(prop) != news.get(prop):
+                findings.append(Finding("warning", urn, f"{label(urn)}: `{prop}` {_shown(olds.get(prop))} -> "
+                                                        f"{_shown(news.get(prop))} does not reach AWS (ignore_changes): "
+                                                        f"{advice}."))
+    return findings
+
+
+def _shown(value: Any) -> Any:
+    """A wire-form number as written in the settings (7, not 7.0)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value

@@ -20,8 +20,7 @@ run (a no-op for a privilege held; so a run stopped half-way is finished by the 
 every statement it ran. Everything is checked
 before the first mutating statement, and it refuses (exit 2) when: the stack is unknown, its
 engine and version have no Data API or its writer ``instanceClass`` is a T class, on which AWS does
-not support the Data API (``components.settings.data_api_supported``), the writer
-region's cluster is not the one the program enables the Data API on, the cluster is missing,
+not support the Data API (``components.settings.data_api_supported``), the cluster is missing,
 not tagged as this stack's, not ``available`` or without its HTTP endpoint, the master secret is
 missing, or there are no AWS credentials. Exit 1 when AWS refuses a call or cannot be reached;
 the message then lists the statements still to run by hand.
@@ -188,12 +187,7 @@ def bootstrap(args, *, clients: Callable[[str, str], Any] | None = None, out: Te
             "(https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/data-api.limitations.html): the program "
             "does not enable it. Create the users by hand as README: Application users shows, or set a non-T "
             "instanceClass (e.g. db.r7g.large) and `pulumi up` first")
-    region = settings.writer_region
-    if region != settings.primary_region:
-        raise CommandRefused(
-            f"stack {stack}: the writer is in {region}, and the program enables the Data API on the cluster of "
-            f"{settings.primary_region} (where the stack was created) only. The users replicate to every member: "
-            f"run this command while {settings.primary_region} holds the writer, or create them by hand on the writer")
+    region = settings.writer_region  # the program enables the Data API on every writer-capable member
     identifier = cluster_identifier(stack, region)
     users = list(settings.access.application_users)
     secret_name = global_master_secret_name(stack) if settings.global_database else None

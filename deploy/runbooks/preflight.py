@@ -17,10 +17,13 @@ registers, not a second reading of the settings. Each finding names what to chan
 | ``quota`` | VPCs or Elastic IPs per region, or NAT gateways per zone, in use plus what the stack adds exceed the quota (1) |
 | ``name-taken`` | a name the stack creates (2) is held by a resource that does not carry the stack's tags |
 | ``ami-parameter`` | the public SSM parameter of the fleet's AMI does not resolve in the region |
+| ``backup-opt-in`` | the stack backs up its clusters with AWS Backup, and the region is not opted in to Aurora (3) |
 | ``not-checked`` | AWS refused a read or gave no answer, so a check could not run (the message names the call) |
 
 (1) the stack's own, carrying its ``project`` and ``stack`` tags, are in use and not added again.
 (2) of a cluster, instance, global cluster, parameter group, subnet group, KMS alias or log group.
+(3) AWS Backup's per-region opt-in for the resource type (DescribeRegionSettings
+``ResourceTypeOptInPreference``): without it the plans and selections deploy and no Aurora job ever runs.
 
 Exit codes, as verify, upgrade and the runbooks use them: 0 no finding; 1 any finding, or AWS
 could not be reached or read (an endpoint that cannot be reached); 2 usage or settings error,
@@ -43,7 +46,7 @@ from deploy.runbooks.rds import engine_versions
 
 CHECKS = (
     "availability-zone", "engine-version", "global-database-support", "upgrade-target", "instance-class",
-    "fleet-instance-type", "quota", "name-taken", "ami-parameter", "not-checked",
+    "fleet-instance-type", "quota", "name-taken", "ami-parameter", "backup-opt-in", "not-checked",
 )
 
 # Service Quotas codes. The names and codes are AWS's own (ListServiceQuotas / the quota ARNs
@@ -410,6 +413,17 @@ def check_ami_parameter(region_plan: RegionPlan, ssm) -> list:
                      "(its architecture picks the parameter) or that the region publishes Amazon Linux 2023 parameters")]
 
 
+def check_backup_opt_in(region: str, backup) -> list:
+    """AWS Backup runs no job for a resource type the region is not opted in to
+    (https://docs.aws.amazon.com/aws-backup/latest/devguide/service-opt-in.html)."""
+    if backup.describe_region_settings().get("ResourceTypeOptInPreference", {}).get("Aurora"):
+        return []
+    return [Finding("backup-opt-in", region, "Aurora",
+                     f"AWS Backup is not opted in to Aurora in {region}: the backup plans would deploy and no Aurora job "
+                     f"would ever run; opt in with `aws backup update-region-settings --region {region} "
+                     "--resource-type-opt-in-preference Aurora=true` (or set backupPlan: false)")]
+
+
 # ---------------------------------------------------------------------------------------
 # All checks of a stack.
 # ---------------------------------------------------------------------------------------
@@ -447,6 +461,8 @@ def preflight_region(settings, plan: Plan, region: str, clients: Callable[[str, 
         findings += _guarded(region, f"{quota[0]}/{quota[1]}", check, region_plan, ec2, service_quotas, plan.stack_tags)
     findings += _guarded(region, "names", check_names, plan, region_plan, lambda service: clients(service, region))
     findings += _guarded(region, "GetParameter", check_ami_parameter, region_plan, clients("ssm", region))
+    if settings.backup and settings.backup.enabled and region in settings.writer_capable_regions:  # where the plans are
+        findings += _guarded(region, "DescribeRegionSettings", check_backup_opt_in, region, clients("backup", region))
     return findings
 
 

@@ -130,10 +130,15 @@ def check_cluster(settings, intent: RegionIntent, rds) -> list[Finding]:
                                 f"{out.get('kmsKeyArn') or '(no kmsKeyArn output)'}"))
     findings += _switch(cluster, "deletion-protection", (region, cluster_id), "DeletionProtection", "deletion protection",
                         "deletionProtection", db.deletion_protection)
-    if cluster.get("BackupRetentionPeriod") != db.backup_retention_days:
+    # With continuous AWS Backup the retention is AWS Backup's (its rule's days; the settings refuse another
+    # backupRetentionDays), so that is the value to find.
+    continuous = bool(settings.backup and settings.backup.enabled and settings.backup.continuous)
+    key, days = (("backupContinuousRetentionDays", settings.backup.continuous_retention_days) if continuous
+                 else ("backupRetentionDays", db.backup_retention_days))
+    if cluster.get("BackupRetentionPeriod") != days:
         findings.append(Finding("backup-retention", region, cluster_id,
-                                f"backups kept {cluster.get('BackupRetentionPeriod')} days; "
-                                f"settings say backupRetentionDays: {db.backup_retention_days}"))
+                                f"backups kept {cluster.get('BackupRetentionPeriod')} days; settings say {key}: {days}"
+                                + (" (AWS Backup's continuous rule sets it)" if continuous else "")))
     findings += _switch(cluster, "iam-auth", (region, cluster_id), "IAMDatabaseAuthenticationEnabled", "IAM authentication",
                         "iamAuthentication", db.iam_authentication)
     instances = paginate(rds, "describe_db_instances", "DBInstances",

@@ -280,12 +280,21 @@ def test_engine_version_without_the_data_api_is_refused(monkeypatch, capsys, eng
     assert f"{engine} {version} has no RDS Data API" in err and "README: Application users" in err
 
 
-def test_writer_outside_the_primary_region_is_refused(monkeypatch, capsys):
+def test_after_a_switchover_it_runs_on_the_writer_in_the_new_region(monkeypatch):
+    """Stubber: the writer moved to us-west-2; the command goes to the cluster there (whose Data API the
+    program enables too), here one that does not have it yet."""
     prod = parse_settings(load_stack_config("prod"), "prod")
     moved = dataclasses.replace(prod, global_database=dataclasses.replace(prod.global_database, writer_region="us-west-2"))
     monkeypatch.setattr(bootstrap_users, "resolve_settings", lambda stack: moved)
-    err = refused(capsys, "--stack", "prod")
-    assert "the writer is in us-west-2" in err and "us-east-1" in err
+    west = "aurora-platform-prod-us-west-2"
+    rds = boto3.client("rds", region_name="us-west-2", aws_access_key_id="x", aws_secret_access_key="x")
+    stub = Stubber(rds)
+    stub.add_response("describe_db_clusters", cluster_answer(DBClusterIdentifier=west, HttpEndpointEnabled=False),
+                      {"DBClusterIdentifier": west})
+    asked = []
+    with stub, pytest.raises(CommandRefused, match=f"cluster {west} has no Data API"):
+        bootstrap(args(), clients=lambda service, region: asked.append((service, region)) or rds, out=io.StringIO())
+    assert ("rds", "us-west-2") in asked
 
 
 def test_mysql_statements_and_that_sql_is_built_from_validated_names_only():
@@ -330,12 +339,12 @@ def test_data_api_instance_classes(instance_class, supported):
     assert data_api_supported("aurora-postgresql", "16.6", instance_class) is supported
 
 
-def test_the_program_enables_the_data_api_on_the_creation_region_cluster_only():
+def test_the_program_enables_the_data_api_on_every_writer_capable_member():
     from tests.conftest import captured
 
     prod, dev = captured("prod"), captured("dev")
     assert {c.name: c.inputs.get("enableHttpEndpoint") for c in prod.by_type("aws:rds/cluster:Cluster")} == {
-        "aurora-us-east-1": True, "aurora-us-west-2": None}
+        "aurora-us-east-1": True, "aurora-us-west-2": True}
     assert [c.inputs.get("enableHttpEndpoint") for c in dev.by_type("aws:rds/cluster:Cluster")] == [None]  # db.t4g.medium
     from deploy.offline.capture import run_program
 

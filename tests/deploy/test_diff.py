@@ -251,9 +251,10 @@ def test_a_stateful_replacement_caused_upstream_names_the_cause():
 
 def test_a_major_engine_version_edit_warns_to_use_deploy_upgrade():
     base = cap(res(CLUSTER, "db", {"engine": "aurora-postgresql", "engineVersion": "15.8"}))
-    result = diff_captures(base, cap(res(CLUSTER, "db", {"engine": "aurora-postgresql", "engineVersion": "16.6"})))
+    result = diff_captures(base, cap(res(CLUSTER, "db", {"engine": "aurora-postgresql", "engineVersion": "16.6",
+                                                         "applyImmediately": True})))
     assert by_name(result, "db").action == "update" and result.errors == []
-    assert any("`deploy upgrade`" in f.message for f in result.findings)
+    assert any("`deploy upgrade --engine-version 16.6`" in f.message for f in result.findings)
 
 
 def test_a_stateful_deletion_is_an_error():

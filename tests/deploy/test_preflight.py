@@ -108,7 +108,10 @@ def test_dev_plan_single_nat(dev):
 # Findings on moto that come from its gaps, not from the stack: no DescribeDBEngineVersions, and
 # no orderable Aurora PostgreSQL 16.x options.
 def moto_gaps(region: str, instance_class: str) -> list[tuple[str, str, str]]:
-    return [("instance-class", region, instance_class), ("not-checked", region, "DescribeDBEngineVersions")]
+    """What moto cannot answer: DescribeDBEngineVersions, orderable 16.x classes, and AWS Backup's
+    DescribeRegionSettings (not implemented in moto 5.2.5's backup backend)."""
+    return [("instance-class", region, instance_class), ("not-checked", region, "DescribeDBEngineVersions"),
+            ("not-checked", region, "DescribeRegionSettings")]
 
 
 def test_prod_on_moto(moto, capsys):
@@ -124,7 +127,7 @@ def test_dev_on_moto_table_output(moto, capsys):
     assert code == 1
     assert out.startswith("preflight stack dev: regions us-east-2\n")
     assert "db.t4g.medium is not orderable for aurora-postgresql 16.6 in us-east-2" in out
-    assert "2 findings" in out
+    assert "3 findings" in out  # with moto's missing DescribeDBEngineVersions and DescribeRegionSettings
 
 
 RDS_NOT_FOUND = {"db-cluster": "DBClusterNotFoundFault", "db-instance": "DBInstanceNotFound",
@@ -148,11 +151,15 @@ def test_dev_clean_run_exits_0(moto, dev, capsys):
     assert {n.kind for n in rds_names} == set(RDS_NOT_FOUND)
     for planned in rds_names:
         stub.add_client_error(LOOKUP_OPERATIONS[planned.kind], RDS_NOT_FOUND[planned.kind], "not found", 404)
+    backup, backup_stub = _stubbed("backup")  # moto has no DescribeRegionSettings
+    backup_stub.add_response("describe_region_settings", {"ResourceTypeOptInPreference": {"Aurora": True, "RDS": True}})
     moto_clients = aws.Aws(moto)
     args = cli.build_parser().parse_args(["preflight", "--stack", "dev", "--json"])
-    with stub:
-        code = preflight.run(args, lambda service, region: rds if service == "rds" else moto_clients(service, region))
+    stubbed = {"rds": rds, "backup": backup}
+    with stub, backup_stub:
+        code = preflight.run(args, lambda service, region: stubbed.get(service) or moto_clients(service, region))
     stub.assert_no_pending_responses()
+    backup_stub.assert_no_pending_responses()
     assert (code, json.loads(capsys.readouterr().out)) == (0, {"stack": "dev", "clean": True, "findings": []})
 
 
@@ -493,6 +500,24 @@ def test_ami_parameter(moto, prod):
     found = preflight.check_ami_parameter(missing, clients("ssm", "us-west-2"))
     assert checks_of(found) == [("ami-parameter", missing.ami_parameter)]
     assert "does not exist in us-west-2" in found[0].message
+
+
+def test_backup_opt_in_for_aurora(dev):
+    """Stubber: moto 5.2.5 does not implement AWS Backup's DescribeRegionSettings. A region opted out of
+    Aurora (or that never answered for it) is a finding naming the command that opts in."""
+    for preference, expected in (({"Aurora": False, "RDS": True}, [("backup-opt-in", "Aurora")]),
+                                 ({"RDS": True}, [("backup-opt-in", "Aurora")]), ({"Aurora": True}, [])):
+        backup, stub = _stubbed("backup")
+        stub.add_response("describe_region_settings", {"ResourceTypeOptInPreference": preference})
+        with stub:
+            found = preflight.check_backup_opt_in("us-east-2", backup)
+        assert checks_of(found) == expected
+    assert "update-region-settings --region us-east-2 --resource-type-opt-in-preference Aurora=true" in \
+        preflight.check_backup_opt_in("us-east-2", _fake_backup({}))[0].message
+
+
+def _fake_backup(preference: dict):
+    return type("Backup", (), {"describe_region_settings": lambda self: {"ResourceTypeOptInPreference": preference}})()
 
 
 def test_refused_read_is_not_checked_and_the_rest_runs(dev):

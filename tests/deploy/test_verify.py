@@ -131,7 +131,8 @@ def test_findings_name_the_resource_and_region(moto, prod_settings, tmp_path, ca
     assert "0.0.0.0/0" in by_check["sg-open-to-internet"]["message"]
     assert by_check["backup-retention"] == {
         "check": "backup-retention", "region": "us-east-1", "resource": outputs["clusterIdentifier"],
-        "message": f"backups kept 1 days; settings say backupRetentionDays: {prod_settings.database.backup_retention_days}"}
+        "message": f"backups kept 1 days; settings say backupContinuousRetentionDays: "
+                   f"{prod_settings.backup.continuous_retention_days} (AWS Backup's continuous rule sets it)"}
 
 
 def test_region_option_limits_the_checks(moto, prod_settings, tmp_path, capsys):
