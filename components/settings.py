@@ -130,8 +130,6 @@ _S = Setting
 _DAYS = BACKUP_MAX_RETENTION_DAYS
 _FLEET_SIZES = "refused: needs fleetMinSize <= fleetDesiredCapacity <= fleetMaxSize"
 _NEW_STACK = "refused: fixed at creation: this needs a new stack and a data migration"
-_LOCK = {"change": "refused: a vault lock must not be replaced", "change_on": {"dev": "in-place"}}
-
 SETTINGS: tuple[Setting, ...] = (
     # general (attributes of Settings itself)
     _S("production", "boolean", True, "general", "production",
@@ -148,10 +146,10 @@ SETTINGS: tuple[Setting, ...] = (
     # network
     _S("vpcCidr", "string", "10.0.0.0/16", "network", "vpc_cidr",
        "IPv4 CIDR of the VPC in the primary region, /16 to /20.",
-       no_example="a new VPC CIDR replaces the VPC and everything in it, the cluster included"),
+       example="10.20.0.0/16", change="refused: RDS refuses to move a DB subnet group in use to another VPC"),
     _S("azCount", "integer", 3, "network", None,
        "Availability zones to spread subnets and database instances over.", low=2, high=6, example=2,
-       change="refused: an instance stays in its zone", change_on={"dev": "in-place"}),
+       change="refused: an instance keeps its zone", change_on={"dev": "in-place"}),
     _S("availabilityZones", "array", [], "network", "availability_zones",
        "Explicit AZ names; empty picks the first `azCount` zones of the region.",
        example=["{region}b", "{region}a", "{region}c"]),
@@ -176,8 +174,7 @@ SETTINGS: tuple[Setting, ...] = (
        "Engine version the clusters run, minor included (PostgreSQL MAJOR.MINOR; MySQL 8.0.mysql_aurora.3.MM.P). "
        "Automatic minor upgrades are off, so the version changes only by an upgrade: `deploy upgrade` on any stack "
        "(the only way for a global database, whose members ignore this setting; it then records the new version "
-       "here), or on a regional stack a change of this setting and `pulumi up` (docs/engine-upgrades.md).", example="16.8",
-       change_on={"prod": "refused: deploy upgrade"}),
+       "here), or on a regional stack a change of this setting and `pulumi up` (docs/engine-upgrades.md).", example="16.8"),
     _S("engineUpgradeTarget", "string", "", "database", "engine_upgrade_target",
        "Version an upgrade is being prepared for: the program also declares parameter groups of its family, which "
        "`deploy upgrade` switches the clusters to. Newer than engineVersion; empty when no upgrade is prepared.", example="17.4"),
@@ -210,7 +207,8 @@ SETTINGS: tuple[Setting, ...] = (
     _S("backupRetentionDays", "integer", 14, "database", "backup_retention_days",
        "Automated backup retention in days; also the point-in-time-restore window. With backupPlan and "
        "backupContinuous, AWS Backup manages it: equal to backupContinuousRetentionDays.", low=1,
-       high=MAX_BACKUP_RETENTION_DAYS, example=21),
+       high=MAX_BACKUP_RETENTION_DAYS, example=21,
+       change_on={"prod": "refused: set both to the same number of days"}),
     _S("preferredBackupWindow", "string", "03:00-04:00", "database", "preferred_backup_window",
        "Daily backup window, hh24:mi-hh24:mi UTC, at least 30 minutes.", example="02:00-03:00"),
     _S("preferredMaintenanceWindow", "string", "sun:05:00-sun:06:00", "database", "preferred_maintenance_window",
@@ -248,7 +246,8 @@ SETTINGS: tuple[Setting, ...] = (
     _S("readerAutoScalingMetric", "string", "cpu", "database", "reader_auto_scaling_metric",
        "What reader auto scaling tracks: cpu (RDSReaderAverageCPUUtilization, to readerAutoScalingCpuTarget) or "
        "connections (RDSReaderAverageDatabaseConnections, to readerAutoScalingConnectionsTarget).",
-       choices=tuple(READER_SCALING_METRICS), example="connections"),
+       choices=tuple(READER_SCALING_METRICS), example="connections",
+       change_on={"prod": "replaces-stateless"}),
     _S("readerAutoScalingConnectionsTarget", "integer", 500, "database", "reader_auto_scaling_connections_target",
        "Target average database connections per reader, with readerAutoScalingMetric connections.",
        low=10, high=MAX_DATABASE_CONNECTIONS, example=300),
@@ -339,10 +338,12 @@ SETTINGS: tuple[Setting, ...] = (
        "Retention in days of the daily AWS Backup snapshots in the cluster's own region.", low=1, high=_DAYS, example=30),
     _S("backupContinuous", "boolean", True, "backup", "continuous",
        "Continuous AWS Backup of the clusters: point-in-time restore from the vault for up to "
-       "backupContinuousRetentionDays.", example=False),
+       "backupContinuousRetentionDays.", example=False,
+       change_on={"dev": "refused: set both to the same number of days"}),
     _S("backupContinuousRetentionDays", "integer", 14, "backup", "continuous_retention_days",
        "Retention in days of the continuous backup, the vault's point-in-time-restore window.",
-       low=1, high=CONTINUOUS_MAX_RETENTION_DAYS, example=21),
+       low=1, high=CONTINUOUS_MAX_RETENTION_DAYS, example=21,
+       change_on={"prod": "refused: set both to the same number of days"}),
     _S("backupCopyRegion", "string", "", "backup", "copy_region",
        "Region the daily snapshots are copied to; empty: the first secondary region of a global stack, no copy for "
        "a single-region stack. Not the primary region.", example="eu-west-1"),
@@ -354,13 +355,13 @@ SETTINGS: tuple[Setting, ...] = (
        change="refused: the vault's lock (its retention guarantee) goes with it", change_on={"dev": "in-place"}),
     _S("backupVaultLockMinRetentionDays", "integer", 7, "backup", "vault_lock_min_retention_days",
        "Vault lock minimum retention in days; every backup and copy rule must keep its recovery points at least "
-       "this long.", low=1, high=_DAYS, example=14, **_LOCK),
+       "this long.", low=1, high=_DAYS, example=14),
     _S("backupVaultLockMaxRetentionDays", "integer", 365, "backup", "vault_lock_max_retention_days",
        "Vault lock maximum retention in days (at least the minimum); no rule may keep its recovery points longer.",
-       low=1, high=_DAYS, example=730, **_LOCK),
+       low=1, high=_DAYS, example=730),
     _S("backupVaultLockChangeableDays", "integer", 3, "backup", "vault_lock_changeable_days",
        f"Days ({VAULT_LOCK_MIN_CHANGEABLE_DAYS} or more) before the vault lock becomes immutable (compliance mode); "
-       "0 keeps it in governance mode, removable by privileged users.", low=0, high=_DAYS, example=7, **_LOCK),
+       "0 keeps it in governance mode, removable by privileged users.", low=0, high=_DAYS, example=7),
     _S("backupRestoreTesting", "boolean", True, "backup", "restore_testing",
        "AWS Backup restore testing: a weekly restore of the newest recovery point of each cluster, validated and "
        "deleted by AWS Backup.", example=False, change="replaces-stateless", change_on={"dev": "in-place"}),

@@ -22,22 +22,6 @@ from deploy.offline.change_matrix import STACKS, Outcome
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DOCUMENT = PROJECT_DIR / "docs" / "changing-settings.md"
 
-# Changes whose outcome today is one of issue 19's defects, declared as the fixed program must do them.
-# Remove an entry when its fix lands: strict, so an entry whose case starts passing fails the run.
-ISSUE_19_DEFECTS = {
-    ("prod", "azCount"): "issue 19 defect 1: the proxy's read-only endpoint is replaced create-before-delete under "
-                         "its fixed name when the proxy's subnets change",
-    ("dev", "availabilityZones"): "issue 19 defect 1: a reorder moves cluster instances to other zones and replaces "
-                                  "subnets with CIDRs their siblings still hold",
-    ("prod", "availabilityZones"): "issue 19 defect 1: a reorder moves cluster instances to other zones, replaces "
-                                   "subnets with CIDRs their siblings still hold, and clashes on the proxy's read-only "
-                                   "endpoint name",
-    ("prod", "engine"): "issue 19 defect 1: an engine change replaces the proxy, and its read-only endpoint "
-                        "create-before-delete under its fixed name",
-    ("prod", "engineVersion"): "issue 19 defect 5: editing engineVersion on a global stack passes offline without "
-                               "a word (the members ignore it; `deploy upgrade` is the way)",
-}
-
 CASES = [(stack, setting.key) for stack in STACKS for setting in change_matrix.example_settings()]
 
 
@@ -62,17 +46,10 @@ def _outcome(stack: str, key: str, shared: Path | None) -> Outcome:
     return result
 
 
-@pytest.mark.parametrize("stack,key", [
-    pytest.param(*case, id=f"{case[0]}-{case[1]}",
-                 marks=[pytest.mark.xfail(strict=True, reason=ISSUE_19_DEFECTS[case])] if case in ISSUE_19_DEFECTS else [])
-    for case in CASES])
+@pytest.mark.parametrize("stack,key", [pytest.param(*case, id=f"{case[0]}-{case[1]}") for case in CASES])
 def test_an_example_change_does_what_its_declaration_says(stack, key, tmp_path_factory):
     result = _outcome(stack, key, _shared_dir(tmp_path_factory))
     assert change_matrix.problems(result) == []
-
-
-def test_the_defect_list_names_real_cases():
-    assert set(ISSUE_19_DEFECTS) <= set(CASES)
 
 
 def test_a_refused_declaration_gives_its_reason_and_every_class_is_known():

@@ -275,10 +275,27 @@ def find_problems(changes: list[Change], renames: list[tuple[str, str]], base: S
     findings += _pending_reboot_notes(changes, base, head)
     findings += _clashes(changes, {new: old for old, new in renames}, base, head)
     findings += _zones_in_use(changes, base)
+    findings += _subnet_groups_moving_vpc(changes)
     findings += _ignored_setting_changes(base, head)
     refused = {f.urn for f in findings if f.level == "error"}
     kept = [f for f in findings if f.level == "error" or f.urn not in refused]  # an error says it all
     return sorted(kept, key=lambda f: (f.level != "error", f.urn, f.message))
+
+
+def _subnet_groups_moving_vpc(changes: list[Change]) -> list[Finding]:
+    """A DB subnet group updated in place onto the subnets of a replaced VPC: every plan shows an update,
+    but RDS refuses to move a subnet group in use to another VPC ("The new Subnets are not in the same Vpc
+    as the existing subnet group"; terraform-provider-aws issues #16419 and #27459)."""
+    replaced_vpcs = {c.urn for c in changes if c.type == "aws:ec2/vpc:Vpc" and c.action == "replace"}
+    subnets_moved = {c.urn for c in changes if c.type == "aws:ec2/subnet:Subnet" and c.action == "replace"
+                     and set(c.via.values()) & replaced_vpcs}
+    return [Finding("error", c.urn, (
+        f"{label(c.urn)} would move to the subnets of a new VPC ({', '.join(sorted(label(u) for u in replaced_vpcs))} "
+        "replaced): RDS refuses to move a DB subnet group in use to another VPC, so `pulumi up` would stop half-way "
+        "with the new network built. Instead: keep vpcCidr; to move the database to a new network, restore a "
+        "snapshot into a new stack (docs/backups-and-restore.md) and switch the applications over."))
+        for c in changes if c.type == "aws:rds/subnetGroup:SubnetGroup" and c.action == "update"
+        and set(c.via.values()) & subnets_moved]
 
 
 def _change_findings(change: Change, renamed: dict[str, str]) -> list[Finding]:

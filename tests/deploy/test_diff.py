@@ -477,3 +477,12 @@ def test_the_base_runs_its_own_components(repo):
     (repo / "components" / "diff_probe.py").unlink()
     result = run_diff("dev", "HEAD", project_dir=repo)
     assert [(c.action, c.name) for c in result.changes] == [("delete", "diff-probe")]
+
+
+def test_a_new_vpc_cidr_is_refused_because_rds_will_not_move_a_subnet_group_in_use(capsys):
+    """Every plan updates the DB subnet group onto the new VPC's subnets in place; RDS refuses that move."""
+    assert cli.main(["diff", "--stack", "dev", "--set", "vpcCidr=10.20.0.0/16", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    (error,) = [f for f in report["findings"] if f["level"] == "error"]
+    assert error["urn"].endswith("aws:rds/subnetGroup:SubnetGroup::network-us-east-2-db")
+    assert "RDS refuses to move a DB subnet group in use to another VPC" in error["message"]

@@ -32,8 +32,8 @@ CHANGES = [
     ("dev", {"availabilityZones": "[us-east-2b, us-east-2a]"}),  # the same zones, reordered
     # The plan agrees, and is what the real provider plans too (a DB subnet group's subnetIds update in
     # place in terraform-provider-aws), but AWS refuses the update: "The new Subnets are not in the same
-    # Vpc as the existing subnet group" (terraform-provider-aws issues #16419, #27459). Neither the
-    # doubles nor deploy diff know that yet.
+    # Vpc as the existing subnet group" (terraform-provider-aws issues #16419, #27459): deploy diff
+    # refuses it (an error finding); the doubles do not model the refusal.
     ("dev", {"vpcCidr": "10.20.0.0/16"}),
     ("dev", {"engine": "aurora-mysql", "engineVersion": "8.0.mysql_aurora.3.08.0"}),
     ("dev", {"readerCount": "2"}),
