@@ -194,6 +194,7 @@ def test_every_parser_refuses_abbreviations():
     ["failover", "--stack", "prod", "--to-region", "us-west-2", "--allow-data-loss"],
     ["upgrade", "--stack", "dev", "--engine-version", "16.8"],
     ["rotate-password", "--stack", "dev"],
+    ["clone", "--stack", "dev"],
 ])
 @pytest.mark.parametrize("flag, value", [("--timeout", "nan"), ("--timeout", "1e999"), ("--poll-interval", "nan"),
                                          ("--poll-interval", "-inf"), ("--timeout", "0")])

@@ -58,12 +58,13 @@ def commands(outputs: dict[str, str]) -> dict[str, list[str]]:
         "bootstrap-users": ["bootstrap-users", "--stack", "prod"],
         "rotate-password": ["rotate-password", "--stack", "dev"],
         "restore-drill": ["restore-drill", "--stack", "dev"],
+        "clone": ["clone", "--stack", "dev"],
     }
 
 
 AWS_COMMANDS = ("verify", "switchover", "failover", "preflight", "upgrade", "bootstrap-users", "rotate-password",
-                "restore-drill")
-TIMED_COMMANDS = ("switchover", "failover", "upgrade", "rotate-password", "restore-drill")
+                "restore-drill", "clone")
+TIMED_COMMANDS = ("switchover", "failover", "upgrade", "rotate-password", "restore-drill", "clone")
 OUTPUTS_COMMANDS = ("verify", "switchover", "failover", "upgrade")
 
 
