@@ -97,6 +97,11 @@ class Engine:
         return [r for r in self.resources(stack) if r.get("custom") and not r["type"].startswith("pulumi:providers:")]
 
 
+def assert_ok(result: subprocess.CompletedProcess, code: int = 0) -> subprocess.CompletedProcess:
+    assert result.returncode == code, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    return result
+
+
 def policy_events(event_log: Path) -> list[dict[str, Any]]:
     """The policy violations of an engine event log (``--event-log``), one per violation."""
     events = [json.loads(line) for line in event_log.read_text().splitlines() if line.strip()]
