@@ -10,6 +10,7 @@ from components.database_proxy import DatabaseProxyArgs, db_user_arns, proxy_res
 from components.settings import SettingsError
 from deploy import cli
 from deploy.offline.capture import Capture, run_program
+from tests.conftest import captured
 from tests.helpers import children_of, region_of
 
 PROXY = "aws:rds/proxy:Proxy"
@@ -126,7 +127,7 @@ def test_dev_keeps_the_proxy_off_and_can_turn_it_on(dev):
 
 def test_headless_secondary_gets_no_proxy():
     gdb = {"writerRegion": "us-east-1", "secondaryRegions": [{"region": "us-west-2", "vpcCidr": "10.1.0.0/16", "instances": 0}]}
-    capture = run_program("prod", "update", overrides={"aurora-platform:globalDatabase": json.dumps(gdb)})
+    capture = captured("prod", "update", overrides={"aurora-platform:globalDatabase": json.dumps(gdb)})
     assert [region_of(capture, p) for p in capture.by_type(PROXY)] == ["us-east-1"]
     assert capture.outputs["regions"]["us-west-2"]["proxyEndpoint"] is None
 

@@ -87,7 +87,7 @@ def test_global_secret_lists_every_member_region(prod):
 
 def test_global_secret_host_follows_the_writer_region():
     gdb = {"writerRegion": "us-west-2", "secondaryRegions": [{"region": "us-west-2", "vpcCidr": "10.1.0.0/16", "instances": 2}]}
-    capture = run_program("prod", "update", overrides={"aurora-platform:globalDatabase": json.dumps(gdb)})
+    capture = captured("prod", "update", overrides={"aurora-platform:globalDatabase": json.dumps(gdb)})
     value = secret_value(capture)
     assert value["host"] == member_cluster(capture, "us-west-2").outputs["endpoint"]
     assert value["dbClusterIdentifier"] == "aurora-platform-prod-us-west-2"
@@ -225,7 +225,7 @@ def test_global_replication_lag_dashboard_uses_the_same_dimensions(prod):
 
 def test_global_replication_lag_source_region_follows_a_switchover():
     gdb = {"writerRegion": "us-west-2", "secondaryRegions": [{"region": "us-west-2", "vpcCidr": "10.1.0.0/16", "instances": 2}]}
-    capture = run_program("prod", "update", overrides={"aurora-platform:globalDatabase": json.dumps(gdb)})
+    capture = captured("prod", "update", overrides={"aurora-platform:globalDatabase": json.dumps(gdb)})
     (alarm,) = global_lag_alarms(capture)
     assert alarm.inputs["dimensions"] == {"DBClusterIdentifier": "aurora-platform-prod-us-east-1",
                                           "SourceRegion": "us-west-2"}
