@@ -31,7 +31,7 @@ def groups_by_name(capture: Capture, type_: str) -> dict:
 
 
 # ---------------------------------------------------------------------------------------
-# issue 11, defect 6: a pinned minor version plus automatic minor upgrades.
+# A pinned minor version: no automatic minor upgrades.
 # ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -53,7 +53,7 @@ def test_a_major_only_engine_version_is_refused():
 
 
 # ---------------------------------------------------------------------------------------
-# issue 14: a major version change of engineVersion in the settings (the program's side).
+# A major version change of engineVersion in the settings (the program's side).
 # ---------------------------------------------------------------------------------------
 
 def test_next_major_on_dev_is_an_in_place_modify_with_groups_of_the_new_family():
