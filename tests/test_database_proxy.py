@@ -8,9 +8,8 @@ import pytest
 
 from components.database_proxy import DatabaseProxyArgs, db_user_arns, proxy_resource_id
 from components.settings import SettingsError
-from deploy import cli
 from deploy.offline.capture import Capture, run_program
-from tests.conftest import captured
+from tests.conftest import captured, deploy_check
 from tests.helpers import children_of, region_of
 
 PROXY = "aws:rds/proxy:Proxy"
@@ -139,9 +138,10 @@ def test_allowed_security_groups_reach_the_primary_proxy():
     assert "sg-0123456789abcdef0" in sources
 
 
-def test_check_json_lists_the_proxies_with_tls_and_iam_auth(capsys):
-    assert cli.main(["check", "--stack", "prod", "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
+def test_check_json_lists_the_proxies_with_tls_and_iam_auth():
+    result = deploy_check("--stack", "prod", "--json", "--mode", "preview")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
     proxies = [r for r in report["resources"] if r["type"] == PROXY]
     assert sorted(r["name"] for r in proxies) == ["proxy-us-east-1", "proxy-us-west-2"]
     assert all(r["inputs"]["requireTls"] is True and r["inputs"]["defaultAuthScheme"] == "IAM_AUTH" for r in proxies)
