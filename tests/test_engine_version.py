@@ -5,8 +5,6 @@ settings that prepare an upgrade."""
 
 from __future__ import annotations
 
-import functools
-
 import pytest
 
 from components.settings import SettingsError, parse_settings
@@ -21,9 +19,8 @@ INSTANCE_GROUP = "aws:rds/parameterGroup:ParameterGroup"
 NEXT_MAJOR = "17.4"  # dev runs 16.6
 
 
-@functools.cache
 def dev_with(**settings: str) -> Capture:
-    return run_program("dev", "update", overrides={f"aurora-platform:{k}": v for k, v in settings.items()})
+    return captured("dev", "update", overrides={f"aurora-platform:{k}": v for k, v in settings.items()})
 
 
 def groups_by_name(capture: Capture, type_: str) -> dict:
