@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import functools
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -14,9 +12,9 @@ from components.database_backup import MANAGED_POLICIES, daily_schedule_after
 from components.naming import vault_name
 from components.settings import SettingsError, parse_settings
 from deploy.offline.capture import run_program
-from deploy.offline.stack_config import PROJECT_DIR, load_stack_config
+from deploy.offline.stack_config import load_stack_config
 from deploy.runbooks.base import arn_region
-from tests.conftest import captured
+from tests.conftest import captured, deploy_check
 from tests.helpers import key_arns, region_of
 from tests.test_settings import settings_of
 
@@ -199,8 +197,7 @@ def test_production_single_region_stack_must_copy_elsewhere():
 
 @pytest.mark.parametrize("mode", ["preview", "update"])
 def test_deploy_check_prod_json_lists_locked_vaults_in_two_regions_a_copying_plan_and_the_selections(mode):
-    result = subprocess.run([sys.executable, "-m", "deploy", "check", "--stack", "prod", "--json", "--mode", mode],
-                            cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300)
+    result = deploy_check("--stack", "prod", "--json", "--mode", mode)
     assert result.returncode == 0, result.stderr
     resources = json.loads(result.stdout)["resources"]
 

@@ -15,7 +15,8 @@ import pytest
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 NUMBER = r"[0-9]+(?:\.[0-9]+)?"
 
-pytestmark = pytest.mark.bench
+# One worker runs them one after the other (pyproject.toml runs the tests on two): no benchmark shares the CPU with another.
+pytestmark = [pytest.mark.bench, pytest.mark.xdist_group("bench")]
 
 
 def run_bench(script: str, *args: str) -> str:

@@ -8,8 +8,8 @@ import pytest
 
 from components.database_proxy import DatabaseProxyArgs, db_user_arns, proxy_resource_id
 from components.settings import AccessSettings, SettingsError
-from deploy import cli
 from deploy.offline.capture import Capture, run_program
+from tests.conftest import captured, deploy_check
 from tests.helpers import children_of, region_of
 
 PROXY = "aws:rds/proxy:Proxy"
@@ -127,7 +127,7 @@ def test_dev_keeps_the_proxy_off_and_can_turn_it_on(dev):
 
 def test_headless_secondary_gets_no_proxy():
     gdb = {"writerRegion": "us-east-1", "secondaryRegions": [{"region": "us-west-2", "vpcCidr": "10.1.0.0/16", "instances": 0}]}
-    capture = run_program("prod", "update", overrides={"aurora-platform:globalDatabase": json.dumps(gdb)})
+    capture = captured("prod", "update", overrides={"aurora-platform:globalDatabase": json.dumps(gdb)})
     assert [region_of(capture, p) for p in capture.by_type(PROXY)] == ["us-east-1"]
     assert capture.outputs["regions"]["us-west-2"]["proxyEndpoint"] is None
 
@@ -139,9 +139,10 @@ def test_allowed_security_groups_reach_the_primary_proxy():
     assert "sg-0123456789abcdef0" in sources
 
 
-def test_check_json_lists_the_proxies_with_tls_and_iam_auth(capsys):
-    assert cli.main(["check", "--stack", "prod", "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
+def test_check_json_lists_the_proxies_with_tls_and_iam_auth():
+    result = deploy_check("--stack", "prod", "--json", "--mode", "preview")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
     proxies = [r for r in report["resources"] if r["type"] == PROXY]
     assert sorted(r["name"] for r in proxies) == ["proxy-us-east-1", "proxy-us-west-2"]
     assert all(r["inputs"]["requireTls"] is True and r["inputs"]["defaultAuthScheme"] == "IAM_AUTH" for r in proxies)

@@ -1,5 +1,7 @@
-"""Deploy-time correctness (issue 11): defects the offline tests could not see before, each pinned on
-the committed stack files or on a `--set` variant of them through the mock-engine capture."""
+"""Deploy-time correctness: what the provider, AWS and the engine need from the plan beyond what the
+policies check (values sent, secret formats, creation order, alarm dimensions, key and topic policies,
+NACLs), each pinned on the committed stack files or on a `--set` variant of them through the
+mock-engine capture."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ CLUSTER = "aws:rds/cluster:Cluster"
 INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
 
 
-# --- Defect 1: switching storageType back to aurora must reach the provider -------------------
+# --- Switching storageType back to aurora must reach the provider ---------------------------------
 
 def test_storage_type_aurora_is_sent():
     """`storageType` is optional+computed in the provider: leaving it out for `aurora` keeps a cluster
@@ -48,7 +50,7 @@ def test_check_json_shows_storage_type_aurora_on_every_cluster():
     assert all(c["inputs"]["storageType"] == "aurora" for c in clusters), clusters
 
 
-# --- Defect 2: the global database's secret in RDS's secret format -----------------------------
+# --- The global database's secret in RDS's secret format ------------------------------------------
 
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 
@@ -87,7 +89,7 @@ def test_global_secret_lists_every_member_region(prod):
 
 def test_global_secret_host_follows_the_writer_region():
     gdb = {"writerRegion": "us-west-2", "secondaryRegions": [{"region": "us-west-2", "vpcCidr": "10.1.0.0/16", "instances": 2}]}
-    capture = run_program("prod", "update", overrides={"aurora-platform:globalDatabase": json.dumps(gdb)})
+    capture = captured("prod", "update", overrides={"aurora-platform:globalDatabase": json.dumps(gdb)})
     value = secret_value(capture)
     assert value["host"] == member_cluster(capture, "us-west-2").outputs["endpoint"]
     assert value["dbClusterIdentifier"] == "aurora-platform-prod-us-west-2"
@@ -101,7 +103,7 @@ def test_global_secret_engine_is_mysql_for_aurora_mysql():
     assert value["engine"] == "mysql" and value["port"] == 3306
 
 
-# --- Defect 3: Network(database_port=None) leaves the database tier on the application NACL ----
+# --- Network(database_port=None) leaves the database tier on the application NACL -----------------
 
 NETWORK_ONLY_PROGRAM = '''
 import pulumi_aws as aws
@@ -152,7 +154,7 @@ def test_network_with_database_port_gives_the_database_tier_its_own_nacl(tmp_pat
     assert {placed[s] for s, tier in tiers.items() if tier == "database"} == {"network-us-east-2-database"}
 
 
-# --- Defect 4: the flow log waits for its role's policy; the policy is AWS's documented one ------
+# --- The flow log waits for its role's policy; the policy is AWS's documented one -----------------
 
 def flow_log_parts(capture):
     for flow_log in capture.by_type("aws:ec2/flowLog:FlowLog"):
@@ -181,7 +183,7 @@ def test_flow_log_role_policy_grants_describe_log_groups(prod):
         assert writes["Resource"] == [group, f"{group}:*"], "writes stay scoped to the flow log's own group"
 
 
-# --- Defect 5: instances with enhanced monitoring wait for the role's managed policy -------------
+# --- Instances with enhanced monitoring wait for the role's managed policy ------------------------
 
 def test_instances_wait_for_the_enhanced_monitoring_policy_attachment():
     for mode in ("preview", "update"):
@@ -201,7 +203,7 @@ def test_instances_without_enhanced_monitoring_have_no_role_to_wait_for(dev):
     assert all(i.inputs["monitoringInterval"] == 0 for i in dev.by_type(INSTANCE))
 
 
-# --- Defect 7: the global replication lag alarm uses the dimension set CloudWatch publishes -------
+# --- The global replication lag alarm uses the dimension set CloudWatch publishes -----------------
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 
@@ -226,13 +228,13 @@ def test_global_replication_lag_dashboard_uses_the_same_dimensions(prod):
 
 def test_global_replication_lag_source_region_follows_a_switchover():
     gdb = {"writerRegion": "us-west-2", "secondaryRegions": [{"region": "us-west-2", "vpcCidr": "10.1.0.0/16", "instances": 2}]}
-    capture = run_program("prod", "update", overrides={"aurora-platform:globalDatabase": json.dumps(gdb)})
+    capture = captured("prod", "update", overrides={"aurora-platform:globalDatabase": json.dumps(gdb)})
     (alarm,) = global_lag_alarms(capture)
     assert alarm.inputs["dimensions"] == {"DBClusterIdentifier": "aurora-platform-prod-us-east-1",
                                           "SourceRegion": "us-west-2"}
 
 
-# --- Defect 8: readers added by auto scaling are watched, can publish, and block a destroy --------
+# --- Readers added by auto scaling are watched, can publish, and block a destroy ------------------
 
 def monitoring_children(capture, region, type_):
     component = capture.one("aurora-platform:monitoring:DatabaseMonitoring", f"monitoring-{region}")
@@ -277,7 +279,7 @@ def test_topic_policy_admits_autoscaled_readers_by_arn_pattern_and_account(prod)
     assert all(p.endswith("*") for p in patterns if ":db:" in p), "no instance listed by name"
 
 
-# --- Defect 9: the key policy lets RDS event notifications use the key of an encrypted topic -----
+# --- The key policy lets RDS event notifications use the key of an encrypted topic ----------------
 
 def key_statements(capture, region):
     key = capture.one("aws:kms/key:Key", f"key-{region}")
@@ -307,7 +309,7 @@ def test_cloudwatch_alarms_keep_their_source_account_condition(prod):
     assert set(cloudwatch["Action"]) == {"kms:GenerateDataKey*", "kms:Decrypt"}
 
 
-# --- Defect 10: security groups of a peered VPC get through the database NACL ------------------
+# --- Security groups of a peered VPC get through the database NACL --------------------------------
 # Chosen: a setting (databaseNaclExtraCidrs) for the extra CIDRs the database NACL admits on the
 # engine port. Refusing such security groups offline is not possible: a security group id does not
 # say which VPC it belongs to.

@@ -5,8 +5,6 @@ settings that prepare an upgrade."""
 
 from __future__ import annotations
 
-import functools
-
 import pytest
 
 from components.settings import SettingsError, parse_settings
@@ -21,9 +19,8 @@ INSTANCE_GROUP = "aws:rds/parameterGroup:ParameterGroup"
 NEXT_MAJOR = "17.4"  # dev runs 16.6
 
 
-@functools.cache
 def dev_with(**settings: str) -> Capture:
-    return run_program("dev", "update", overrides={f"aurora-platform:{k}": v for k, v in settings.items()})
+    return captured("dev", "update", overrides={f"aurora-platform:{k}": v for k, v in settings.items()})
 
 
 def groups_by_name(capture: Capture, type_: str) -> dict:
@@ -31,7 +28,7 @@ def groups_by_name(capture: Capture, type_: str) -> dict:
 
 
 # ---------------------------------------------------------------------------------------
-# issue 11, defect 6: a pinned minor version plus automatic minor upgrades.
+# A pinned minor version: no automatic minor upgrades.
 # ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -53,7 +50,7 @@ def test_a_major_only_engine_version_is_refused():
 
 
 # ---------------------------------------------------------------------------------------
-# issue 14: a major version change of engineVersion in the settings (the program's side).
+# A major version change of engineVersion in the settings (the program's side).
 # ---------------------------------------------------------------------------------------
 
 def test_next_major_on_dev_is_an_in_place_modify_with_groups_of_the_new_family():

@@ -241,7 +241,7 @@ def test_database_admits_only_the_proxy_in_prod_and_only_the_fleet_without_one(s
 
 
 def test_database_admits_the_fleet_and_the_groups_named_in_settings():
-    capture = run_program("dev", "update", overrides={"aurora-platform:allowedSecurityGroupIds": '["sg-0123456789abcdef0"]'})
+    capture = captured("dev", "update", overrides={"aurora-platform:allowedSecurityGroupIds": '["sg-0123456789abcdef0"]'})
     rules = db_ingress(capture, writer(capture)["dbSecurityGroupId"])
     assert sorted(r.inputs["referencedSecurityGroupId"] for r in rules) == sorted(
         [fleet_child(capture, SG).id, "sg-0123456789abcdef0"])

@@ -102,9 +102,7 @@ def test_db_security_group_admits_only_named_groups_on_engine_port(stack_capture
 
 
 def test_db_security_group_admits_extra_groups_from_settings():
-    from deploy.offline.capture import run_program
-
-    capture = run_program("dev", "update", overrides={"aurora-platform:allowedSecurityGroupIds": '["sg-0123456789abcdef0"]'})
+    capture = captured("dev", "update", overrides={"aurora-platform:allowedSecurityGroupIds": '["sg-0123456789abcdef0"]'})
     rules = capture.by_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
     assert any(r.inputs["referencedSecurityGroupId"] == "sg-0123456789abcdef0" and r.inputs["fromPort"] == 5432
                for r in rules)

@@ -143,7 +143,7 @@ def test_three_secondary_regions_from_settings():
 
 
 def test_headless_secondary_from_settings():
-    capture = run_program("prod", "update", overrides=with_global([
+    capture = captured("prod", "update", overrides=with_global([
         {"region": "us-west-2", "vpcCidr": "10.1.0.0/16", "instances": 0}]))
     secondary = member(capture, "us-west-2")
     assert [i for i in capture.by_type(INSTANCE) if region_of(capture, i) == "us-west-2"] == []
@@ -160,7 +160,7 @@ def test_write_forwarding_on_members_that_are_not_the_writer():
 
 def test_after_a_switchover_the_writer_region_moves_without_recreating_members():
     before = captured("prod", "update")
-    after = run_program("prod", "update", overrides=with_global(
+    after = captured("prod", "update", overrides=with_global(
         [{"region": "us-west-2", "vpcCidr": "10.1.0.0/16", "instances": 2}], writerRegion="us-west-2"))
     assert after.outputs["writerRegion"] == "us-west-2"
     assert after.outputs["regions"]["us-west-2"]["writer"] is True
@@ -224,7 +224,7 @@ def test_reader_auto_scaling_follows_the_writer_region():
         return {t.inputs["resourceId"] for t in capture.by_type("aws:appautoscaling/target:Target")}
 
     assert scaled_clusters(captured("prod")) == {"cluster:aurora-platform-prod-us-east-1"}
-    after = run_program("prod", "update", overrides=with_global(
+    after = captured("prod", "update", overrides=with_global(
         [{"region": "us-west-2", "vpcCidr": "10.1.0.0/16", "instances": 2}], writerRegion="us-west-2"))
     assert scaled_clusters(after) == {"cluster:aurora-platform-prod-us-west-2"}
 
@@ -247,7 +247,7 @@ def test_standby_capacity_from_settings_and_fleet_follows_the_writer():
     warm = run_program("prod", "update", overrides=with_global(
         [{"region": "us-west-2", "vpcCidr": "10.1.0.0/16", "instances": 2, "standbyFleetDesiredCapacity": 2}]))
     assert fleet_group(warm, "us-west-2").inputs["desiredCapacity"] == 2
-    moved = run_program("prod", "update", overrides=with_global(
+    moved = captured("prod", "update", overrides=with_global(
         [{"region": "us-west-2", "vpcCidr": "10.1.0.0/16", "instances": 2}], writerRegion="us-west-2"))
     assert fleet_group(moved, "us-west-2").inputs["minSize"] == 3
     assert fleet_group(moved, "us-east-1").inputs["minSize"] == 0

@@ -10,6 +10,7 @@ import pytest
 
 from components.settings import SettingsError
 from deploy.offline.capture import Capture, run_program
+from tests.conftest import captured
 
 ROTATED = "R0tated-by-deploy_rotate-password!x9"
 
@@ -30,7 +31,7 @@ def generated(capture: Capture) -> str:
 
 
 def test_global_database_uses_the_generated_password_until_a_rotation():
-    capture = run_program("prod", "update")
+    capture = captured("prod", "update")
     primary = capture.one("aws:rds/cluster:Cluster", "aurora-us-east-1")
     assert plain(primary.inputs["masterPassword"]) == generated(capture) == secret_value(capture)["password"]
 
@@ -45,7 +46,7 @@ def test_after_a_rotation_the_next_up_writes_the_rotated_password_not_the_genera
     assert generated(capture) != ROTATED  # the generated password stays in the state, unused
     # Everything else in the secret is what the program writes anyway.
     assert {k: v for k, v in secret_value(capture).items() if k != "password"} == {
-        k: v for k, v in secret_value(run_program("prod", "update")).items() if k != "password"}
+        k: v for k, v in secret_value(captured("prod", "update")).items() if k != "password"}
 
 
 def test_the_rotated_password_stays_secret_in_the_plan(capsys):

@@ -10,7 +10,6 @@ part of the program.
 
 from __future__ import annotations
 
-import functools
 import json
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pulumi_aws
 import pytest
 
 from deploy.offline import aws_model
-from deploy.offline.capture import Capture, run_program
+from deploy.offline.capture import Capture
 from tests.conftest import captured
 
 P = "aurora-platform:"
@@ -51,10 +50,9 @@ WHAT_IF: dict[str, tuple[str, dict[str, str]]] = {
 NO_REPLACEABLE_INPUTS: frozenset[str] = frozenset()
 
 
-@functools.cache
 def what_if(label: str) -> Capture:
     stack, overrides = WHAT_IF[label]
-    return run_program(stack, "update", overrides=overrides)
+    return captured(stack, "update", overrides=overrides)
 
 
 def _cloud_types(capture: Capture) -> set[str]:

@@ -430,7 +430,7 @@ def test_recorded_events_round_trip_through_json():
     assert event.res_outputs_event.metadata.detailed_diff["backupRetentionPeriod"].diff_kind.value == "update"
 
 
-# Issue 11, defect 8: readers that auto scaling adds (application-autoscaling-*) are not in the stack
+# Readers that auto scaling adds (application-autoscaling-*) are not in the stack
 # and block deleting their cluster; destroy says so and how to remove them, before it starts.
 PROVIDER_URN = "urn:pulumi:dev::aurora-platform::pulumi:providers:aws::aws-us-east-2"
 TARGET_URN = ("urn:pulumi:dev::aurora-platform::aurora-platform:database:AuroraCluster$"

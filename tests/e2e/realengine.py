@@ -38,6 +38,9 @@ def engine_environment(home: Path) -> dict[str, str]:
         "PULUMI_BACKEND_URL": f"file://{state}",
         "PULUMI_CONFIG_PASSPHRASE": "e2e-tests-only",
         "PULUMI_SKIP_UPDATE_CHECK": "true",
+        # The tests read a stack's state after a command, never during one: the engine writes the final
+        # checkpoint only, not one after every step (each of which rewrites the whole state file; 40% of a prod `up`).
+        "PULUMI_SKIP_CHECKPOINTS": "true",
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
         # The CLI takes --event-log (the engine's event stream, as the Automation API reads it)
         # only with debug commands on; the tests' own `pulumi preview` calls use it.
@@ -95,6 +98,11 @@ class Engine:
 
     def custom_resources(self, stack: str) -> list[dict[str, Any]]:
         return [r for r in self.resources(stack) if r.get("custom") and not r["type"].startswith("pulumi:providers:")]
+
+
+def assert_ok(result: subprocess.CompletedProcess, code: int = 0) -> subprocess.CompletedProcess:
+    assert result.returncode == code, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    return result
 
 
 def policy_events(event_log: Path) -> list[dict[str, Any]]:

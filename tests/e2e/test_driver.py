@@ -10,14 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.e2e.conftest import DEPLOYED_DEV, new_engine
+from tests.e2e.realengine import assert_ok
+
 pytestmark = pytest.mark.e2e
 
 STUBBED_SWITCHOVER = Path(__file__).resolve().parent / "stubbed_switchover.py"
-
-
-def assert_ok(result, code: int = 0):
-    assert result.returncode == code, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-    return result
 
 
 def stored_state_of(engine, type_: str, name: str) -> Path:
@@ -28,16 +26,10 @@ def stored_state_of(engine, type_: str, name: str) -> Path:
     raise AssertionError(f"no {type_} named {name} in the doubles' cloud")
 
 
-def test_dev_preview_up_refresh_drift_and_destroy(engine):
-    preview = assert_ok(engine.deploy("preview", "--stack", "dev"))
-    assert "with policy pack" in preview.stdout
-    assert engine.custom_resources("dev") == []  # a preview creates nothing
-
-    assert_ok(engine.deploy("up", "--stack", "dev"))
-    created = engine.custom_resources("dev")
-    clusters = [r for r in created if r["type"] == "aws:rds/cluster:Cluster"]
-    assert len(clusters) == 1 and clusters[0]["outputs"]["endpoint"].endswith(".rds.amazonaws.com")
-
+@pytest.mark.xdist_group(DEPLOYED_DEV)
+def test_dev_preview_up_refresh_drift_and_destroy(deployed_dev):
+    # deployed_dev: the driver's preview (policy pack, nothing created) and up (one cluster), checked once per session.
+    engine = deployed_dev
     # The program does not fight its own deployment: a preview right after the up changes nothing.
     assert_ok(engine.pulumi("preview", "--stack", "dev", "--expect-no-changes"))
     refresh = assert_ok(engine.deploy("refresh", "--stack", "dev"))
@@ -56,20 +48,24 @@ def test_dev_preview_up_refresh_drift_and_destroy(engine):
     assert not any(engine.cloud.glob("*.json"))
 
 
+# The tests on the deployed prod run on one pytest-xdist worker, in this order (the last one changes the stack).
+DEPLOYED_PROD = pytest.mark.xdist_group("e2e-deployed-prod")
+
+
 @pytest.fixture(scope="module")
 def prod_engine(pulumi_cli, tmp_path_factory):
     """prod, deployed once for the tests of this module (a first `up` of prod is the slow part)."""
-    from tests.e2e.conftest import new_engine
-
     engine = new_engine(tmp_path_factory.mktemp("prod"))
     assert_ok(engine.deploy("up", "--stack", "prod"))
     return engine
 
 
+@DEPLOYED_PROD
 def test_prod_preview_after_up_changes_nothing(prod_engine):
     assert_ok(prod_engine.pulumi("preview", "--stack", "prod", "--expect-no-changes"))
 
 
+@DEPLOYED_PROD
 def test_prod_up_then_destroy_is_refused_for_protected_resources(prod_engine):
     before = prod_engine.custom_resources("prod")
     protected = [r for r in before if r.get("protect")]
@@ -80,6 +76,7 @@ def test_prod_up_then_destroy_is_refused_for_protected_resources(prod_engine):
     assert len(prod_engine.custom_resources("prod")) == len(before)
 
 
+@DEPLOYED_PROD
 def test_switchover_apply_records_the_writer_and_the_next_preview_replaces_nothing_stateful(prod_engine):
     outputs = json.loads(prod_engine.pulumi("stack", "output", "--stack", "prod", "--json", check=True).stdout)
     regions = outputs["regions"]

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from tests.e2e.conftest import DEPLOYED_DEV
 from tests.e2e.realengine import preview_args
 
 pytestmark = pytest.mark.e2e
@@ -16,9 +17,9 @@ STATEFUL = ("aws:rds/cluster:Cluster", "aws:rds/clusterInstance:ClusterInstance"
             "aws:secretsmanager/secret:Secret")
 
 
-def test_next_major_after_an_up_previews_an_update_of_the_cluster_not_a_replacement(engine, tmp_path):
-    up = engine.deploy("up", "--stack", "dev")
-    assert up.returncode == 0, up.stdout + up.stderr
+@pytest.mark.xdist_group(DEPLOYED_DEV)
+def test_next_major_after_an_up_previews_an_update_of_the_cluster_not_a_replacement(deployed_dev, tmp_path):
+    engine = deployed_dev  # dev after a driver `up` (checked once per session), this test's own copy
     engine.pulumi("config", "set", "engineVersion", "17.4", "--stack", "dev", check=True)
 
     log = tmp_path / "preview.jsonl"

@@ -10,20 +10,19 @@ from __future__ import annotations
 import collections
 import json
 import subprocess
-import sys
 import textwrap
 
 import pytest
 
+from tests.conftest import deploy_check
 from tests.e2e.conftest import new_engine
-from tests.e2e.realengine import PROJECT_DIR, cli_path, policy_events, preview_args
+from tests.e2e.realengine import cli_path, policy_events, preview_args
 
 pytestmark = pytest.mark.e2e
 
 
 def check_violations(stack: str) -> collections.Counter:
-    result = subprocess.run([sys.executable, "-m", "deploy", "check", "--stack", stack, "--json"], cwd=PROJECT_DIR,
-                            text=True, capture_output=True, timeout=300)
+    result = deploy_check("--stack", stack, "--json", "--mode", "preview")
     assert result.returncode in (0, 1), result.stderr
     report = json.loads(result.stdout)
     return collections.Counter(v["policy"] for v in report["violations"])

@@ -16,7 +16,8 @@ resource is added next to it. Each mutated stack goes through the real pack conf
 with the stack's own ``policies/config/<stack>.json``: ``Analyze`` for the changed and
 added resources (a resource policy decides from the resource alone, so several
 independent mutations share one batch) and, for mutations a stack policy must catch,
-``AnalyzeStack`` over every resource of the mutated stack.
+``AnalyzeStack`` over every resource of the mutated stack, with that policy the only stack
+policy enabled (its level and properties from the stack's config; a kill is its verdict alone).
 
 Most kinds run on the prod stack. The kinds for the master user secret RDS manages
 (``MANAGED_SECRET_KINDS``) apply only to a cluster or instance with
@@ -959,7 +960,7 @@ def run_mutations(pack: StackPack, capture: Capture, baseline: list[Violation]) 
             continue
         replacements = {resource.urn: resource for resource in mutation.replaced}
         resources = [replacements.get(r.urn, r) for r in capture.resources] + list(mutation.added)
-        found[position] += pack.analyze_stack(capture.stack, *resources)
+        found[position] += pack.analyze_stack_for(capture.stack, mutation.expected_policy, *resources)
     return [Outcome(mutation, _is_killed(mutation, found[i], known), found[i]) for i, mutation in enumerate(mutations)]
 
 

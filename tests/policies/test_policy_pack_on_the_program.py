@@ -9,13 +9,13 @@ from __future__ import annotations
 import pytest
 from policy_fixtures import StackPack
 
-from deploy.offline.capture import run_program
+from tests.conftest import captured
 
 
 @pytest.mark.parametrize("mode", ["preview", "update"])
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_committed_stack_has_no_mandatory_violation(pack: StackPack, stack: str, mode: str) -> None:
-    resources = run_program(stack, mode).resources
+    resources = captured(stack, mode).resources
 
     violations = pack.analyze(stack, *resources) + pack.analyze_stack(stack, *resources)
 
