@@ -19,6 +19,7 @@ from components.aws_facts import (
     data_api_supported,
     parameter_group_family,
 )
+from components.publish import publish
 from components.security_group_rules import port_ingress
 from components.settings import DatabaseSettings
 
@@ -228,24 +229,14 @@ class AuroraCluster(pulumi.ComponentResource):
             self._reader_auto_scaling()
         self.secret_arn = self._master_secret_arn()
 
-        self.cluster_identifier = self.cluster.cluster_identifier
-        self.cluster_arn = self.cluster.arn
         self.cluster_resource_id = self.cluster.cluster_resource_id
-        self.writer_endpoint = self.cluster.endpoint
-        self.reader_endpoint = self.cluster.reader_endpoint
-        self.security_group_id = self.security_group.id
-        self.register_outputs({
-            "cluster_identifier": self.cluster_identifier,
-            "cluster_arn": self.cluster_arn,
-            "writer_endpoint": self.writer_endpoint,
-            "reader_endpoint": self.reader_endpoint,
-            "port": self.port,
-            "security_group_id": self.security_group_id,
-            "secret_arn": self.secret_arn,
-            "kms_key_arn": self.kms_key_arn,
-            "instance_identifiers": self.instance_identifiers,
-            "parameter_groups": self.parameter_group_names,
-        })
+        publish(self, cluster_identifier=self.cluster.cluster_identifier, cluster_arn=self.cluster.arn,
+                writer_endpoint=self.cluster.endpoint, reader_endpoint=self.cluster.reader_endpoint, port=self.port,
+                security_group_id=self.security_group.id, secret_arn=self.secret_arn, kms_key_arn=self.kms_key_arn,
+                instance_identifiers=self.instance_identifiers,
+                # family -> names of the cluster and instance parameter groups of that family
+                parameter_group_names={family: {"cluster": c.name, "instance": i.name}
+                                       for family, (c, i) in self.parameter_groups.items()})
 
     def _declare_parameter_groups(self) -> dict[str, tuple[aws.rds.ClusterParameterGroup, aws.rds.ParameterGroup]]:
         """One pair of parameter groups per family, named after it: a major upgrade declares a new
@@ -467,11 +458,6 @@ class AuroraCluster(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
         return secret_arn
-
-    @property
-    def parameter_group_names(self) -> dict[str, dict[str, pulumi.Output[str]]]:
-        """Family -> names of the cluster and instance parameter groups of that family."""
-        return {family: {"cluster": c.name, "instance": i.name} for family, (c, i) in self.parameter_groups.items()}
 
     def _parameter_groups(self, family: str, *, current: bool) -> tuple[aws.rds.ClusterParameterGroup, aws.rds.ParameterGroup]:
         """The TLS-enforcing cluster group and the instance group of ``family``. Stacks created

@@ -11,6 +11,7 @@ import pulumi_aws as aws
 from components.account import AccountContext, service_trust_policy
 from components.aurora_cluster import AuroraCluster
 from components.aws_facts import APPLICATION_USER_RE, ENGINE_PORTS
+from components.publish import publish
 from components.security_group_rules import port_egress, port_ingress
 from components.settings import AccessSettings
 
@@ -130,21 +131,11 @@ class DatabaseProxy(pulumi.ComponentResource):
         self.proxy = self._proxy(role_policy)
         self.read_only_endpoint = self._read_only_endpoint()
 
-        self.endpoint = self.proxy.endpoint
-        self.arn = self.proxy.arn
-        self.name = self.proxy.name
-        self.security_group_id = self.security_group.id
-        self.connect_resource_arns = account.apply(
+        connect_resource_arns = account.apply(
             lambda account_id, partition, arn: db_user_arns(args.region, account_id, proxy_resource_id(arn), users, partition),
             self.proxy.arn)
-        self.register_outputs({
-            "endpoint": self.endpoint,
-            "read_only_endpoint": self.read_only_endpoint,
-            "arn": self.arn,
-            "name": self.name,
-            "security_group_id": self.security_group_id,
-            "connect_resource_arns": self.connect_resource_arns,
-        })
+        publish(self, endpoint=self.proxy.endpoint, read_only_endpoint=self.read_only_endpoint, arn=self.proxy.arn,
+                name=self.proxy.name, security_group_id=self.security_group.id, connect_resource_arns=connect_resource_arns)
 
     def _role(self) -> aws.iam.RolePolicy:
         """With end-to-end IAM authentication the proxy logs in to the database with its role:

@@ -13,6 +13,7 @@ import pulumi_random as random
 from components.aurora_cluster import AuroraCluster, AuroraClusterArgs, ClusterPlacement
 from components.aws_facts import ENGINE_PORTS, MASTER_PASSWORD_LENGTH, MASTER_PASSWORD_SPECIALS
 from components.naming import cluster_identifier, global_cluster_identifier, global_master_secret_name
+from components.publish import publish
 from components.settings import DatabaseSettings, GlobalDatabaseSettings
 
 # RDS's secret format: the engine name AWS's rotation functions and RDS Proxy expect, per engine.
@@ -165,14 +166,9 @@ class GlobalDatabase(pulumi.ComponentResource):
             # A replica keeps the primary secret's name and suffix; only the region differs.
             self.secret_arns[region] = self.secret.arn.apply(
                 lambda arn, region=region: ":".join(arn.split(":")[:3] + [region] + arn.split(":")[4:]))
-        self.global_cluster_identifier = self.global_cluster.global_cluster_identifier
-        self.global_writer_endpoint = self.global_cluster.endpoint
-        self.register_outputs({
-            "global_cluster_identifier": self.global_cluster_identifier,
-            "global_writer_endpoint": self.global_writer_endpoint,
-            "secret_arns": self.secret_arns,
-            "members": {region: c.cluster_arn for region, c in self.members.items()},
-        })
+        publish(self, global_cluster_identifier=self.global_cluster.global_cluster_identifier,
+                global_writer_endpoint=self.global_cluster.endpoint, secret_arns=self.secret_arns,
+                member_arns={region: c.cluster_arn for region, c in self.members.items()})
 
     def _master_secret(self, name: str, identifier: str, in_primary: pulumi.ResourceOptions) -> pulumi.Output[str]:
         """The generated password (or the rotated one from the settings) and its secret, replicated to

@@ -16,6 +16,7 @@ from components.aurora_cluster import AuroraCluster
 from components.aws_facts import fleet_architecture
 from components.database_proxy import DatabaseProxy, db_user_arns
 from components.naming import PROJECT
+from components.publish import publish
 from components.security_group_rules import port_egress
 from components.settings import AccessSettings, FleetSettings
 
@@ -186,21 +187,9 @@ class InstanceFleet(pulumi.ComponentResource):
         self.launch_template = self._launch_template(profile)
         self.group = self._group()
 
-        self.asg_name = self.group.name
-        self.security_group_id = self.security_group.id
-        self.role_arn = self.role.arn
-        self.role_name = self.role.name
-        self.instance_profile_arn = profile.arn
-        self.launch_template_id = self.launch_template.id
         self.min_size = args.settings.min_size
-        self.register_outputs({
-            "asg_name": self.asg_name,
-            "security_group_id": self.security_group_id,
-            "role_arn": self.role_arn,
-            "role_name": self.role_name,
-            "instance_profile_arn": self.instance_profile_arn,
-            "launch_template_id": self.launch_template_id,
-        })
+        publish(self, asg_name=self.group.name, security_group_id=self.security_group.id, role_arn=self.role.arn,
+                role_name=self.role.name, instance_profile_arn=profile.arn, launch_template_id=self.launch_template.id)
 
     def _security_group(self) -> None:
         """No ingress at all: operators come in through SSM Session Manager, which the agent reaches

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any
 
 import grpc
 import yaml
@@ -39,6 +39,9 @@ from deploy.offline.policy_config import (  # noqa: F401
     load_policy_config,
     reconcile_policy_config,
 )
+
+if TYPE_CHECKING:  # capture imports the Pulumi SDK; the analyzer needs only the shape
+    from deploy.offline.capture import CapturedResource
 
 POLICY_PACK_DIR = Path(__file__).resolve().parents[2] / "policies"
 
@@ -73,24 +76,6 @@ _PROTO_TO_POLICY_TYPE = {
 # The engine's limit for analyzer messages (pulumi_policy serves up to the same size).
 _MAX_MESSAGE_BYTES = 400 * 1024 * 1024
 _CALL_TIMEOUT_SECONDS = 120.0
-
-
-class CapturedResourceLike(Protocol):
-    """What the analyzer needs of a captured resource (``deploy.offline.capture.CapturedResource``)."""
-
-    type: str
-    name: str
-    urn: str
-    custom: bool
-    parent: str | None
-    inputs: dict[str, Any]
-    outputs: dict[str, Any]
-    protect: bool
-    ignore_changes: list[str]
-    delete_before_replace: bool
-    provider: str | None
-    dependencies: list[str]
-    property_dependencies: dict[str, list[str]]
 
 
 @dataclass(frozen=True)
@@ -171,7 +156,7 @@ def _struct(properties: Mapping[str, Any]) -> struct_pb2.Struct:
     return message
 
 
-def _options(resource: CapturedResourceLike) -> analyzer_pb2.AnalyzerResourceOptions:
+def _options(resource: CapturedResource) -> analyzer_pb2.AnalyzerResourceOptions:
     return analyzer_pb2.AnalyzerResourceOptions(
         protect=resource.protect,
         ignoreChanges=list(resource.ignore_changes),
@@ -183,7 +168,7 @@ def _options(resource: CapturedResourceLike) -> analyzer_pb2.AnalyzerResourceOpt
 
 
 def _provider(
-    resource: CapturedResourceLike, providers: Mapping[str, CapturedResourceLike]
+    resource: CapturedResource, providers: Mapping[str, CapturedResource]
 ) -> analyzer_pb2.AnalyzerProviderResource | None:
     """The resource's provider, resolved from its "urn::id" reference among the captured providers.
 
@@ -200,12 +185,12 @@ def _provider(
     )
 
 
-def _providers_by_urn(resources: Iterable[CapturedResourceLike]) -> dict[str, CapturedResourceLike]:
+def _providers_by_urn(resources: Iterable[CapturedResource]) -> dict[str, CapturedResource]:
     return {resource.urn: resource for resource in resources if resource.type.startswith("pulumi:providers:")}
 
 
 def analyze_request(
-    resource: CapturedResourceLike, providers: Mapping[str, CapturedResourceLike]
+    resource: CapturedResource, providers: Mapping[str, CapturedResource]
 ) -> analyzer_pb2.AnalyzeRequest:
     """The engine's Analyze call for one resource: its inputs, options and provider."""
     request = analyzer_pb2.AnalyzeRequest(
@@ -221,7 +206,7 @@ def analyze_request(
     return request
 
 
-def stack_properties(resource: CapturedResourceLike) -> dict[str, Any]:
+def stack_properties(resource: CapturedResource) -> dict[str, Any]:
     """The properties AnalyzeStack sees: the resource's outputs (its state after the step).
 
     A bridged AWS resource's outputs hold every input and its ``id``. The mock engine's
@@ -238,7 +223,7 @@ def stack_properties(resource: CapturedResourceLike) -> dict[str, Any]:
     return properties
 
 
-def analyze_stack_request(resources: Sequence[CapturedResourceLike]) -> analyzer_pb2.AnalyzeStackRequest:
+def analyze_stack_request(resources: Sequence[CapturedResource]) -> analyzer_pb2.AnalyzeStackRequest:
     """The engine's AnalyzeStack call: every resource with outputs, options, provider and dependencies."""
     providers = _providers_by_urn(resources)
     request = analyzer_pb2.AnalyzeStackRequest()
@@ -467,7 +452,7 @@ class PolicyAnalyzer:
         self.policy_config = {policy.name: reconciled[policy.name] for policy in info.policies}
         return dict(self.policy_config)
 
-    def analyze(self, resources: Sequence[CapturedResourceLike]) -> list[Violation]:
+    def analyze(self, resources: Sequence[CapturedResource]) -> list[Violation]:
         """Analyze every resource as the engine does on registration (inputs), in resource order."""
         providers = _providers_by_urn(resources)
         requests = [analyze_request(resource, providers) for resource in resources]
@@ -481,7 +466,7 @@ class PolicyAnalyzer:
         ]
 
     def start_analyze(
-        self, resource: CapturedResourceLike, providers: Mapping[str, CapturedResourceLike]
+        self, resource: CapturedResource, providers: Mapping[str, CapturedResource]
     ) -> AnalysisCall:
         """Send one Analyze call, as the engine does when ``resource`` is registered, without
         waiting for the answer: ``.violations()`` on the result waits for it.
@@ -493,7 +478,7 @@ class PolicyAnalyzer:
         request = analyze_request(resource, providers)
         return AnalysisCall(request.urn, self._stub.Analyze.future(request, timeout=_CALL_TIMEOUT_SECONDS))
 
-    def analyze_stack(self, resources: Sequence[CapturedResourceLike]) -> list[Violation]:
+    def analyze_stack(self, resources: Sequence[CapturedResource]) -> list[Violation]:
         """Analyze the whole stack as the engine does after the last step (outputs)."""
         response = self._stub.AnalyzeStack(analyze_stack_request(resources), timeout=_CALL_TIMEOUT_SECONDS)
         known_urns = {resource.urn for resource in resources}

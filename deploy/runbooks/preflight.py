@@ -243,35 +243,31 @@ def _quotaFinding(region: str, quota: tuple[str, str, str], where: str, in_use: 
 def check_vpc_quota(plan: RegionPlan, ec2, service_quotas, stack_tags: dict[str, str]) -> list:
     if not plan.vpcs:
         return []
-    vpcs = paginate(ec2, "describe_vpcs", "Vpcs")
-    owned = owned_count(vpcs, stack_tags)
-    adds = still_to_add(plan.vpcs, owned)
-    if not adds:
-        return []
-    limit = applied_quota(service_quotas, *VPC_QUOTA[:2])
-    if limit is None:
-        limit = default_quota(service_quotas, *VPC_QUOTA[:2])
-    in_use = len(vpcs)
-    return [_quotaFinding(plan.region, VPC_QUOTA, "", in_use, owned, adds, limit)] if in_use + adds > limit else []
+    return _over_quota(plan.region, VPC_QUOTA, plan.vpcs, paginate(ec2, "describe_vpcs", "Vpcs"), stack_tags,
+                       lambda: applied_quota(service_quotas, *VPC_QUOTA[:2]),
+                       lambda: default_quota(service_quotas, *VPC_QUOTA[:2]))
 
 
 def check_eip_quota(plan: RegionPlan, ec2, service_quotas, stack_tags: dict[str, str]) -> list:
     if not plan.eips:
         return []
     addresses = ec2.describe_addresses(Filters=[{"Name": "domain", "Values": ["vpc"]}])["Addresses"]
-    owned = owned_count(addresses, stack_tags)
-    adds = still_to_add(plan.eips, owned)
+    # Without an applied value in Service Quotas, EC2's account attribute is the account's limit
+    # (it reflects increases, which the AWS default would not).
+    return _over_quota(plan.region, EIP_QUOTA, plan.eips, addresses, stack_tags,
+                       lambda: applied_quota(service_quotas, *EIP_QUOTA[:2]), lambda: eip_limit_from_ec2(ec2),
+                       lambda: default_quota(service_quotas, *EIP_QUOTA[:2]))
+
+
+def _over_quota(region: str, quota, planned: int, in_use: list, stack_tags: dict[str, str], *limits) -> list:
+    """A finding when what the stack still adds to ``in_use`` passes the quota; ``limits`` are read in
+    order, only when the stack adds something, until one answers."""
+    owned = owned_count(in_use, stack_tags)
+    adds = still_to_add(planned, owned)
     if not adds:
         return []
-    limit = applied_quota(service_quotas, *EIP_QUOTA[:2])
-    if limit is None:
-        # Without an applied value in Service Quotas, EC2's account attribute is the account's limit
-        # (it reflects increases, which the AWS default would not).
-        limit = eip_limit_from_ec2(ec2)
-    if limit is None:
-        limit = default_quota(service_quotas, *EIP_QUOTA[:2])
-    in_use = len(addresses)
-    return [_quotaFinding(plan.region, EIP_QUOTA, "", in_use, owned, adds, limit)] if in_use + adds > limit else []
+    limit = next((value for read in limits if (value := read()) is not None), None)
+    return [_quotaFinding(region, quota, "", len(in_use), owned, adds, limit)] if len(in_use) + adds > limit else []
 
 
 def check_nat_quota(plan: RegionPlan, ec2, service_quotas, stack_tags: dict[str, str]) -> list:

@@ -305,23 +305,18 @@ class Drill:
             problem = self.settle_restore_job()
             if problem:
                 return [problem]
-        if self.created.instance:
+        for kind, delete, waiter, key in (("instance", delete_drill_instance, "db_instance_deleted", "DBInstanceIdentifier"),
+                                          ("cluster", delete_drill_cluster, "db_cluster_deleted", "DBClusterIdentifier")):
+            identifier = getattr(self.created, kind)
+            if not identifier:
+                continue
             try:
-                delete_drill_instance(self.rds, self.created.instance)
-                self.wait("db_instance_deleted", f"deletion of instance {self.created.instance}",
-                          DBInstanceIdentifier=self.created.instance)
-                self.created.instance = None
+                delete(self.rds, identifier)
+                self.wait(waiter, f"deletion of {kind} {identifier}", **{key: identifier})
+                setattr(self.created, kind, None)
             except Exception as error:  # reported, and printed as commands to finish by hand
-                errors.append(f"deleting instance {self.created.instance}: {error}")
+                errors.append(f"deleting {kind} {identifier}: {error}")
                 return errors
-        if self.created.cluster:
-            try:
-                delete_drill_cluster(self.rds, self.created.cluster)
-                self.wait("db_cluster_deleted", f"deletion of cluster {self.created.cluster}",
-                          DBClusterIdentifier=self.created.cluster)
-                self.created.cluster = None
-            except Exception as error:
-                errors.append(f"deleting cluster {self.created.cluster}: {error}")
         return errors
 
 

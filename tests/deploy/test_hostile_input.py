@@ -443,5 +443,5 @@ def test_bootstrap_users_failing_after_its_first_statement_prints_the_statements
         stubs.data_stub.assert_no_pending_responses()
     assert injected.changed == "ExecuteStatement" and injected.fired
     assert code == 1 and "Traceback" not in out + err
-    assert "injected failure after ExecuteStatement" in err and "stopped after 1 of 4 statements" in err
+    assert "injected failure after ExecuteStatement" in err and "stopped after 1 of 6 statements" in err
     assert all(f"  {sql};" in err for sql in CREATE_APP[1:])

@@ -15,7 +15,8 @@ for path in (PROJECT_DIR, PROJECT_DIR / "policies"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from deploy.offline.analyzer import UNKNOWN, CapturedResourceLike, PolicyAnalyzer, Violation  # noqa: E402
+from deploy.offline.analyzer import UNKNOWN, PolicyAnalyzer, Violation  # noqa: E402
+from deploy.offline.capture import CapturedResource  # noqa: E402
 
 # The resilience (and audit logging) rules that dev relaxes to advisory; everything else is mandatory in every stack.
 DEV_ADVISORY = frozenset(
@@ -108,11 +109,11 @@ class StackPack:
             self.analyzer.configure(POLICY_CONFIG_DIR / f"{stack}.json")
             self.stack = stack
 
-    def analyze(self, stack: str, *resources: CapturedResourceLike) -> list[Violation]:
+    def analyze(self, stack: str, *resources: CapturedResource) -> list[Violation]:
         self.use(stack)
         return _without_downgrades(self.analyzer.analyze(list(resources)))
 
-    def analyze_stack(self, stack: str, *resources: CapturedResourceLike) -> list[Violation]:
+    def analyze_stack(self, stack: str, *resources: CapturedResource) -> list[Violation]:
         self.use(stack)
         return _without_downgrades(self.analyzer.analyze_stack(list(resources)))
 
@@ -134,7 +135,7 @@ class StackPack:
             self.analyzer.configure(file.name)
         self.stack = key
 
-    def analyze_stack_for(self, stack: str, policy: str, *resources: CapturedResourceLike) -> list[Violation]:
+    def analyze_stack_for(self, stack: str, policy: str, *resources: CapturedResource) -> list[Violation]:
         """AnalyzeStack with only ``policy`` of the stack policies enabled (see ``use_only``)."""
         self.use_only(stack, policy)
         return _without_downgrades(self.analyzer.analyze_stack(list(resources)))
