@@ -268,3 +268,39 @@ def test_diff_warns_that_switching_audit_logging_waits_for_a_reboot(capsys):
     (finding,) = report["findings"]
     assert finding["level"] == "warning"
     assert "shared_preload_libraries changed, a static parameter (pending-reboot)" in finding["message"]
+
+
+# ---------------------------------------------------------------------------------------
+# Custom endpoints on a deployed stack: what adding, changing and removing one does (deploy diff).
+# ---------------------------------------------------------------------------------------
+
+def endpoint_diff(before: str, after: str):
+    from deploy.offline.diff import diff_captures
+
+    def capture(endpoints: str):
+        return captured("prod", "update", {"aurora-platform:customEndpoints": endpoints})
+
+    return diff_captures(capture(before), capture(after))
+
+
+ANALYTICS_JSON = '[{"name": "analytics", "type": "READER", "instances": [2, 3]}]'
+
+
+@pytest.mark.parametrize("after, action, properties", [
+    ('[{"name": "analytics", "type": "READER", "instances": [2]}]', "update", ["staticMembers"]),
+    ('[{"name": "analytics", "type": "ANY", "instances": [1, 2]}]', "update", ["customEndpointType", "staticMembers"]),
+    ('[{"name": "analytics", "type": "READER", "excludeInstances": [3]}]', "update", ["excludedMembers", "staticMembers"]),
+    ("[]", "delete", []),
+])
+def test_changing_or_removing_a_custom_endpoint_updates_or_deletes_it_and_touches_nothing_else(after, action, properties):
+    result = endpoint_diff(ANALYTICS_JSON, after)
+    (change,) = [c for c in result.changes if c.type.startswith("aws:")]  # the component goes with its last endpoint
+    assert (change.type, change.action, change.properties) == (ENDPOINT, action, properties)
+    assert result.errors == []
+
+
+def test_renaming_a_custom_endpoint_creates_the_new_name_before_deleting_the_old_without_a_clash():
+    result = endpoint_diff(ANALYTICS_JSON, ANALYTICS_JSON.replace("analytics", "reporting"))
+    assert sorted((c.name, c.action) for c in result.changes if c.type == ENDPOINT) == [
+        ("endpoints-us-east-1-analytics", "delete"), ("endpoints-us-east-1-reporting", "create")]
+    assert result.errors == []
