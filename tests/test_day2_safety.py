@@ -1,6 +1,6 @@
-"""Day-2 safety (issue 19): each change to a deployed stack that used to break it or lose data, run
-through `deploy diff` (the committed stack as the base, a setting changed on the head), and the
-program's answer to it."""
+"""Day-2 safety: changes to a deployed stack that would break it or lose data, run through `deploy
+diff` (the committed stack as the base, a setting changed on the head), and the program's answer to
+each: placement and names that stay, a refusal that says how, or a warning naming the runbook."""
 
 from __future__ import annotations
 
@@ -31,13 +31,13 @@ def changed(result, type_: str, action: str | None = None):
 
 # --- 1. fixed names and unique values that settings force to be replaced ----------------------------
 
-def test_defect1_reordering_availability_zones_changes_nothing():
+def test_reordering_availability_zones_changes_nothing():
     """Subnets keep their CIDRs (slot from the zone, not its position) and instances keep their zone."""
     _, _, result = what_if("prod", (("availabilityZones", '["us-east-1b", "us-east-1a", "us-east-1c"]'),))
     assert [(c.action, c.name) for c in result.changes] == []
 
 
-def test_defect1_removing_a_zone_an_instance_runs_in_is_refused_saying_how():
+def test_removing_a_zone_an_instance_runs_in_is_refused_saying_how():
     _, _, result = what_if("prod", (("azCount", "2"),))
     assert changed(result, INSTANCE) == []  # no instance moves to another zone
     errors = [f.message for f in result.errors]
@@ -46,7 +46,7 @@ def test_defect1_removing_a_zone_an_instance_runs_in_is_refused_saying_how():
     assert not [m for m in errors if "AWS refuses the duplicate" in m]  # no create-before-delete clash
 
 
-def test_defect1_a_replaced_proxy_takes_its_endpoint_delete_first_and_its_pool_and_target_along():
+def test_a_replaced_proxy_takes_its_endpoint_delete_first_and_its_pool_and_target_along():
     _, head, result = what_if("prod", (("azCount", "2"),))
     proxies = {c.urn for c in changed(result, PROXY, "replace")}
     assert len(proxies) == 2
@@ -65,7 +65,7 @@ def _resource(type_: str, name: str, inputs: dict, **options) -> CapturedResourc
                             **options)
 
 
-def test_defect1_replace_with_replaces_a_target_whose_inputs_stay_the_same():
+def test_replace_with_replaces_a_target_whose_inputs_stay_the_same():
     """What the real engine sees once the new proxy exists: the same proxy name, so no input of the
     target changes; only replace_with replaces it."""
     def stack(subnets: list[str]) -> Capture:
@@ -79,7 +79,7 @@ def test_defect1_replace_with_replaces_a_target_whose_inputs_stay_the_same():
 
 # --- 2. vault lock -----------------------------------------------------------------------------------
 
-def test_defect2_a_vault_lock_retention_change_replaces_no_lock_and_says_how_to_make_it():
+def test_a_vault_lock_retention_change_replaces_no_lock_and_says_how_to_make_it():
     _, head, result = what_if("prod", (("backupVaultLockMinRetentionDays", "14"),))
     lock = "aws:backup/vaultLockConfiguration:VaultLockConfiguration"
     assert changed(result, lock) == [] and result.errors == []
@@ -92,7 +92,7 @@ def test_defect2_a_vault_lock_retention_change_replaces_no_lock_and_says_how_to_
 
 # --- 7. the managed secret's rotation ---------------------------------------------------------------
 
-def test_defect7_the_managed_secret_rotates_on_its_schedule_not_at_once_and_a_schedule_change_is_in_place():
+def test_the_managed_secret_rotates_on_its_schedule_not_at_once_and_a_schedule_change_is_in_place():
     (rotation,) = captured("dev", "update").by_type("aws:secretsmanager/secretRotation:SecretRotation")
     assert rotation.inputs.get("rotateImmediately") is False
     _, _, result = what_if("dev", (("masterPasswordRotationDays", "30"),))
@@ -102,7 +102,7 @@ def test_defect7_the_managed_secret_rotates_on_its_schedule_not_at_once_and_a_sc
 
 # --- 3. continuous backup takes over the cluster's retention -----------------------------------------
 
-def test_defect3_a_cluster_retention_other_than_the_continuous_rules_is_refused():
+def test_a_cluster_retention_other_than_the_continuous_rules_is_refused():
     import pytest
 
     from components.settings import SettingsError, parse_settings
@@ -115,7 +115,7 @@ def test_defect3_a_cluster_retention_other_than_the_continuous_rules_is_refused(
     parse_settings({**raw, "aurora-platform:backupContinuous": "false"}, "prod")  # no continuous rule: any retention
 
 
-def test_defect3_verify_expects_the_retention_aws_backup_sets():
+def test_verify_expects_the_retention_aws_backup_sets():
     import dataclasses
 
     from components.settings import parse_settings
@@ -144,7 +144,7 @@ def test_defect3_verify_expects_the_retention_aws_backup_sets():
 OTHER_ACCOUNT_ROLE = "arn:aws:iam::444455556666:role/dba-break-glass"
 
 
-def test_defect6_a_role_of_another_account_is_refused_offline_where_the_account_is_configured():
+def test_a_role_of_another_account_is_refused_offline_where_the_account_is_configured():
     import json
 
     import pytest
@@ -159,7 +159,7 @@ def test_defect6_a_role_of_another_account_is_refused_offline_where_the_account_
     parse_settings({**raw, "aurora-platform:operatorRoleArns": '["arn:aws:iam::111122223333:role/dba"]'}, "dev")
 
 
-def test_defect6_a_role_of_another_account_is_refused_when_the_program_deploys(monkeypatch):
+def test_a_role_of_another_account_is_refused_when_the_program_deploys(monkeypatch):
     """At deploy time the account is the provider's (sts:GetCallerIdentity), here 111122223333."""
     import subprocess
     import sys
@@ -186,7 +186,7 @@ def test_defect6_a_role_of_another_account_is_refused_when_the_program_deploys(m
 
 # --- 4. a regional major upgrade by editing engineVersion --------------------------------------------
 
-def test_defect4_a_regional_major_upgrade_by_settings_without_apply_immediately_is_refused_naming_deploy_upgrade():
+def test_a_regional_major_upgrade_by_settings_without_apply_immediately_is_refused_naming_deploy_upgrade():
     _, _, result = what_if("dev", (("engineVersion", "17.4"),))
     (error,) = [f.message for f in result.errors]
     assert "applyImmediately false" in error and "`deploy upgrade --engine-version 17.4`" in error
@@ -196,7 +196,7 @@ def test_defect4_a_regional_major_upgrade_by_settings_without_apply_immediately_
 
 # --- 5. a global stack's engineVersion edited -------------------------------------------------------
 
-def test_defect5_a_global_stacks_engine_version_edit_is_a_warning_naming_deploy_upgrade():
+def test_a_global_stacks_engine_version_edit_is_a_warning_naming_deploy_upgrade():
     _, _, result = what_if("prod", (("engineVersion", "16.8"),))
     assert result.errors == [] and [c.name for c in result.changes] == []
     (warning,) = [f for f in result.findings if f.level == "warning"]
@@ -209,7 +209,7 @@ def test_defect5_a_global_stacks_engine_version_edit_is_a_warning_naming_deploy_
 # tests/deploy/test_bootstrap_users.py test_the_program_enables_the_data_api_on_every_writer_capable_member and
 # test_after_a_switchover_it_runs_on_the_writer_in_the_new_region)
 
-def test_defect8_the_read_only_proxy_endpoint_waits_for_the_proxy_target():
+def test_the_read_only_proxy_endpoint_waits_for_the_proxy_target():
     prod = captured("prod", "update")
     for region in ("us-east-1", "us-west-2"):
         endpoint = prod.one(ENDPOINT, f"proxy-{region}-read-only")
@@ -217,7 +217,7 @@ def test_defect8_the_read_only_proxy_endpoint_waits_for_the_proxy_target():
         assert target.urn in endpoint.dependencies
 
 
-def test_defect8_the_proxy_and_backup_roles_trust_their_service_only_for_this_account():
+def test_the_proxy_and_backup_roles_trust_their_service_only_for_this_account():
     import json
 
     prod = captured("prod", "update")

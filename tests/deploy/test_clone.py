@@ -405,7 +405,7 @@ def test_help_lists_the_flags():
         assert flag in text
 
 
-# --- the driver's contract under hostile input (issue 18's classes, for the new command) ---------
+# --- the driver's contract under hostile input (the hostile-input classes, for the clone command) ---------
 
 aws_calls = hostile.aws_calls  # every AWS call recorded and failing: a refusal must come before any
 html_endpoint = hostile.html_endpoint  # python -m http.server on loopback: answers HTML, not AWS
