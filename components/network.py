@@ -36,19 +36,24 @@ def subnet_cidrs(vpc_cidr: str, az_count: int) -> dict[str, list[str]]:
     }
 
 
-def zone_order(zones: list[str] | tuple[str, ...]) -> list[str]:
-    """``zones`` in the order that gives each its CIDR slot and NAT place: the region's zone table
-    (components/aws_facts.py REGION_AZS), then by letter. A zone keeps its subnets' CIDRs when the
-    list is reordered, and when zones after it are added or removed (``azCount``): a subnet's CIDR is
-    as unique in its VPC as a name, so a reorder that moved CIDRs would replace subnets with CIDRs
-    their siblings still hold. Zones listed in the table's order (every ``azCount`` stack) keep the
-    slots they had by position."""
-    def key(zone: str) -> tuple[int, str]:
-        region, letter = zone[:-1], zone[-1:]
-        table = REGION_AZS.get(region, ())
-        return (table.index(letter) if letter in table else len(table), letter)
+def zone_slot(zone: str) -> int:
+    """The CIDR slot of a zone's subnets: its place in the region's zone table (components/aws_facts.py
+    REGION_AZS), or its letter's place in the alphabet for a region the table lacks. A subnet's CIDR is
+    as unique in its VPC as a name, so a slot that moved with the list would replace subnets with CIDRs
+    their siblings still hold: with the table's place, reordering the zones, adding one before another
+    or removing one leaves every other zone's subnets as they are. Zones taken from the table in its
+    order (every ``azCount`` stack) keep the slots they had by position."""
+    region, letter = zone[:-1], zone[-1:]
+    table = REGION_AZS.get(region, ())
+    slot = table.index(letter) if letter in table else ord(letter) - ord("a")
+    if not 0 <= slot < MAX_AZS:
+        raise ValueError(f"availability zone {zone!r} has no subnet slot: a region's first {MAX_AZS} zones have one")
+    return slot
 
-    return sorted(zones, key=key)
+
+def zone_order(zones: list[str] | tuple[str, ...]) -> list[str]:
+    """``zones`` in slot order: subnets, route tables and the single NAT gateway's place follow it."""
+    return sorted(zones, key=zone_slot)
 
 
 @dataclass
@@ -101,13 +106,13 @@ class Network(pulumi.ComponentResource):
         super().__init__("aurora-platform:network:Network", name, None, opts)
         self._name = name
         self._args = args
-        # Subnets, NAT gateways and route tables follow zone_order (stable under a reorder); the
+        # Subnets, NAT gateways and route tables follow zone_order (stable under a reorder or an added zone); the
         # configured order only places the cluster's instances (the writer in the first zone).
         zones = list(args.settings.availability_zones)
         self._zones = zone_order(zones)
         self._prefix = f"{args.name_prefix}-{args.region}"
         self._child = pulumi.ResourceOptions(parent=self)
-        self._cidrs = subnet_cidrs(args.settings.vpc_cidr, len(zones))
+        self._cidrs = subnet_cidrs(args.settings.vpc_cidr, MAX_AZS)  # by zone_slot
 
         vpc = aws.ec2.Vpc(name, cidr_block=args.settings.vpc_cidr, enable_dns_support=True, enable_dns_hostnames=True,
                           tags=self._tags("vpc"), opts=self._child)
@@ -168,13 +173,13 @@ class Network(pulumi.ComponentResource):
             aws.ec2.Subnet(
                 f"{self._name}-{tier}-{zone}",
                 vpc_id=vpc.id,
-                cidr_block=cidr,
+                cidr_block=self._cidrs[tier][zone_slot(zone)],
                 availability_zone=zone,
                 map_public_ip_on_launch=False,
                 tags=self._tags(f"{tier}-{zone}", tier=tier),
                 opts=self._child,
             )
-            for zone, cidr in zip(self._zones, self._cidrs[tier], strict=False)
+            for zone in self._zones
         ]
 
     def _public_tier(self, vpc: aws.ec2.Vpc) -> tuple[list[aws.ec2.Subnet], list[aws.ec2.NatGateway]]:

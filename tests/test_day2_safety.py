@@ -5,6 +5,7 @@ each: placement and names that stay, a refusal that says how, or a warning namin
 from __future__ import annotations
 
 import functools
+import json
 
 from deploy.offline.capture import Capture, CapturedResource, run_program
 from deploy.offline.diff import diff_captures, make_urn
@@ -35,6 +36,23 @@ def test_reordering_availability_zones_changes_nothing():
     """Subnets keep their CIDRs (slot from the zone, not its position) and instances keep their zone."""
     _, _, result = what_if("prod", (("availabilityZones", '["us-east-1b", "us-east-1a", "us-east-1c"]'),))
     assert [(c.action, c.name) for c in result.changes] == []
+
+
+def test_adding_a_zone_before_another_keeps_every_subnet_where_it_is():
+    """Slots come from the region's zone table, not from the place in the list: a zone added between
+    two others takes its own slot, and the zone after it keeps its CIDRs (no clash, nothing replaced)."""
+    from components.network import zone_slot
+    from deploy.offline.diff import diff_captures
+
+    def zones(*letters: str):
+        return captured("dev", "update", {"aurora-platform:availabilityZones": json.dumps([f"us-east-2{x}" for x in letters])})
+
+    result = diff_captures(zones("a", "c"), zones("a", "b", "c"))
+    assert [c.name for c in result.changes if c.type == SUBNET] == [
+        f"network-us-east-2-{tier}-us-east-2b" for tier in ("database", "private", "public")]
+    assert {c.action for c in result.changes if c.type == SUBNET} == {"create"}
+    assert result.errors == []
+    assert [zone_slot(z) for z in ("us-east-1a", "us-east-1f", "us-east-1e", "eu-south-9c")] == [0, 4, 5, 2]
 
 
 def test_removing_a_zone_an_instance_runs_in_is_refused_saying_how():

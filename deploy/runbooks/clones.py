@@ -334,8 +334,15 @@ class CloneRun:
     def create(self) -> dict:
         """The clone's cluster, then its instance, each waited for; the clone's cluster as RDS reports it."""
         spec = self.spec
+        from botocore.exceptions import ClientError  # boto3 loads only for the commands that call AWS
+
         self.cluster = spec.identifier  # from here on clean-up looks for it (the call may fail after AWS took it)
-        self.rds.restore_db_cluster_to_point_in_time(**spec.restore_params())
+        try:
+            self.rds.restore_db_cluster_to_point_in_time(**spec.restore_params())
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "DBClusterAlreadyExistsFault":
+                self.cluster = None  # the name is another run's clone (made in the same second): never clean it up
+            raise
         wait_cluster(self.rds, spec.identifier, self.wait)
         self.instance = spec.instance_identifier
         self.rds.create_db_instance(**spec.instance_params())

@@ -39,12 +39,15 @@ from components.naming import global_master_secret_name, short_stack_name
 from deploy.errors import EXIT_FAILED, EXIT_OK, CommandRefused, error_line
 from deploy.runbooks.base import Wait
 from deploy.runbooks.clones import (
+    MAX_COPY_ON_WRITE_CLONES,
     CloneRun,
     CloneSpec,
     check_names_free,
     clone_spec,
     default_instance_class,
+    live,
     source_cluster,
+    stack_clones,
 )
 from deploy.runbooks.rds import find_cluster
 from deploy.runbooks.upgrade_checks import Cluster, Instance, Plan, check_orderable, wait_for_version
@@ -112,6 +115,11 @@ def plan_rehearsal(args, plan: Plan, rds, now) -> tuple[CloneSpec, dict]:
 
     region = plan.writer.region
     source = source_cluster(rds, plan.writer.identifier, region, args.stack, global_cluster_id=plan.global_cluster_id)
+    existing = live(stack_clones(rds, short_stack_name(args.stack)))
+    if len(existing) >= MAX_COPY_ON_WRITE_CLONES:  # beyond them AWS makes a full copy: slow, costly, a skewed timing
+        raise CommandRefused(f"{len(existing)} live clones of stack {short_stack_name(args.stack)} in {region} already, as many "
+                             f"copy-on-write clones as AWS makes ({MAX_COPY_ON_WRITE_CLONES}): delete some first "
+                             f"(`python -m deploy clone --stack {short_stack_name(args.stack)} --delete-expired` or --delete NAME)")
     instance_class = default_instance_class(source, needs_data_api=data_api_supported(plan.engine, plan.target))
     spec = clone_spec(source, args.stack, region, now, instance_class=instance_class,
                       purpose=f"upgrade-rehearsal-{plan.target}", ttl_seconds=DAY)

@@ -433,3 +433,31 @@ def test_an_endpoint_answering_html_exits_1_with_one_line(argv, aws_env, html_en
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and len(err.strip().splitlines()) == 1, err
     assert html_endpoint in errors[0] and "rds" in errors[0], err
+
+
+def test_a_name_another_run_holds_is_never_cleaned_up():
+    """Two runs in the same second pick the same name: the second's restore fails with
+    DBClusterAlreadyExistsFault, and its clean-up must not delete the first run's clone."""
+    from types import SimpleNamespace
+
+    from botocore.exceptions import ClientError
+
+    from deploy.runbooks.clones import CloneRun
+
+    calls = []
+
+    class Rds:
+        def restore_db_cluster_to_point_in_time(self, **params):
+            calls.append("restore")
+            raise ClientError({"Error": {"Code": "DBClusterAlreadyExistsFault", "Message": "exists"}},
+                              "RestoreDBClusterToPointInTime")
+
+        def __getattr__(self, operation):  # any other call (a describe or a delete) is recorded
+            return lambda **params: calls.append(operation) or {}
+
+    spec = SimpleNamespace(identifier="clone-dev-us-east-2-20261206071900", instance_identifier="x-1",
+                           restore_params=lambda: {})
+    run = CloneRun(spec=spec, rds=Rds(), wait=None)
+    with pytest.raises(ClientError):
+        run.create()
+    assert run.clean_up() == [] and calls == ["restore"]

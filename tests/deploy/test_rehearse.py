@@ -121,6 +121,7 @@ def expect_clone_planned(stub: Stubber, target: str, src: dict, identifier: str 
         stub.add_response("describe_global_clusters", {"GlobalClusters": [{
             "GlobalClusterIdentifier": GID, "GlobalClusterMembers": [
                 {"DBClusterArn": arn("us-east-1", EAST), "IsWriter": True}]}]}, {"GlobalClusterIdentifier": GID})
+    stub.add_response("describe_db_clusters", {"DBClusters": [src]}, {})  # the stack's live clones: none
     stub.add_response("describe_orderable_db_instance_options",
                       {"OrderableDBInstanceOptions": [{"Engine": ENGINE, "EngineVersion": target,
                                                        "DBInstanceClass": "db.r6g.large"}]},
@@ -318,3 +319,21 @@ def test_ctrl_c_during_a_rehearsal_deletes_the_clone(rds, others, capsys, tmp_pa
     assert code == 1
     assert "error              interrupted (Ctrl-C)" in out and "deleted            yes" in out
     assert "failed: interrupted (Ctrl-C); the clone was deleted" in err
+
+
+def test_a_rehearsal_is_refused_when_the_stack_has_as_many_clones_as_aws_copies_on_write(rds, others, capsys, tmp_path):
+    """Stubber: a 16th clone would be a full copy (slow, costly, a skewed timing): refused before any change."""
+    from deploy.runbooks.clones import CLONE_TAG, MAX_COPY_ON_WRITE_CLONES
+
+    stub = expect_validated(rds, "16.8", major=False)
+    src = source()
+    tags = [{"Key": "project", "Value": "aurora-platform"}, {"Key": "stack", "Value": "dev"}]
+    clones = [{**clone(), "DBClusterIdentifier": f"clone-dev-us-east-2-{i}",
+               "TagList": [*tags, {"Key": CLONE_TAG, "Value": f"clone-dev-us-east-2-{i}"}]}
+              for i in range(MAX_COPY_ON_WRITE_CLONES)]
+    stub.add_response("describe_db_clusters", {"DBClusters": [src]}, {"DBClusterIdentifier": src["DBClusterIdentifier"]})
+    stub.add_response("describe_db_clusters", {"DBClusters": [src, *clones]}, {})
+    code, out, err = run(["--stack", "dev", "--engine-version", "16.8", "--rehearse", "--outputs-file",
+                          outputs_file(tmp_path, "dev")], rds, others, capsys)
+    assert (code, out) == (2, "")
+    assert f"as many copy-on-write clones as AWS makes ({MAX_COPY_ON_WRITE_CLONES})" in err
