@@ -36,24 +36,32 @@ def subnet_cidrs(vpc_cidr: str, az_count: int) -> dict[str, list[str]]:
     }
 
 
-def zone_slot(zone: str) -> int:
-    """The CIDR slot of a zone's subnets: its place in the region's zone table (components/aws_facts.py
-    REGION_AZS), or its letter's place in the alphabet for a region the table lacks. A subnet's CIDR is
-    as unique in its VPC as a name, so a slot that moved with the list would replace subnets with CIDRs
-    their siblings still hold: with the table's place, reordering the zones, adding one before another
+def zone_slots(zones: list[str] | tuple[str, ...]) -> dict[str, int]:
+    """The CIDR slot of each zone's subnets: its place in the region's zone table (components/aws_facts.py
+    REGION_AZS), or its letter's place in the alphabet for a zone the table lacks. A subnet's CIDR is as
+    unique in its VPC as a name, so a slot that moved with the list would replace subnets with CIDRs
+    their siblings still hold: with the table's place, reordering the zones, adding one between others
     or removing one leaves every other zone's subnets as they are. Zones taken from the table in its
-    order (every ``azCount`` stack) keep the slots they had by position."""
-    region, letter = zone[:-1], zone[-1:]
-    table = REGION_AZS.get(region, ())
-    slot = table.index(letter) if letter in table else ord(letter) - ord("a")
-    if not 0 <= slot < MAX_AZS:
-        raise ValueError(f"availability zone {zone!r} has no subnet slot: a region's first {MAX_AZS} zones have one")
-    return slot
+    order (every ``azCount`` stack) keep the slots they had by position. A zone whose place is taken or
+    past the last slot gets the lowest free one (in letter order): only such zones depend on the list."""
+    def preferred(zone: str) -> int:
+        region, letter = zone[:-1], zone[-1:]
+        table = REGION_AZS.get(region, ())
+        return table.index(letter) if letter in table else ord(letter) - ord("a")
+
+    slots: dict[str, int] = {}
+    for zone in sorted(zones, key=lambda z: (preferred(z), z)):
+        slot = preferred(zone)
+        if not 0 <= slot < MAX_AZS or slot in slots.values():
+            slot = min(set(range(MAX_AZS)) - set(slots.values()))
+        slots[zone] = slot
+    return slots
 
 
 def zone_order(zones: list[str] | tuple[str, ...]) -> list[str]:
     """``zones`` in slot order: subnets, route tables and the single NAT gateway's place follow it."""
-    return sorted(zones, key=zone_slot)
+    slots = zone_slots(zones)
+    return sorted(zones, key=slots.__getitem__)
 
 
 @dataclass
@@ -110,9 +118,10 @@ class Network(pulumi.ComponentResource):
         # configured order only places the cluster's instances (the writer in the first zone).
         zones = list(args.settings.availability_zones)
         self._zones = zone_order(zones)
+        self._slots = zone_slots(zones)
         self._prefix = f"{args.name_prefix}-{args.region}"
         self._child = pulumi.ResourceOptions(parent=self)
-        self._cidrs = subnet_cidrs(args.settings.vpc_cidr, MAX_AZS)  # by zone_slot
+        self._cidrs = subnet_cidrs(args.settings.vpc_cidr, MAX_AZS)  # by zone_slots
 
         vpc = aws.ec2.Vpc(name, cidr_block=args.settings.vpc_cidr, enable_dns_support=True, enable_dns_hostnames=True,
                           tags=self._tags("vpc"), opts=self._child)
@@ -173,7 +182,7 @@ class Network(pulumi.ComponentResource):
             aws.ec2.Subnet(
                 f"{self._name}-{tier}-{zone}",
                 vpc_id=vpc.id,
-                cidr_block=self._cidrs[tier][zone_slot(zone)],
+                cidr_block=self._cidrs[tier][self._slots[zone]],
                 availability_zone=zone,
                 map_public_ip_on_launch=False,
                 tags=self._tags(f"{tier}-{zone}", tier=tier),

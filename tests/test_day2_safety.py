@@ -41,7 +41,7 @@ def test_reordering_availability_zones_changes_nothing():
 def test_adding_a_zone_before_another_keeps_every_subnet_where_it_is():
     """Slots come from the region's zone table, not from the place in the list: a zone added between
     two others takes its own slot, and the zone after it keeps its CIDRs (no clash, nothing replaced)."""
-    from components.network import zone_slot
+    from components.network import zone_slots
     from deploy.offline.diff import diff_captures
 
     def zones(*letters: str):
@@ -52,7 +52,8 @@ def test_adding_a_zone_before_another_keeps_every_subnet_where_it_is():
         f"network-us-east-2-{tier}-us-east-2b" for tier in ("database", "private", "public")]
     assert {c.action for c in result.changes if c.type == SUBNET} == {"create"}
     assert result.errors == []
-    assert [zone_slot(z) for z in ("us-east-1a", "us-east-1f", "us-east-1e", "eu-south-9c")] == [0, 4, 5, 2]
+    assert zone_slots(["us-east-1a", "us-east-1f", "us-east-1e"]) == {"us-east-1a": 0, "us-east-1f": 4, "us-east-1e": 5}
+    assert zone_slots(["us-east-2a", "us-east-2z"]) == {"us-east-2a": 0, "us-east-2z": 1}  # past the slots: the lowest free
 
 
 def test_removing_a_zone_an_instance_runs_in_is_refused_saying_how():
