@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from deploy.args import add_overrides, add_stack
-from deploy.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from deploy.cli import EXIT_FAILED, EXIT_OK
+from deploy.errors import CommandRefused
 from deploy.offline import aws_model
 from deploy.offline.capture import Capture, CapturedResource
 from deploy.offline.diff_preview import propagate
@@ -42,15 +43,6 @@ STATEFUL_TYPES = frozenset({
 })
 # A provider whose region changes is replaced, and every resource it manages with it.
 PROVIDER_REPLACING = {"pulumi:providers:aws": frozenset({"region"})}
-
-
-class DiffInputError(Exception):
-    """`deploy diff` cannot compare: bad input (unknown ref, stack or setting, invalid settings on
-    one side: exit 2) or a program the engine would refuse (exit 1)."""
-
-    def __init__(self, message: str, exit_code: int = EXIT_USAGE):
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 @dataclass
@@ -307,20 +299,18 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from components.naming import short_stack_name
     from deploy.offline import diff_report
     from deploy.offline.check import _skip_collection_at_exit, parse_overrides
-    from deploy.runbooks.base import short_stack_name
 
     _skip_collection_at_exit()
     try:
-        try:
-            overrides = parse_overrides(args.overrides)
-        except ValueError as error:
-            raise DiffInputError(str(error)) from None
-        result = run_diff(short_stack_name(args.stack), args.base, overrides)
-    except DiffInputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return error.exit_code
+        overrides = parse_overrides(args.overrides)
+    except ValueError as error:
+        raise CommandRefused(str(error)) from None
+    # bad input (unknown ref, stack or setting, invalid settings on one side) is a CommandRefused, exit 2;
+    # a program the engine would refuse exits 1: the driver's error boundary prints either
+    result = run_diff(short_stack_name(args.stack), args.base, overrides)
     if args.json:
         json.dump(result.to_json(), sys.stdout, indent=2)
         print()
@@ -341,7 +331,7 @@ def run_diff(stack: str, ref: str = "HEAD", overrides: dict[str, str] | None = N
     try:
         head_config = load_stack_config(stack, project_dir)  # an unknown stack fails here, before any work
     except UnknownStackError as error:
-        raise DiffInputError(str(error)) from None
+        raise CommandRefused(str(error)) from None
     head_config.update(overrides or {})
     with base_worktree(project_dir, ref) as (base_dir, commit):
         command = [sys.executable, "-m", "deploy.offline.capture_json", "--stack", stack, "--project-dir", str(base_dir)]
@@ -351,9 +341,9 @@ def run_diff(stack: str, ref: str = "HEAD", overrides: dict[str, str] | None = N
             head = run_program(stack, "update", project_dir=project_dir, config=head_config)
             stdout, stderr = base_run.communicate()
         except SettingsError as error:
-            raise DiffInputError(f"head (working tree): {error}") from None
+            raise CommandRefused(f"head (working tree): {error}") from None
         except DuplicateResourceError as error:
-            raise DiffInputError(f"head (working tree): the program is invalid: {error}", EXIT_FAILED) from None
+            raise CommandRefused(f"head (working tree): the program is invalid: {error}", EXIT_FAILED) from None
         finally:
             if base_run.poll() is None:
                 base_run.kill()
@@ -382,8 +372,8 @@ def _base_capture(stack: str, ref: str, commit: str, returncode: int, stdout: st
     if error["kind"] == "stack":  # a stack the base does not have yet: everything is new
         return Capture(stack=stack, mode="update", resources=[], outputs={}, warnings=[]), {}
     if error["kind"] == "settings":
-        raise DiffInputError(f"base ({ref}, {commit[:12]}): {error['message']}")
-    raise DiffInputError(f"base ({ref}, {commit[:12]}): the program is invalid: {error['message']}", EXIT_FAILED)
+        raise CommandRefused(f"base ({ref}, {commit[:12]}): {error['message']}")
+    raise CommandRefused(f"base ({ref}, {commit[:12]}): the program is invalid: {error['message']}", EXIT_FAILED)
 
 
 def _git(repo: Path, *args: str) -> subprocess.CompletedProcess:
@@ -396,10 +386,10 @@ def base_worktree(project_dir: Path, ref: str) -> Iterator[tuple[Path, str]]:
     (also on an error, Ctrl-C or SIGTERM, a cancelled CI job); yields (its project directory, the commit)."""
     top = _git(project_dir, "rev-parse", "--show-toplevel")
     if top.returncode != 0:
-        raise DiffInputError(f"{project_dir} is not in a git repository: --base needs one")
+        raise CommandRefused(f"{project_dir} is not in a git repository: --base needs one")
     found = _git(project_dir, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
     if found.returncode != 0 or not ref:
-        raise DiffInputError(f"--base {ref!r}: no such commit in this repository (git rev-parse --verify failed)")
+        raise CommandRefused(f"--base {ref!r}: no such commit in this repository (git rev-parse --verify failed)")
     commit = found.stdout.strip()
     repo = Path(top.stdout.strip())
     inside = project_dir.resolve().relative_to(repo.resolve())

@@ -10,7 +10,6 @@ Heavy imports (``pulumi.automation``, boto3, the settings module) happen inside 
 
 from __future__ import annotations
 
-import math
 import shutil
 import subprocess
 import time
@@ -283,11 +282,3 @@ class Wait:
         """boto3's waiter ``name`` (e.g. ``db_cluster_available``, whose failure states it knows) within these bounds;
         botocore's ``WaiterError`` when it gives up."""
         client.get_waiter(name).wait(WaiterConfig=self.waiter_config(), **params)
-
-
-def check_durations(args) -> None:
-    """``--timeout`` and ``--poll-interval`` are positive, finite seconds (exit 2 naming the flag, before any call):
-    NaN passes a ``<= 0`` test and never times out, infinity breaks every wait."""
-    for flag, value in (("--timeout", args.timeout), ("--poll-interval", args.poll_interval)):
-        if not (math.isfinite(value) and value > 0):
-            raise CommandRefused(f"{flag} {value:g}: expected positive seconds (a finite number greater than 0)")

@@ -51,7 +51,7 @@ from deploy.args import (
     tag_value,
 )
 from deploy.errors import EXIT_FAILED, EXIT_OK, CommandRefused, error_line
-from deploy.runbooks.base import Clients, Clock, Wait, check_durations, check_instance_class, resolve_settings
+from deploy.runbooks.base import Clients, Clock, Wait, check_instance_class, resolve_settings
 from deploy.runbooks.clones import (
     MAX_COPY_ON_WRITE_CLONES,
     CloneRun,
@@ -350,7 +350,6 @@ def run_clone(args, *, clients: Callable[[str, str], Any] | None = None, clock: 
               now: Callable[[], datetime] = lambda: datetime.now(UTC), out: TextIO | None = None) -> int:
     """The command; ``clients(service, region)`` returns an AWS client (``base.Clients`` by default)."""
     out = out or sys.stdout
-    check_durations(args)
     if args.list or args.delete or args.delete_expired:
         given = [flag for name, flag in CREATE_ONLY if getattr(args, name)]
         if given:

@@ -65,7 +65,6 @@ from deploy.runbooks.base import (
     Clock,
     Wait,
     arn_region,
-    check_durations,
     resolve_settings,
 )
 from deploy.runbooks.rds import cluster_tags, delete_owned_cluster, delete_owned_instance, find_cluster
@@ -395,7 +394,6 @@ def run_drill(args, *, clients: Callable[[str, str], Any] | None = None,
     from botocore.exceptions import BotoCoreError, ClientError
 
     out = out or sys.stdout
-    check_durations(args)
     refuse_flag_combinations(args)
     waiting = Wait(args.timeout, args.poll_interval, clock or Clock(), out)
     clients = clients or Clients(args.endpoint_url)

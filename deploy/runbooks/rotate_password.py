@@ -45,7 +45,6 @@ from deploy.runbooks.base import (
     Clients,
     Clock,
     Wait,
-    check_durations,
     error_tail,
     open_stack,
     resolve_settings,
@@ -184,7 +183,6 @@ def rotate(args, *, clients: Callable[[str, str], Any] | None = None,
            git_changes: Callable[[str], str] | None = None, out: TextIO | None = None) -> int:
     """The command; ``clients(service, region)`` returns an AWS client (``base.Clients`` by default)."""
     out = out or sys.stdout
-    check_durations(args)
     waiter = Wait(args.timeout, args.poll_interval, clock or Clock(), out)
     settings = resolve_settings(args.stack)
     stack = short_stack_name(args.stack)

@@ -38,7 +38,6 @@ from deploy.runbooks.base import (
     Clock,
     Wait,
     arn_region,
-    check_durations,
     check_region,
     require_pulumi_cli,
     resolve_settings,
@@ -187,7 +186,6 @@ def run_runbook(args, *, clients: Callable[[str, str], Any] | None = None, clock
         raise CommandRefused("failover moves the writer without waiting for replication: writes not yet "
                              f"replicated to {to_region} are lost. Pass --allow-data-loss to proceed, or use "
                              "`switchover` (no data loss) while the writer region is healthy")
-    check_durations(args)
     settings = resolve_settings(stack)
     short = short_stack_name(stack)
     if settings.global_database is None:

@@ -57,7 +57,6 @@ from deploy.runbooks.base import (
     Clock,
     Wait,
     arn_region,
-    check_durations,
     require_pulumi_cli,
     resolve_settings,
     stack_outputs,
@@ -236,7 +235,6 @@ def run_upgrade(args, *, clients: Callable[[str, str], Any] | None = None, clock
     out = out or sys.stdout
     wait = Wait(args.timeout, args.poll_interval, clock or Clock(), out)
     stack = args.stack
-    check_durations(args)
     check_rehearsal_flags(args)
     settings = resolve_settings(stack)
     engine = settings.database.engine

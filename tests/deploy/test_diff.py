@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from deploy import cli
+from deploy.errors import CommandRefused
 from deploy.offline import aws_model
 from deploy.offline.capture import Capture, CapturedResource, run_program
-from deploy.offline.diff import DiffInputError, diff_captures, make_urn, run_diff
+from deploy.offline.diff import diff_captures, make_urn, run_diff
 from deploy.offline.stack_config import PROJECT_DIR
 from tests.conftest import captured
 
@@ -446,13 +447,13 @@ def test_invalid_settings_in_the_base_say_so_and_the_worktree_is_removed(repo):
     dev.write_text(dev.read_text() + "  aurora-platform:noSuchSetting: 1\n")
     git(repo, "commit", "-q", "-am", "broken")
     dev.write_text(dev.read_text().replace("  aurora-platform:noSuchSetting: 1\n", ""))
-    with pytest.raises(DiffInputError, match=r"(?s)base \(HEAD.*noSuchSetting"):
+    with pytest.raises(CommandRefused, match=r"(?s)base \(HEAD.*noSuchSetting"):
         run_diff("dev", "HEAD", project_dir=repo)
     assert len(git(repo, "worktree", "list").splitlines()) == 1
 
 
 def test_invalid_settings_in_the_head_say_so_and_the_worktree_is_removed(repo):
-    with pytest.raises(DiffInputError, match=r"(?s)head \(working tree\).*noSuchSetting"):
+    with pytest.raises(CommandRefused, match=r"(?s)head \(working tree\).*noSuchSetting"):
         run_diff("dev", "HEAD", {"aurora-platform:noSuchSetting": "1"}, project_dir=repo)
     assert len(git(repo, "worktree", "list").splitlines()) == 1
 
