@@ -135,8 +135,11 @@ def disagreements(engine: dict[str, dict], diff: dict[str, dict]) -> list[str]:
             f"diff {diff.get(urn)}" for urn in sorted(set(engine) | set(diff)) if not agree(engine.get(urn), diff.get(urn))]
 
 
-@pytest.mark.parametrize(("stack", "settings"), CHANGES,
-                         ids=[f"{stack}-" + ",".join(f"{k}={v}" for k, v in settings.items()) for stack, settings in CHANGES])
+# A stack's cases run on one pytest-xdist worker (``xdist_group``), so each stack is deployed once, not once per worker.
+@pytest.mark.parametrize(("stack", "settings"), [
+    pytest.param(stack, settings, id=f"{stack}-" + ",".join(f"{k}={v}" for k, v in settings.items()),
+                 marks=pytest.mark.xdist_group(f"e2e-agree-{stack}"))
+    for stack, settings in CHANGES])
 def test_the_engine_plans_the_steps_deploy_diff_reports(deployed, tmp_path, stack, settings):
     engine = deployed(stack)
     sets = [arg for key, value in settings.items() for arg in ("--set", f"{key}={value}")]
