@@ -195,7 +195,7 @@ class AuroraCluster(pulumi.ComponentResource):
         self._args = args
         settings = args.settings
         self.engine = settings.engine
-        self.port = ENGINE_PORTS[settings.engine]
+        self.port = settings.port
         self.identifier = args.identifier
         self.kms_key_arn = args.placement.kms_key_arn
         # What a proxy in front of the cluster needs to know: whether it has instances to route to,

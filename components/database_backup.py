@@ -48,16 +48,13 @@ import pulumi_aws as aws
 
 from components import naming
 from components.account import AccountContext, service_trust_policy
+from components.aws_facts import BACKUP_MAX_RETENTION_DAYS, CONTINUOUS_MAX_RETENTION_DAYS, VAULT_LOCK_MIN_CHANGEABLE_DAYS
 from components.settings import BackupSettings
 
 # AWS's managed policies for the AWS Backup service role: backups, and restores (restore testing
 # restores and deletes the test cluster with it). Nothing else is attached.
 # https://docs.aws.amazon.com/aws-backup/latest/devguide/iam-service-roles.html
 MANAGED_POLICIES = ("AWSBackupServiceRolePolicyForBackup", "AWSBackupServiceRolePolicyForRestores")
-# Limits of AWS Backup (components/settings.py cites them).
-MAX_RETENTION_DAYS = 36500
-MAX_CONTINUOUS_RETENTION_DAYS = 35
-MIN_CHANGEABLE_DAYS = 3
 # The vault lock's arguments the program sets at creation only (see DatabaseBackup._vault).
 VAULT_LOCK_SET_ONCE = ("minRetentionDays", "maxRetentionDays", "changeableForDays")
 # AWS Backup's resource type of an Aurora cluster in restore testing selections
@@ -127,18 +124,18 @@ class DatabaseBackupArgs:
             problems.append(f"copy_region {s.copy_region!r} equals the primary region; copies must leave it")
         elif s.copy_region and s.copy_region not in regions:
             problems.append(f"copy_region {s.copy_region!r} needs a BackupRegion (provider and key); got {regions}")
-        for name, days, high in (("daily_retention_days", s.daily_retention_days, MAX_RETENTION_DAYS),
-                                 ("continuous_retention_days", s.continuous_retention_days, MAX_CONTINUOUS_RETENTION_DAYS),
-                                 ("copy_retention_days", s.copy_retention_days, MAX_RETENTION_DAYS)):
+        for name, days, high in (("daily_retention_days", s.daily_retention_days, BACKUP_MAX_RETENTION_DAYS),
+                                 ("continuous_retention_days", s.continuous_retention_days, CONTINUOUS_MAX_RETENTION_DAYS),
+                                 ("copy_retention_days", s.copy_retention_days, BACKUP_MAX_RETENTION_DAYS)):
             if not 1 <= days <= high:
                 problems.append(f"{name} = {days}: allowed 1 to {high}")
         if s.vault_lock:
             low, high = s.vault_lock_min_retention_days, s.vault_lock_max_retention_days
-            if not 1 <= low <= high <= MAX_RETENTION_DAYS:
-                problems.append(f"vault lock retention {low} to {high}: needs 1 <= min <= max <= {MAX_RETENTION_DAYS}")
-            if 0 < s.vault_lock_changeable_days < MIN_CHANGEABLE_DAYS:
+            if not 1 <= low <= high <= BACKUP_MAX_RETENTION_DAYS:
+                problems.append(f"vault lock retention {low} to {high}: needs 1 <= min <= max <= {BACKUP_MAX_RETENTION_DAYS}")
+            if 0 < s.vault_lock_changeable_days < VAULT_LOCK_MIN_CHANGEABLE_DAYS:
                 problems.append(f"vault_lock_changeable_days = {s.vault_lock_changeable_days}: "
-                                f"0 or at least {MIN_CHANGEABLE_DAYS}")
+                                f"0 or at least {VAULT_LOCK_MIN_CHANGEABLE_DAYS}")
         for region in self.regions:
             if s.restore_testing and len(region.cluster_arns) > MAX_RESTORE_TESTING_ARNS:
                 problems.append(f"{region.region}: a restore testing selection names at most {MAX_RESTORE_TESTING_ARNS} clusters")

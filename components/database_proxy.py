@@ -10,7 +10,7 @@ import pulumi_aws as aws
 
 from components.account import AccountContext, service_trust_policy
 from components.aurora_cluster import AuroraCluster
-from components.aws_facts import APPLICATION_USER_RE, ENGINE_PORTS
+from components.aws_facts import APPLICATION_USER_RE
 from components.publish import publish
 from components.security_group_rules import port_egress, port_ingress
 from components.settings import AccessSettings
@@ -109,7 +109,7 @@ class DatabaseProxy(pulumi.ComponentResource):
         self._name = name
         self._args = args
         self._account = account = AccountContext.of(args.account, self)
-        self.port = ENGINE_PORTS[cluster.engine]
+        self.port = cluster.port
         users = list(args.settings.application_users)
 
         # Ingress rules are separate resources (none inline): callers add theirs with allow_access_from.

@@ -41,7 +41,7 @@ class CustomEndpoint:
 
 def writer_instance_count(found: Found) -> int:
     """Instances of the writer region's cluster: the primary's writer and readers, or the secondary's."""
-    writer = found.global_database["writer_region"] if found.global_database else found.primary_region
+    writer = found.writer_region
     return next((s["instance_count"] for s in found.secondary_regions if s["region"] == writer), 1 + found["readerCount"])
 
 
@@ -52,7 +52,7 @@ def custom_endpoints(found: Found) -> None:
     if len(entries) > MAX_CUSTOM_ENDPOINTS:
         found.fail(_KEY, [e.get("name") if isinstance(e, dict) else e for e in entries],
                    f"{len(entries)} endpoints; allowed: at most {MAX_CUSTOM_ENDPOINTS} custom endpoints per Aurora cluster")
-    writer = found.global_database["writer_region"] if found.global_database else found.primary_region
+    writer = found.writer_region
     prefix, count, names = custom_endpoint_identifier(found.stack, writer, ""), writer_instance_count(found), set()
     endpoints = (_endpoint(found, f"{_KEY}[{i}]", entry, names, prefix, count) for i, entry in enumerate(entries))
     found.values[_KEY] = tuple(endpoint for endpoint in endpoints if endpoint is not None)

@@ -11,7 +11,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.aurora_cluster import AuroraCluster, AuroraClusterArgs, ClusterPlacement
-from components.aws_facts import ENGINE_PORTS, MASTER_PASSWORD_LENGTH, MASTER_PASSWORD_SPECIALS
+from components.aws_facts import MASTER_PASSWORD_LENGTH, MASTER_PASSWORD_SPECIALS, MAX_SECONDARY_REGIONS
 from components.naming import cluster_identifier, global_cluster_identifier, global_master_secret_name
 from components.publish import publish
 from components.settings import DatabaseSettings, GlobalDatabaseSettings
@@ -41,7 +41,7 @@ def master_secret_json(database: DatabaseSettings, password: str, members: dict[
         "username": database.master_username,
         "password": password,
         "dbname": database.database_name,
-        "port": ENGINE_PORTS[database.engine],
+        "port": database.port,
         "dbClusterIdentifier": writer_id,
         "regions": {region: {"host": host, "readerHost": reader, "dbClusterIdentifier": identifier,
                              "writer": region == writer_region}
@@ -80,7 +80,7 @@ class GlobalDatabaseArgs:
         regions = [self.primary_region, *secondaries]
         if len(set(regions)) != len(regions):
             raise ValueError(f"member regions must be distinct, got {regions}")
-        if len(secondaries) > 5:
+        if len(secondaries) > MAX_SECONDARY_REGIONS:
             raise ValueError(f"a global database has at most 5 secondary regions, got {len(secondaries)}")
         if self.cluster.settings.backtrack_window_hours:
             raise ValueError("backtrack is not supported with Aurora Global Database; set backtrack_window_hours to 0")

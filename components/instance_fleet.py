@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import shlex
 from dataclasses import dataclass, field
 
@@ -13,7 +12,7 @@ import pulumi_aws as aws
 
 from components.account import AccountContext, service_trust_policy
 from components.aurora_cluster import AuroraCluster
-from components.aws_facts import fleet_architecture
+from components.aws_facts import EC2_INSTANCE_TYPE_RE, fleet_architecture
 from components.database_proxy import DatabaseProxy, db_user_arns
 from components.naming import PROJECT
 from components.publish import publish
@@ -32,7 +31,6 @@ SSM_CORE_POLICY = "AmazonSSMManagedInstanceCore"
 # Published once a minute once group metrics are on; DatabaseMonitoring alarms on the first.
 GROUP_METRICS = ["GroupInServiceInstances", "GroupDesiredCapacity", "GroupMinSize", "GroupMaxSize",
                  "GroupPendingInstances", "GroupTerminatingInstances", "GroupTotalInstances"]
-INSTANCE_TYPE_RE = re.compile(r"^[a-z][a-z0-9]*\d[a-z0-9-]*\.(nano|micro|small|medium|large|\d*xlarge|metal(-\d+xl)?)$")
 
 
 def ami_parameter(instance_type: str) -> str:
@@ -115,7 +113,7 @@ class InstanceFleetArgs:
         problems = []
         if self.engine not in CLIENT_PACKAGES:
             problems.append(f"engine must be one of {', '.join(CLIENT_PACKAGES)}, not {self.engine!r}")
-        if not INSTANCE_TYPE_RE.match(s.instance_type):
+        if not EC2_INSTANCE_TYPE_RE.fullmatch(s.instance_type):
             problems.append(f"instance_type {s.instance_type!r} is not an EC2 instance type such as t4g.small")
         if not 0 <= s.min_size <= s.desired_capacity <= s.max_size <= 100:
             problems.append("sizes need 0 <= min_size <= desired_capacity <= max_size <= 100; got "

@@ -10,12 +10,11 @@ import pulumi
 import pulumi_aws as aws
 
 from components.account import AccountContext, service_trust_policy
-from components.aws_facts import REGION_AZS
+from components.aws_facts import NAT_STRATEGIES, REGION_AZS
 from components.naming import PROJECT
 from components.settings import NetworkSettings
 
 MAX_AZS = 6
-NAT_STRATEGIES = ("none", "single", "per-az")
 
 
 def subnet_cidrs(vpc_cidr: str, az_count: int) -> dict[str, list[str]]:

@@ -71,6 +71,11 @@ class Found:
         self.global_database: dict[str, Any] | None = None  # writer_region, write_forwarding
         self.secondary_regions: list[dict[str, Any]] = []
 
+    @property
+    def writer_region(self) -> str:
+        """The region of the writer (as ``Settings.writer_region`` says once the settings are whole)."""
+        return self.global_database["writer_region"] if self.global_database else self.primary_region
+
     def __getitem__(self, key: str) -> Any:
         return self.values[key]
 

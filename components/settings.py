@@ -47,7 +47,6 @@ from components.aws_facts import (
     STORAGE_TYPES,
     VAULT_LOCK_MIN_CHANGEABLE_DAYS,
     WRITE_FORWARDING_CONNECTIONS_PCT,
-    fleet_architecture,
 )
 from components.setting_values import read
 
@@ -408,10 +407,6 @@ class DatabaseSettings:
 
 @_declared_fields("fleet")
 class FleetSettings:
-    @property
-    def architecture(self) -> str:
-        return fleet_architecture(self.instance_type)
-
     def as_standby(self, desired_capacity: int) -> FleetSettings:
         """The same fleet kept warm outside the writer region: no minimum, ``desired_capacity``
         instances, room to grow to the writer's maximum when it takes over."""

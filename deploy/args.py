@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from components.aws_facts import REGION_RE
+from components.aws_facts import REGION_RE, SECURITY_GROUP_ID_RE
 
 SHOWN_CHARS = 60
 MAX_DURATION = 7 * 24 * 3600  # a week: longer than any wait of a runbook, short enough to be a mistake beyond
@@ -166,10 +166,9 @@ engine_version = matching(ENGINE_VERSION_PATTERN, "version", "an engine version"
                           "ASCII digits, letters and dots, e.g. 16.6 or 8.0.mysql_aurora.3.08.2")
 
 
-# Shapes of AWS identifiers a command passes on: a security group (sg- and 8 or 17 hex digits) and an
+# Shapes of AWS identifiers a command passes on: a security group (aws_facts, as the settings check it) and an
 # RDS instance class (db.r7g.large, db.serverless); which classes an engine offers is the command's check.
-SECURITY_GROUP_PATTERN = re.compile(r"sg-(?:[0-9a-f]{8}|[0-9a-f]{17})")
-security_group_id = matching(SECURITY_GROUP_PATTERN, "group", "a security group id",
+security_group_id = matching(SECURITY_GROUP_ID_RE, "group", "a security group id",
                              "sg- and 8 or 17 hex digits, e.g. sg-0123456789abcdef0")
 INSTANCE_CLASS_PATTERN = re.compile(r"db\.[a-z0-9]{2,12}(?:\.[a-z0-9]{2,12})?")
 instance_class = matching(INSTANCE_CLASS_PATTERN, "class", "an RDS instance class",
@@ -532,6 +531,7 @@ def setting_override(pair: str) -> tuple[str, str]:
     """``KEY=VALUE`` as (full config key, value in the engine's form). VALUE is read as YAML, with dates kept
     as text; KEY without a namespace is the project's; the project's namespace must be spelled as it is."""
     from components.naming import PROJECT
+    from components.setting_rules import qualified
     from deploy.offline.stack_config import engine_form
 
     key, sep, value = pair.partition("=")
@@ -543,8 +543,7 @@ def setting_override(pair: str) -> tuple[str, str]:
     if namespace and namespace != PROJECT and namespace.lower() == PROJECT.lower():
         raise argparse.ArgumentTypeError(f"{shown(key)}: the namespace is {PROJECT!r} (keys are case-sensitive); "
                                          f"write {PROJECT}:{name} or just {name}")
-    full_key = key if namespace else f"{PROJECT}:{name}"
-    return full_key, engine_form(_set_value(pair, value))
+    return qualified(key), engine_form(_set_value(pair, value))
 
 
 # ---------------------------------------------------------------------------------------

@@ -170,8 +170,7 @@ def run_guarded(func: Callable[[], int], *, debug: bool = False, endpoint_flag: 
             return EXIT_FAILED
         return _internal(error, debug, err)
     except Exception as error:
-        aws = _aws_error_types()
-        if (aws and isinstance(error, aws)) or aws_call(error)[1] is not None:
+        if _is_aws_error(error):
             if debug:
                 traceback.print_exc(file=err)
             line, code = aws_error_line(error, endpoint_flag)
@@ -180,11 +179,18 @@ def run_guarded(func: Callable[[], int], *, debug: bool = False, endpoint_flag: 
         return _internal(error, debug, err)
 
 
+def _is_aws_error(error: BaseException) -> bool:
+    """botocore's own errors, and anything raised inside an AWS call (a parser failing on an answer)."""
+    aws = _aws_error_types()
+    return bool(aws and isinstance(error, aws)) or aws_call(error)[1] is not None
+
+
 def error_line(error: BaseException) -> str:
     """One line for any exception, as the boundary words it (without the ``--debug`` hint)."""
-    aws = _aws_error_types()
-    if (aws and isinstance(error, aws)) or aws_call(error)[1] is not None:
-        return aws_error_line(error)[0]
+    return aws_error_line(error)[0] if _is_aws_error(error) else _internal_line(error)
+
+
+def _internal_line(error: BaseException) -> str:
     return f"internal error: {type(error).__name__}: {_first_line(error)}"
 
 
@@ -203,6 +209,5 @@ def after_change(how_to_finish: str) -> Iterator[None]:
 def _internal(error: BaseException, debug: bool, err: TextIO) -> int:
     if debug:
         traceback.print_exc(file=err)
-    print(f"internal error: {type(error).__name__}: {_first_line(error)}"
-          + ("" if debug else " (run again with --debug to see the traceback)"), file=err)
+    print(_internal_line(error) + ("" if debug else " (run again with --debug to see the traceback)"), file=err)
     return EXIT_FAILED

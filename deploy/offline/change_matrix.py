@@ -25,6 +25,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from components.naming import PROJECT
 from components.setting_rules import qualified
 from components.settings import SETTINGS, SETTINGS_BY_KEY, Setting, SettingsError, parse_settings
 from deploy.offline.capture import Capture, run_program
@@ -72,7 +73,7 @@ def stack_config(stack: str) -> dict[str, str]:
 @functools.cache
 def base_capture(stack: str) -> Capture:
     """The committed stack on the mock engine, in update mode (once per stack and process)."""
-    return run_program(stack, "update")
+    return run_program(stack, "update", config=stack_config(stack), project=PROJECT)
 
 
 def example_settings() -> list[Setting]:
@@ -117,7 +118,7 @@ def outcome(stack: str, key: str) -> Outcome:
     overrides = {qualified(key): after, **{qualified(k): v for k, v in also.items()}}
     base = base_capture(stack)
     try:
-        head = run_program(stack, "update", overrides=overrides)
+        head = run_program(stack, "update", config=stack_config(stack), overrides=overrides, project=PROJECT)
     except SettingsError as error:
         result.kind, result.refused_by, result.messages = "refused", "settings", list(error.problems)
         return result

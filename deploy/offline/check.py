@@ -347,7 +347,7 @@ def run(args: argparse.Namespace) -> int:
 
     _skip_collection_at_exit()
     try:
-        result = run_check(short_stack_name(args.stack), args.mode, parse_overrides(args.overrides))
+        result = run_check(short_stack_name(args.stack), args.mode, dict(args.overrides))
     except (UnknownStackError, SettingsError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE

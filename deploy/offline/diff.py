@@ -27,20 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from deploy.args import add_overrides, add_stack
-from deploy.cli import EXIT_FAILED, EXIT_OK
-from deploy.errors import CommandRefused
+from deploy.errors import EXIT_FAILED, EXIT_OK, CommandRefused
 from deploy.offline import aws_model
-from deploy.offline.capture import Capture, CapturedResource
+from deploy.offline.capture import Capture, CapturedResource, DuplicateResourceError, run_program
 from deploy.offline.diff_preview import propagate
-from deploy.offline.diff_rules import ACTION_ORDER, Finding, StackFacts, find_problems, plain, unique_key
+from deploy.offline.diff_rules import ACTION_ORDER, STATEFUL_LOSS, Finding, StackFacts, find_problems, plain, unique_key
 from deploy.offline.diff_rules import provider_urn as _urn_of
-from deploy.offline.stack_config import PROJECT_DIR
+from deploy.offline.stack_config import PROJECT_DIR, UnknownStackError, load_stack_config
 
-STATEFUL_TYPES = frozenset({
-    "aws:rds/cluster:Cluster", "aws:rds/clusterInstance:ClusterInstance", "aws:rds/globalCluster:GlobalCluster",
-    "aws:kms/key:Key", "aws:secretsmanager/secret:Secret", "aws:backup/vault:Vault",
-    "aws:backup/vaultLockConfiguration:VaultLockConfiguration", "aws:cloudwatch/logGroup:LogGroup",
-})
+STATEFUL_TYPES = frozenset(STATEFUL_LOSS)  # the types whose replacement or deletion loses what STATEFUL_LOSS says
 # A provider whose region changes is replaced, and every resource it manages with it.
 PROVIDER_REPLACING = {"pulumi:providers:aws": frozenset({"region"})}
 
@@ -301,13 +296,10 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from components.naming import short_stack_name
     from deploy.offline import diff_report
-    from deploy.offline.check import _skip_collection_at_exit, parse_overrides
+    from deploy.offline.check import _skip_collection_at_exit
 
     _skip_collection_at_exit()
-    try:
-        overrides = parse_overrides(args.overrides)
-    except ValueError as error:
-        raise CommandRefused(str(error)) from None
+    overrides = dict(args.overrides)  # (key, value) pairs: deploy.args.setting_override read each --set
     # bad input (unknown ref, stack or setting, invalid settings on one side) is a CommandRefused, exit 2;
     # a program the engine would refuse exits 1: the driver's error boundary prints either
     result = run_diff(short_stack_name(args.stack), args.base, overrides)
@@ -325,8 +317,6 @@ def run_diff(stack: str, ref: str = "HEAD", overrides: dict[str, str] | None = N
              project_dir: Path = PROJECT_DIR) -> DiffResult:
     """Run the base (at ``ref``, in a process of its own) and the head (here) at once; diff them."""
     from components.settings import SettingsError
-    from deploy.offline.capture import DuplicateResourceError, run_program
-    from deploy.offline.stack_config import UnknownStackError, load_stack_config
 
     try:
         head_config = load_stack_config(stack, project_dir)  # an unknown stack fails here, before any work

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
+from deploy.offline.check import _md
 from deploy.offline.diff_rules import ACTION_ORDER, describe_reasons, label
 
 if TYPE_CHECKING:
@@ -71,10 +72,6 @@ def print_text(result: DiffResult, out=None) -> None:
     verdict = ("FAILED: the change would lose data or fail in AWS; see the errors above" if errors
                else "OK: no stateful or protected resource replaced or deleted, no name clash")
     print(f"\n{verdict}", file=out)
-
-
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", "<br>")
 
 
 def render_markdown(result: DiffResult) -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from deploy.offline import aws_model
+from deploy.offline.analyzer import _SIG_KEY  # the wire form's marker of a special value (a secret)
 
 if TYPE_CHECKING:
     from deploy.offline.capture import Capture, CapturedResource
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 
 ACTION_ORDER = ("replace", "update", "create", "delete")
 REPLACE_WITH = "replaceWith"  # the replace reason of a resource replaced with one of its ``replace_with``
-_SECRET_SIG = "4dabf18193072939515e22adb298388d"  # the wire form's secret marker (deploy/offline/analyzer.py)
 
 # Values AWS keeps unique among live resources (in a region unless the type is account-wide): a
 # name or identifier, or what else two resources cannot share (a subnet's CIDR in its VPC, the one
@@ -178,7 +178,7 @@ class Finding:
 def plain(value: Any) -> Any:
     """Wire-form inputs with secrets unwrapped: a secret compares by its value, never shown."""
     if isinstance(value, dict):
-        if _SECRET_SIG in value:
+        if _SIG_KEY in value:
             return plain(value.get("value"))
         return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list):

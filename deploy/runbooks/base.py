@@ -15,11 +15,12 @@ import subprocess
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from components.naming import PROJECT, short_stack_name, stack_tags
-from deploy.args import OutputsFile, OutputsFileError, read_outputs, shown
+from deploy.args import OutputsFile
 from deploy.errors import EXIT_FAILED, EXIT_USAGE, CommandRefused
 from deploy.offline.stack_config import PROJECT_DIR, UnknownStackError, load_stack_config
 
@@ -35,6 +36,7 @@ INSTALL_HINT = (
 # ---------------------------------------------------------------------------------------
 # The stack: settings, the Pulumi CLI, outputs, config.
 # ---------------------------------------------------------------------------------------
+
 
 def resolve_settings(stack: str):
     """The stack's validated settings (``components.settings.Settings``), or a refusal naming the problem."""
@@ -82,14 +84,9 @@ def open_stack(stack: str, *, create: bool = False, work_dir: Path = PROJECT_DIR
         raise CommandRefused(f"could not open stack {stack}:\n{error_tail(error)}", EXIT_FAILED) from None
 
 
-def stack_outputs(stack: str, outputs_file: OutputsFile | str | None) -> dict[str, Any]:
+def stack_outputs(stack: str, outputs_file: OutputsFile | None) -> dict[str, Any]:
     """Outputs from ``--outputs-file`` when given (read and shape-checked by ``deploy.args`` when the command
-    line was read; a path is read the same way now), else from the stack through the Automation API."""
-    if isinstance(outputs_file, str):
-        try:
-            return read_outputs(outputs_file)
-        except OutputsFileError as error:
-            raise CommandRefused(f"--outputs-file {shown(outputs_file)}: {error}", EXIT_USAGE) from None
+    line was read), else from the stack through the Automation API."""
     if outputs_file is not None:
         return outputs_file.outputs
     handle = open_stack(stack)
@@ -236,6 +233,12 @@ def check_instance_class(value: str, engine: str) -> None:
 # ---------------------------------------------------------------------------------------
 # Waiting.
 # ---------------------------------------------------------------------------------------
+
+
+def iso(moment: datetime) -> str:
+    """A moment as the UTC ISO 8601 text the runbooks write to tags and reports (2026-12-06T08:00:00Z)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
 
 @dataclass
 class Clock:

@@ -51,8 +51,10 @@ from deploy.args import (
     tag_value,
 )
 from deploy.errors import EXIT_FAILED, EXIT_OK, CommandRefused, error_line
-from deploy.runbooks.base import Clients, Clock, Wait, check_instance_class, resolve_settings
+from deploy.runbooks.base import Clients, Clock, Wait, check_instance_class, is_stack_resource, iso, resolve_settings, tag_map
 from deploy.runbooks.clones import (
+    DAY,
+    EXPIRES_TAG,
     MAX_COPY_ON_WRITE_CLONES,
     CloneRun,
     CloneSpec,
@@ -63,7 +65,6 @@ from deploy.runbooks.clones import (
     default_instance_class,
     delete_clone,
     is_clone,
-    iso,
     live,
     source_cluster,
     stack_clones,
@@ -71,7 +72,6 @@ from deploy.runbooks.clones import (
 from deploy.runbooks.rds import cluster_tags, find_cluster
 
 HELP = "make a copy-on-write clone of the writer cluster for tests (tagged with an expiry); list and delete clones"
-DAY = 86400.0
 MAX_TTL = 30 * DAY
 
 
@@ -159,7 +159,7 @@ def _create(args, settings, rds, wait: Wait, now: datetime, out: TextIO) -> int:
         spec = plan_create(args, settings, rds, now)
     except KeyboardInterrupt:
         raise CommandRefused("interrupted (Ctrl-C) before any change: nothing was created", EXIT_FAILED) from None
-    expires = dict(spec.tags)["clone-expires"]
+    expires = dict(spec.tags)[EXPIRES_TAG]
     report = Report(stack=short_stack_name(args.stack), region=spec.region, source=spec.source, clone=spec.identifier,
                     instance=spec.instance_identifier, instance_class=spec.instance_class, engine=spec.engine,
                     engine_version=spec.engine_version, purpose=args.purpose, expires=expires)
@@ -244,8 +244,6 @@ def _list(args, settings, rds, now: datetime, out: TextIO) -> int:
 
 def check_deletable(rds, identifier: str, stack: str, region: str) -> dict:
     """A clone of this stack that this command created; a refusal naming why not otherwise."""
-    from deploy.runbooks.base import is_stack_resource, tag_map
-
     cluster = find_cluster(rds, identifier)
     if cluster is None:
         raise CommandRefused(f"--delete {identifier}: no such cluster in {region}")

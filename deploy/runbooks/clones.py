@@ -35,9 +35,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from components.naming import PROJECT, short_stack_name
+from components.aws_facts import SERVERLESS_CLASS
+from components.naming import PROJECT, short_stack_name, stack_tags
 from deploy.errors import EXIT_FAILED, CommandRefused
-from deploy.runbooks.base import Wait, arn_region, is_stack_resource, paginate, tag_map
+from deploy.runbooks.base import Wait, arn_region, is_stack_resource, iso, paginate, tag_map
 from deploy.runbooks.rds import (
     cluster_tags,
     delete_owned_cluster,
@@ -45,6 +46,7 @@ from deploy.runbooks.rds import (
     describe_global_cluster,
     find_cluster,
     find_instance,
+    serverless_scaling,
 )
 
 CLONE_PAGE = "https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.Managing.Clone.html"
@@ -53,6 +55,7 @@ CLONE_TAG = "clone"  # the clone's own name: the marker that `deploy clone` (or 
 SOURCE_TAG = "clone-source"
 PURPOSE_TAG = "clone-purpose"
 EXPIRES_TAG = "clone-expires"
+DAY = 86400.0  # seconds; a clone's default lifetime
 MANAGED_BY = "python -m deploy clone"
 MAX_COPY_ON_WRITE_CLONES = 15
 
@@ -66,17 +69,12 @@ MAX_COPY_ON_WRITE_CLONES = 15
 #   copy needs no more; Aurora MySQL 3 no longer offers db.t3.small).
 BURSTABLE_CLASS = "db.t4g.medium"
 MEMORY_OPTIMISED_CLASS = "db.r6g.large"
-SERVERLESS_CLASS = "db.serverless"
 
 # States in which a cluster being created never becomes available.
 CLUSTER_FAILED = ("failed", "inaccessible-encryption-credentials", "incompatible-network", "incompatible-parameters",
                   "incompatible-restore", "deleting")
 INSTANCE_FAILED = ("failed", "incompatible-network", "incompatible-parameters", "incompatible-restore",
                    "inaccessible-encryption-credentials", "storage-full", "deleting")
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def clone_identifier(stack: str, region: str, now: datetime) -> str:
@@ -99,11 +97,6 @@ def default_instance_class(source: dict, needs_data_api: bool) -> str:
     if source.get("ServerlessV2ScalingConfiguration"):
         return SERVERLESS_CLASS
     return MEMORY_OPTIMISED_CLASS if needs_data_api else BURSTABLE_CLASS
-
-
-def scaling(cluster: dict) -> dict | None:
-    found = cluster.get("ServerlessV2ScalingConfiguration")
-    return {"MinCapacity": found["MinCapacity"], "MaxCapacity": found["MaxCapacity"]} if found else None
 
 
 # ---------------------------------------------------------------------------------------
@@ -259,9 +252,8 @@ def clone_spec(source: dict, stack: str, region: str, now: datetime, *, instance
                ttl_seconds: float) -> CloneSpec:
     """The clone of ``source`` beside it: the source's subnet group, security groups, KMS key and cluster
     parameter group, IAM authentication as the source has it, and the tags that mark it as a clone."""
-    short = short_stack_name(stack)
     identifier = clone_identifier(stack, region, now)
-    tags = (("project", PROJECT), ("stack", short), ("managed-by", MANAGED_BY), (CLONE_TAG, identifier),
+    tags = (*{**stack_tags(stack), "managed-by": MANAGED_BY}.items(), (CLONE_TAG, identifier),
             (SOURCE_TAG, source["DBClusterIdentifier"]), (PURPOSE_TAG, purpose),
             (EXPIRES_TAG, iso(now + timedelta(seconds=ttl_seconds))))
     return CloneSpec(
@@ -269,7 +261,7 @@ def clone_spec(source: dict, stack: str, region: str, now: datetime, *, instance
         engine=source["Engine"], engine_version=source.get("EngineVersion", ""), subnet_group=source["DBSubnetGroup"],
         security_groups=tuple(g["VpcSecurityGroupId"] for g in source.get("VpcSecurityGroups", [])),
         kms_key=source.get("KmsKeyId"), parameter_group=source.get("DBClusterParameterGroup"),
-        serverless_scaling=scaling(source), iam_auth=bool(source.get("IAMDatabaseAuthenticationEnabled")), tags=tags)
+        serverless_scaling=serverless_scaling(source), iam_auth=bool(source.get("IAMDatabaseAuthenticationEnabled")), tags=tags)
 
 
 def check_names_free(rds, spec: CloneSpec) -> None:

@@ -9,6 +9,12 @@ from deploy.errors import CommandRefused
 from deploy.runbooks.base import described, paginate
 
 
+def serverless_scaling(cluster: dict) -> dict | None:
+    """A cluster's Serverless v2 capacity range as the restore and create calls take it (None without one)."""
+    found = cluster.get("ServerlessV2ScalingConfiguration")
+    return {"MinCapacity": found["MinCapacity"], "MaxCapacity": found["MaxCapacity"]} if found else None
+
+
 def engine_versions(rds, engine: str, version: str | None = None) -> list[dict]:
     """``DescribeDBEngineVersions`` of ``engine`` (and ``version`` when given), every page."""
     params = {"Engine": engine, **({"EngineVersion": version} if version else {})}

@@ -65,6 +65,7 @@ from deploy.runbooks.base import (
     Clock,
     Wait,
     arn_region,
+    iso,
     resolve_settings,
 )
 from deploy.runbooks.rds import cluster_tags, delete_owned_cluster, delete_owned_instance, find_cluster
@@ -75,7 +76,6 @@ from deploy.runbooks.restore_drill_plan import (
     Plan,
     drill_region,
     is_drill,
-    iso,
     plan_drill,
 )
 

@@ -11,16 +11,12 @@ from components.naming import PROJECT, cluster_identifier, short_stack_name, sta
 from deploy.args import check_time_in_window
 from deploy.errors import EXIT_FAILED, CommandRefused
 from deploy.runbooks.base import check_instance_class, is_stack_resource, paginate, tag_map
-from deploy.runbooks.rds import cluster_tags, find_cluster, find_instance
+from deploy.runbooks.rds import cluster_tags, find_cluster, find_instance, serverless_scaling
 
 DRILL_PREFIX = "drill-"
 DRILL_TAG = "restore-drill"
 SOURCE_TAG = "restore-drill-source"
 AURORA = "Aurora"  # AWS Backup's resource type of Aurora clusters
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def drill_identifier(stack: str, region: str, now: datetime) -> str:
@@ -174,14 +170,9 @@ def plan_drill(args, settings, rds, backup, now: datetime) -> Plan:
         subnet_group=source["DBSubnetGroup"],
         security_groups=tuple(g["VpcSecurityGroupId"] for g in source.get("VpcSecurityGroups", [])),
         kms_key=source.get("KmsKeyId"), parameter_group=source.get("DBClusterParameterGroup"),
-        serverless_scaling=_scaling(source), restored_to=restored_to, to_time=to_time,
+        serverless_scaling=serverless_scaling(source), restored_to=restored_to, to_time=to_time,
         tags=(*tags, (SOURCE_TAG, home)),
     )
-
-
-def _scaling(cluster: dict) -> dict | None:
-    scaling = cluster.get("ServerlessV2ScalingConfiguration")
-    return {"MinCapacity": scaling["MinCapacity"], "MaxCapacity": scaling["MaxCapacity"]} if scaling else None
 
 
 def _plan_from_vault(args, settings, rds, backup, now, region, home, identifier, instance_identifier, tags) -> Plan:
@@ -194,7 +185,7 @@ def _plan_from_vault(args, settings, rds, backup, now, region, home, identifier,
         network = stack_cluster(rds, home, region, short)
         subnet_group = args.db_subnet_group_name or network["DBSubnetGroup"]
         groups = tuple(args.vpc_security_group_ids or [g["VpcSecurityGroupId"] for g in network.get("VpcSecurityGroups", [])])
-        parameter_group, scaling = network.get("DBClusterParameterGroup"), _scaling(network)
+        parameter_group, scaling = network.get("DBClusterParameterGroup"), serverless_scaling(network)
     else:
         if not (args.db_subnet_group_name and args.vpc_security_group_ids):
             raise CommandRefused(f"--from-vault {region}: stack {short} has no network in {region} (a copy region "

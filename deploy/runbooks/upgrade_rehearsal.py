@@ -39,6 +39,7 @@ from components.naming import global_master_secret_name, short_stack_name
 from deploy.errors import EXIT_FAILED, EXIT_OK, CommandRefused, error_line
 from deploy.runbooks.base import Wait
 from deploy.runbooks.clones import (
+    DAY,
     MAX_COPY_ON_WRITE_CLONES,
     CloneRun,
     CloneSpec,
@@ -51,8 +52,6 @@ from deploy.runbooks.clones import (
 )
 from deploy.runbooks.rds import find_cluster
 from deploy.runbooks.upgrade_checks import Cluster, Instance, Plan, check_orderable, wait_for_version
-
-DAY = 86400.0
 
 
 @dataclass
